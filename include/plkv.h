@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file plkv.h
+ * @brief libplkv: a memcached that runs as a protected library.
+ *
+ * The store lives in one shared memory segment.  Every process that calls
+ * plkv_open() maps it and runs the store's code itself, in the calling
+ * thread: a get costs a function call, not a socket round trip.  Where the
+ * CPU has memory protection keys (PKU), the segment is readable and writable
+ * only while a thread is inside a libplkv call, so a stray pointer in the
+ * application faults instead of corrupting the store.
+ *
+ * Two backends serve the segment:
+ *  - "kmod": the plkv.ko module (/dev/plkv) owns the memory, seals the
+ *    protection key, and reports process deaths; the default when
+ *    /dev/plkv exists.
+ *  - "user": a file under /dev/shm; no protection; deaths are found by
+ *    checking owners' liveness.
+ * PLKV_BACKEND=user|kmod in the environment forces one.
+ *
+ * Semantics are memcached 1.6's: keys up to 250 bytes, 32-bit client flags,
+ * exptime 0 = never, up to 30 days relative, beyond that an absolute Unix
+ * time, negative = already expired; CAS values unique per store.
+ *
+ * @section caveats Caveats
+ *  - A handle belongs to the process that opened it.  After fork() the child
+ *    must not use it (the mapping is not inherited under the kmod backend);
+ *    the child calls plkv_open() itself.
+ *  - Values are copied into caller buffers; no pointer into the segment is
+ *    ever returned.  A buffer too small gets PLKV_ETOOSMALL and the size
+ *    needed.
+ *  - A process that dies inside a call, holding locks, is recovered by the
+ *    survivors: its half-done operation is rolled back or forward, and its
+ *    locks are released.  An operation that had not returned may or may not
+ *    have taken effect; one that had returned is durable for the life of the
+ *    segment (nothing is persisted across reboots).
+ *  - Under PKU, client code that executes WRPKRU itself can defeat the
+ *    protection; plkv_open() scans for that and reports it (plkvctl procs).
+ *
+ * @section errors Errors
+ * Functions return 0 on success, a negative errno value for system errors,
+ * or one of the PLKV_E* codes below; plkv_strerror() describes both.
+ */
+#ifndef PLKV_H
+#define PLKV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PLKV_API __attribute__((visibility("default")))
+
+#define PLKV_VERSION_MAJOR 0
+#define PLKV_VERSION_MINOR 1
+#define PLKV_VERSION_PATCH 0
+#define PLKV_VERSION_STRING "0.1.0"
+
+/** @defgroup errors Error codes (negative, outside the errno range) */
+#define PLKV_EFIRST	(-30900)
+#define PLKV_ENOTFOUND	(-30900) /**< no such key (memcached NOT_FOUND) */
+#define PLKV_ENOTSTORED	(-30901) /**< add/replace/append/prepend condition not met */
+#define PLKV_EEXISTS	(-30902) /**< cas: the item changed since it was read */
+#define PLKV_ETOOBIG	(-30903) /**< item larger than the item size limit */
+#define PLKV_ENOMEM	(-30904) /**< out of memory storing object (no eviction) */
+#define PLKV_EBADKEY	(-30905) /**< key empty, too long, or with space/control */
+#define PLKV_ENONNUMERIC (-30906) /**< incr/decr on a non-numeric value */
+#define PLKV_ETOOSMALL	(-30907) /**< caller's buffer too small; size reported */
+#define PLKV_ECORRUPT	(-30908) /**< plkv_check() found a broken invariant */
+#define PLKV_EVERSION	(-30909) /**< segment format or ABI version mismatch */
+#define PLKV_EWRPKRU	(-30910) /**< stray WRPKRU/XRSTOR found, refused by policy */
+#define PLKV_EBADSEG	(-30911) /**< not a plkv segment, or bad segment name */
+#define PLKV_ELAST	(-30911)
+
+/** Opaque store handle, one per process and segment. */
+typedef struct plkv plkv_t;
+
+/** Backends, for plkv_options.backend and plkv_info.backend. */
+enum plkv_backend {
+	PLKV_BACKEND_AUTO = 0,	/**< PLKV_BACKEND env, else kmod if loaded, else user */
+	PLKV_BACKEND_USER = 1,
+	PLKV_BACKEND_KMOD = 2,
+};
+
+/** plkv_options.flags */
+#define PLKV_O_CREATE		(1u << 0) /**< create the segment if missing */
+#define PLKV_O_EXCL		(1u << 1) /**< with CREATE: fail if it exists */
+#define PLKV_O_NO_EVICT		(1u << 2) /**< at create: out of memory instead of evicting (-M) */
+#define PLKV_O_REFUSE_WRPKRU	(1u << 3) /**< refuse to open if stray WRPKRU found */
+#define PLKV_O_NO_PROTECT	(1u << 4) /**< don't use PKU even if present (testing) */
+
+/**
+ * Options for plkv_open().  Initialise with plkv_options_init(); fields
+ * used only when the call creates the segment are marked "create".
+ */
+struct plkv_options {
+	unsigned flags;		/**< PLKV_O_* */
+	int backend;		/**< enum plkv_backend */
+	uint64_t mem_limit;	/**< create: segment bytes (default 64 MiB) */
+	uint32_t item_size_max;	/**< create: largest item (default 1 MiB) */
+	uint32_t hash_power;	/**< create: initial log2 buckets (default 16) */
+	double growth_factor;	/**< create: slab class factor (default 1.25) */
+	uint32_t chunk_min;	/**< create: smallest chunk bytes (default 48) */
+	uint32_t mode;		/**< create: permission bits (default 0600) */
+};
+
+/** Fill opts with the defaults. */
+PLKV_API void plkv_options_init(struct plkv_options *opts);
+
+/**
+ * @brief Open (and with PLKV_O_CREATE, create) the store named @p name.
+ * @param[in] name 1-63 characters of [A-Za-z0-9._-]; NULL means the
+ *	PLKV_SEGMENT environment variable, else "plkv".
+ * @param[in] opts options, or NULL for defaults with PLKV_O_CREATE.
+ * @param[out] kv the handle.
+ * @return 0, -ENOENT (no such store, no CREATE), -EEXIST (EXCL),
+ *	-EACCES, PLKV_EBADSEG, PLKV_EVERSION, PLKV_EWRPKRU, -ENOMEM, -EINVAL.
+ */
+PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
+		       plkv_t **kv);
+
+/** Detach cleanly and free the handle.  The store stays. */
+PLKV_API int plkv_close(plkv_t *kv);
+
+/**
+ * @brief Remove the store named @p name.
+ * @return 0, -ENOENT, -EBUSY (still in use, kmod backend), -EACCES.
+ */
+PLKV_API int plkv_destroy(const char *name, int backend);
+
+/** What a read returns besides the value. */
+struct plkv_meta {
+	size_t len;		/**< value length (the size needed on ETOOSMALL) */
+	uint32_t flags;		/**< client flags */
+	uint64_t cas;		/**< CAS unique */
+	int64_t exptime;	/**< absolute Unix time, 0 = never */
+};
+
+/**
+ * @brief Copy the value of @p key into @p buf.
+ * @param[out] meta may be NULL.
+ * @return 0, PLKV_ENOTFOUND, PLKV_ETOOSMALL (meta->len = size needed),
+ *	PLKV_EBADKEY.
+ */
+PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen,
+		      void *buf, size_t cap, struct plkv_meta *meta);
+
+/** Like plkv_get() but also sets the exptime (memcached gat). */
+PLKV_API int plkv_gat(plkv_t *kv, const char *key, size_t klen,
+		      int64_t exptime, void *buf, size_t cap,
+		      struct plkv_meta *meta);
+
+/** One key of a plkv_mget() batch. */
+struct plkv_mget_key {
+	const char *key;	/**< in */
+	size_t klen;		/**< in */
+	int rc;			/**< out: 0, PLKV_ENOTFOUND, PLKV_ETOOSMALL, PLKV_EBADKEY */
+	size_t off;		/**< out: where the value starts in buf */
+	struct plkv_meta meta;	/**< out */
+};
+
+/**
+ * @brief Look up @p n keys in one library call (memcached multi-get).
+ * Values are packed one after the other into @p buf; a key whose value no
+ * longer fits gets PLKV_ETOOSMALL with meta.len set, so the caller can
+ * retry it with a larger buffer.
+ * @return 0 (per-key results in keys[i].rc), or -EINVAL.
+ */
+PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
+		       void *buf, size_t cap);
+
+/** Store modes for plkv_store(). */
+enum plkv_store_mode {
+	PLKV_SET = 1,
+	PLKV_ADD,	/**< only if absent */
+	PLKV_REPLACE,	/**< only if present */
+	PLKV_APPEND,	/**< only if present; flags and exptime kept */
+	PLKV_PREPEND,	/**< only if present; flags and exptime kept */
+	PLKV_CAS,	/**< only if present and its CAS equals cas_in */
+};
+
+/**
+ * @brief Store a value (memcached set/add/replace/append/prepend/cas).
+ * @param[in] cas_in the CAS to compare, PLKV_CAS only.
+ * @param[out] cas_out the new item's CAS; may be NULL.
+ * @return 0, PLKV_ENOTSTORED, PLKV_ENOTFOUND (cas on a missing key),
+ *	PLKV_EEXISTS (cas mismatch), PLKV_ETOOBIG, PLKV_ENOMEM, PLKV_EBADKEY.
+ */
+PLKV_API int plkv_store(plkv_t *kv, int mode, const char *key, size_t klen,
+			const void *val, size_t vlen, uint32_t flags,
+			int64_t exptime, uint64_t cas_in, uint64_t *cas_out);
+
+PLKV_API int plkv_set(plkv_t *kv, const char *key, size_t klen,
+		      const void *val, size_t vlen, uint32_t flags,
+		      int64_t exptime);
+PLKV_API int plkv_add(plkv_t *kv, const char *key, size_t klen,
+		      const void *val, size_t vlen, uint32_t flags,
+		      int64_t exptime);
+PLKV_API int plkv_replace(plkv_t *kv, const char *key, size_t klen,
+			  const void *val, size_t vlen, uint32_t flags,
+			  int64_t exptime);
+PLKV_API int plkv_append(plkv_t *kv, const char *key, size_t klen,
+			 const void *val, size_t vlen);
+PLKV_API int plkv_prepend(plkv_t *kv, const char *key, size_t klen,
+			  const void *val, size_t vlen);
+PLKV_API int plkv_cas(plkv_t *kv, const char *key, size_t klen,
+		      const void *val, size_t vlen, uint32_t flags,
+		      int64_t exptime, uint64_t cas);
+
+/**
+ * @brief Add @p delta to a decimal value (64-bit unsigned, wraps).
+ * @return 0 with *result set, PLKV_ENOTFOUND, PLKV_ENONNUMERIC.
+ */
+PLKV_API int plkv_incr(plkv_t *kv, const char *key, size_t klen,
+		       uint64_t delta, uint64_t *result);
+/** Subtract, flooring at 0. */
+PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
+		       uint64_t delta, uint64_t *result);
+
+/** @return 0 or PLKV_ENOTFOUND. */
+PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen);
+
+/** Set a new exptime.  @return 0 or PLKV_ENOTFOUND. */
+PLKV_API int plkv_touch(plkv_t *kv, const char *key, size_t klen,
+			int64_t exptime);
+
+/**
+ * @brief Invalidate every item, now (delay 0) or after @p delay seconds:
+ * items last stored before the deadline become invisible at the deadline.
+ */
+PLKV_API int plkv_flush_all(plkv_t *kv, int64_t delay);
+
+/**
+ * @brief Report statistics, memcached's names and values.
+ * @param[in] group NULL or "" (general), "slabs", "items", "settings".
+ * @param[in] fn called once per statistic, outside the library's critical
+ *	sections; a non-zero return stops the walk and is returned.
+ * @return 0, -EINVAL (unknown group), or fn's value.
+ */
+typedef int (*plkv_stat_fn)(void *ctx, const char *name, const char *value);
+PLKV_API int plkv_stats(plkv_t *kv, const char *group, plkv_stat_fn fn,
+			void *ctx);
+
+/** One general statistic as a number (e.g. "curr_items"); -ENOENT if none. */
+PLKV_API int plkv_stat_u64(plkv_t *kv, const char *name, uint64_t *value);
+
+/**
+ * @brief Do up to @p budget units of upkeep: expired-item reclaim, hash
+ * table migration, LRU maintenance.  Never required for correctness.
+ * @return the units of work done (>= 0) or an error.
+ */
+PLKV_API int plkv_maintain(plkv_t *kv, unsigned budget);
+
+/** @defgroup admin Administration (plkvctl) */
+
+struct plkv_info {
+	char name[64];
+	int backend;		/**< enum plkv_backend */
+	int protected;		/**< 1 if PKU guards the segment */
+	int pkey;		/**< the key, -1 when unprotected */
+	uint32_t format_version;
+	uint64_t size;		/**< segment bytes */
+	uint64_t mem_limit;	/**< bytes for items (slab pages) */
+	uint32_t item_size_max;
+	double growth_factor;
+	uint32_t hash_power;	/**< current */
+	int no_evict;
+	uint64_t created;	/**< Unix time */
+	uint32_t death_gen;
+};
+PLKV_API int plkv_info(plkv_t *kv, struct plkv_info *info);
+
+/** One process attached to a store. */
+struct plkv_proc {
+	uint32_t pid;
+	uint64_t start_time;
+	int state;		/**< 1 attached, 2 dead, 3 recovering */
+	int pkey;		/**< -1 unprotected */
+	uint32_t threads;	/**< thread slots held */
+	uint32_t wrpkru_found;	/**< stray WRPKRU/XRSTOR sites found at open */
+};
+typedef int (*plkv_proc_fn)(void *ctx, const struct plkv_proc *proc);
+PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *ctx);
+
+/**
+ * @brief Verify every invariant of the store.
+ * @param[out] msg on PLKV_ECORRUPT, what is broken, where.
+ * @return 0 or PLKV_ECORRUPT.
+ */
+PLKV_API int plkv_check(plkv_t *kv, char *msg, size_t cap);
+
+/**
+ * @brief Recover every dead process now (survivors also do it lazily).
+ * @param[out] recovered how many processes were recovered; may be NULL.
+ */
+PLKV_API int plkv_recover(plkv_t *kv, unsigned *recovered);
+
+/** One item, for plkv_dump(). */
+struct plkv_dump_item {
+	char key[251];
+	size_t klen;
+	size_t vlen;
+	uint32_t flags;
+	int64_t exptime;
+	uint64_t cas;
+	unsigned slab_class;
+};
+typedef int (*plkv_dump_fn)(void *ctx, const struct plkv_dump_item *item);
+/** Walk the live items (no values); fn runs outside critical sections. */
+PLKV_API int plkv_dump(plkv_t *kv, plkv_dump_fn fn, void *ctx);
+
+/** List the stores of a backend (AUTO: both). fn gets name and size. */
+typedef int (*plkv_seg_fn)(void *ctx, const char *name, int backend,
+			   uint64_t size);
+PLKV_API int plkv_list(int backend, plkv_seg_fn fn, void *ctx);
+
+/** Describe an error code: PLKV_E* or negative errno. */
+PLKV_API const char *plkv_strerror(int err);
+
+/** The library version, "MAJOR.MINOR.PATCH". */
+PLKV_API const char *plkv_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PLKV_H */

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * plkv: shared memory segments for a memcached that runs as a protected
+ * library.  The one header shared by the kernel module (/dev/plkv) and
+ * libplkv.  Everything here is ABI: fixed-size structs, no pointer-sized
+ * fields (user pointers travel as __u64), explicit padding, and reserved
+ * fields that must be zero on input.
+ *
+ * See Documentation/kmod.rst for each command's arguments and errors.
+ */
+#ifndef _UAPI_LINUX_PLKV_H
+#define _UAPI_LINUX_PLKV_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define PLKV_ABI_VERSION	1
+#define PLKV_DEVICE		"/dev/plkv"
+
+/* A segment name: 1-63 characters of [A-Za-z0-9._-], NUL-terminated. */
+#define PLKV_NAME_MAX		64
+
+/*
+ * Segment layout fixed by the ABI.  The module writes the kernel header at
+ * create time and afterwards only death_gen; it scans the lock table when a
+ * process dies.  Everything from PLKV_SEG_LIB_OFF on belongs to the library.
+ */
+#define PLKV_SEG_KHDR_OFF	0
+#define PLKV_SEG_KHDR_MAGIC	0x564b4c50U	/* "PLKV" */
+#define PLKV_LOCK_TABLE_OFF	4096
+#define PLKV_LOCK_STRIDE	64		/* one lock word per cache line */
+#define PLKV_LOCK_COUNT		1024
+#define PLKV_LOCK_TABLE_SIZE	(PLKV_LOCK_STRIDE * PLKV_LOCK_COUNT)
+#define PLKV_SEG_LIB_OFF	(PLKV_LOCK_TABLE_OFF + PLKV_LOCK_TABLE_SIZE)
+/* Smallest segment the module creates; the library needs more. */
+#define PLKV_SEG_MIN_SIZE	(PLKV_SEG_LIB_OFF + 4096)
+
+struct plkv_seg_khdr {
+	__u32 magic;		/* PLKV_SEG_KHDR_MAGIC */
+	__u32 abi_version;	/* PLKV_ABI_VERSION */
+	__u64 size;		/* bytes, a multiple of the page size */
+	__u32 death_gen;	/* +1 on every unclean process exit */
+	__u32 flags;		/* PLKV_SEG_F_* */
+	__u64 reserved[5];
+};
+
+/* The segment is served by the module (not a userspace file). */
+#define PLKV_SEG_F_KMOD		(1U << 0)
+
+/*
+ * Lock words: 32 bits at PLKV_LOCK_TABLE_OFF + i * PLKV_LOCK_STRIDE.
+ * 0 is unlocked; otherwise the low bits name the owner's thread slot
+ * (1..PLKV_MAX_THREADS-1).  A waiter sets WAITERS before sleeping so the
+ * owner knows to wake.  When the owner's process dies the module (or the
+ * library's liveness check on the user backend) sets OWNER_DIED and wakes
+ * the waiters; the next acquirer recovers before trusting the data.
+ */
+#define PLKV_LOCK_OWNER_MASK	0x00ffffffU
+#define PLKV_LOCK_OWNER_DIED	0x40000000U
+#define PLKV_LOCK_WAITERS	0x80000000U
+#define PLKV_MAX_THREADS	1024	/* thread slots per segment, slot 0 unused */
+#define PLKV_SLOT_WORDS		(PLKV_MAX_THREADS / 64)
+
+/* struct plkv_version flags */
+#define PLKV_VERSION_F_PKU	(1U << 0)	/* the CPU and kernel support PKU */
+
+struct plkv_version {
+	__u32 abi_version;	/* out */
+	__u32 flags;		/* out: PLKV_VERSION_F_* */
+	__u64 max_seg_size;	/* out: module parameter */
+	__u32 max_segments;	/* out: module parameter */
+	__u32 pad;
+	__u64 reserved[4];
+};
+
+struct plkv_create {
+	char  name[PLKV_NAME_MAX];
+	__u64 size;		/* bytes, rounded up to pages; 0 = default */
+	__u32 mode;		/* permission bits, 0777 at most */
+	__u32 flags;		/* must be 0 */
+	__u64 reserved[4];
+};
+
+/*
+ * Attach binds the fd to a named segment and creates this process's record.
+ * One attach per fd; a process may attach a segment once.
+ */
+struct plkv_attach {
+	char  name[PLKV_NAME_MAX];
+	__u32 flags;		/* must be 0 */
+	__u32 pad;
+	__u64 size;		/* out: mmap exactly this many bytes at offset 0 */
+	__u64 reserved[4];
+};
+
+/* Clean detach: the process's record goes away without a death event. */
+struct plkv_detach {
+	__u32 flags;		/* must be 0 */
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+struct plkv_destroy {
+	char  name[PLKV_NAME_MAX];
+	__u32 flags;		/* must be 0 */
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+struct plkv_seg_info {
+	char  name[PLKV_NAME_MAX];	/* in for SEG_INFO (or "" = attached) */
+	__u64 size;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 nattached;	/* records in state ATTACHED */
+	__u32 nmapped;		/* live mappings */
+	__u32 ndead;		/* records DEAD or RECOVERING */
+	__u32 death_gen;
+	__u32 pad;
+	__u64 ctime_ns;		/* CLOCK_REALTIME at create */
+	__u64 reserved[4];
+};
+
+/* Listing: the module fills up to capacity entries, count is the total. */
+struct plkv_list {
+	char  name[PLKV_NAME_MAX];	/* LIST_PROCS: the segment ("" = attached) */
+	__u64 buf;		/* user pointer to an array of entries */
+	__u32 capacity;		/* in: entries that fit in buf */
+	__u32 count;		/* out: entries that exist */
+	__u64 reserved[2];
+};
+
+enum plkv_proc_state {
+	PLKV_PROC_ATTACHED = 1,
+	PLKV_PROC_DEAD = 2,	/* exited without detach: needs recovery */
+	PLKV_PROC_RECOVERING = 3, /* claimed by a survivor */
+};
+
+struct plkv_proc_info {
+	__u32 tgid;
+	__u32 state;		/* enum plkv_proc_state */
+	__u64 start_time;	/* task start, ns since boot */
+	__s32 pkey;		/* sealed protection key, -1 before the seal */
+	__u32 recoverer;	/* tgid holding the claim when RECOVERING */
+	__u64 slots[PLKV_SLOT_WORDS];	/* bitmap of the thread slots it held */
+	__u64 reserved[2];
+};
+
+/* struct plkv_reap flags */
+#define PLKV_REAP_CLAIM		(1U << 0)	/* DEAD -> RECOVERING (mine) */
+#define PLKV_REAP_UNCLAIM	(1U << 1)	/* RECOVERING -> DEAD */
+
+/*
+ * Reap with no flag drops a DEAD or (own) RECOVERING record and frees its
+ * thread slots.  CLAIM makes recovery happen once: only one survivor wins
+ * (EALREADY for the others); if the claimer dies the claim reverts to DEAD.
+ */
+struct plkv_reap {
+	char  name[PLKV_NAME_MAX];	/* "" = the attached segment */
+	__u32 tgid;
+	__u32 flags;
+	__u64 start_time;	/* 0 or the record's start_time */
+	__u64 reserved[2];
+};
+
+struct plkv_thread {
+	__u32 slot;		/* out for REGISTER, in for UNREGISTER */
+	__u32 flags;		/* must be 0 */
+	__u64 reserved[2];
+};
+
+/* Sleep while the lock word at offset equals expected. */
+struct plkv_wait {
+	__u64 offset;		/* in the lock table, 4-byte aligned */
+	__u32 expected;
+	__u32 flags;		/* must be 0 */
+	__s64 timeout_ns;	/* relative; < 0 waits forever */
+	__u64 reserved[2];
+};
+
+struct plkv_wake {
+	__u64 offset;
+	__u32 count;		/* waiters to wake at most */
+	__u32 woken;		/* out */
+	__u64 reserved[2];
+};
+
+/* Acknowledge death events up to gen: POLLPRI clears until the next. */
+struct plkv_ack {
+	__u32 death_gen;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+#define PLKV_IOC_MAGIC		0xb7
+
+#define PLKV_IOC_VERSION	_IOWR(PLKV_IOC_MAGIC, 0x00, struct plkv_version)
+#define PLKV_IOC_CREATE		_IOWR(PLKV_IOC_MAGIC, 0x01, struct plkv_create)
+#define PLKV_IOC_ATTACH		_IOWR(PLKV_IOC_MAGIC, 0x02, struct plkv_attach)
+#define PLKV_IOC_DETACH		_IOWR(PLKV_IOC_MAGIC, 0x03, struct plkv_detach)
+#define PLKV_IOC_DESTROY	_IOWR(PLKV_IOC_MAGIC, 0x04, struct plkv_destroy)
+#define PLKV_IOC_SEG_INFO	_IOWR(PLKV_IOC_MAGIC, 0x05, struct plkv_seg_info)
+#define PLKV_IOC_LIST_SEGS	_IOWR(PLKV_IOC_MAGIC, 0x06, struct plkv_list)
+#define PLKV_IOC_LIST_PROCS	_IOWR(PLKV_IOC_MAGIC, 0x07, struct plkv_list)
+#define PLKV_IOC_REAP		_IOWR(PLKV_IOC_MAGIC, 0x08, struct plkv_reap)
+#define PLKV_IOC_THREAD_REG	_IOWR(PLKV_IOC_MAGIC, 0x09, struct plkv_thread)
+#define PLKV_IOC_THREAD_UNREG	_IOWR(PLKV_IOC_MAGIC, 0x0a, struct plkv_thread)
+#define PLKV_IOC_WAIT		_IOWR(PLKV_IOC_MAGIC, 0x0b, struct plkv_wait)
+#define PLKV_IOC_WAKE		_IOWR(PLKV_IOC_MAGIC, 0x0c, struct plkv_wake)
+#define PLKV_IOC_ACK		_IOWR(PLKV_IOC_MAGIC, 0x0d, struct plkv_ack)
+
+#endif /* _UAPI_LINUX_PLKV_H */

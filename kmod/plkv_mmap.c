@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The segment mapping and its seal.
+ *
+ * A process maps its segment once, whole, shared, and with no access at
+ * all.  The one change the vma will then take is an mprotect() to
+ * read/write with a non-zero protection key (key 0 when the CPU has no
+ * PKU); the library does it with pkey_mprotect() right after mmap().  From
+ * then on the key and the protection are sealed: the mprotect hook refuses
+ * every further change, may_split refuses partial munmap/mprotect/madvise,
+ * the mremap hook refuses moves (growing is refused by VM_DONTEXPAND), and
+ * VM_MAYEXEC is cleared so PROT_EXEC is refused before the hook is asked.
+ *
+ * The vma is VM_IO | VM_PFNMAP, filled page by page from the vmalloc'd
+ * segment by the fault handler, so no get_user_pages() path reaches it:
+ * /proc/PID/mem, process_vm_writev(), ptrace and O_DIRECT all fail, and
+ * MADV_DOFORK/MADV_DODUMP are refused.  VM_DONTCOPY keeps it out of forked
+ * children, VM_DONTDUMP out of core dumps.  There is no fallocate behind
+ * the file, so MADV_REMOVE cannot punch holes.
+ *
+ * Counting: seg->nmapped counts live vmas (destroy is refused while any
+ * exist); the record's nvmas counts the process's own, and when the last of
+ * them closes while the record is still attached, the process has died as
+ * far as the segment is concerned (munmap without detach is a death, by
+ * definition: its locks and operations are abandoned).
+ */
+#include "plkv_internal.h"
+
+#include <linux/mm.h>
+#include <linux/pkeys.h>
+
+static void plkv_vma_set_flags(struct vm_area_struct *vma,
+			       unsigned long set, unsigned long clear)
+{
+#ifdef PLKV_HAVE_VM_FLAGS_MOD	/* Linux 6.3 and later: see Makefile */
+	vm_flags_mod(vma, set, clear);
+#else
+	vma->vm_flags = (vma->vm_flags | set) & ~clear;
+#endif
+}
+
+/* The protection key that mprotect() is about to give the vma. */
+static int plkv_flags_pkey(unsigned long flags)
+{
+#ifdef CONFIG_ARCH_HAS_PKEYS
+	return (flags & ARCH_VM_PKEY_FLAGS) >> VM_PKEY_SHIFT;
+#else
+	return 0;
+#endif
+}
+
+static struct plkv_file *plkv_vma_file(struct vm_area_struct *vma)
+{
+	return vma->vm_private_data;
+}
+
+/* mremap() copying the vma (a move that the mremap hook then undoes). */
+static void plkv_vm_open(struct vm_area_struct *vma)
+{
+	struct plkv_file *pf = plkv_vma_file(vma);
+	struct plkv_seg *seg = pf->seg;
+
+	mutex_lock(&seg->lock);
+	seg->nmapped++;
+	if (pf->proc)
+		pf->proc->nvmas++;
+	mutex_unlock(&seg->lock);
+}
+
+static void plkv_vm_close(struct vm_area_struct *vma)
+{
+	struct plkv_file *pf = plkv_vma_file(vma);
+	struct plkv_seg *seg = pf->seg;
+	struct plkv_proc *proc;
+
+	mutex_lock(&seg->lock);
+	seg->nmapped--;
+	proc = pf->proc;
+	if (proc && proc->nvmas && !--proc->nvmas)
+		plkv_proc_died(seg, proc);
+	mutex_unlock(&seg->lock);
+}
+
+static vm_fault_t plkv_vm_fault(struct vm_fault *vmf)
+{
+	struct plkv_seg *seg = plkv_vma_file(vmf->vma)->seg;
+
+	if (vmf->pgoff >= seg->size >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_pfn(vmf->vma, vmf->address,
+			      vmalloc_to_pfn(seg->mem +
+					     (vmf->pgoff << PAGE_SHIFT)));
+}
+
+static int plkv_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	return -EINVAL;
+}
+
+static int plkv_vm_mremap(struct vm_area_struct *vma)
+{
+	return -EINVAL;
+}
+
+static int plkv_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
+			    unsigned long end, unsigned long newflags)
+{
+	struct plkv_file *pf = plkv_vma_file(vma);
+	struct plkv_seg *seg = pf->seg;
+	int pkey = plkv_flags_pkey(newflags);
+	int ret = 0;
+
+	/* Sealed already (the vma is the truth), or not the one change. */
+	if (vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC))
+		return -EPERM;
+	if (start != vma->vm_start || end != vma->vm_end)
+		return -EPERM;
+	if ((newflags & (VM_READ | VM_WRITE | VM_EXEC)) != (VM_READ | VM_WRITE))
+		return -EPERM;
+	if (arch_pkeys_enabled() ? !pkey : pkey)
+		return -EPERM;
+
+	mutex_lock(&seg->lock);
+	if (pf->proc && pf->proc->state == PLKV_PROC_ATTACHED)
+		pf->proc->pkey = pkey;
+	else
+		ret = -EPERM;	/* detached: no record to seal */
+	mutex_unlock(&seg->lock);
+	return ret;
+}
+
+static const struct vm_operations_struct plkv_vm_ops = {
+	.open		= plkv_vm_open,
+	.close		= plkv_vm_close,
+	.fault		= plkv_vm_fault,
+	.may_split	= plkv_vm_may_split,
+	.mremap		= plkv_vm_mremap,
+	.mprotect	= plkv_vm_mprotect,
+};
+
+int plkv_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct plkv_file *pf = file->private_data;
+	struct plkv_seg *seg = plkv_file_seg(pf);
+	struct plkv_proc *proc;
+	int ret = 0;
+
+	if (!seg)
+		return -ENOTCONN;
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;		/* MAP_PRIVATE */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EACCES;		/* the fd is not open for writing */
+	if (vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC))
+		return -EPERM;		/* PROT_NONE first, then the seal */
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != seg->size)
+		return -EINVAL;
+
+	mutex_lock(&seg->lock);
+	proc = plkv_my_proc(pf);
+	if (!proc) {
+		ret = -ENOTCONN;
+	} else if (proc->mapped) {
+		ret = -EBUSY;		/* one mapping per process, ever */
+	} else {
+		proc->mapped = true;
+		proc->nvmas = 1;
+		seg->nmapped++;
+	}
+	mutex_unlock(&seg->lock);
+	if (ret)
+		return ret;
+
+	plkv_vma_set_flags(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
+			   VM_DONTDUMP | VM_DONTCOPY, VM_MAYEXEC);
+	vma->vm_ops = &plkv_vm_ops;
+	vma->vm_private_data = pf;
+	return 0;
+}

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kmod backend: plkv.ko owns the segment's memory.  We attach, map
+ * it PROT_NONE, and make the one change the module accepts: read/write
+ * with our protection key, after which the key is sealed.  The module
+ * keeps the authoritative process records and thread slots, marks a dead
+ * process's lock words OWNER_DIED, and bumps the death generation that the
+ * gate reads with one load.  futex(2) cannot work on this GUP-proof
+ * mapping, so lock words sleep through the module's wait/wake ioctls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+static int dev_open(void)
+{
+	int fd = open(PLKV_DEVICE, O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int xioctl(int fd, unsigned long cmd, void *arg)
+{
+	int rc;
+
+	do {
+		rc = ioctl(fd, cmd, arg);
+	} while (rc < 0 && errno == EINTR);
+	return rc < 0 ? -errno : rc;
+}
+
+static int kmod_check_version(int fd)
+{
+	struct plkv_version v;
+	int rc;
+
+	memset(&v, 0, sizeof(v));
+	rc = xioctl(fd, PLKV_IOC_VERSION, &v);
+	if (rc)
+		return rc;
+	return v.abi_version == PLKV_ABI_VERSION ? 0 : PLKV_EVERSION;
+}
+
+static int kmod_seal(struct plkv *kv, const struct plkv_options *o)
+{
+	int key;
+
+	/*
+	 * Without PKU the module accepts read/write with key 0 only, and
+	 * with PKU a non-zero key only.  NO_PROTECT still seals a key (the
+	 * module insists) but the gate then leaves it open.
+	 */
+	if (!plkv_pku_supported()) {
+		kv->pkey = -1;
+		return mprotect(kv->base, kv->size, PROT_READ | PROT_WRITE) ?
+		       -errno : 0;
+	}
+	key = pkey_alloc(0, 0);
+	if (key < 0)
+		return -errno;
+	if (pkey_mprotect(kv->base, kv->size, PROT_READ | PROT_WRITE, key)) {
+		int rc = -errno;
+
+		pkey_free(key);
+		return rc;
+	}
+	kv->pkey = key;
+	if (o->flags & PLKV_O_NO_PROTECT)
+		kv->pkey = -1;	/* gate stays open; record keeps the key */
+	return 0;
+}
+
+static int kmod_open(struct plkv *kv, const struct plkv_options *o,
+		     uint64_t size, bool *created)
+{
+	struct plkv_create cr;
+	struct plkv_attach at;
+	void *p;
+	int fd, rc;
+
+	*created = false;
+	fd = dev_open();
+	if (fd < 0)
+		return fd;
+	rc = kmod_check_version(fd);
+	if (rc)
+		goto fail;
+	if (o->flags & PLKV_O_CREATE) {
+		memset(&cr, 0, sizeof(cr));
+		strncpy(cr.name, kv->name, sizeof(cr.name) - 1);
+		cr.size = size;
+		cr.mode = o->mode & 0777;
+		rc = xioctl(fd, PLKV_IOC_CREATE, &cr);
+		if (rc == 0)
+			*created = true;
+		else if (rc != -EEXIST || (o->flags & PLKV_O_EXCL))
+			goto fail;
+	}
+	memset(&at, 0, sizeof(at));
+	strncpy(at.name, kv->name, sizeof(at.name) - 1);
+	rc = xioctl(fd, PLKV_IOC_ATTACH, &at);
+	if (rc)
+		goto fail_created;
+	p = mmap(NULL, at.size, PROT_NONE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
+		goto fail_created;
+	}
+	kv->base = p;
+	kv->size = at.size;
+	kv->fd = fd;
+	rc = kmod_seal(kv, o);
+	if (rc) {
+		munmap(p, at.size);
+		kv->base = NULL;
+		goto fail_created;
+	}
+	return 0;
+
+fail_created:
+	if (*created) {
+		struct plkv_destroy d;
+
+		memset(&d, 0, sizeof(d));
+		strncpy(d.name, kv->name, sizeof(d.name) - 1);
+		xioctl(fd, PLKV_IOC_DESTROY, &d);
+		*created = false;
+	}
+fail:
+	close(fd);
+	return rc;
+}
+
+static void kmod_close(struct plkv *kv)
+{
+	struct plkv_detach d;
+
+	if (kv->fd >= 0) {
+		memset(&d, 0, sizeof(d));
+		xioctl(kv->fd, PLKV_IOC_DETACH, &d);
+	}
+	if (kv->base)
+		munmap(kv->base, kv->size);
+	if (kv->fd >= 0)
+		close(kv->fd);
+	if (kv->pkey > 0)
+		pkey_free(kv->pkey);
+	kv->base = NULL;
+	kv->fd = -1;
+}
+
+static int kmod_destroy(const char *name)
+{
+	struct plkv_destroy d;
+	int fd = dev_open(), rc;
+
+	if (fd < 0)
+		return fd;
+	memset(&d, 0, sizeof(d));
+	strncpy(d.name, name, sizeof(d.name) - 1);
+	rc = xioctl(fd, PLKV_IOC_DESTROY, &d);
+	close(fd);
+	return rc;
+}
+
+static int kmod_list(plkv_seg_fn fn, void *ctx)
+{
+	struct plkv_seg_info *info = NULL;
+	struct plkv_list l;
+	int fd = dev_open(), rc;
+	uint32_t i, cap = 16;
+
+	if (fd < 0)
+		return fd;
+	for (;;) {
+		free(info);
+		info = calloc(cap, sizeof(*info));
+		if (!info) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		memset(&l, 0, sizeof(l));
+		l.buf = (uintptr_t)info;
+		l.capacity = cap;
+		rc = xioctl(fd, PLKV_IOC_LIST_SEGS, &l);
+		if (rc)
+			goto out;
+		if (l.count <= cap)
+			break;
+		cap = l.count;
+	}
+	for (i = 0; i < l.count && !rc; i++)
+		rc = fn(ctx, info[i].name, PLKV_BACKEND_KMOD, info[i].size);
+out:
+	free(info);
+	close(fd);
+	return rc;
+}
+
+static int kmod_thread_register(struct plkv *kv, uint32_t *slot)
+{
+	struct plkv_thread t;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	rc = xioctl(kv->fd, PLKV_IOC_THREAD_REG, &t);
+	if (rc)
+		return rc;
+	*slot = t.slot;
+	return 0;
+}
+
+static void kmod_thread_unregister(struct plkv *kv, uint32_t slot)
+{
+	struct plkv_thread t;
+
+	memset(&t, 0, sizeof(t));
+	t.slot = slot;
+	xioctl(kv->fd, PLKV_IOC_THREAD_UNREG, &t);
+}
+
+static int kmod_wait(struct plkv *kv, _Atomic uint32_t *word,
+		     uint32_t expected, int64_t timeout_ns)
+{
+	struct plkv_wait w;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	w.offset = (uint64_t)((char *)word - kv->base);
+	w.expected = expected;
+	w.timeout_ns = timeout_ns;
+	rc = ioctl(kv->fd, PLKV_IOC_WAIT, &w);
+	return rc < 0 ? -errno : 0;
+}
+
+static void kmod_wake(struct plkv *kv, _Atomic uint32_t *word, int nr)
+{
+	struct plkv_wake w;
+
+	memset(&w, 0, sizeof(w));
+	w.offset = (uint64_t)((char *)word - kv->base);
+	w.count = (uint32_t)nr;
+	xioctl(kv->fd, PLKV_IOC_WAKE, &w);
+}
+
+static int kmod_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
+{
+	struct plkv_proc_info *info;
+	struct plkv_list l;
+	int rc, i;
+
+	info = calloc(cap > 0 ? (size_t)cap : 1, sizeof(*info));
+	if (!info)
+		return -ENOMEM;
+	memset(&l, 0, sizeof(l));
+	l.buf = (uintptr_t)info;
+	l.capacity = (uint32_t)cap;
+	rc = xioctl(kv->fd, PLKV_IOC_LIST_PROCS, &l);
+	if (rc) {
+		free(info);
+		return rc;
+	}
+	for (i = 0; i < (int)l.count && i < cap; i++) {
+		memset(&v[i], 0, sizeof(v[i]));
+		v[i].pid = info[i].tgid;
+		v[i].state = info[i].state;
+		v[i].start_time = info[i].start_time;
+		v[i].pkey = info[i].pkey;
+		v[i].recoverer = info[i].recoverer;
+		memcpy(v[i].slots, info[i].slots, sizeof(v[i].slots));
+	}
+	free(info);
+	return (int)l.count;
+}
+
+static int kmod_reap_flags(struct plkv *kv, const struct plkv_proc_view *p,
+			   uint32_t flags)
+{
+	struct plkv_reap r;
+
+	memset(&r, 0, sizeof(r));
+	r.tgid = p->pid;
+	r.start_time = p->start_time;
+	r.flags = flags;
+	return xioctl(kv->fd, PLKV_IOC_REAP, &r);
+}
+
+static int kmod_claim(struct plkv *kv, const struct plkv_proc_view *p)
+{
+	return kmod_reap_flags(kv, p, PLKV_REAP_CLAIM);
+}
+
+static int kmod_unclaim(struct plkv *kv, const struct plkv_proc_view *p)
+{
+	return kmod_reap_flags(kv, p, PLKV_REAP_UNCLAIM);
+}
+
+static int kmod_reap(struct plkv *kv, const struct plkv_proc_view *p)
+{
+	return kmod_reap_flags(kv, p, 0);
+}
+
+static void kmod_ack(struct plkv *kv, uint32_t death_gen)
+{
+	struct plkv_ack a;
+
+	memset(&a, 0, sizeof(a));
+	a.death_gen = death_gen;
+	xioctl(kv->fd, PLKV_IOC_ACK, &a);
+}
+
+const struct plkv_backend_ops plkv_backend_kmod = {
+	.name = "kmod",
+	.open = kmod_open,
+	.close = kmod_close,
+	.destroy = kmod_destroy,
+	.list = kmod_list,
+	.thread_register = kmod_thread_register,
+	.thread_unregister = kmod_thread_unregister,
+	.wait = kmod_wait,
+	.wake = kmod_wake,
+	.procs = kmod_procs,
+	.claim = kmod_claim,
+	.unclaim = kmod_unclaim,
+	.reap = kmod_reap,
+	.ack = kmod_ack,
+};

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The user backend: the segment is a file under /dev/shm that every
+ * process maps MAP_SHARED.  No protection (nothing seals the key), and no
+ * module to report deaths: lock waiters time out and check the owner's
+ * liveness (pid + start time, as LMDB checks its readers), and the gate
+ * scans the process table once a second.  Lock words sleep on futex(2),
+ * which works on an ordinary shared file mapping.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+#define SHM_PREFIX "plkv."
+
+static void shm_path(char *buf, size_t cap, const char *name)
+{
+	snprintf(buf, cap, "/" SHM_PREFIX "%s", name);
+}
+
+static int user_map(struct plkv *kv, int fd, uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	/* Same rule as the kmod backend: a forked child gets no mapping
+	 * and must plkv_open() for itself. */
+	madvise(p, size, MADV_DONTFORK);
+	kv->base = p;
+	kv->size = size;
+	kv->fd = fd;
+	kv->pkey = -1;
+	return 0;
+}
+
+static int user_open(struct plkv *kv, const struct plkv_options *o,
+		     uint64_t size, bool *created)
+{
+	char path[PLKV_NAME_MAX + 16];
+	struct stat st;
+	int fd, rc, tries;
+
+	shm_path(path, sizeof(path), kv->name);
+	*created = false;
+	for (tries = 0; tries < 1000; tries++) {
+		if (o->flags & PLKV_O_CREATE) {
+			fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+				      o->mode);
+			if (fd >= 0) {
+				/* shm_open applies the umask; the caller's
+				 * mode is what they asked for. */
+				fchmod(fd, o->mode);
+				if (ftruncate(fd, (off_t)size) < 0) {
+					rc = -errno;
+					close(fd);
+					shm_unlink(path);
+					return rc;
+				}
+				rc = user_map(kv, fd, size);
+				if (rc) {
+					close(fd);
+					shm_unlink(path);
+					return rc;
+				}
+				*created = true;
+				return 0;
+			}
+			if (errno != EEXIST)
+				return -errno;
+			if (o->flags & PLKV_O_EXCL)
+				return -EEXIST;
+		}
+		fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+		if (fd < 0) {
+			if (errno == ENOENT && (o->flags & PLKV_O_CREATE))
+				continue;	/* destroyed meanwhile: retry */
+			return -errno;
+		}
+		if (fstat(fd, &st) < 0) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+		if (st.st_size == 0) {
+			/* The creator has not sized it yet. */
+			close(fd);
+			usleep(1000);
+			continue;
+		}
+		if ((uint64_t)st.st_size < PLKV_SEG_MIN_SIZE) {
+			close(fd);
+			return PLKV_EBADSEG;
+		}
+		rc = user_map(kv, fd, (uint64_t)st.st_size);
+		if (rc)
+			close(fd);
+		return rc;
+	}
+	return -ETIMEDOUT;
+}
+
+static void user_close(struct plkv *kv)
+{
+	if (kv->base)
+		munmap(kv->base, kv->size);
+	if (kv->fd >= 0)
+		close(kv->fd);
+	kv->base = NULL;
+	kv->fd = -1;
+}
+
+static int user_destroy(const char *name)
+{
+	char path[PLKV_NAME_MAX + 16];
+
+	shm_path(path, sizeof(path), name);
+	return shm_unlink(path) < 0 ? -errno : 0;
+}
+
+static int user_list(plkv_seg_fn fn, void *ctx)
+{
+	struct dirent *de;
+	struct stat st;
+	char path[512];
+	DIR *d = opendir("/dev/shm");
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (!rc && (de = readdir(d))) {
+		const char *name = de->d_name + strlen(SHM_PREFIX);
+
+		if (strncmp(de->d_name, SHM_PREFIX, strlen(SHM_PREFIX)) ||
+		    !plkv_name_valid(name))
+			continue;
+		snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
+		if (stat(path, &st) < 0)
+			continue;
+		rc = fn(ctx, name, PLKV_BACKEND_USER, (uint64_t)st.st_size);
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * Slots are claimed by a compare-and-swap of the pid field from 0; the
+ * start time is written after, so a liveness check that sees pid without
+ * start time relies on kill() alone for that instant.
+ */
+static int user_thread_register(struct plkv *kv, uint32_t *slot)
+{
+	uint32_t i, me = (uint32_t)getpid();
+
+	for (i = 1; i < PLKV_MAX_THREADS; i++) {
+		struct plkv_slot *s = plkv_slot_rec(kv, i);
+		_Atomic uint32_t *pid = (_Atomic uint32_t *)&s->pid;
+		uint32_t zero = 0;
+
+		if (atomic_load_explicit(pid, memory_order_relaxed))
+			continue;
+		if (!atomic_compare_exchange_strong(pid, &zero, me))
+			continue;
+		s->start_time = kv->start_time;
+		*slot = i;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+static void user_thread_unregister(struct plkv *kv, uint32_t slot)
+{
+	struct plkv_slot *s = plkv_slot_rec(kv, slot);
+
+	s->start_time = 0;
+	atomic_store((_Atomic uint32_t *)&s->pid, 0);
+}
+
+static int user_wait(struct plkv *kv, _Atomic uint32_t *word,
+		     uint32_t expected, int64_t timeout_ns)
+{
+	struct timespec ts, *tsp = NULL;
+
+	(void)kv;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	if (syscall(SYS_futex, word, FUTEX_WAIT, expected, tsp, NULL, 0) < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return 0;
+}
+
+static void user_wake(struct plkv *kv, _Atomic uint32_t *word, int nr)
+{
+	(void)kv;
+	syscall(SYS_futex, word, FUTEX_WAKE, nr, NULL, NULL, 0);
+}
+
+/*
+ * The process table in the segment is authoritative here.  Reading it
+ * also notices deaths: an ATTACHED record whose process is gone becomes
+ * DEAD (and the death generation moves, as the module would move it); a
+ * RECOVERING record whose recoverer is gone goes back to DEAD.
+ */
+static int user_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
+{
+	struct plkv_proc_rec *tab = plkv_proc_table(kv);
+	int i, n = 0;
+	uint32_t s;
+
+	for (i = 0; i < PLKV_MAX_PROCS; i++) {
+		struct plkv_proc_rec *r = &tab[i];
+		_Atomic uint32_t *state = (_Atomic uint32_t *)&r->state;
+		uint32_t st = atomic_load(state);
+
+		if (!st)
+			continue;
+		if (st == PLKV_PROC_ATTACHED &&
+		    !plkv_pid_alive(r->pid, r->start_time)) {
+			uint32_t exp = PLKV_PROC_ATTACHED;
+
+			if (atomic_compare_exchange_strong(state, &exp,
+							   PLKV_PROC_DEAD))
+				atomic_fetch_add((_Atomic uint32_t *)
+						 &kv->khdr->death_gen, 1);
+			st = atomic_load(state);
+		}
+		if (st == PLKV_PROC_RECOVERING &&
+		    !plkv_pid_alive(r->recoverer, 0)) {
+			uint32_t exp = PLKV_PROC_RECOVERING;
+
+			atomic_compare_exchange_strong(state, &exp,
+						       PLKV_PROC_DEAD);
+			st = atomic_load(state);
+		}
+		if (!st)
+			continue;
+		if (n < cap) {
+			struct plkv_proc_view *p = &v[n];
+
+			memset(p, 0, sizeof(*p));
+			p->pid = r->pid;
+			p->state = st;
+			p->start_time = r->start_time;
+			p->pkey = r->pkey;
+			p->recoverer = r->recoverer;
+			for (s = 1; s < PLKV_MAX_THREADS; s++)
+				if (plkv_slot_rec(kv, s)->pid == r->pid)
+					p->slots[s / 64] |= 1ULL << (s % 64);
+		}
+		n++;
+	}
+	return n;
+}
+
+static struct plkv_proc_rec *user_find(struct plkv *kv,
+				       const struct plkv_proc_view *p)
+{
+	struct plkv_proc_rec *tab = plkv_proc_table(kv);
+	int i;
+
+	for (i = 0; i < PLKV_MAX_PROCS; i++)
+		if (tab[i].state && tab[i].pid == p->pid &&
+		    tab[i].start_time == p->start_time)
+			return &tab[i];
+	return NULL;
+}
+
+static int user_claim(struct plkv *kv, const struct plkv_proc_view *p)
+{
+	struct plkv_proc_rec *r = user_find(kv, p);
+	uint32_t exp = PLKV_PROC_DEAD;
+
+	if (!r)
+		return -ENOENT;
+	r->recoverer = (uint32_t)getpid();
+	if (!atomic_compare_exchange_strong((_Atomic uint32_t *)&r->state,
+					    &exp, PLKV_PROC_RECOVERING))
+		return -EALREADY;
+	/* Written again: a racing loser may have overwritten it. */
+	r->recoverer = (uint32_t)getpid();
+	return 0;
+}
+
+static int user_unclaim(struct plkv *kv, const struct plkv_proc_view *p)
+{
+	struct plkv_proc_rec *r = user_find(kv, p);
+	uint32_t exp = PLKV_PROC_RECOVERING;
+
+	if (!r)
+		return -ENOENT;
+	atomic_compare_exchange_strong((_Atomic uint32_t *)&r->state, &exp,
+				       PLKV_PROC_DEAD);
+	return 0;
+}
+
+static int user_reap(struct plkv *kv, const struct plkv_proc_view *p)
+{
+	struct plkv_proc_rec *r = user_find(kv, p);
+	uint32_t s;
+
+	if (!r)
+		return -ENOENT;
+	if (r->state == PLKV_PROC_ATTACHED)
+		return -EBUSY;
+	for (s = 1; s < PLKV_MAX_THREADS; s++)
+		if (p->slots[s / 64] & (1ULL << (s % 64)))
+			user_thread_unregister(kv, s);
+	atomic_store((_Atomic uint32_t *)&r->state, 0);
+	return 0;
+}
+
+static void user_ack(struct plkv *kv, uint32_t death_gen)
+{
+	(void)kv;
+	(void)death_gen;
+}
+
+const struct plkv_backend_ops plkv_backend_user = {
+	.name = "user",
+	.open = user_open,
+	.close = user_close,
+	.destroy = user_destroy,
+	.list = user_list,
+	.thread_register = user_thread_register,
+	.thread_unregister = user_thread_unregister,
+	.wait = user_wait,
+	.wake = user_wake,
+	.procs = user_procs,
+	.claim = user_claim,
+	.unclaim = user_unclaim,
+	.reap = user_reap,
+	.ack = user_ack,
+};

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Crash injection, for the crash-sweep tests: PLKV_CRASH=OP:POINT[:MODE]
+ * kills the process at the POINT-th PLKV_CRASH_POINT of its OP-th
+ * mutating operation (both 1-based).  MODE "abort" raises SIGABRT,
+ * "kill" SIGKILL, default _exit(99).  PLKV_CRASH_COUNT=FILE appends, after
+ * each mutating operation, the number of points it passed, so a test
+ * learns how far to sweep.  Unset, the cost is one predicted branch per
+ * point.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+
+int plkv_crash_armed;
+
+static unsigned long crash_op = 0, crash_point;
+static unsigned long cur_op, cur_point;
+static int crash_mode;
+static FILE *count_file;
+
+__attribute__((constructor)) static void crash_init(void)
+{
+	const char *spec = getenv("PLKV_CRASH");
+	const char *count = getenv("PLKV_CRASH_COUNT");
+	char mode[16] = "";
+
+	if (spec && sscanf(spec, "%lu:%lu:%15s", &crash_op, &crash_point,
+			   mode) >= 2 && crash_op && crash_point) {
+		crash_mode = !strcmp(mode, "abort") ? 1 :
+			     !strcmp(mode, "kill") ? 2 : 0;
+		plkv_crash_armed = 1;
+	}
+	if (count) {
+		count_file = fopen(count, "a");
+		if (count_file) {
+			setvbuf(count_file, NULL, _IOLBF, 0);
+			plkv_crash_armed = 1;
+		}
+	}
+}
+
+void plkv_crash_op_begin(struct plkv_ctx *ctx)
+{
+	(void)ctx;
+	if (!plkv_crash_armed)
+		return;
+	cur_op++;
+	cur_point = 0;
+}
+
+void plkv_crash_op_end(struct plkv_ctx *ctx)
+{
+	(void)ctx;
+	if (count_file)
+		fprintf(count_file, "op=%lu points=%lu\n", cur_op, cur_point);
+}
+
+void plkv_crash_point_slow(struct plkv_ctx *ctx)
+{
+	(void)ctx;
+	cur_point++;
+	if (cur_op != crash_op || cur_point != crash_point)
+		return;
+	switch (crash_mode) {
+	case 1:
+		abort();
+	case 2:
+		kill(getpid(), SIGKILL);
+		/* fallthrough */
+	default:
+		_exit(99);
+	}
+}

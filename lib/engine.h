@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine: memcached 1.6's store, laid out in the shared segment.
+ *
+ * Layout of [hdr->engine_off, hdr->size):
+ *
+ *   struct plkv_engine        global state, slab classes, LRU heads, stats
+ *   page_owner[npages]        slab class of each 1 MiB page (0 = unused)
+ *   hash region A             2^hash_power_max buckets
+ *   hash region B             2^(hash_power_max-1) buckets
+ *   arena                     npages slab pages of 1 MiB
+ *
+ * A hash table of power p lives in region A when p has the parity of
+ * hash_power_max, else in region B: the table being grown from (p) and the
+ * one grown into (p+1) never overlap, and neither needs allocating.
+ *
+ * Nothing here is a pointer: plkv_off_t offsets from the segment base.
+ * See Documentation/engine.rst for the invariants, the lock order and the
+ * crash-consistency rules every function below follows.
+ */
+#ifndef PLKV_ENGINE_H
+#define PLKV_ENGINE_H
+
+#include <string.h>
+
+#include "core.h"
+
+#define ENG_MAGIC		0x31454e49474e454bULL	/* "KENGINE1" */
+#define ENG_VERSION		1
+
+#define ENG_PAGE_SIZE		(1u << 20)	/* slab page */
+#define ENG_CHUNK_MAX		(ENG_PAGE_SIZE / 2) /* largest class chunk */
+#define ENG_MAX_CLASSES		63		/* class ids 1..63 */
+#define ENG_KEY_MAX		250
+#define ENG_REL_MAX		2592000		/* 30 days: relative exptime */
+#define ENG_UPDATE_INTERVAL	60		/* bump item time at most every */
+#define ENG_HOT_PCT		20
+#define ENG_WARM_PCT		40
+#define ENG_HASH_POWER_CAP	31
+#define ENG_GROW_STEP		2		/* buckets migrated per op */
+#define ENG_CRAWL_STEP		4		/* items examined per store */
+#define ENG_EVICT_SEARCH	5		/* tail items tried per eviction */
+
+/* ---- locks (indexes into the segment lock table) ---- */
+
+#define ENG_STRIPES		256		/* item lock stripes */
+#define ENG_LOCK_STRIPE0	PLKV_LOCK_ENGINE_FIRST
+#define ENG_LOCK_LRU0		(ENG_LOCK_STRIPE0 + ENG_STRIPES)
+#define ENG_LOCK_SLAB0		(ENG_LOCK_LRU0 + ENG_MAX_CLASSES + 1)
+#define ENG_LOCK_EXPAND		(ENG_LOCK_SLAB0 + ENG_MAX_CLASSES + 1)
+#define ENG_LOCK_PAGES		(ENG_LOCK_EXPAND + 1)
+#define ENG_LOCK_GLOBAL		(ENG_LOCK_EXPAND + 2)	/* flush state */
+#define ENG_LOCK_CRAWL		(ENG_LOCK_EXPAND + 3)
+#define ENG_LOCK_END		(ENG_LOCK_EXPAND + 4)
+
+_Static_assert(ENG_LOCK_END <= PLKV_LOCK_COUNT, "engine locks fit");
+
+static inline unsigned eng_stripe_lock(uint32_t hv)
+{
+	return ENG_LOCK_STRIPE0 + (hv & (ENG_STRIPES - 1));
+}
+
+/* ---- items ---- */
+
+/* it_flags: written under the item's stripe lock (or the slab lock while
+ * the chunk is free or being carved/popped) */
+#define ITEM_LINKED	0x01	/* in the hash table */
+#define ITEM_SLABBED	0x02	/* on a free list */
+#define ITEM_CHUNKED	0x04	/* value continues in a chunk chain */
+#define ITEM_CHUNK	0x08	/* a continuation chunk, not an item */
+
+/* act: hints written by readers (stripe lock) and the LRU (LRU lock) */
+#define ACT_FETCHED	0x01
+#define ACT_ACTIVE	0x02
+
+enum { LRU_HOT = 0, LRU_WARM = 1, LRU_COLD = 2, LRU_NSEG = 3 };
+#define LRU_NONE	0xff
+
+struct plkv_item {
+	plkv_off_t h_next;	/* hash chain; continuation chunks: unused */
+	plkv_off_t next;	/* LRU forward (authoritative) / free list /
+				 * continuation chain */
+	plkv_off_t prev;	/* LRU backward (derived) */
+	uint64_t cas;
+	int64_t exptime;	/* absolute Unix seconds, 0 = never */
+	int64_t time;		/* last access or update */
+	_Atomic uint32_t refcount;
+	uint32_t nbytes;	/* value length (chunks: bytes in this one) */
+	uint32_t flags;		/* client flags */
+	uint32_t hv;		/* hash of the key */
+	uint16_t it_flags;	/* ITEM_* */
+	uint8_t slab_class;	/* set when the page is carved, never changes */
+	uint8_t nkey;
+	uint8_t lru;		/* LRU segment (LRU lock) */
+	uint8_t act;		/* ACT_* */
+	uint8_t pad[2];
+	char data[];		/* key, then value (chunked: see item_val) */
+};
+
+_Static_assert(sizeof(struct plkv_item) == 72, "item header size");
+
+#define ITEM_HDR	((uint32_t)sizeof(struct plkv_item))
+
+static inline size_t eng_align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+/* ---- engine global state ---- */
+
+struct eng_class {		/* SLAB lock of the class */
+	uint32_t size;		/* chunk bytes */
+	uint32_t perslab;	/* chunks per page */
+	plkv_off_t free_head;
+	uint64_t free_count;
+	uint64_t total_pages;
+	uint64_t mem_requested;
+	uint64_t pad[3];
+};
+
+struct eng_lru {		/* LRU lock of the class */
+	plkv_off_t head[LRU_NSEG];
+	plkv_off_t tail[LRU_NSEG];
+	uint64_t count[LRU_NSEG];
+	uint64_t bytes;
+	uint64_t total_items;
+	uint64_t evicted;
+	uint64_t evicted_nonzero;
+	uint64_t evicted_unfetched;
+	uint64_t evicted_time;
+	uint64_t expired_unfetched;
+	uint64_t reclaimed;
+	uint64_t outofmemory;
+	uint64_t moves_to_cold;
+	uint64_t moves_to_warm;
+	uint64_t moves_within_lru;
+	plkv_off_t crawl_pos;	/* crawler cursor (next to look at) */
+	uint32_t crawl_seg;
+	uint32_t pad;
+};
+
+/* Per-thread counters: struct plkv_slot.stat[] indexes. */
+enum {
+	ST_GET_HITS, ST_GET_MISSES, ST_GET_EXPIRED, ST_GET_FLUSHED,
+	ST_CMD_SET, ST_TOUCH_HITS, ST_TOUCH_MISSES, ST_DELETE_HITS,
+	ST_DELETE_MISSES, ST_INCR_HITS, ST_INCR_MISSES, ST_DECR_HITS,
+	ST_DECR_MISSES, ST_CAS_HITS, ST_CAS_MISSES, ST_CAS_BADVAL,
+	ST_N
+};
+_Static_assert(ST_N <= 16, "per-thread counters fit the slot");
+
+/*
+ * Hash state, one word so a reader sees a consistent snapshot:
+ * bits 0-5 power, bit 6 expanding, bits 32-63 next old bucket to migrate.
+ */
+#define HS_POWER(s)	((unsigned)((s) & 63))
+#define HS_EXPANDING(s)	(((s) >> 6) & 1)
+#define HS_BUCKET(s)	((uint64_t)((s) >> 32))
+#define HS_MAKE(p, e, b) ((uint64_t)(p) | ((uint64_t)(e) << 6) | \
+			  ((uint64_t)(b) << 32))
+
+struct plkv_engine {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t nclasses;
+	uint64_t mem_limit;
+	uint32_t item_size_max;
+	uint32_t chunk_min;
+	double growth_factor;
+	uint32_t hash_power_init;
+	uint32_t hash_power_max;
+	uint32_t no_evict;
+	uint32_t pad0;
+	uint64_t npages;
+	plkv_off_t page_owner_off;	/* uint8_t[npages] */
+	plkv_off_t hash_off;		/* region A; B follows */
+	uint64_t hash_region_a;		/* bytes of region A */
+	plkv_off_t arena_off;
+	int64_t created;
+
+	_Atomic uint64_t hash_state;	/* HS_*: EXPAND lock + stripes */
+	_Atomic uint64_t cas_next;
+	_Atomic int64_t items_hint;	/* approximate, for growth */
+	_Atomic uint32_t crawl_class;
+	uint32_t pad1;
+	uint64_t pages_next;		/* PAGES lock */
+
+	/* flush_all (GLOBAL lock): see item_flushed() */
+	uint64_t flush_cas;
+	int64_t flush_time;
+	int64_t flush_pending;
+	uint64_t cmd_flush;
+
+	_Atomic uint64_t g_stat[ST_N];	/* from retired slots */
+	uint64_t reserved[16];
+
+	struct eng_class cls[ENG_MAX_CLASSES + 1];
+	struct eng_lru lru[ENG_MAX_CLASSES + 1];
+};
+
+/* ---- the op record: what a recoverer needs (struct plkv_oprec.w) ---- */
+
+enum eng_op {
+	OP_NONE = 0, OP_STORE, OP_DELETE, OP_INCR, OP_TOUCH, OP_GET,
+	OP_FLUSH, OP_MIGRATE, OP_MAINT,
+};
+
+/* Main transaction phases (oprec.phase). */
+enum {
+	PH_IDLE = 0,
+	PH_ALLOC,	/* allocating/filling X; no stripe lock: X owned */
+	PH_LOCKED,	/* stripe lock held; nothing shared changed */
+	PH_LINK,	/* swapping X for Y in the hash chain */
+	PH_LRU,		/* X in the hash, Y out of it; LRU steps pending */
+	PH_FREE,	/* freeing Y */
+	PH_INPLACE,	/* incr/decr rewriting Y's digits (W_VAL) */
+	PH_DONE,	/* shared changes done */
+	/* OP_MIGRATE */
+	PH_M_ZERO,	/* clearing the two new buckets */
+	PH_M_MOVE,	/* moving items (W_AUX: the one in flight) */
+};
+
+enum {
+	W_X = 0,	/* new item: owned while phase < PH_LINK */
+	W_CHAIN,	/* X's continuation chunks (owned with X) */
+	W_CHAIN_N,
+	W_Y,		/* old item: replaced / deleted / expired */
+	W_HV,		/* key hash (which stripe, which bucket) */
+	W_VAL,		/* incr result; migrate: old bucket */
+	W_CAS,		/* cas for PH_INPLACE; migrate: new power */
+	W_AUX,		/* migrate: item in flight */
+	/* eviction / reclaim from an LRU tail (holds LRU + E's stripe) */
+	W_E = 8,
+	W_E_HV,
+	W_E_PH,		/* 1 hash unlink, 2 LRU unlink, 3 free */
+	/* LRU sub-op (only while holding that LRU lock) */
+	W_L_OP = 11,	/* L_INSERT, L_REMOVE, L_MOVE */
+	W_L_ITEM,
+	W_L_CLS,
+	W_L_SEG,
+	/* slab sub-op (only while holding that slab lock) */
+	W_S_OP = 15,	/* S_POP, S_PUSH, S_CARVE */
+	W_S_CLS,
+	W_S_ITEM,
+	W_S_N,
+	W_S_DEST,	/* op record word naming the chunk(s) */
+	W_S_PAGE,
+	W_NWORDS
+};
+_Static_assert(W_NWORDS <= PLKV_OPREC_WORDS, "op record fits");
+
+enum { L_NONE = 0, L_INSERT, L_REMOVE, L_MOVE };
+enum { S_NONE = 0, S_POP, S_PUSH, S_CARVE };
+enum { E_NONE = 0, E_HASH, E_LRU, E_FREE };
+
+#define barrier()	__asm__ __volatile__("" ::: "memory")
+
+/* Record a word of intent; ordered before the mutations that follow. */
+static inline void rec_set(struct plkv_oprec *op, unsigned i, uint64_t v)
+{
+	__atomic_store_n(&op->w[i], v, __ATOMIC_RELEASE);
+	barrier();
+}
+
+static inline void rec_phase(struct plkv_oprec *op, uint32_t ph)
+{
+	__atomic_store_n(&op->phase, ph, __ATOMIC_RELEASE);
+	barrier();
+}
+
+/* A single authoritative store (the one that publishes a change). */
+#define PUBLISH(lv, v)	__atomic_store_n(&(lv), (v), __ATOMIC_RELEASE)
+
+/* ---- accessors ---- */
+
+static inline struct plkv_engine *eng(const struct plkv *kv)
+{
+	return (struct plkv_engine *)kv->engine;
+}
+
+static inline struct plkv_item *I(const struct plkv *kv, plkv_off_t off)
+{
+	return (struct plkv_item *)plkv_ptr(kv, off);
+}
+
+static inline plkv_off_t O(const struct plkv *kv, const struct plkv_item *it)
+{
+	return plkv_off(kv, it);
+}
+
+static inline uint8_t *eng_page_owner(const struct plkv *kv)
+{
+	return (uint8_t *)plkv_ptr(kv, eng(kv)->page_owner_off);
+}
+
+static inline struct plkv_oprec *eng_slot_op(const struct plkv *kv,
+					     uint32_t slot)
+{
+	return &plkv_slot_rec(kv, slot)->op;
+}
+
+/* Test hook: seconds added to the clock (unit tests shift time). */
+extern PLKV_HIDDEN int64_t plkv_test_time_offset;
+
+static inline int64_t eng_now(const struct plkv_ctx *ctx)
+{
+	return ctx->now + plkv_test_time_offset;
+}
+
+static inline void stat_inc(struct plkv_ctx *ctx, unsigned i)
+{
+	ctx->t->rec->stat[i]++;
+}
+
+static inline char *item_key(struct plkv_item *it)
+{
+	return it->data;
+}
+
+/* ---- engine.c ---- */
+PLKV_HIDDEN void eng_op_begin(struct plkv_ctx *ctx, uint32_t op);
+PLKV_HIDDEN void eng_op_end(struct plkv_ctx *ctx);
+PLKV_HIDDEN bool eng_lock_if_needed(struct plkv_ctx *ctx, unsigned idx);
+PLKV_HIDDEN uint32_t eng_hash(const void *key, size_t n);
+
+/* ---- slabs.c ---- */
+PLKV_HIDDEN unsigned slab_clsid(const struct plkv_engine *e, size_t ntotal);
+PLKV_HIDDEN int slab_alloc(struct plkv_ctx *ctx, unsigned cls, uint64_t n,
+			   unsigned dest, bool may_evict);
+PLKV_HIDDEN void slab_free(struct plkv_ctx *ctx, plkv_off_t first,
+			   uint64_t n, unsigned dest);
+PLKV_HIDDEN bool slab_valid_chunk(const struct plkv *kv, plkv_off_t off,
+				  unsigned *cls);
+PLKV_HIDDEN void slab_repair(struct plkv_ctx *ctx, unsigned cls,
+			     struct plkv_oprec *dead);
+
+/* ---- items.c ---- */
+PLKV_HIDDEN size_t item_ntotal(size_t nkey, size_t nbytes);
+PLKV_HIDDEN bool item_is_chunked_size(const struct plkv_engine *e,
+				      size_t nkey, size_t nbytes);
+PLKV_HIDDEN int item_alloc(struct plkv_ctx *ctx, const char *key,
+			   size_t nkey, size_t nbytes, uint32_t flags,
+			   int64_t exptime, uint32_t hv);
+PLKV_HIDDEN void item_write(const struct plkv *kv, struct plkv_item *it,
+			    size_t off, const void *src, size_t n);
+PLKV_HIDDEN void item_read(const struct plkv *kv, struct plkv_item *it,
+			   size_t off, void *dst, size_t n);
+PLKV_HIDDEN uint64_t item_nchunks(const struct plkv *kv,
+				  const struct plkv_item *it);
+PLKV_HIDDEN plkv_off_t item_chain(const struct plkv *kv,
+				  struct plkv_item *it);
+PLKV_HIDDEN bool item_expired(struct plkv_ctx *ctx, struct plkv_item *it);
+PLKV_HIDDEN bool item_flushed(struct plkv_ctx *ctx, struct plkv_item *it);
+PLKV_HIDDEN void item_free_linked(struct plkv_ctx *ctx, plkv_off_t it,
+				  unsigned dest);
+PLKV_HIDDEN void item_free_owned(struct plkv_ctx *ctx,
+				 struct plkv_oprec *rec);
+PLKV_HIDDEN int item_txn(struct plkv_ctx *ctx);
+PLKV_HIDDEN void item_txn_resolve(struct plkv_ctx *ctx,
+				  struct plkv_oprec *rec);
+PLKV_HIDDEN void item_evict_resolve(struct plkv_ctx *ctx,
+				    struct plkv_oprec *rec);
+PLKV_HIDDEN int64_t item_realtime(struct plkv_ctx *ctx, int64_t exptime);
+PLKV_HIDDEN uint64_t item_size(const struct plkv_item *it);
+
+/* ---- assoc.c ---- */
+PLKV_HIDDEN plkv_off_t *assoc_bucket(const struct plkv *kv, uint32_t hv);
+PLKV_HIDDEN plkv_off_t *assoc_table(const struct plkv *kv, unsigned power);
+PLKV_HIDDEN struct plkv_item *assoc_find(struct plkv_ctx *ctx,
+					 const char *key, size_t nkey,
+					 uint32_t hv);
+PLKV_HIDDEN bool assoc_contains(const struct plkv *kv, uint32_t hv,
+				plkv_off_t it);
+PLKV_HIDDEN void assoc_swap(struct plkv_ctx *ctx, uint32_t hv,
+			    plkv_off_t old, plkv_off_t new);
+PLKV_HIDDEN void assoc_maybe_grow(struct plkv_ctx *ctx);
+PLKV_HIDDEN int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget);
+PLKV_HIDDEN void assoc_migrate_resolve(struct plkv_ctx *ctx,
+				       struct plkv_oprec *rec);
+PLKV_HIDDEN void assoc_repair_expand(struct plkv_ctx *ctx,
+				     struct plkv_oprec *dead);
+
+/* ---- lru.c ---- */
+PLKV_HIDDEN unsigned item_lru_class(const struct plkv_item *it);
+PLKV_HIDDEN void lru_link(struct plkv_ctx *ctx, struct plkv_item *it);
+PLKV_HIDDEN void lru_unlink_locked(struct plkv_ctx *ctx, unsigned cls,
+				   struct plkv_item *it);
+PLKV_HIDDEN void lru_unlink(struct plkv_ctx *ctx, struct plkv_item *it);
+PLKV_HIDDEN void lru_bump(struct plkv_ctx *ctx, struct plkv_item *it);
+PLKV_HIDDEN bool lru_evict(struct plkv_ctx *ctx, unsigned cls,
+			   bool may_evict);
+PLKV_HIDDEN unsigned lru_crawl(struct plkv_ctx *ctx, unsigned cls,
+			       unsigned budget);
+PLKV_HIDDEN void lru_repair(struct plkv_ctx *ctx, unsigned cls,
+			    struct plkv_oprec *dead);
+PLKV_HIDDEN bool lru_contains(const struct plkv *kv, unsigned cls,
+			      plkv_off_t it, unsigned *seg);
+PLKV_HIDDEN void lru_ensure(struct plkv_ctx *ctx, plkv_off_t it, bool in);
+
+/* ---- ops.c ---- */
+PLKV_HIDDEN int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
+			bool touch, int64_t exptime, void *buf, size_t cap,
+			struct plkv_meta *meta);
+PLKV_HIDDEN int eng_store(struct plkv_ctx *ctx, int mode, const char *key,
+			  size_t nkey, const void *val, size_t vlen,
+			  uint32_t flags, int64_t exptime, uint64_t cas_in,
+			  uint64_t *cas_out);
+PLKV_HIDDEN int eng_arith(struct plkv_ctx *ctx, const char *key,
+			  size_t nkey, bool incr, uint64_t delta,
+			  uint64_t *result);
+PLKV_HIDDEN int eng_delete(struct plkv_ctx *ctx, const char *key,
+			   size_t nkey);
+PLKV_HIDDEN int eng_touch(struct plkv_ctx *ctx, const char *key,
+			  size_t nkey, int64_t exptime);
+PLKV_HIDDEN int eng_flush(struct plkv_ctx *ctx, int64_t delay);
+PLKV_HIDDEN int eng_maintain(struct plkv_ctx *ctx, unsigned budget);
+PLKV_HIDDEN void eng_after_op(struct plkv_ctx *ctx, bool mutated);
+PLKV_HIDDEN bool eng_parse_u64(const char *s, size_t n, uint64_t *out);
+
+/* ---- stats.c ---- */
+struct eng_statbuf {
+	size_t n, cap;
+	char (*name)[48];
+	char (*value)[48];
+};
+PLKV_HIDDEN int eng_stats_collect(struct plkv_ctx *ctx, const char *group,
+				  struct eng_statbuf *sb);
+PLKV_HIDDEN void eng_statbuf_free(struct eng_statbuf *sb);
+PLKV_HIDDEN uint64_t eng_curr_items(struct plkv_ctx *ctx, uint64_t *bytes);
+
+/* ---- check.c ---- */
+PLKV_HIDDEN int eng_check(struct plkv_ctx *ctx, char *msg, size_t cap);
+
+#endif /* PLKV_ENGINE_H */

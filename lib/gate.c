@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The call gate.
+ *
+ * Outside a library call, PKRU denies the segment's protection key in
+ * every thread: a stray pointer in the application faults (SEGV_PKUERR)
+ * instead of corrupting the store.  plkv_enter() grants the key with one
+ * WRPKRU and plkv_leave() takes it away again; no system call on either
+ * side.  Threads created later start with the key denied (the kernel's
+ * default PKRU denies keys it did not hand out to them).
+ *
+ * Enter also does the rare work out of line: registers the thread's slot
+ * on first use, recovers a call of this thread that was abandoned (a
+ * signal handler longjmp'ed out of it: the slot's op record is not idle),
+ * and recovers processes that died since we last looked (the module's
+ * death generation moved; on the user backend, a liveness scan at most
+ * once a second).
+ *
+ * The WRPKRU instructions of libplkv live only in this file, in the
+ * "plkv_gate" section, so the stray-WRPKRU scan can tell them apart.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include "backend.h"
+
+#define GATE __attribute__((section("plkv_gate"), noinline))
+
+GATE static uint32_t gate_rdpkru(void)
+{
+	uint32_t eax, edx;
+
+	__asm__ volatile(".byte 0x0f,0x01,0xee" : "=a"(eax), "=d"(edx) : "c"(0));
+	return eax;
+}
+
+GATE static void gate_wrpkru(uint32_t pkru)
+{
+	__asm__ volatile(".byte 0x0f,0x01,0xef"
+			 : : "a"(pkru), "c"(0), "d"(0) : "memory");
+}
+
+static inline uint32_t pkey_bits(int pkey)
+{
+	return 3u << (2 * pkey);
+}
+
+/* Grant the key to this thread (also used while opening). */
+void plkv_gate_open(struct plkv *kv)
+{
+	if (kv->pkey > 0)
+		gate_wrpkru(gate_rdpkru() & ~pkey_bits(kv->pkey));
+}
+
+void plkv_gate_close(struct plkv *kv)
+{
+	if (kv->pkey > 0)	/* access-disable: reads and writes fault */
+		gate_wrpkru(gate_rdpkru() | (1u << (2 * kv->pkey)));
+}
+
+static void tls_destroy(void *p);
+
+static int tls_register(struct plkv *kv, struct plkv_tls **out)
+{
+	struct plkv_tls *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	t->kv = kv;
+	rc = kv->ops->thread_register(kv, &t->slot);
+	if (rc) {
+		free(t);
+		return rc;
+	}
+	t->rec = plkv_slot_rec(kv, t->slot);
+	/* pid was set by the user backend's claim; the module only keeps
+	 * its own record, so fill ours for liveness and plkvctl. */
+	t->rec->pid = (uint32_t)getpid();
+	t->rec->tid = (uint32_t)syscall(SYS_gettid);
+	t->rec->start_time = kv->start_time;
+	memset(&t->rec->op, 0, sizeof(t->rec->op));
+	memset(t->rec->stat, 0, sizeof(t->rec->stat));
+	atomic_store((_Atomic uint32_t *)&t->rec->state, PLKV_SLOT_ACTIVE);
+	pthread_setspecific(kv->tkey, t);
+	*out = t;
+	return 0;
+}
+
+/* Give the slot back: its counters go to the global stats first. */
+static void tls_release(struct plkv_tls *t)
+{
+	struct plkv *kv = t->kv;
+	struct plkv_ctx ctx = { .kv = kv, .t = t, .slot = t->slot,
+				.op = &t->rec->op, .now = plkv_clock() };
+
+	plkv_gate_open(kv);
+	plkv_engine_retire_slot(&ctx, t->slot);
+	atomic_store((_Atomic uint32_t *)&t->rec->state, PLKV_SLOT_FREE);
+	kv->ops->thread_unregister(kv, t->slot);
+	plkv_gate_close(kv);
+}
+
+static void tls_destroy(void *p)
+{
+	struct plkv_tls *t = p;
+
+	if (t->kv->base)
+		tls_release(t);
+	free(t);
+}
+
+int plkv_tls_init(struct plkv *kv)
+{
+	return -pthread_key_create(&kv->tkey, tls_destroy);
+}
+
+/* At close: release the calling thread's slot now (others' at their exit
+ * would touch an unmapped segment, so close forgets them: see open.c). */
+void plkv_tls_fini(struct plkv *kv)
+{
+	struct plkv_tls *t = pthread_getspecific(kv->tkey);
+
+	if (t) {
+		tls_release(t);
+		pthread_setspecific(kv->tkey, NULL);
+		free(t);
+	}
+	pthread_key_delete(kv->tkey);
+}
+
+/*
+ * A call of this thread was abandoned mid-way.  Treat the old slot as a
+ * dead thread's: hand its locks to the died protocol, take a fresh slot,
+ * and recover the old one exactly as a survivor would.
+ */
+static int gate_recover_abandoned(struct plkv_ctx *ctx)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_tls *t = ctx->t;
+	uint32_t old = t->slot;
+	struct plkv_slot *old_rec = t->rec;
+	unsigned i;
+	int rc;
+
+	atomic_store((_Atomic uint32_t *)&old_rec->state, PLKV_SLOT_RECOVERING);
+	for (i = 0; i < PLKV_LOCK_COUNT; i++) {
+		_Atomic uint32_t *w = plkv_lockword(kv, i);
+		uint32_t v = atomic_load(w);
+
+		while ((v & PLKV_LOCK_OWNER_MASK) == old &&
+		       !(v & PLKV_LOCK_OWNER_DIED) &&
+		       !atomic_compare_exchange_weak(w, &v,
+						     v | PLKV_LOCK_OWNER_DIED))
+			;
+	}
+	rc = kv->ops->thread_register(kv, &t->slot);
+	if (rc) {
+		t->slot = old;
+		return rc;
+	}
+	t->rec = plkv_slot_rec(kv, t->slot);
+	t->rec->pid = (uint32_t)getpid();
+	t->rec->tid = (uint32_t)syscall(SYS_gettid);
+	t->rec->start_time = kv->start_time;
+	memset(&t->rec->op, 0, sizeof(t->rec->op));
+	memset(t->rec->stat, 0, sizeof(t->rec->stat));
+	atomic_store((_Atomic uint32_t *)&t->rec->state, PLKV_SLOT_ACTIVE);
+	ctx->slot = t->slot;
+	ctx->op = &t->rec->op;
+	t->depth = 0;
+	plkv_recover_slot(ctx, old);
+	kv->ops->thread_unregister(kv, old);
+	return 0;
+}
+
+static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
+{
+	uint32_t gen;
+	int rc;
+
+	if (!ctx->t) {
+		rc = tls_register(kv, &ctx->t);
+		if (rc)
+			return rc;
+	}
+	ctx->slot = ctx->t->slot;
+	ctx->op = &ctx->t->rec->op;
+	if (ctx->t->depth || ctx->op->state) {
+		rc = gate_recover_abandoned(ctx);
+		if (rc)
+			return rc;
+	}
+	gen = atomic_load((_Atomic uint32_t *)&kv->khdr->death_gen);
+	if (gen != kv->death_gen_seen ||
+	    (kv->backend == PLKV_BACKEND_USER &&
+	     atomic_exchange(&kv->last_scan, ctx->now) != ctx->now)) {
+		kv->death_gen_seen = gen;
+		plkv_recover_dead(ctx);
+	}
+	return 0;
+}
+
+int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
+{
+	int rc;
+
+	plkv_gate_open(kv);
+	ctx->kv = kv;
+	ctx->now = plkv_clock();
+	ctx->t = pthread_getspecific(kv->tkey);
+	if (likely(ctx->t && !ctx->t->depth && !ctx->t->rec->op.state &&
+		   kv->death_gen_seen ==
+		   atomic_load_explicit((_Atomic uint32_t *)&kv->khdr->death_gen,
+					memory_order_relaxed) &&
+		   (kv->backend != PLKV_BACKEND_USER ||
+		    atomic_load_explicit(&kv->last_scan,
+					 memory_order_relaxed) == ctx->now))) {
+		ctx->slot = ctx->t->slot;
+		ctx->op = &ctx->t->rec->op;
+	} else {
+		rc = gate_slow(kv, ctx);
+		if (rc) {
+			plkv_gate_close(kv);
+			return rc;
+		}
+	}
+	ctx->t->depth = 1;
+	return 0;
+}
+
+void plkv_leave(struct plkv_ctx *ctx)
+{
+	ctx->t->depth = 0;
+	plkv_gate_close(ctx->kv);
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Robust lock words.
+ *
+ * A lock is one 32-bit word in the segment's lock table: 0 when free, else
+ * the owner's thread slot, plus WAITERS (someone sleeps on it) and
+ * OWNER_DIED (its owner's process died holding it).  The fast path is one
+ * compare-and-swap in userspace.  The slow path spins briefly, then sets
+ * WAITERS and sleeps through the backend: futex(2) on the user backend,
+ * the module's wait ioctl on the kmod backend.
+ *
+ * Why not pthread robust mutexes: their futex slow path fails on the kmod
+ * backend's VM_PFNMAP mapping (EFAULT, glibc aborts), their robust list
+ * lives in the dying thread's memory, and they say nothing about which
+ * operation was half done.  Here the owner is a slot whose operation record
+ * sits in the segment, so the next acquirer can repair exactly what the
+ * dead owner was changing.
+ *
+ * Who marks OWNER_DIED: the module, for every word owned by a dead
+ * process's slots; on the user backend, a waiter whose sleep times out and
+ * finds the owner's process gone.  Taking over a died lock runs the
+ * repair hook before plkv_lock() returns.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend.h"
+
+#define SPIN_TRIES		100
+#define USER_WAIT_NS		(50 * 1000 * 1000LL)	/* liveness poll */
+#define KMOD_WAIT_NS		(1000 * 1000 * 1000LL)	/* belt and braces */
+
+static inline void cpu_relax(void)
+{
+	__builtin_ia32_pause();
+}
+
+static void lock_repair(struct plkv_ctx *ctx, unsigned idx, uint32_t dead)
+{
+	/* Core locks guard records that are written field by field with
+	 * the state last; nothing to rebuild. */
+	if (idx >= PLKV_LOCK_ENGINE_FIRST)
+		plkv_engine_repair_lock(ctx, idx, dead);
+}
+
+/* Mark the word died if its owner's process is gone (user backend). */
+static void lock_check_owner(struct plkv_ctx *ctx, _Atomic uint32_t *w,
+			     uint32_t v)
+{
+	uint32_t owner = v & PLKV_LOCK_OWNER_MASK;
+
+	if (ctx->kv->backend != PLKV_BACKEND_USER || !owner ||
+	    owner >= PLKV_MAX_THREADS || (v & PLKV_LOCK_OWNER_DIED))
+		return;
+	if (plkv_slot_alive(ctx->kv, owner))
+		return;
+	if (atomic_compare_exchange_strong(w, &v, v | PLKV_LOCK_OWNER_DIED))
+		atomic_fetch_add((_Atomic uint32_t *)&ctx->kv->khdr->death_gen,
+				 1);
+}
+
+static void lock_slow(struct plkv_ctx *ctx, unsigned idx,
+		      _Atomic uint32_t *w)
+{
+	struct plkv *kv = ctx->kv;
+	uint32_t me = ctx->slot, waiters = 0;
+	int64_t tmo = kv->backend == PLKV_BACKEND_USER ? USER_WAIT_NS :
+		      KMOD_WAIT_NS;
+	int spins = 0;
+
+	for (;;) {
+		uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
+
+		if (v == 0) {
+			/* Having slept, we can't know whether others
+			 * still sleep: keep WAITERS so unlock wakes. */
+			if (atomic_compare_exchange_weak_explicit(w, &v,
+					me | waiters, memory_order_acquire,
+					memory_order_relaxed))
+				return;
+			continue;
+		}
+		if (v & PLKV_LOCK_OWNER_DIED) {
+			uint32_t dead = v & PLKV_LOCK_OWNER_MASK;
+
+			if (atomic_compare_exchange_strong_explicit(w, &v,
+					me | (v & PLKV_LOCK_WAITERS),
+					memory_order_acquire,
+					memory_order_relaxed)) {
+				lock_repair(ctx, idx, dead);
+				return;
+			}
+			continue;
+		}
+		if ((v & PLKV_LOCK_OWNER_MASK) == me) {
+			fprintf(stderr, "libplkv: lock %u taken twice by slot %u\n",
+				idx, me);
+			abort();
+		}
+		if (spins++ < SPIN_TRIES) {
+			cpu_relax();
+			continue;
+		}
+		if (!(v & PLKV_LOCK_WAITERS)) {
+			if (!atomic_compare_exchange_weak(w, &v,
+						v | PLKV_LOCK_WAITERS))
+				continue;
+			v |= PLKV_LOCK_WAITERS;
+		}
+		waiters = PLKV_LOCK_WAITERS;
+		if (kv->ops->wait(kv, w, v, tmo) == -ETIMEDOUT)
+			lock_check_owner(ctx, w, v);
+	}
+}
+
+void plkv_lock(struct plkv_ctx *ctx, unsigned idx)
+{
+	_Atomic uint32_t *w = plkv_lockword(ctx->kv, idx);
+	uint32_t free_word = 0;
+
+	if (likely(atomic_compare_exchange_strong_explicit(w, &free_word,
+			ctx->slot, memory_order_acquire,
+			memory_order_relaxed)))
+		return;
+	lock_slow(ctx, idx, w);
+}
+
+bool plkv_trylock(struct plkv_ctx *ctx, unsigned idx)
+{
+	_Atomic uint32_t *w = plkv_lockword(ctx->kv, idx);
+	uint32_t v = 0;
+
+	if (atomic_compare_exchange_strong_explicit(w, &v, ctx->slot,
+			memory_order_acquire, memory_order_relaxed))
+		return true;
+	/* A died lock is worth taking over now: nobody else will wait. */
+	if ((v & PLKV_LOCK_OWNER_DIED) &&
+	    atomic_compare_exchange_strong_explicit(w, &v,
+			ctx->slot | (v & PLKV_LOCK_WAITERS),
+			memory_order_acquire, memory_order_relaxed)) {
+		lock_repair(ctx, idx, v & PLKV_LOCK_OWNER_MASK);
+		return true;
+	}
+	return false;
+}
+
+void plkv_unlock(struct plkv_ctx *ctx, unsigned idx)
+{
+	_Atomic uint32_t *w = plkv_lockword(ctx->kv, idx);
+	uint32_t old = atomic_exchange_explicit(w, 0, memory_order_release);
+
+	if (unlikely(old & PLKV_LOCK_WAITERS))
+		ctx->kv->ops->wake(ctx->kv, w, 1);
+}
+
+bool plkv_lock_held(struct plkv_ctx *ctx, unsigned idx)
+{
+	uint32_t v = atomic_load(plkv_lockword(ctx->kv, idx));
+
+	return (v & PLKV_LOCK_OWNER_MASK) == ctx->slot &&
+	       !(v & PLKV_LOCK_OWNER_DIED);
+}

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening a store: pick the backend, create or attach the segment, and
+ * either format it (the creator, exactly one process: the backend's
+ * exclusive create decides) or wait for its creator to finish and check
+ * the format.  The library header's state word goes EMPTY -> INITIALIZING
+ * -> READY; an opener that finds INITIALIZING with the creator dead
+ * reports a broken segment instead of waiting forever.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+#define MIB (1024ULL * 1024)
+#define OPEN_WAIT_MS 5000
+
+_Static_assert(sizeof(struct plkv_hdr) <= 4096, "library header too large");
+_Static_assert(sizeof(struct plkv_seg_khdr) == 64, "khdr ABI size");
+
+PLKV_API void plkv_options_init(struct plkv_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->flags = PLKV_O_CREATE;
+	o->backend = PLKV_BACKEND_AUTO;
+	o->mem_limit = 64 * MIB;
+	o->item_size_max = 1 * MIB;
+	o->hash_power = 16;
+	o->growth_factor = 1.25;
+	o->chunk_min = 48;
+	o->mode = 0600;
+}
+
+static int resolve_backend(int want)
+{
+	const char *env = getenv("PLKV_BACKEND");
+
+	if (want == PLKV_BACKEND_USER || want == PLKV_BACKEND_KMOD)
+		return want;
+	if (want != PLKV_BACKEND_AUTO)
+		return -EINVAL;
+	if (env && *env) {
+		if (!strcmp(env, "user"))
+			return PLKV_BACKEND_USER;
+		if (!strcmp(env, "kmod"))
+			return PLKV_BACKEND_KMOD;
+		return -EINVAL;
+	}
+	return access(PLKV_DEVICE, F_OK) == 0 ? PLKV_BACKEND_KMOD :
+						 PLKV_BACKEND_USER;
+}
+
+static const struct plkv_backend_ops *backend_ops(int backend)
+{
+	return backend == PLKV_BACKEND_KMOD ? &plkv_backend_kmod :
+					      &plkv_backend_user;
+}
+
+static const char *default_name(const char *name)
+{
+	const char *env = getenv("PLKV_SEGMENT");
+
+	if (name)
+		return name;
+	return env && *env ? env : "plkv";
+}
+
+/* Library regions after the lock table, page aligned; then the engine. */
+static uint64_t core_size(void)
+{
+	uint64_t sz = 4096 +
+		      (uint64_t)PLKV_MAX_THREADS * sizeof(struct plkv_slot) +
+		      (uint64_t)PLKV_MAX_PROCS * sizeof(struct plkv_proc_rec);
+
+	return PLKV_SEG_LIB_OFF + ((sz + 4095) & ~4095ULL);
+}
+
+static int check_options(const struct plkv_options *o)
+{
+	if (o->mem_limit < 2 * MIB || o->mem_limit > (1ULL << 40))
+		return -EINVAL;
+	if (o->item_size_max < 1024 || o->item_size_max > 1024 * MIB ||
+	    o->item_size_max > o->mem_limit / 2)
+		return -EINVAL;
+	if (o->growth_factor < 1.01 || o->growth_factor > 4.0)
+		return -EINVAL;
+	if (o->hash_power < 8 || o->hash_power > 32)
+		return -EINVAL;
+	if (o->chunk_min < 48 || o->chunk_min > 4096)
+		return -EINVAL;
+	if (o->mode & ~0777u)
+		return -EINVAL;
+	return 0;
+}
+
+static void format_header(struct plkv *kv, const struct plkv_options *o)
+{
+	struct plkv_hdr *h = kv->hdr;
+	struct plkv_seg_khdr *k = kv->khdr;
+
+	if (kv->backend == PLKV_BACKEND_USER) {	/* the module does its own */
+		k->magic = PLKV_SEG_KHDR_MAGIC;
+		k->abi_version = PLKV_ABI_VERSION;
+		k->size = kv->size;
+	}
+	h->magic = PLKV_HDR_MAGIC;
+	h->format_version = PLKV_FORMAT_VERSION;
+	h->init_pid = (uint32_t)getpid();
+	h->size = kv->size;
+	h->created = (uint64_t)time(NULL);
+	h->mem_limit = o->mem_limit;
+	h->item_size_max = o->item_size_max;
+	h->chunk_min = o->chunk_min;
+	h->growth_factor = o->growth_factor;
+	h->hash_power_init = o->hash_power;
+	h->no_evict = !!(o->flags & PLKV_O_NO_EVICT);
+	h->slots_off = PLKV_SEG_LIB_OFF + 4096;
+	h->procs_off = h->slots_off +
+		       (uint64_t)PLKV_MAX_THREADS * sizeof(struct plkv_slot);
+	h->engine_off = core_size();
+	h->engine_size = kv->size - h->engine_off;
+}
+
+static int wait_ready(struct plkv *kv)
+{
+	_Atomic uint32_t *state = (_Atomic uint32_t *)&kv->hdr->state;
+	int ms;
+
+	for (ms = 0; ms < OPEN_WAIT_MS; ms++) {
+		uint32_t st = atomic_load(state);
+
+		if (st == PLKV_HDR_READY)
+			return 0;
+		if (st == PLKV_HDR_INITIALIZING &&
+		    !plkv_pid_alive(kv->hdr->init_pid, 0))
+			return PLKV_EBADSEG;
+		usleep(1000);
+	}
+	return PLKV_EBADSEG;
+}
+
+static int validate(struct plkv *kv)
+{
+	struct plkv_hdr *h = kv->hdr;
+
+	if (kv->khdr->magic != PLKV_SEG_KHDR_MAGIC)
+		return PLKV_EBADSEG;
+	if (h->magic != PLKV_HDR_MAGIC)
+		return PLKV_EBADSEG;
+	if (h->format_version != PLKV_FORMAT_VERSION)
+		return PLKV_EVERSION;
+	if (h->size != kv->size || h->engine_off != core_size() ||
+	    h->engine_off + h->engine_size != h->size)
+		return PLKV_EBADSEG;
+	return 0;
+}
+
+struct plkv_proc_rec *plkv_proc_table(struct plkv *kv)
+{
+	return plkv_ptr(kv, kv->hdr->procs_off);
+}
+
+/* Our record in the segment's process table (both backends keep one). */
+int plkv_proc_rec_add(struct plkv *kv, struct plkv_ctx *ctx)
+{
+	struct plkv_proc_rec *tab = plkv_proc_table(kv);
+	int i, rc = -ENOSPC;
+
+	plkv_lock(ctx, PLKV_LOCK_PROCS);
+	for (i = 0; i < PLKV_MAX_PROCS; i++) {
+		struct plkv_proc_rec *r = &tab[i];
+
+		if (r->state)
+			continue;
+		r->pid = (uint32_t)getpid();
+		r->start_time = kv->start_time;
+		r->pkey = kv->pkey;
+		r->wrpkru_found = kv->wrpkru_found;
+		r->recoverer = 0;
+		atomic_store((_Atomic uint32_t *)&r->state, PLKV_PROC_ATTACHED);
+		kv->proc_index = i;
+		rc = 0;
+		break;
+	}
+	plkv_unlock(ctx, PLKV_LOCK_PROCS);
+	return rc;
+}
+
+void plkv_proc_rec_del(struct plkv *kv, struct plkv_ctx *ctx, uint32_t pid)
+{
+	struct plkv_proc_rec *tab = plkv_proc_table(kv);
+	int i;
+
+	/* The user backend's reap frees its record itself. */
+	if (kv->backend == PLKV_BACKEND_USER && pid != (uint32_t)getpid())
+		return;
+	plkv_lock(ctx, PLKV_LOCK_PROCS);
+	for (i = 0; i < PLKV_MAX_PROCS; i++)
+		if (tab[i].state && tab[i].pid == pid)
+			atomic_store((_Atomic uint32_t *)&tab[i].state, 0);
+	plkv_unlock(ctx, PLKV_LOCK_PROCS);
+}
+
+static void kv_free(struct plkv *kv)
+{
+	if (kv->base)
+		kv->ops->close(kv);
+	free(kv);
+}
+
+PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
+		       plkv_t **out)
+{
+	struct plkv_options defaults;
+	struct plkv_ctx ctx;
+	struct plkv *kv;
+	bool created;
+	int rc, backend;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!opts) {
+		plkv_options_init(&defaults);
+		opts = &defaults;
+	}
+	name = default_name(name);
+	if (!plkv_name_valid(name))
+		return PLKV_EBADSEG;
+	rc = check_options(opts);
+	if (rc)
+		return rc;
+	backend = resolve_backend(opts->backend);
+	if (backend < 0)
+		return backend;
+
+	kv = calloc(1, sizeof(*kv));
+	if (!kv)
+		return -ENOMEM;
+	snprintf(kv->name, sizeof(kv->name), "%s", name);
+	kv->backend = backend;
+	kv->ops = backend_ops(backend);
+	kv->fd = -1;
+	kv->pkey = -1;
+	kv->proc_index = -1;
+	kv->start_time = plkv_proc_start_time(getpid());
+	kv->wrpkru_found = plkv_scan_wrpkru();
+	if (kv->wrpkru_found && (opts->flags & PLKV_O_REFUSE_WRPKRU)) {
+		free(kv);
+		return PLKV_EWRPKRU;
+	}
+
+	rc = kv->ops->open(kv, opts, core_size() + plkv_engine_size(opts),
+			   &created);
+	if (rc) {
+		free(kv);
+		return rc;
+	}
+	kv->khdr = (struct plkv_seg_khdr *)kv->base;
+	kv->hdr = (struct plkv_hdr *)(kv->base + PLKV_SEG_LIB_OFF);
+
+	plkv_gate_open(kv);
+	if (created) {
+		atomic_store((_Atomic uint32_t *)&kv->hdr->state,
+			     PLKV_HDR_INITIALIZING);
+		format_header(kv, opts);
+		kv->engine = kv->base + kv->hdr->engine_off;
+		rc = plkv_engine_format(kv, opts);
+		if (!rc)
+			atomic_store((_Atomic uint32_t *)&kv->hdr->state,
+				     PLKV_HDR_READY);
+	} else {
+		rc = wait_ready(kv);
+		if (!rc)
+			rc = validate(kv);
+		if (!rc) {
+			kv->engine = kv->base + kv->hdr->engine_off;
+			rc = plkv_engine_attach(kv);
+		}
+	}
+	plkv_gate_close(kv);
+	if (!rc)
+		rc = plkv_tls_init(kv);
+	if (rc)
+		goto fail;
+	kv->death_gen_seen = ~0u;	/* first call recovers what's pending */
+
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		goto fail_tls;
+	rc = plkv_proc_rec_add(kv, &ctx);
+	plkv_leave(&ctx);
+	if (rc)
+		goto fail_tls;
+	*out = kv;
+	return 0;
+
+fail_tls:
+	plkv_tls_fini(kv);
+fail:
+	if (created) {
+		kv->ops->close(kv);
+		kv->ops->destroy(kv->name);
+	}
+	kv_free(kv);
+	return rc;
+}
+
+PLKV_API int plkv_close(plkv_t *kv)
+{
+	struct plkv_ctx ctx;
+
+	if (!kv)
+		return -EINVAL;
+	if (plkv_enter(kv, &ctx) == 0) {
+		plkv_proc_rec_del(kv, &ctx, (uint32_t)getpid());
+		plkv_leave(&ctx);
+	}
+	/* Only the closing thread's slot is released here; a thread that
+	 * used the handle and is still alive keeps its slot until the
+	 * process exits (and is then recovered like any dead slot). */
+	plkv_tls_fini(kv);
+	kv_free(kv);
+	return 0;
+}
+
+PLKV_API int plkv_destroy(const char *name, int backend)
+{
+	name = default_name(name);
+	if (!plkv_name_valid(name))
+		return PLKV_EBADSEG;
+	backend = resolve_backend(backend);
+	if (backend < 0)
+		return backend;
+	return backend_ops(backend)->destroy(name);
+}
+
+PLKV_API int plkv_list(int backend, plkv_seg_fn fn, void *ctx)
+{
+	int rc = 0;
+
+	if (!fn)
+		return -EINVAL;
+	if (backend == PLKV_BACKEND_AUTO || backend == PLKV_BACKEND_KMOD) {
+		if (access(PLKV_DEVICE, F_OK) == 0)
+			rc = plkv_backend_kmod.list(fn, ctx);
+		else if (backend == PLKV_BACKEND_KMOD)
+			return -ENODEV;
+	}
+	if (!rc && (backend == PLKV_BACKEND_AUTO ||
+		    backend == PLKV_BACKEND_USER))
+		rc = plkv_backend_user.list(fn, ctx);
+	return rc;
+}
+
+PLKV_API int plkv_info(plkv_t *kv, struct plkv_info *info)
+{
+	struct plkv_ctx ctx;
+	struct plkv_hdr *h;
+	int rc;
+
+	if (!kv || !info)
+		return -EINVAL;
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	h = kv->hdr;
+	memset(info, 0, sizeof(*info));
+	snprintf(info->name, sizeof(info->name), "%s", kv->name);
+	info->backend = kv->backend;
+	info->protected = kv->pkey > 0;
+	info->pkey = kv->pkey > 0 ? kv->pkey : -1;
+	info->format_version = h->format_version;
+	info->size = kv->size;
+	info->mem_limit = h->mem_limit;
+	info->item_size_max = h->item_size_max;
+	info->growth_factor = h->growth_factor;
+	info->hash_power = plkv_engine_hash_power(kv);
+	info->no_evict = (int)h->no_evict;
+	info->created = h->created;
+	info->death_gen = kv->khdr->death_gen;
+	plkv_leave(&ctx);
+	return 0;
+}
+
+PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
+{
+	struct plkv_proc_view *v;
+	struct plkv_proc *out;
+	struct plkv_proc_rec *tab;
+	struct plkv_ctx ctx;
+	int n, i, j, rc;
+
+	if (!kv || !fn)
+		return -EINVAL;
+	v = calloc(PLKV_MAX_PROCS, sizeof(*v));
+	out = calloc(PLKV_MAX_PROCS, sizeof(*out));
+	if (!v || !out) {
+		free(v);
+		free(out);
+		return -ENOMEM;
+	}
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		goto out;
+	n = kv->ops->procs(kv, v, PLKV_MAX_PROCS);
+	tab = plkv_proc_table(kv);
+	for (i = 0; i < n && i < PLKV_MAX_PROCS; i++) {
+		out[i].pid = v[i].pid;
+		out[i].start_time = v[i].start_time;
+		out[i].state = (int)v[i].state;
+		out[i].pkey = v[i].pkey > 0 ? v[i].pkey : -1;
+		for (j = 0; j < PLKV_SLOT_WORDS; j++)
+			out[i].threads += (uint32_t)
+					  __builtin_popcountll(v[i].slots[j]);
+		for (j = 0; j < PLKV_MAX_PROCS; j++)
+			if (tab[j].state && tab[j].pid == v[i].pid)
+				out[i].wrpkru_found = tab[j].wrpkru_found;
+	}
+	plkv_leave(&ctx);
+	rc = n < 0 ? n : 0;
+	/* Callbacks run outside the gate: they are the caller's code. */
+	for (i = 0; !rc && i < n && i < PLKV_MAX_PROCS; i++)
+		rc = fn(cb_ctx, &out[i]);
+out:
+	free(v);
+	free(out);
+	return rc;
+}

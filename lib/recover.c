@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Recovery of dead processes.
+ *
+ * A death is noticed by the gate (the death generation moved, or the user
+ * backend's once-a-second liveness scan), by a lock waiter (OWNER_DIED),
+ * or by plkvctl recover.  Whoever notices lists the process records and,
+ * for each DEAD one, tries to claim it: the claim is a single transition
+ * DEAD -> RECOVERING (in the module, or a compare-and-swap in the segment's
+ * table), so exactly one survivor recovers each process even when several
+ * notice at once.  A claimer that dies itself leaves the record to go back
+ * to DEAD, and the next survivor starts over: every step below is
+ * idempotent.
+ *
+ * Per dead thread slot: the engine finishes or undoes the operation in the
+ * slot's op record (taking over the dead slot's locks through the
+ * OWNER_DIED protocol, which repairs each structure first), then any lock
+ * word still naming the slot is taken over and released, then the slot's
+ * counters are folded into the global stats and the slot is freed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+bool plkv_slot_alive(struct plkv *kv, uint32_t slot)
+{
+	struct plkv_slot *s;
+
+	if (slot == 0 || slot >= PLKV_MAX_THREADS)
+		return false;
+	s = plkv_slot_rec(kv, slot);
+	return plkv_pid_alive(atomic_load((_Atomic uint32_t *)&s->pid),
+			      s->start_time);
+}
+
+/* Take over and release every lock word still naming the dead slot. */
+static void recover_sweep_locks(struct plkv_ctx *ctx, uint32_t dead)
+{
+	unsigned i;
+
+	for (i = 1; i < PLKV_LOCK_COUNT; i++) {
+		_Atomic uint32_t *w = plkv_lockword(ctx->kv, i);
+		uint32_t v = atomic_load(w);
+
+		if ((v & PLKV_LOCK_OWNER_MASK) != dead)
+			continue;
+		/* Mark it (the user backend has no module to do it); the
+		 * lock path then takes it over and repairs. */
+		while ((v & PLKV_LOCK_OWNER_MASK) == dead &&
+		       !(v & PLKV_LOCK_OWNER_DIED) &&
+		       !atomic_compare_exchange_weak(w, &v,
+						     v | PLKV_LOCK_OWNER_DIED))
+			;
+		if ((v & PLKV_LOCK_OWNER_MASK) != dead)
+			continue;
+		plkv_lock(ctx, i);
+		plkv_unlock(ctx, i);
+	}
+}
+
+void plkv_recover_slot(struct plkv_ctx *ctx, uint32_t dead)
+{
+	struct plkv_slot *s = plkv_slot_rec(ctx->kv, dead);
+
+	atomic_store((_Atomic uint32_t *)&s->state, PLKV_SLOT_RECOVERING);
+	/* Locks first: the engine's recovery may need any of them, and a
+	 * marked lock is repaired by whoever takes it. */
+	recover_sweep_locks(ctx, dead);
+	plkv_engine_recover_slot(ctx, dead);
+	recover_sweep_locks(ctx, dead);
+	plkv_engine_retire_slot(ctx, dead);
+	memset(&s->op, 0, sizeof(s->op));
+	memset(s->stat, 0, sizeof(s->stat));
+	atomic_store((_Atomic uint32_t *)&s->state, PLKV_SLOT_FREE);
+}
+
+static int recover_proc(struct plkv_ctx *ctx, const struct plkv_proc_view *p)
+{
+	struct plkv *kv = ctx->kv;
+	uint32_t slot;
+	int rc;
+
+	rc = kv->ops->claim(kv, p);
+	if (rc)
+		return rc;
+	for (slot = 1; slot < PLKV_MAX_THREADS; slot++)
+		if (p->slots[slot / 64] & (1ULL << (slot % 64)))
+			plkv_recover_slot(ctx, slot);
+	plkv_proc_rec_del(kv, ctx, p->pid);
+	return kv->ops->reap(kv, p);
+}
+
+int plkv_recover_dead(struct plkv_ctx *ctx)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_proc_view *v;
+	int n, i, done = 0;
+	uint32_t gen;
+
+	v = calloc(PLKV_MAX_PROCS, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	gen = atomic_load((_Atomic uint32_t *)&kv->khdr->death_gen);
+	n = kv->ops->procs(kv, v, PLKV_MAX_PROCS);
+	for (i = 0; i < n && i < PLKV_MAX_PROCS; i++) {
+		if (v[i].state != PLKV_PROC_DEAD ||
+		    v[i].pid == (uint32_t)getpid())
+			continue;
+		if (recover_proc(ctx, &v[i]) == 0)
+			done++;
+	}
+	free(v);
+	kv->death_gen_seen = atomic_load((_Atomic uint32_t *)
+					 &kv->khdr->death_gen);
+	if (kv->death_gen_seen == gen)
+		kv->ops->ack(kv, gen);
+	return n < 0 ? n : done;
+}
+
+PLKV_API int plkv_recover(plkv_t *kv, unsigned *recovered)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	if (!kv)
+		return -EINVAL;
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	rc = plkv_recover_dead(&ctx);
+	plkv_leave(&ctx);
+	if (rc < 0)
+		return rc;
+	if (recovered)
+		*recovered = (unsigned)rc;
+	return 0;
+}

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Crash at every instrumented point of every mutating operation.
+ *
+ * For each operation, the survivor (this process) prepares a store and
+ * remembers every write it has had acknowledged.  A child process is
+ * exec'd with PLKV_CRASH=1:N, runs that one operation and dies at its N-th
+ * crash point; N goes up until the child finishes without dying.  After
+ * each death the survivor recovers the dead process, then requires:
+ * plkv_check() passes, every acknowledged write reads back with its value
+ * (the key the child was changing may hold its old or its new value, or be
+ * gone for a delete/eviction), and the store still serves reads and writes.
+ *
+ * Prints "# crash points exercised: N, violations: V".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "plkv.h"
+
+#define NKEYS		200
+#define MAX_POINTS	400
+
+struct crash_op {
+	const char *name;
+	uint64_t mem_limit;	/* 0: 8 MiB */
+	uint32_t hash_power;	/* 0: 16 */
+	int prefill;		/* keys written before the crash */
+	size_t prefill_len;	/* their value size */
+};
+
+/* What the child runs; "victim" is the key it changes. */
+static int run_op(plkv_t *kv, const char *op, int nkeys)
+{
+	char big[4096];
+	uint64_t v, cas;
+	struct plkv_meta m;
+	char buf[64];
+
+	memset(big, 'e', sizeof(big));
+	if (!strcmp(op, "set"))
+		return plkv_set(kv, "victim", 6, "new-value", 9, 7, 0);
+	if (!strcmp(op, "set_new"))
+		return plkv_set(kv, "fresh", 5, "fresh-value", 11, 7, 0);
+	if (!strcmp(op, "add"))
+		return plkv_add(kv, "fresh", 5, "fresh-value", 11, 0, 0);
+	if (!strcmp(op, "replace"))
+		return plkv_replace(kv, "victim", 6, "replaced", 8, 3, 0);
+	if (!strcmp(op, "append"))
+		return plkv_append(kv, "victim", 6, "-tail", 5);
+	if (!strcmp(op, "prepend"))
+		return plkv_prepend(kv, "victim", 6, "head-", 5);
+	if (!strcmp(op, "cas")) {
+		if (plkv_get(kv, "victim", 6, buf, sizeof(buf), &m))
+			return -1;
+		cas = m.cas;
+		return plkv_cas(kv, "victim", 6, "cas-value", 9, 0, 0, cas);
+	}
+	if (!strcmp(op, "incr"))
+		return plkv_incr(kv, "counter", 7, 5, &v);
+	if (!strcmp(op, "incr_grow"))	/* 99 -> 100: the value grows */
+		return plkv_incr(kv, "counter99", 9, 1, &v);
+	if (!strcmp(op, "decr"))
+		return plkv_decr(kv, "counter", 7, 3, &v);
+	if (!strcmp(op, "delete"))
+		return plkv_delete(kv, "victim", 6);
+	if (!strcmp(op, "touch"))
+		return plkv_touch(kv, "victim", 6, 1000);
+	if (!strcmp(op, "flush"))
+		return plkv_flush_all(kv, 0);
+	if (!strcmp(op, "evict") || !strcmp(op, "grow")) {
+		/* A store that must evict (small store, full) or grow its
+		 * hash table (prefilled to the threshold). */
+		snprintf(buf, sizeof(buf), "fresh");
+		return plkv_set(kv, buf, strlen(buf), big,
+				!strcmp(op, "evict") ? sizeof(big) : 16, 0, 0);
+	}
+	(void)nkeys;
+	return -EINVAL;
+}
+
+static const struct crash_op ops[] = {
+	{ "set", 0, 0, NKEYS, 16 },
+	{ "set_new", 0, 0, NKEYS, 16 },
+	{ "add", 0, 0, NKEYS, 16 },
+	{ "replace", 0, 0, NKEYS, 16 },
+	{ "append", 0, 0, NKEYS, 16 },
+	{ "prepend", 0, 0, NKEYS, 16 },
+	{ "cas", 0, 0, NKEYS, 16 },
+	{ "incr", 0, 0, NKEYS, 16 },
+	{ "incr_grow", 0, 0, NKEYS, 16 },
+	{ "decr", 0, 0, NKEYS, 16 },
+	{ "delete", 0, 0, NKEYS, 16 },
+	{ "touch", 0, 0, NKEYS, 16 },
+	{ "flush", 0, 0, NKEYS, 16 },
+	/* 2 MiB of slab pages full of 4 KiB items: the next set evicts. */
+	{ "evict", 2 << 20, 0, 1200, 4096 },
+	/* 2^8 buckets grow past 1.5 items per bucket: 384 items. */
+	{ "grow", 0, 8, 384, 16 },
+};
+
+static char self_exe[4096];
+
+static void key_of(char *buf, size_t cap, int i)
+{
+	snprintf(buf, cap, "key-%d", i);
+}
+
+static void value_of(char *buf, size_t len, int i)
+{
+	size_t k;
+
+	for (k = 0; k < len; k++)
+		buf[k] = (char)('a' + (i + k) % 26);
+}
+
+static int child_main(const char *seg, const char *op)
+{
+	struct plkv_options o;
+	plkv_t *kv;
+	int rc;
+
+	plkv_options_init(&o);
+	o.flags = 0;
+	rc = plkv_open(seg, &o, &kv);
+	if (rc) {
+		fprintf(stderr, "child open: %s\n", plkv_strerror(rc));
+		return 2;
+	}
+	rc = run_op(kv, op, NKEYS);
+	plkv_close(kv);
+	return rc == 0 || rc == PLKV_ENOTSTORED ? 0 : 3;
+}
+
+static plkv_t *prepare(const char *seg, const struct crash_op *c)
+{
+	struct plkv_options o;
+	char key[32], val[8192];
+	plkv_t *kv;
+	int i;
+
+	plkv_destroy(seg, PLKV_BACKEND_AUTO);
+	plkv_options_init(&o);
+	o.flags = PLKV_O_CREATE | PLKV_O_EXCL;
+	o.mem_limit = c->mem_limit ? c->mem_limit : 8 << 20;
+	o.hash_power = c->hash_power ? c->hash_power : 16;
+	if (plkv_open(seg, &o, &kv))
+		return NULL;
+	for (i = 0; i < c->prefill; i++) {
+		key_of(key, sizeof(key), i);
+		value_of(val, c->prefill_len, i);
+		if (plkv_set(kv, key, strlen(key), val, c->prefill_len, i, 0))
+			break;
+	}
+	plkv_set(kv, "victim", 6, "old-value", 9, 1, 0);
+	plkv_set(kv, "counter", 7, "1000", 4, 0, 0);
+	plkv_set(kv, "counter99", 9, "99", 2, 0, 0);
+	return kv;
+}
+
+/* Returns the number of violations found after one crash. */
+static int verify(plkv_t *kv, const struct crash_op *c, int point)
+{
+	char key[32], want[8192], got[8192], msg[512];
+	struct plkv_meta m;
+	unsigned rec = 0;
+	int i, rc, bad = 0, evictable = !strcmp(c->name, "evict");
+	int flushed = !strcmp(c->name, "flush");
+
+	rc = plkv_recover(kv, &rec);
+	if (rc) {
+		printf("# %s@%d: recover: %s\n", c->name, point, plkv_strerror(rc));
+		bad++;
+	}
+	rc = plkv_check(kv, msg, sizeof(msg));
+	if (rc) {
+		printf("# %s@%d: check: %s\n", c->name, point, msg);
+		bad++;
+	}
+	for (i = 0; i < c->prefill; i++) {
+		key_of(key, sizeof(key), i);
+		value_of(want, c->prefill_len, i);
+		rc = plkv_get(kv, key, strlen(key), got, sizeof(got), &m);
+		if (rc == PLKV_ENOTFOUND && (evictable || flushed))
+			continue;
+		if (rc || m.len != c->prefill_len ||
+		    memcmp(want, got, m.len) || m.flags != (uint32_t)i) {
+			printf("# %s@%d: %s lost or wrong (%s)\n", c->name, point,
+			       key, plkv_strerror(rc));
+			bad++;
+			break;
+		}
+	}
+	/* The store keeps serving. */
+	rc = plkv_set(kv, "after", 5, "alive", 5, 0, 0);
+	if (!rc)
+		rc = plkv_get(kv, "after", 5, got, sizeof(got), &m);
+	if (rc || m.len != 5 || memcmp(got, "alive", 5)) {
+		printf("# %s@%d: store not serving: %s\n", c->name, point,
+		       plkv_strerror(rc));
+		bad++;
+	}
+	rc = plkv_check(kv, msg, sizeof(msg));
+	if (rc) {
+		printf("# %s@%d: check after use: %s\n", c->name, point, msg);
+		bad++;
+	}
+	return bad;
+}
+
+static int spawn(const char *seg, const char *op, int point)
+{
+	char spec[32];
+	pid_t pid;
+	int st;
+
+	snprintf(spec, sizeof(spec), "1:%d", point);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 2);
+		setenv("PLKV_CRASH", spec, 1);
+		execl(self_exe, self_exe, "--crash-child", seg, op, NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+static int total_points, total_violations;
+
+static void sweep(struct th_test *_metadata, const struct crash_op *c)
+{
+	char seg[64];
+	int point, rc, violations = 0;
+	plkv_t *kv;
+
+	snprintf(seg, sizeof(seg), "st-crash-%s-%d", c->name, (int)getpid());
+	for (point = 1; point <= MAX_POINTS; point++) {
+		kv = prepare(seg, c);
+		ASSERT_NE_NULL(kv);
+		rc = spawn(seg, c->name, point);
+		if (rc == 0) {		/* ran to completion: swept all */
+			violations += verify(kv, c, point);
+			plkv_close(kv);
+			break;
+		}
+		if (rc != 99) {
+			printf("# %s@%d: child failed with status %d\n",
+			       c->name, point, rc);
+			violations++;
+		}
+		violations += verify(kv, c, point);
+		plkv_close(kv);
+	}
+	plkv_destroy(seg, PLKV_BACKEND_AUTO);
+	total_points += point - 1;
+	total_violations += violations;
+	printf("# %s: %d crash points, %d violations\n", c->name, point - 1,
+	       violations);
+	EXPECT_GT(MAX_POINTS, point) TH_LOG("%s never completed", c->name);
+	EXPECT_LT(0, point - 1) TH_LOG("%s has no crash point", c->name);
+	EXPECT_EQ(0, violations);
+}
+
+TEST_TIMEOUT(crash_every_point_of_every_op, 1200)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		sweep(_metadata, &ops[i]);
+	printf("# crash points exercised: %d, violations: %d\n", total_points,
+	       total_violations);
+}
+
+int main(int argc, char **argv)
+{
+	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+
+	if (n > 0)
+		self_exe[n] = '\0';
+	if (argc == 4 && !strcmp(argv[1], "--crash-child"))
+		return child_main(argv[2], argv[3]);
+	return __th_main(argc, argv);
+}

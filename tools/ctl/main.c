@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+/*
+ * plkvctl: global options and command dispatch.
+ *
+ *	plkvctl [--segment NAME] [--backend user|kmod] [--json] COMMAND [ARGS]
+ *
+ * Global options come before the command; each command parses its own
+ * options (in any order with its operands) with getopt_long, after
+ * optind is reset.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+struct ctl ctl;
+
+static const struct cmd *const commands[] = {
+	&cmd_create, &cmd_destroy, &cmd_list, &cmd_info,
+	&cmd_procs, &cmd_stats, &cmd_top,
+	&cmd_get, &cmd_set, &cmd_delete, &cmd_dump,
+	&cmd_check, &cmd_recover,
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: plkvctl [OPTIONS] COMMAND [ARGS]\n"
+	      "\n"
+	      "Administer plkv stores: memcached as a protected library.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -s, --segment NAME   the store (default: $PLKV_SEGMENT, "
+	      "else \"plkv\")\n"
+	      "  -b, --backend NAME   user, kmod or auto (default: "
+	      "$PLKV_BACKEND, else auto:\n"
+	      "                       kmod when /dev/plkv exists, else user)\n"
+	      "  -j, --json           print JSON (one value per command)\n"
+	      "  -h, --help           this help; 'COMMAND --help' for a "
+	      "command's\n"
+	      "  -V, --version        print the versions and exit\n"
+	      "\n"
+	      "Commands:\n", f);
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-9s %s\n", commands[i]->name,
+			commands[i]->summary);
+	fputs("\nExit status: 0 success, 1 error, 2 usage error.\n", f);
+}
+
+static const struct cmd *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i]->name, name))
+			return commands[i];
+	return NULL;
+}
+
+static int set_backend(const char *name)
+{
+	int b = backend_parse(name);
+
+	if (b < 0)
+		return -1;
+	ctl.backend = b;
+	/* The library reads it too (plkv_list, plkv_destroy with AUTO). */
+	if (b == PLKV_BACKEND_AUTO)
+		unsetenv("PLKV_BACKEND");
+	else
+		setenv("PLKV_BACKEND", name, 1);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "segment", required_argument, NULL, 's' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "json",    no_argument,       NULL, 'j' },
+		{ "help",    no_argument,       NULL, 'h' },
+		{ "version", no_argument,       NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cmd *c;
+	const char *env;
+	int opt;
+
+	ctl.segment = getenv("PLKV_SEGMENT");
+	if (!ctl.segment || !*ctl.segment)
+		ctl.segment = "plkv";
+	ctl.backend = PLKV_BACKEND_AUTO;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:s:b:jhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			ctl.segment = optarg;
+			break;
+		case 'b':
+			if (set_backend(optarg))
+				return ctl_usage(NULL, "unknown backend '%s' "
+						 "(user, kmod or auto)", optarg);
+			break;
+		case 'j':
+			ctl.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("plkvctl %s (libplkv %s)\n", PLKV_VERSION_STRING,
+			       plkv_version());
+			return 0;
+		case ':':
+			return ctl_usage(NULL, "option '%s' needs an argument",
+					 argv[optind - 1]);
+		default:
+			return ctl_usage(NULL, "unknown option '%s'",
+					 argv[optind - 1]);
+		}
+	}
+	if (ctl.backend == PLKV_BACKEND_AUTO) {
+		env = getenv("PLKV_BACKEND");
+		if (env && *env && backend_parse(env) < 0)
+			return ctl_usage(NULL, "PLKV_BACKEND: unknown backend "
+					 "'%s' (user, kmod or auto)", env);
+		if (env && *env)
+			ctl.backend = backend_parse(env);
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	c = find_command(argv[optind]);
+	if (!c)
+		return ctl_usage(NULL, "unknown command '%s'", argv[optind]);
+
+	argc -= optind;
+	argv += optind;
+	optind = 0;	/* glibc: 0 re-initialises getopt for the command */
+	return c->run(argc, argv);
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A client connection as the protocol sees it: a read buffer, a write
+ * buffer, and the state of the command in progress.
+ *
+ * Read buffer: bytes [rpos, rlen) of rbuf are received and not yet
+ * consumed.  The network layer appends at rlen after conn_rreserve(),
+ * which first slides the unconsumed bytes to the front.  It does that
+ * only when the protocol asked for input (PROTO_WANT_READ); a multi-get
+ * paused for output (CONN_GET) keeps offsets into the line it is
+ * answering, which therefore must not move.
+ *
+ * Write buffer: bytes [wpos, wlen) of wbuf are replies not yet sent.
+ */
+#ifndef PLKVD_CONN_H
+#define PLKVD_CONN_H
+
+#include "plkvd.h"
+
+enum conn_state {
+	CONN_CMD,	/* waiting for a command line */
+	CONN_NREAD,	/* reading the value of a storage command */
+	CONN_SWALLOW,	/* discarding the value of a refused command */
+	CONN_GET,	/* answering a multi-get, batch by batch */
+	CONN_CLOSING,	/* flush what is written, then close */
+};
+
+/* A storage command (set ... / ms) waiting for its value. */
+struct pending_store {
+	int mode;		/* PLKV_SET ... PLKV_CAS */
+	bool meta;		/* ms: answer HD/NS/EX/NF */
+	bool cas_check;		/* ms C with append/prepend: compare first */
+	bool key_b64;		/* ms b: echo the key base64-encoded */
+	bool quiet;		/* ms q: no HD */
+	uint32_t flags;
+	int64_t exptime;
+	uint64_t cas;
+	size_t vlen;		/* value bytes including the final \r\n */
+	size_t klen;
+	char key[KEY_MAX_LENGTH + 1];
+	char ret[24];		/* ms return flags in request order: O k c */
+	unsigned nret;
+	char opaque[34];
+	size_t olen;
+};
+
+/* A multi-get in progress.  Offsets are into rbuf. */
+struct pending_get {
+	size_t pos;		/* next unread key on the line */
+	size_t end;		/* end of the line */
+	bool cas;		/* gets/gats: print the CAS */
+	bool touch;		/* gat/gats */
+	int64_t exptime;
+	size_t n, i;		/* keys in this batch, next one to answer */
+	struct plkv_mget_key keys[MGET_BATCH];
+};
+
+struct conn {
+	int fd;
+	enum conn_state state;
+	bool noreply;		/* suppress the next reply (text protocol) */
+	bool is_unix;
+
+	char *rbuf;
+	size_t rsize, rpos, rlen;
+
+	char *wbuf;
+	size_t wsize, wpos, wlen;
+
+	char *vbuf;		/* values copied out by plkv_mget() */
+	size_t vsize;
+
+	size_t swallow;		/* bytes still to discard */
+	struct pending_store st;
+	struct pending_get get;
+};
+
+enum proto_rc {
+	PROTO_WANT_READ,	/* all input consumed: read more */
+	PROTO_WANT_WRITE,	/* output past WBUF_HIGH: send, then call again */
+	PROTO_CLOSE,		/* send what is written, then close */
+};
+
+/* conn.c: buffers.  Failing allocations return -1 (close the client). */
+int conn_init(struct conn *c, int fd);
+void conn_release(struct conn *c);
+int conn_rreserve(struct conn *c, size_t need);
+char *conn_wreserve(struct conn *c, size_t n);
+int conn_out(struct conn *c, const void *p, size_t n);
+int conn_printf(struct conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void conn_shrink(struct conn *c);
+
+/* Reply @s plus \r\n unless noreply is set; clears noreply either way. */
+void out_string(struct conn *c, const char *s);
+/* Reply @s plus \r\n regardless of noreply (meta errors). */
+void out_errstring(struct conn *c, const char *s);
+
+/* proto_text.c */
+int proto_process(struct conn *c);
+size_t proto_read_hint(struct conn *c);
+int fetch_value(struct conn *c, const char *key, size_t klen, bool touch,
+		int64_t exptime, struct plkv_meta *m, char **val);
+void commit_value(struct conn *c, const char *hdr, size_t hl,
+		  const char *val, size_t len);
+#define HDR_ROOM	1024	/* room for a reply header before a value */
+extern __thread struct plkvd_thread_stats *thread_stats;
+
+/* Tokens of a command line, split on spaces in place (as memcached). */
+struct token {
+	char *value;
+	size_t length;
+};
+#define MAX_TOKENS 24
+size_t tokenize_command(char *command, size_t len, struct token *tokens,
+			size_t max_tokens);
+bool safe_strtoul(const char *s, uint32_t *out);
+bool safe_strtol(const char *s, int32_t *out);
+bool safe_strtoull(const char *s, uint64_t *out);
+char *fmt_u64(char *p, uint64_t v);
+
+/* proto_meta.c */
+void process_meta(struct conn *c, struct token *tokens, size_t ntokens);
+void meta_complete_store(struct conn *c, int rc, uint64_t cas);
+
+/* proto_text.c: shared with proto_meta.c */
+void start_nread(struct conn *c);
+void start_swallow(struct conn *c, size_t n);
+int64_t remaining_ttl(int64_t exptime);
+void stat_cmd_meta(struct conn *c);
+
+#endif /* PLKVD_CONN_H */

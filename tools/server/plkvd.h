@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plkvd: a memcached-protocol server on libplkv.
+ *
+ * The server is three layers, each in its own files:
+ *  - main.c: options, daemon, signals, the store handle, upkeep;
+ *  - net.c: listeners, worker threads on epoll, reading and writing;
+ *  - conn.c, proto_text.c, proto_meta.c: the protocol, which knows
+ *    nothing about sockets.  It reads bytes from a connection's read
+ *    buffer and appends replies to its write buffer, so it is tested
+ *    by feeding it strings (test/unit/test_proto.c).
+ *
+ * Everything a connection holds is bounded: a command line by
+ * LINE_LIMIT (GET_LINE_LIMIT for get lines, as memcached allows long
+ * multi-gets), a value by the store's item size limit (a larger one is
+ * read and discarded, never buffered), and output by WBUF_HIGH: past it
+ * the protocol stops and the connection reads nothing more until the
+ * client has taken its replies.
+ */
+#ifndef PLKVD_H
+#define PLKVD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <plkv.h>
+
+/* What "version" answers.  libmemcached parses MAJOR.MINOR.MICRO and
+ * refuses a major version of 0, so we speak as the memcached we match. */
+#define PLKVD_COMPAT_VERSION	"1.6.18"
+#define PLKVD_VERSION		PLKVD_COMPAT_VERSION "-plkv-" PLKV_VERSION_STRING
+
+#define KEY_MAX_LENGTH	250
+#define LINE_LIMIT	2048		/* no newline after this: junk, close */
+#define GET_LINE_LIMIT	(1u << 20)	/* a get line may be this long */
+#define WBUF_HIGH	(256u << 10)	/* stop parsing above this much output */
+#define MGET_BATCH	32		/* keys per plkv_mget() call */
+#define MAX_VERBOSITY	2
+
+struct plkvd_settings {
+	int port;			/* TCP port, 0 = none */
+	const char *listen;		/* comma-separated addresses */
+	const char *unix_path;		/* UNIX socket, NULL = none */
+	unsigned unix_mask;		/* permission mask for the socket */
+	uint64_t mem_limit;		/* bytes, at create */
+	unsigned threads;
+	unsigned maxconns;
+	uint32_t item_size_max;		/* requested, at create */
+	uint32_t item_size_eff;		/* the store's limit, after open */
+	bool no_evict;
+	double factor;
+	uint32_t chunk_size;
+	int verbose;			/* 0, 1, 2; changed by "verbosity" */
+	bool daemon;
+	const char *pidfile;
+	const char *segment;
+	int backlog;
+};
+
+/* Server-wide counters; per-worker ones are summed when asked. */
+struct plkvd_stats {
+	uint64_t curr_conns;
+	uint64_t total_conns;
+	uint64_t rejected_conns;
+	uint64_t conn_structs;
+};
+
+struct conn;
+
+extern struct plkvd_settings settings;
+extern struct plkvd_stats server_stats;
+extern plkv_t *plkvd_kv;
+extern time_t plkvd_started;
+
+/* net.c: summed per-worker byte and command counters. */
+struct plkvd_thread_stats {
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+	uint64_t cmd_meta;
+};
+void net_thread_stats(struct plkvd_thread_stats *sum);
+
+/* Start listening (before daemonizing: errors go to the terminal). */
+int net_listen(void);
+/* Start the workers; net_stop() asks them to finish and joins them. */
+int net_start(void);
+void net_stop(void);
+
+#endif /* PLKVD_H */

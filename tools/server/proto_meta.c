@@ -1,0 +1,834 @@
+// SPDX-License-Identifier: MIT
+/*
+ * memcached's meta commands: mg, ms, md, ma, mn, me.
+ *
+ *   mg <key> <flags>*            HD / VA <len> + data / EN
+ *   ms <key> <datalen> <flags>*  HD / NS / EX / NF
+ *   md <key> <flags>*            HD / NF / EX
+ *   ma <key> <flags>*            HD / VA <len> + number / NF / EX
+ *   mn                           MN
+ *
+ * A flag is one character, maybe followed by an argument.  Return flags
+ * come back in the order they were asked for.  Errors always answer
+ * (q silences only the nominal code: EN for mg, HD for ms/md, success
+ * for ma), as memcached 1.6.18 does.
+ *
+ * What the library cannot do in one call is done in two, and is then
+ * not atomic: a CAS check for ms append/prepend, md and ma (read the CAS,
+ * compare, then act), the CAS and TTL that ma returns (read after the
+ * update), and "t" before "T" in mg (read, then touch).  Stale items and
+ * win tokens (mg R, md I, the W/Z/X flags) are memcached's own LRU
+ * machinery; mg N creates the item and answers W to the creator only.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+
+#define BAD_FORMAT	"CLIENT_ERROR bad command line format"
+#define BAD_TOKEN	"CLIENT_ERROR bad token in command line format"
+#define MFLAG_MAX_OPT_LENGTH	20
+#define MFLAG_MAX_OPAQUE_LENGTH	32
+#define REALTIME_MAXDELTA	(60 * 60 * 24 * 30)
+
+struct meta_flags {
+	bool has_error;
+	bool vivify;
+	bool value;
+	bool no_reply;
+	bool has_cas;
+	bool new_ttl;
+	bool key_b64;
+	bool set_stale;
+	char mode;
+	int32_t exptime;
+	int32_t autoviv_exptime;
+	uint32_t client_flags;
+	uint64_t req_cas;
+	uint64_t delta;
+	uint64_t initial;
+};
+
+/* ---- base64, for keys given with the b flag ---- */
+
+static const char b64chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int b64val(char ch)
+{
+	const char *p = ch ? strchr(b64chars, ch) : NULL;
+
+	return p ? (int)(p - b64chars) : -1;
+}
+
+/* Decode in place; 0 on malformed input. */
+static size_t b64_decode(char *s, size_t n)
+{
+	size_t i, o = 0;
+	int v[4];
+
+	if (n == 0 || n % 4)
+		return 0;
+	for (i = 0; i < n; i += 4) {
+		bool last = i + 4 == n;
+
+		for (int j = 0; j < 4; j++) {
+			if (s[i + j] == '=' && last && j >= 2) {
+				v[j] = -2;
+				continue;
+			}
+			v[j] = b64val(s[i + j]);
+			if (v[j] < 0)
+				return 0;
+		}
+		if (v[2] == -2 && v[3] != -2)
+			return 0;
+		s[o++] = (char)(v[0] << 2 | v[1] >> 4);
+		if (v[2] != -2)
+			s[o++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
+		if (v[3] != -2)
+			s[o++] = (char)((v[2] & 3) << 6 | v[3]);
+	}
+	return o;
+}
+
+static char *b64_encode(char *p, const unsigned char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		*p++ = b64chars[s[i] >> 2];
+		*p++ = b64chars[(s[i] & 3) << 4 | s[i + 1] >> 4];
+		*p++ = b64chars[(s[i + 1] & 15) << 2 | s[i + 2] >> 6];
+		*p++ = b64chars[s[i + 2] & 63];
+	}
+	if (i < n) {
+		*p++ = b64chars[s[i] >> 2];
+		if (i + 1 < n) {
+			*p++ = b64chars[(s[i] & 3) << 4 | s[i + 1] >> 4];
+			*p++ = b64chars[(s[i + 1] & 15) << 2];
+		} else {
+			*p++ = b64chars[(s[i] & 3) << 4];
+			*p++ = '=';
+		}
+		*p++ = '=';
+	}
+	return p;
+}
+
+/* ---- flags ---- */
+
+static int meta_preparse(struct token *t, size_t start, struct meta_flags *of,
+			 const char **errstr)
+{
+	unsigned char seen[127] = { 0 };
+	size_t i, n;
+
+	for (i = start; t[i].length != 0; i++) {
+		unsigned char o = (unsigned char)t[i].value[0];
+		const char *arg = t[i].value + 1;
+
+		if (o >= 127 || seen[o]) {
+			*errstr = "CLIENT_ERROR duplicate flag";
+			return -1;
+		}
+		seen[o] = 1;
+		switch (o) {
+		case 'b':
+			n = b64_decode(t[1].value, t[1].length);
+			if (n == 0) {
+				*errstr = "CLIENT_ERROR error decoding key";
+				of->has_error = true;
+			}
+			t[1].length = n;
+			of->key_b64 = true;
+			break;
+		case 'N':
+			of->vivify = true;
+			if (!safe_strtol(arg, &of->autoviv_exptime)) {
+				*errstr = BAD_TOKEN;
+				of->has_error = true;
+			}
+			break;
+		case 'T':
+			if (!safe_strtol(arg, &of->exptime)) {
+				*errstr = BAD_TOKEN;
+				of->has_error = true;
+			} else {
+				of->new_ttl = true;
+			}
+			break;
+		case 'R': {
+			int32_t unused;
+
+			if (!safe_strtol(arg, &unused)) {
+				*errstr = BAD_TOKEN;
+				of->has_error = true;
+			}
+			break;
+		}
+		case 'l': case 'O': case 'P': case 'L': case 'k': case 's':
+		case 't': case 'c': case 'f': case 'h': case 'u':
+			break;
+		case 'v':
+			of->value = true;
+			break;
+		case 'q':
+			of->no_reply = true;
+			break;
+		case 'F':
+			if (!safe_strtoul(arg, &of->client_flags))
+				of->has_error = true;
+			break;
+		case 'C':
+			if (!safe_strtoull(arg, &of->req_cas)) {
+				*errstr = BAD_TOKEN;
+				of->has_error = true;
+			} else {
+				of->has_cas = true;
+			}
+			break;
+		case 'M':
+			if (t[i].length != 2) {
+				*errstr = "CLIENT_ERROR incorrect length for M token";
+				of->has_error = true;
+			} else {
+				of->mode = t[i].value[1];
+			}
+			break;
+		case 'J':
+			if (!safe_strtoull(arg, &of->initial)) {
+				*errstr = "CLIENT_ERROR invalid numeric initial value";
+				of->has_error = true;
+			}
+			break;
+		case 'D':
+			if (!safe_strtoull(arg, &of->delta)) {
+				*errstr = "CLIENT_ERROR invalid numeric delta value";
+				of->has_error = true;
+			}
+			break;
+		case 'I':
+			of->set_stale = true;
+			break;
+		default:
+			*errstr = "CLIENT_ERROR invalid flag";
+			return -1;
+		}
+	}
+	return of->has_error ? -1 : 0;
+}
+
+static bool opaque_too_long(struct token *t, size_t nt)
+{
+	for (size_t i = 2; i < nt - 1; i++)
+		if (t[i].value[0] == 'O' &&
+		    t[i].length > MFLAG_MAX_OPAQUE_LENGTH)
+			return true;
+	return false;
+}
+
+/* The absolute time an exptime argument means (for "t" after "T"). */
+static int64_t abs_exptime(int32_t e)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	if (e == 0)
+		return 0;
+	if (e < 0)
+		return now - 1;
+	if (e <= REALTIME_MAXDELTA)
+		return now + e;
+	return e;
+}
+
+static char *put_key(char *p, const char *key, size_t klen, bool b64)
+{
+	*p++ = ' ';
+	*p++ = 'k';
+	if (!b64) {
+		memcpy(p, key, klen);
+		return p + klen;
+	}
+	p = b64_encode(p, (const unsigned char *)key, klen);
+	memcpy(p, " b", 2);
+	return p + 2;
+}
+
+static char *put_flag_u64(char *p, char f, uint64_t v)
+{
+	*p++ = ' ';
+	*p++ = f;
+	return fmt_u64(p, v);
+}
+
+static char *put_ttl(char *p, int64_t exptime)
+{
+	int64_t ttl = remaining_ttl(exptime);
+
+	*p++ = ' ';
+	*p++ = 't';
+	if (ttl < 0) {
+		memcpy(p, "-1", 2);
+		return p + 2;
+	}
+	return fmt_u64(p, (uint64_t)ttl);
+}
+
+/* Append " O..." and " k..." flags in request order (miss/failure lines). */
+static char *put_opaque_key(char *p, struct token *t, size_t nt,
+			    const char *key, size_t klen, bool b64)
+{
+	for (size_t i = 2; i < nt - 1; i++) {
+		if (t[i].value[0] == 'O') {
+			*p++ = ' ';
+			memcpy(p, t[i].value, t[i].length);
+			p += t[i].length;
+		} else if (t[i].value[0] == 'k') {
+			p = put_key(p, key, klen, b64);
+		}
+	}
+	return p;
+}
+
+static void out_line(struct conn *c, char *hdr, char *end)
+{
+	memcpy(end, "\r\n", 2);
+	conn_out(c, hdr, (size_t)(end + 2 - hdr));
+}
+
+/* Read an item's metadata only (no value copied). */
+static int peek_meta(const char *key, size_t klen, struct plkv_meta *m)
+{
+	char one;
+	int rc = plkv_get(plkvd_kv, key, klen, &one, 0, m);
+
+	return rc == PLKV_ETOOSMALL ? 0 : rc;
+}
+
+/* ---- mg ---- */
+
+static int mg_fetch(struct conn *c, const char *key, size_t klen, bool value,
+		    struct plkv_meta *m, char **val)
+{
+	if (value)
+		return fetch_value(c, key, klen, false, 0, m, val);
+	*val = NULL;
+	return peek_meta(key, klen, m);
+}
+
+static void process_mget(struct conn *c, struct token *t, size_t nt)
+{
+	struct meta_flags of = { 0 };
+	const char *errstr = BAD_FORMAT;
+	struct plkv_meta m;
+	char hdr[HDR_ROOM], *p, *val;
+	const char *key;
+	size_t klen, i;
+	bool created = false;
+	int rc;
+
+	if (nt < 3) {
+		out_errstring(c, "ERROR");
+		return;
+	}
+	if (t[1].length > KEY_MAX_LENGTH) {
+		out_errstring(c, BAD_FORMAT);
+		return;
+	}
+	if (nt > MFLAG_MAX_OPT_LENGTH) {
+		out_errstring(c, "CLIENT_ERROR options flags are too long");
+		return;
+	}
+	if (meta_preparse(t, 2, &of, &errstr) != 0) {
+		out_errstring(c, errstr);
+		return;
+	}
+	if (opaque_too_long(t, nt)) {
+		out_errstring(c, "CLIENT_ERROR opaque token too long");
+		return;
+	}
+	key = t[1].value;
+	klen = t[1].length;
+
+	rc = mg_fetch(c, key, klen, of.value, &m, &val);
+	if (rc == PLKV_ENOTFOUND && of.vivify &&
+	    plkv_add(plkvd_kv, key, klen, "", 0, 0, of.autoviv_exptime) == 0) {
+		created = true;
+		rc = mg_fetch(c, key, klen, of.value, &m, &val);
+	}
+	if (c->state == CONN_CLOSING)
+		return;
+	if (rc != 0) {
+		if (of.no_reply)
+			return;
+		p = put_opaque_key(hdr + 2, t, nt, key, klen, of.key_b64);
+		memcpy(hdr, "EN", 2);
+		out_line(c, hdr, p);
+		return;
+	}
+
+	p = hdr;
+	if (of.value) {
+		memcpy(p, "VA ", 3);
+		p = fmt_u64(p + 3, m.len);
+	} else {
+		memcpy(p, "HD", 2);
+		p += 2;
+	}
+	for (i = 2; i < nt - 1; i++) {
+		switch (t[i].value[0]) {
+		case 'T':
+			plkv_touch(plkvd_kv, key, klen, of.exptime);
+			m.exptime = abs_exptime(of.exptime);
+			break;
+		case 's':
+			p = put_flag_u64(p, 's', m.len);
+			break;
+		case 't':
+			p = put_ttl(p, m.exptime);
+			break;
+		case 'c':
+			p = put_flag_u64(p, 'c', m.cas);
+			break;
+		case 'f':
+			p = put_flag_u64(p, 'f', m.flags);
+			break;
+		case 'l':
+			p = put_flag_u64(p, 'l', 0);
+			break;
+		case 'h':
+			p = put_flag_u64(p, 'h', created ? 0 : 1);
+			break;
+		case 'O':
+			*p++ = ' ';
+			memcpy(p, t[i].value, t[i].length);
+			p += t[i].length;
+			break;
+		case 'k':
+			p = put_key(p, key, klen, of.key_b64);
+			break;
+		}
+	}
+	if (created) {
+		memcpy(p, " W", 2);
+		p += 2;
+	}
+	memcpy(p, "\r\n", 2);
+	p += 2;
+	if (of.value)
+		commit_value(c, hdr, (size_t)(p - hdr), val, m.len);
+	else
+		conn_out(c, hdr, (size_t)(p - hdr));
+}
+
+/* ---- ms ---- */
+
+static void process_mset(struct conn *c, struct token *t, size_t nt)
+{
+	struct pending_store *st = &c->st;
+	struct meta_flags of = { 0 };
+	const char *errstr = BAD_FORMAT;
+	bool has_error = false;
+	int32_t vlen;
+	size_t i;
+
+	if (nt < 3) {
+		out_errstring(c, "ERROR");
+		return;
+	}
+	if (t[1].length > KEY_MAX_LENGTH || nt == 3) {
+		out_errstring(c, BAD_FORMAT);
+		return;
+	}
+	if (nt > MFLAG_MAX_OPT_LENGTH) {
+		out_errstring(c, "CLIENT_ERROR options flags too long");
+		return;
+	}
+	if (!safe_strtol(t[2].value, &vlen) || vlen < 0 || vlen > INT_MAX - 2) {
+		out_errstring(c, BAD_FORMAT);
+		return;
+	}
+	memset(st, 0, offsetof(struct pending_store, key));
+	st->vlen = (size_t)vlen + 2;
+
+	/* From here on an error still consumes the value. */
+	if (meta_preparse(t, 3, &of, &errstr) != 0)
+		goto error;
+	for (i = 3; i < nt - 1; i++) {
+		char f = t[i].value[0];
+
+		if (f == 'O') {
+			if (t[i].length > MFLAG_MAX_OPAQUE_LENGTH) {
+				errstr = "CLIENT_ERROR opaque token too long";
+				has_error = true;
+				continue;
+			}
+			memcpy(st->opaque, t[i].value, t[i].length);
+			st->olen = t[i].length;
+		}
+		if ((f == 'O' || f == 'k' || f == 'c') &&
+		    st->nret < sizeof(st->ret))
+			st->ret[st->nret++] = f;
+	}
+	switch (of.mode) {
+	case 0:
+	case 'S':
+		st->mode = PLKV_SET;
+		break;
+	case 'E':
+		st->mode = PLKV_ADD;
+		break;
+	case 'A':
+		st->mode = PLKV_APPEND;
+		break;
+	case 'P':
+		st->mode = PLKV_PREPEND;
+		break;
+	case 'R':
+		st->mode = PLKV_REPLACE;
+		break;
+	default:
+		errstr = "CLIENT_ERROR invalid mode for ms M token";
+		goto error;
+	}
+	if (of.has_cas) {
+		if (st->mode == PLKV_SET || st->mode == PLKV_REPLACE)
+			st->mode = PLKV_CAS;
+		else if (st->mode != PLKV_ADD)
+			st->cas_check = true;
+		st->cas = of.req_cas;
+	}
+	if (has_error)
+		goto error;
+	if ((uint32_t)vlen > settings.item_size_eff) {
+		errstr = "SERVER_ERROR object too large for cache";
+		/* As memcached: a failed store leaves no stale value. */
+		plkv_delete(plkvd_kv, t[1].value, t[1].length);
+		goto error;
+	}
+	st->meta = true;
+	st->quiet = of.no_reply;
+	st->key_b64 = of.key_b64;
+	st->flags = of.client_flags;
+	st->exptime = of.exptime;
+	st->klen = t[1].length;
+	memcpy(st->key, t[1].value, st->klen);
+	st->key[st->klen] = '\0';
+	start_nread(c);
+	return;
+error:
+	out_errstring(c, errstr);
+	start_swallow(c, st->vlen);
+}
+
+void meta_complete_store(struct conn *c, int rc, uint64_t cas)
+{
+	struct pending_store *st = &c->st;
+	char hdr[HDR_ROOM], *p = hdr + 2;
+	const char *code;
+	char buf[128];
+
+	switch (rc) {
+	case 0:
+		if (st->quiet)
+			return;
+		code = "HD";
+		break;
+	case PLKV_ENOTSTORED:
+		code = "NS";
+		break;
+	case PLKV_EEXISTS:
+		code = "EX";
+		break;
+	case PLKV_ENOTFOUND:
+		code = st->mode == PLKV_CAS ? "NF" : "NS";
+		break;
+	case PLKV_ETOOBIG:
+		out_errstring(c, "SERVER_ERROR object too large for cache");
+		return;
+	case PLKV_ENOMEM:
+		out_errstring(c, "SERVER_ERROR out of memory storing object");
+		return;
+	case PLKV_EBADKEY:
+		out_errstring(c, BAD_FORMAT);
+		return;
+	default:
+		snprintf(buf, sizeof(buf), "SERVER_ERROR %s", plkv_strerror(rc));
+		out_errstring(c, buf);
+		return;
+	}
+	memcpy(hdr, code, 2);
+	for (unsigned i = 0; i < st->nret; i++) {
+		switch (st->ret[i]) {
+		case 'O':
+			*p++ = ' ';
+			memcpy(p, st->opaque, st->olen);
+			p += st->olen;
+			break;
+		case 'k':
+			p = put_key(p, st->key, st->klen, st->key_b64);
+			break;
+		case 'c':
+			p = put_flag_u64(p, 'c', rc == 0 ? cas : 0);
+			break;
+		}
+	}
+	out_line(c, hdr, p);
+}
+
+/* ---- md ---- */
+
+static void process_mdelete(struct conn *c, struct token *t, size_t nt)
+{
+	struct meta_flags of = { 0 };
+	const char *errstr = BAD_FORMAT;
+	struct plkv_meta m;
+	char hdr[HDR_ROOM], *p;
+	const char *code;
+	int rc;
+
+	if (nt < 3) {
+		out_errstring(c, "ERROR");
+		return;
+	}
+	if (t[1].length > KEY_MAX_LENGTH) {
+		out_errstring(c, BAD_FORMAT);
+		return;
+	}
+	if (nt > MFLAG_MAX_OPT_LENGTH) {
+		out_errstring(c, "CLIENT_ERROR options flags too long");
+		return;
+	}
+	if (meta_preparse(t, 2, &of, &errstr) != 0) {
+		out_errstring(c, "CLIENT_ERROR invalid or duplicate flag");
+		return;
+	}
+	if (opaque_too_long(t, nt)) {
+		out_errstring(c, "CLIENT_ERROR opaque token too long");
+		return;
+	}
+	rc = 0;
+	if (of.has_cas) {
+		rc = peek_meta(t[1].value, t[1].length, &m);
+		if (rc == 0 && m.cas != of.req_cas)
+			rc = PLKV_EEXISTS;
+	}
+	if (rc == 0)
+		rc = plkv_delete(plkvd_kv, t[1].value, t[1].length);
+	if (rc == 0) {
+		if (of.no_reply)
+			return;
+		code = "HD";
+	} else if (rc == PLKV_EEXISTS) {
+		code = "EX";
+	} else {
+		code = "NF";
+	}
+	memcpy(hdr, code, 2);
+	p = put_opaque_key(hdr + 2, t, nt, t[1].value, t[1].length, of.key_b64);
+	out_line(c, hdr, p);
+}
+
+/* ---- ma ---- */
+
+static void process_marith(struct conn *c, struct token *t, size_t nt)
+{
+	struct meta_flags of = { .delta = 1 };
+	const char *errstr = BAD_FORMAT;
+	struct plkv_meta m = { 0 };
+	char hdr[HDR_ROOM], num[24], *p;
+	const char *key;
+	size_t klen, nlen, i;
+	uint64_t value = 0;
+	bool incr = true, need_meta = false;
+	int rc;
+
+	if (nt < 3) {
+		out_errstring(c, "ERROR");
+		return;
+	}
+	if (t[1].length > KEY_MAX_LENGTH) {
+		out_errstring(c, BAD_FORMAT);
+		return;
+	}
+	if (nt > MFLAG_MAX_OPT_LENGTH) {
+		out_errstring(c, "CLIENT_ERROR options flags too long");
+		return;
+	}
+	if (meta_preparse(t, 2, &of, &errstr) != 0) {
+		out_errstring(c, "CLIENT_ERROR invalid or duplicate flag");
+		return;
+	}
+	switch (of.mode) {
+	case 0: case 'I': case 'i': case '+':
+		incr = true;
+		break;
+	case 'D': case 'd': case '-':
+		incr = false;
+		break;
+	default:
+		out_errstring(c, "CLIENT_ERROR invalid mode for ma M token");
+		return;
+	}
+	if (opaque_too_long(t, nt)) {
+		out_errstring(c, "CLIENT_ERROR opaque token too long");
+		return;
+	}
+	key = t[1].value;
+	klen = t[1].length;
+
+	rc = 0;
+	if (of.has_cas) {
+		rc = peek_meta(key, klen, &m);
+		if (rc == 0 && m.cas != of.req_cas)
+			rc = PLKV_EEXISTS;
+	}
+	for (int tries = 0; rc == 0 && tries < 2; tries++) {
+		if (incr)
+			rc = plkv_incr(plkvd_kv, key, klen, of.delta, &value);
+		else
+			rc = plkv_decr(plkvd_kv, key, klen, of.delta, &value);
+		if (rc != PLKV_ENOTFOUND || !of.vivify)
+			break;
+		nlen = (size_t)(fmt_u64(num, of.initial) - num);
+		rc = plkv_add(plkvd_kv, key, klen, num, nlen, 0,
+			      of.autoviv_exptime);
+		value = of.initial;
+		if (rc != PLKV_ENOTSTORED)
+			break;
+		rc = 0;		/* someone else created it: update theirs */
+	}
+	switch (rc) {
+	case 0:
+		break;
+	case PLKV_ENONNUMERIC:
+		out_errstring(c, "CLIENT_ERROR cannot increment or decrement "
+			      "non-numeric value");
+		return;
+	case PLKV_ENOMEM:
+		out_errstring(c, "SERVER_ERROR out of memory");
+		return;
+	case PLKV_EEXISTS:
+	case PLKV_ENOTFOUND:
+	case PLKV_EBADKEY:
+		memcpy(hdr, rc == PLKV_EEXISTS ? "EX" : "NF", 2);
+		p = put_opaque_key(hdr + 2, t, nt, key, klen, of.key_b64);
+		out_line(c, hdr, p);
+		return;
+	default:
+		snprintf(hdr, sizeof(hdr), "SERVER_ERROR %s", plkv_strerror(rc));
+		out_errstring(c, hdr);
+		return;
+	}
+
+	for (i = 2; i < nt - 1; i++)
+		if (t[i].value[0] == 'c' || t[i].value[0] == 't')
+			need_meta = true;
+	if (need_meta)
+		peek_meta(key, klen, &m);
+	if (of.no_reply) {
+		if (of.new_ttl)
+			plkv_touch(plkvd_kv, key, klen, of.exptime);
+		return;
+	}
+	nlen = (size_t)(fmt_u64(num, value) - num);
+	p = hdr;
+	if (of.value) {
+		memcpy(p, "VA ", 3);
+		p = fmt_u64(p + 3, nlen);
+	} else {
+		memcpy(p, "HD", 2);
+		p += 2;
+	}
+	for (i = 2; i < nt - 1; i++) {
+		switch (t[i].value[0]) {
+		case 'c':
+			p = put_flag_u64(p, 'c', m.cas);
+			break;
+		case 't':
+			p = put_ttl(p, m.exptime);
+			break;
+		case 'T':
+			plkv_touch(plkvd_kv, key, klen, of.exptime);
+			m.exptime = abs_exptime(of.exptime);
+			break;
+		case 'O':
+			*p++ = ' ';
+			memcpy(p, t[i].value, t[i].length);
+			p += t[i].length;
+			break;
+		case 'k':
+			p = put_key(p, key, klen, of.key_b64);
+			break;
+		}
+	}
+	if (of.value) {
+		memcpy(p, "\r\n", 2);
+		p += 2;
+		memcpy(p, num, nlen);
+		p += nlen;
+	}
+	out_line(c, hdr, p);
+}
+
+/* ---- me (debug) ---- */
+
+static void process_mdebug(struct conn *c, struct token *t, size_t nt)
+{
+	char orig[KEY_MAX_LENGTH + 1];
+	struct plkv_meta m;
+	size_t klen = t[1].length;
+
+	if (nt < 3 || klen > KEY_MAX_LENGTH) {
+		out_errstring(c, BAD_FORMAT);
+		return;
+	}
+	memcpy(orig, t[1].value, klen);
+	if (nt >= 4 && t[2].length == 1 && t[2].value[0] == 'b') {
+		klen = b64_decode(t[1].value, klen);
+		if (klen == 0) {
+			out_errstring(c, BAD_FORMAT);
+			return;
+		}
+	}
+	if (peek_meta(t[1].value, klen, &m) != 0) {
+		out_errstring(c, "EN");
+		return;
+	}
+	conn_printf(c, "ME %.*s exp=%lld la=0 cas=%llu fetch=no cls=0 size=%zu\r\n",
+		    (int)t[1].length, orig,
+		    m.exptime ? (long long)((int64_t)time(NULL) - m.exptime) : -1LL,
+		    (unsigned long long)m.cas, klen + m.len);
+}
+
+void process_meta(struct conn *c, struct token *t, size_t nt)
+{
+	stat_cmd_meta(c);
+	switch (t[0].value[1]) {
+	case 'g':
+		process_mget(c, t, nt);
+		break;
+	case 's':
+		process_mset(c, t, nt);
+		break;
+	case 'd':
+		process_mdelete(c, t, nt);
+		break;
+	case 'a':
+		process_marith(c, t, nt);
+		break;
+	case 'n':
+		out_errstring(c, "MN");
+		break;
+	case 'e':
+		process_mdebug(c, t, nt);
+		break;
+	default:
+		out_errstring(c, "ERROR");
+		break;
+	}
+}

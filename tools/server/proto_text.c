@@ -1,0 +1,1008 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The classic memcached text protocol.
+ *
+ * The rules here are memcached 1.6's, down to its quirks, because
+ * clients and tools were written against its behaviour rather than its
+ * documentation:
+ *  - a line ends at \n, an optional \r before it is dropped, and tokens
+ *    are split on single spaces only;
+ *  - numbers parse like memcached's safe_strto*(): trailing junk fails,
+ *    a minus sign fails for unsigned fields, and 32-bit fields take the
+ *    low bits of a larger number;
+ *  - "noreply" silences the next reply, errors included, for text
+ *    commands; meta commands always report errors;
+ *  - a storage command whose value will be refused (too large) still
+ *    consumes its value: the bytes are read and discarded (CONN_SWALLOW),
+ *    never buffered, and the connection goes on;
+ *  - a value must end in \r\n, else "CLIENT_ERROR bad data chunk", and
+ *    whatever follows the counted bytes is read as the next command.
+ *
+ * The store is reached only through libplkv.  Values are copied out of
+ * the library straight into the write buffer where possible (one key),
+ * or in batches through plkv_mget() for multi-gets; a value larger than
+ * the space offered comes back PLKV_ETOOSMALL with its size, and is
+ * fetched again with room for it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+#define BAD_FORMAT	"CLIENT_ERROR bad command line format"
+#define TOO_LARGE	"SERVER_ERROR object too large for cache"
+#define OUT_OF_MEMORY	"SERVER_ERROR out of memory storing object"
+#define NON_NUMERIC	"CLIENT_ERROR cannot increment or decrement non-numeric value"
+#define BAD_EXPTIME	"CLIENT_ERROR invalid exptime argument"
+#define BAD_DELTA	"CLIENT_ERROR invalid numeric delta argument"
+#define REALTIME_MAXDELTA (60 * 60 * 24 * 30)
+
+__thread struct plkvd_thread_stats *thread_stats;
+
+/* ---- numbers and tokens, as memcached parses them ---- */
+
+static bool end_ok(const char *s, const char *end)
+{
+	return end != s && (isspace((unsigned char)*end) || *end == '\0');
+}
+
+bool safe_strtoull(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	*out = 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE || !end_ok(s, end))
+		return false;
+	if ((long long)v < 0 && memchr(s, '-', (size_t)(end - s)))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* 32 bits from a 64-bit parse, as memcached does on LP64. */
+bool safe_strtoul(const char *s, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	*out = 0;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno == ERANGE || !end_ok(s, end))
+		return false;
+	if ((long)v < 0 && memchr(s, '-', (size_t)(end - s)))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+bool safe_strtol(const char *s, int32_t *out)
+{
+	long v;
+	char *end;
+
+	*out = 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno == ERANGE || !end_ok(s, end))
+		return false;
+	*out = (int32_t)v;
+	return true;
+}
+
+char *fmt_u64(char *p, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/*
+ * Split @command (NUL-terminated, @len bytes) on spaces, in place.  At
+ * most max_tokens - 1 tokens; the last entry is a terminal token of
+ * length 0 whose value is NULL when the whole line was split, else the
+ * first unsplit character.  Returns the count including the terminal.
+ */
+size_t tokenize_command(char *command, size_t len, struct token *tokens,
+			size_t max_tokens)
+{
+	char *s = command, *e = command;
+	size_t n = 0, i;
+
+	for (i = 0; i < len; i++, e++) {
+		if (*e != ' ')
+			continue;
+		if (s != e) {
+			tokens[n].value = s;
+			tokens[n].length = (size_t)(e - s);
+			n++;
+			*e = '\0';
+			if (n == max_tokens - 1) {
+				e++;
+				s = e;
+				break;
+			}
+		}
+		s = e + 1;
+	}
+	if (s != e) {
+		tokens[n].value = s;
+		tokens[n].length = (size_t)(e - s);
+		n++;
+	}
+	tokens[n].value = *e == '\0' ? NULL : e;
+	tokens[n].length = 0;
+	return n + 1;
+}
+
+static bool set_noreply_maybe(struct conn *c, struct token *t, size_t nt)
+{
+	struct token *last = &t[nt - 2];
+
+	if (last->value && strcmp(last->value, "noreply") == 0)
+		c->noreply = true;
+	return c->noreply;
+}
+
+/* Seconds left for an absolute exptime, -1 for none (meta "t"). */
+int64_t remaining_ttl(int64_t exptime)
+{
+	int64_t left;
+
+	if (exptime == 0)
+		return -1;
+	left = exptime - (int64_t)time(NULL);
+	return left < 0 ? 0 : left;
+}
+
+void stat_cmd_meta(struct conn *c)
+{
+	(void)c;
+	if (thread_stats)
+		thread_stats->cmd_meta++;
+}
+
+static void out_store_error(struct conn *c, int rc)
+{
+	char buf[128];
+
+	switch (rc) {
+	case PLKV_ETOOBIG:
+		out_string(c, TOO_LARGE);
+		break;
+	case PLKV_ENOMEM:
+		out_string(c, OUT_OF_MEMORY);
+		break;
+	case PLKV_EBADKEY:
+		out_string(c, BAD_FORMAT);
+		break;
+	default:
+		snprintf(buf, sizeof(buf), "SERVER_ERROR %s", plkv_strerror(rc));
+		out_string(c, buf);
+		break;
+	}
+}
+
+/* ---- reading values ---- */
+
+void start_nread(struct conn *c)
+{
+	c->state = CONN_NREAD;
+}
+
+void start_swallow(struct conn *c, size_t n)
+{
+	c->swallow = n;
+	c->state = CONN_SWALLOW;
+}
+
+static int try_swallow(struct conn *c)
+{
+	size_t avail = c->rlen - c->rpos;
+	size_t n = avail < c->swallow ? avail : c->swallow;
+
+	c->rpos += n;
+	c->swallow -= n;
+	if (c->swallow == 0) {
+		c->state = CONN_CMD;
+		return 1;
+	}
+	return 0;
+}
+
+static void text_complete_store(struct conn *c, int rc)
+{
+	struct pending_store *st = &c->st;
+
+	switch (rc) {
+	case 0:
+		out_string(c, "STORED");
+		break;
+	case PLKV_ENOTSTORED:
+		out_string(c, "NOT_STORED");
+		break;
+	case PLKV_EEXISTS:
+		out_string(c, "EXISTS");
+		break;
+	case PLKV_ENOTFOUND:
+		out_string(c, st->mode == PLKV_CAS ? "NOT_FOUND" : "NOT_STORED");
+		break;
+	default:
+		out_store_error(c, rc);
+		break;
+	}
+}
+
+/* ms with C in append/prepend mode: the API compares CAS only in CAS
+ * mode, so compare first.  Not atomic with the store that follows. */
+static int cas_precheck(struct pending_store *st)
+{
+	struct plkv_meta m;
+	char one;
+	int rc;
+
+	rc = plkv_get(plkvd_kv, st->key, st->klen, &one, 0, &m);
+	if (rc != 0 && rc != PLKV_ETOOSMALL)
+		return rc == PLKV_ENOTFOUND ? PLKV_ENOTSTORED : rc;
+	return m.cas == st->cas ? 0 : PLKV_EEXISTS;
+}
+
+static int try_nread(struct conn *c)
+{
+	struct pending_store *st = &c->st;
+	uint64_t cas_out = 0;
+	char *v;
+	int rc;
+
+	if (c->rlen - c->rpos < st->vlen)
+		return 0;
+	v = c->rbuf + c->rpos;
+	c->rpos += st->vlen;
+	c->state = CONN_CMD;
+
+	if (v[st->vlen - 2] != '\r' || v[st->vlen - 1] != '\n') {
+		if (st->meta)
+			out_errstring(c, "CLIENT_ERROR bad data chunk");
+		else
+			out_string(c, "CLIENT_ERROR bad data chunk");
+		return 1;
+	}
+	rc = st->cas_check ? cas_precheck(st) : 0;
+	if (rc == 0)
+		rc = plkv_store(plkvd_kv, st->mode, st->key, st->klen, v,
+				st->vlen - 2, st->flags, st->exptime, st->cas,
+				&cas_out);
+	/* As memcached: a set that failed for space leaves no stale value. */
+	if ((rc == PLKV_ETOOBIG || rc == PLKV_ENOMEM) && st->mode == PLKV_SET)
+		plkv_delete(plkvd_kv, st->key, st->klen);
+	if (st->meta)
+		meta_complete_store(c, rc, cas_out);
+	else
+		text_complete_store(c, rc);
+	return 1;
+}
+
+/* set/add/replace/append/prepend/cas <key> <flags> <exptime> <bytes> [cas] [noreply] */
+static void process_update(struct conn *c, struct token *t, size_t nt,
+			   int mode)
+{
+	struct pending_store *st = &c->st;
+	uint32_t flags;
+	int32_t exptime, vlen;
+	uint64_t cas = 0;
+
+	set_noreply_maybe(c, t, nt);
+	if (t[1].length > KEY_MAX_LENGTH) {
+		out_string(c, BAD_FORMAT);
+		return;
+	}
+	if (!safe_strtoul(t[2].value, &flags) ||
+	    !safe_strtol(t[3].value, &exptime) ||
+	    !safe_strtol(t[4].value, &vlen)) {
+		out_string(c, BAD_FORMAT);
+		return;
+	}
+	if (mode == PLKV_CAS && !safe_strtoull(t[5].value, &cas)) {
+		out_string(c, BAD_FORMAT);
+		return;
+	}
+	if (vlen < 0 || vlen > INT_MAX - 2) {
+		out_string(c, BAD_FORMAT);
+		return;
+	}
+	if ((uint32_t)vlen > settings.item_size_eff) {
+		out_string(c, TOO_LARGE);
+		if (mode == PLKV_SET)
+			plkv_delete(plkvd_kv, t[1].value, t[1].length);
+		start_swallow(c, (size_t)vlen + 2);
+		return;
+	}
+	memset(st, 0, offsetof(struct pending_store, key));
+	st->mode = mode;
+	st->flags = flags;
+	st->exptime = exptime;
+	st->cas = cas;
+	st->vlen = (size_t)vlen + 2;
+	st->klen = t[1].length;
+	memcpy(st->key, t[1].value, st->klen);
+	st->key[st->klen] = '\0';
+	start_nread(c);
+}
+
+/* ---- get, gets, gat, gats ---- */
+
+/* The next key on a get line from *pos, or 0 at its end.  The tokenizer
+ * may have replaced spaces by NULs: both separate keys. */
+static size_t next_key(struct conn *c, size_t *pos, size_t end, char **key)
+{
+	const char *b = c->rbuf;
+	size_t p = *pos, s;
+
+	while (p < end && (b[p] == ' ' || b[p] == '\0'))
+		p++;
+	s = p;
+	while (p < end && b[p] != ' ' && b[p] != '\0')
+		p++;
+	*key = c->rbuf + s;
+	*pos = p;
+	return p - s;
+}
+
+static char *value_header(char *p, const char *key, size_t klen,
+			  const struct plkv_meta *m, bool cas)
+{
+	memcpy(p, "VALUE ", 6);
+	p += 6;
+	memcpy(p, key, klen);
+	p += klen;
+	*p++ = ' ';
+	p = fmt_u64(p, m->flags);
+	*p++ = ' ';
+	p = fmt_u64(p, m->len);
+	if (cas) {
+		*p++ = ' ';
+		p = fmt_u64(p, m->cas);
+	}
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+/*
+ * Fetch @key's value into the write buffer, HDR_ROOM bytes past its end,
+ * growing the room to the value's size when the library reports it too
+ * small.  With @touch, also set the exptime (gat).  On 0, *val is where
+ * the value lies; commit_value() then puts a header before it.
+ */
+int fetch_value(struct conn *c, const char *key, size_t klen, bool touch,
+		int64_t exptime, struct plkv_meta *m, char **val)
+{
+	size_t cap = c->vsize > 4096 ? c->vsize : 4096;
+	char *p;
+	int rc, tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		p = conn_wreserve(c, HDR_ROOM + cap + 2);
+		if (!p) {
+			c->state = CONN_CLOSING;
+			return -ENOMEM;
+		}
+		*val = p + HDR_ROOM;
+		if (touch)
+			rc = plkv_gat(plkvd_kv, key, klen, exptime, *val, cap, m);
+		else
+			rc = plkv_get(plkvd_kv, key, klen, *val, cap, m);
+		if (rc != PLKV_ETOOSMALL)
+			return rc;
+		cap = m->len;
+	}
+	return PLKV_ETOOSMALL;
+}
+
+/* Append @hdr, the value fetch_value() left at @val, and \r\n. */
+void commit_value(struct conn *c, const char *hdr, size_t hl,
+		  const char *val, size_t len)
+{
+	char *dst = c->wbuf + c->wlen;
+
+	memmove(dst + hl, val, len);
+	memcpy(dst, hdr, hl);
+	memcpy(dst + hl + len, "\r\n", 2);
+	c->wlen += hl + len + 2;
+}
+
+static void emit_direct(struct conn *c, const char *key, size_t klen)
+{
+	struct pending_get *g = &c->get;
+	struct plkv_meta m;
+	char hdr[HDR_ROOM], *val, *e;
+
+	if (fetch_value(c, key, klen, g->touch, g->exptime, &m, &val) != 0)
+		return;
+	e = value_header(hdr, key, klen, &m, g->cas);
+	commit_value(c, hdr, (size_t)(e - hdr), val, m.len);
+}
+
+static void emit_batched(struct conn *c, struct plkv_mget_key *k)
+{
+	char *p, *e;
+
+	if (k->rc == PLKV_ETOOSMALL) {
+		emit_direct(c, k->key, k->klen);
+		return;
+	}
+	if (k->rc != 0)
+		return;
+	p = conn_wreserve(c, HDR_ROOM + k->meta.len + 2);
+	if (!p) {
+		c->state = CONN_CLOSING;
+		return;
+	}
+	e = value_header(p, k->key, k->klen, &k->meta, c->get.cas);
+	memcpy(e, c->vbuf + k->off, k->meta.len);
+	e += k->meta.len;
+	memcpy(e, "\r\n", 2);
+	c->wlen = (size_t)(e + 2 - c->wbuf);
+}
+
+/* Fetch the next batch of keys with one plkv_mget(); 0 at the line's end. */
+static size_t next_batch(struct conn *c)
+{
+	struct pending_get *g = &c->get;
+	size_t n = 0, need = 0, i;
+	char *key;
+	size_t klen;
+
+	while (n < MGET_BATCH) {
+		klen = next_key(c, &g->pos, g->end, &key);
+		if (!klen)
+			break;
+		g->keys[n].key = key;
+		g->keys[n].klen = klen;
+		n++;
+	}
+	g->n = n;
+	g->i = 0;
+	if (n == 0 || g->touch || (n == 1 && g->pos >= g->end))
+		return n;	/* answered one by one, by emit_direct() */
+	if (!c->vbuf) {
+		c->vbuf = malloc(16384);
+		if (!c->vbuf) {
+			c->state = CONN_CLOSING;
+			return 0;
+		}
+		c->vsize = 16384;
+	}
+	plkv_mget(plkvd_kv, g->keys, n, c->vbuf, c->vsize);
+	/* Values that did not fit are fetched alone; make room for next time. */
+	for (i = 0; i < n; i++)
+		if (g->keys[i].rc == PLKV_ETOOSMALL)
+			need += g->keys[i].meta.len;
+	if (need && c->vsize < (4u << 20)) {
+		size_t sz = c->vsize;
+		char *nb;
+
+		while (sz < need + c->vsize / 2 && sz < (4u << 20))
+			sz *= 2;
+		nb = malloc(sz);
+		if (nb) {
+			free(c->vbuf);
+			c->vbuf = nb;
+			c->vsize = sz;
+		}
+	}
+	return n;
+}
+
+/* Answer keys until the line is done (END) or output passes WBUF_HIGH. */
+static int get_continue(struct conn *c)
+{
+	struct pending_get *g = &c->get;
+	bool direct;
+
+	for (;;) {
+		if (g->i == g->n) {
+			if (next_batch(c) == 0) {
+				if (c->state == CONN_CLOSING)
+					return -1;
+				conn_out(c, "END\r\n", 5);
+				if (c->state == CONN_GET)
+					c->state = CONN_CMD;
+				return 1;
+			}
+		}
+		direct = g->touch || (g->n == 1 && g->pos >= g->end);
+		while (g->i < g->n) {
+			struct plkv_mget_key *k = &g->keys[g->i++];
+
+			if (direct)
+				emit_direct(c, k->key, k->klen);
+			else
+				emit_batched(c, k);
+			if (c->state == CONN_CLOSING)
+				return -1;
+			if (c->wlen - c->wpos > WBUF_HIGH)
+				return 1;
+		}
+	}
+}
+
+static void process_get(struct conn *c, struct token *t, size_t nt,
+			char *line, size_t len, bool cas, bool touch)
+{
+	struct pending_get *g = &c->get;
+	size_t pos, end, klen;
+	int32_t exptime = 0;
+	char *key;
+
+	(void)nt;
+	if (touch && !safe_strtol(t[1].value, &exptime)) {
+		out_string(c, BAD_EXPTIME);
+		return;
+	}
+	/* Keys start after the command (and the exptime of gat). */
+	pos = (size_t)((touch ? t[1].value + t[1].length : t[0].value +
+			t[0].length) - c->rbuf);
+	end = (size_t)(line + len - c->rbuf);
+	/* Check every key first: memcached answers a bad one with an error
+	 * instead of any value. */
+	for (size_t p = pos; (klen = next_key(c, &p, end, &key)) != 0;) {
+		if (klen > KEY_MAX_LENGTH) {
+			out_string(c, BAD_FORMAT);
+			return;
+		}
+	}
+	g->pos = pos;
+	g->end = end;
+	g->cas = cas;
+	g->touch = touch;
+	g->exptime = exptime;
+	g->n = g->i = 0;
+	c->state = CONN_GET;
+	get_continue(c);
+}
+
+/* ---- the other commands ---- */
+
+static void process_arithmetic(struct conn *c, struct token *t, size_t nt,
+			       bool incr)
+{
+	uint64_t delta, result;
+	char buf[24];
+	int rc;
+
+	set_noreply_maybe(c, t, nt);
+	if (t[1].length > KEY_MAX_LENGTH) {
+		out_string(c, BAD_FORMAT);
+		return;
+	}
+	if (!safe_strtoull(t[2].value, &delta)) {
+		out_string(c, BAD_DELTA);
+		return;
+	}
+	if (incr)
+		rc = plkv_incr(plkvd_kv, t[1].value, t[1].length, delta, &result);
+	else
+		rc = plkv_decr(plkvd_kv, t[1].value, t[1].length, delta, &result);
+	switch (rc) {
+	case 0:
+		*fmt_u64(buf, result) = '\0';
+		out_string(c, buf);
+		break;
+	case PLKV_ENONNUMERIC:
+		out_string(c, NON_NUMERIC);
+		break;
+	case PLKV_ENOTFOUND:
+		out_string(c, "NOT_FOUND");
+		break;
+	case PLKV_ENOMEM:
+		out_string(c, "SERVER_ERROR out of memory");
+		break;
+	default:
+		out_store_error(c, rc);
+		break;
+	}
+}
+
+static void process_delete(struct conn *c, struct token *t, size_t nt)
+{
+	int rc;
+
+	if (nt > 3) {
+		bool zero = strcmp(t[2].value, "0") == 0;
+		bool noreply = set_noreply_maybe(c, t, nt);
+		bool valid = (nt == 4 && (zero || noreply)) ||
+			     (nt == 5 && zero && noreply);
+
+		if (!valid) {
+			out_string(c, "CLIENT_ERROR bad command line format.  "
+				   "Usage: delete <key> [noreply]");
+			return;
+		}
+	}
+	if (t[1].length > KEY_MAX_LENGTH) {
+		out_string(c, BAD_FORMAT);
+		return;
+	}
+	rc = plkv_delete(plkvd_kv, t[1].value, t[1].length);
+	if (rc == 0)
+		out_string(c, "DELETED");
+	else if (rc == PLKV_ENOTFOUND)
+		out_string(c, "NOT_FOUND");
+	else
+		out_store_error(c, rc);
+}
+
+static void process_touch(struct conn *c, struct token *t, size_t nt)
+{
+	int32_t exptime;
+	int rc;
+
+	set_noreply_maybe(c, t, nt);
+	if (t[1].length > KEY_MAX_LENGTH) {
+		out_string(c, BAD_FORMAT);
+		return;
+	}
+	if (!safe_strtol(t[2].value, &exptime)) {
+		out_string(c, BAD_EXPTIME);
+		return;
+	}
+	rc = plkv_touch(plkvd_kv, t[1].value, t[1].length, exptime);
+	if (rc == 0)
+		out_string(c, "TOUCHED");
+	else if (rc == PLKV_ENOTFOUND)
+		out_string(c, "NOT_FOUND");
+	else
+		out_store_error(c, rc);
+}
+
+static void process_flush_all(struct conn *c, struct token *t, size_t nt)
+{
+	int32_t exptime = 0;
+	int64_t delay = 0;
+
+	set_noreply_maybe(c, t, nt);
+	if (nt != (c->noreply ? 3u : 2u) && !safe_strtol(t[1].value, &exptime)) {
+		out_string(c, BAD_EXPTIME);
+		return;
+	}
+	/* As an exptime: past 30 days it is an absolute time. */
+	if (exptime > REALTIME_MAXDELTA)
+		delay = (int64_t)exptime - (int64_t)time(NULL);
+	else if (exptime > 0)
+		delay = exptime;
+	if (delay < 0)
+		delay = 0;
+	plkv_flush_all(plkvd_kv, delay);
+	out_string(c, "OK");
+}
+
+static void process_verbosity(struct conn *c, struct token *t, size_t nt)
+{
+	uint32_t level;
+
+	set_noreply_maybe(c, t, nt);
+	if (!safe_strtoul(t[1].value, &level)) {
+		out_string(c, BAD_FORMAT);
+		return;
+	}
+	__atomic_store_n(&settings.verbose,
+			 level > MAX_VERBOSITY ? MAX_VERBOSITY : (int)level,
+			 __ATOMIC_RELAXED);
+	out_string(c, "OK");
+}
+
+/* ---- stats ---- */
+
+struct stat_ctx {
+	struct conn *c;
+	const char *const *skip;	/* names the server already gave */
+};
+
+static int stat_line(void *ctx, const char *name, const char *value)
+{
+	struct stat_ctx *sc = ctx;
+
+	for (const char *const *s = sc->skip; s && *s; s++)
+		if (strcmp(*s, name) == 0)
+			return 0;
+	return conn_printf(sc->c, "STAT %s %s\r\n", name, value) ? -ENOMEM : 0;
+}
+
+static const char *const general_names[] = {
+	"pid", "uptime", "time", "version", "libplkv", "pointer_size",
+	"rusage_user", "rusage_system", "max_connections", "curr_connections",
+	"total_connections", "rejected_connections", "connection_structures",
+	"cmd_meta", "bytes_read", "bytes_written", "threads",
+	"accepting_conns", NULL
+};
+
+static void server_stats_general(struct conn *c)
+{
+	struct plkvd_thread_stats ts;
+	struct rusage ru;
+	time_t now = time(NULL);
+
+	memset(&ts, 0, sizeof(ts));
+	net_thread_stats(&ts);
+	getrusage(RUSAGE_SELF, &ru);
+	conn_printf(c, "STAT pid %ld\r\n", (long)getpid());
+	conn_printf(c, "STAT uptime %ld\r\n", (long)(now - plkvd_started));
+	conn_printf(c, "STAT time %ld\r\n", (long)now);
+	conn_printf(c, "STAT version %s\r\n", PLKVD_VERSION);
+	conn_printf(c, "STAT libplkv %s\r\n", plkv_version());
+	conn_printf(c, "STAT pointer_size %d\r\n", (int)(8 * sizeof(void *)));
+	conn_printf(c, "STAT rusage_user %ld.%06ld\r\n",
+		    (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+	conn_printf(c, "STAT rusage_system %ld.%06ld\r\n",
+		    (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+	conn_printf(c, "STAT max_connections %u\r\n", settings.maxconns);
+	conn_printf(c, "STAT curr_connections %llu\r\n", (unsigned long long)
+		    __atomic_load_n(&server_stats.curr_conns, __ATOMIC_RELAXED));
+	conn_printf(c, "STAT total_connections %llu\r\n", (unsigned long long)
+		    __atomic_load_n(&server_stats.total_conns, __ATOMIC_RELAXED));
+	conn_printf(c, "STAT rejected_connections %llu\r\n", (unsigned long long)
+		    __atomic_load_n(&server_stats.rejected_conns, __ATOMIC_RELAXED));
+	conn_printf(c, "STAT connection_structures %llu\r\n", (unsigned long long)
+		    __atomic_load_n(&server_stats.conn_structs, __ATOMIC_RELAXED));
+	conn_printf(c, "STAT cmd_meta %llu\r\n", (unsigned long long)ts.cmd_meta);
+	conn_printf(c, "STAT bytes_read %llu\r\n",
+		    (unsigned long long)ts.bytes_read);
+	conn_printf(c, "STAT bytes_written %llu\r\n",
+		    (unsigned long long)ts.bytes_written);
+	conn_printf(c, "STAT threads %u\r\n", settings.threads);
+	conn_printf(c, "STAT accepting_conns 1\r\n");
+}
+
+static const char *const settings_names[] = {
+	"maxconns", "tcpport", "udpport", "inter", "verbosity",
+	"domain_socket", "umask", "num_threads", "tcp_backlog",
+	"binding_protocol", "segment", NULL
+};
+
+static void server_stats_settings(struct conn *c)
+{
+	conn_printf(c, "STAT maxconns %u\r\n", settings.maxconns);
+	conn_printf(c, "STAT tcpport %d\r\n", settings.port);
+	conn_printf(c, "STAT udpport 0\r\n");
+	conn_printf(c, "STAT inter %s\r\n",
+		    settings.listen ? settings.listen : "NULL");
+	conn_printf(c, "STAT verbosity %d\r\n",
+		    __atomic_load_n(&settings.verbose, __ATOMIC_RELAXED));
+	conn_printf(c, "STAT domain_socket %s\r\n",
+		    settings.unix_path ? settings.unix_path : "NULL");
+	conn_printf(c, "STAT umask %o\r\n", settings.unix_mask);
+	conn_printf(c, "STAT num_threads %u\r\n", settings.threads);
+	conn_printf(c, "STAT tcp_backlog %d\r\n", settings.backlog);
+	conn_printf(c, "STAT binding_protocol ascii\r\n");
+	conn_printf(c, "STAT segment %s\r\n", settings.segment);
+}
+
+static void process_stats(struct conn *c, struct token *t, size_t nt)
+{
+	struct stat_ctx sc = { .c = c };
+	const char *group = NULL;
+	size_t mark = c->wlen;
+	int rc;
+
+	if (nt > 2)
+		group = t[1].value;
+	if (!group) {
+		server_stats_general(c);
+		sc.skip = general_names;
+	} else if (strcmp(group, "settings") == 0) {
+		server_stats_settings(c);
+		sc.skip = settings_names;
+	} else if (strcmp(group, "reset") == 0) {
+		/* The library keeps its counters; only ours could reset. */
+		out_string(c, "RESET");
+		return;
+	} else if (strcmp(group, "detail") == 0) {
+		out_string(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+		return;
+	}
+	rc = plkv_stats(plkvd_kv, group, stat_line, &sc);
+	if (c->state == CONN_CLOSING)
+		return;
+	if (rc == -EINVAL && group && !sc.skip) {
+		c->wlen = mark;
+		out_string(c, "ERROR");
+		return;
+	}
+	conn_out(c, "END\r\n", 5);
+}
+
+/* ---- dispatch ---- */
+
+#define WANT(cond)				\
+	do {					\
+		if (!(cond)) {			\
+			out_string(c, "ERROR");	\
+			return;			\
+		}				\
+	} while (0)
+
+static void process_command(struct conn *c, char *line, size_t len)
+{
+	struct token t[MAX_TOKENS];
+	size_t nt;
+	const char *cmd;
+
+	if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 1)
+		fprintf(stderr, "<%d %s\n", c->fd, line);
+	c->noreply = false;
+	nt = tokenize_command(line, len, t, MAX_TOKENS);
+	if (nt < 2 || t[0].length < 2) {
+		out_string(c, "ERROR");
+		return;
+	}
+	cmd = t[0].value;
+	if (cmd[0] == 'm' && t[0].length == 2) {
+		process_meta(c, t, nt);
+	} else if (strcmp(cmd, "get") == 0 || strcmp(cmd, "bget") == 0) {
+		WANT(nt >= 3);
+		process_get(c, t, nt, line, len, false, false);
+	} else if (strcmp(cmd, "gets") == 0) {
+		WANT(nt >= 3);
+		process_get(c, t, nt, line, len, true, false);
+	} else if (strcmp(cmd, "gat") == 0) {
+		WANT(nt >= 3);
+		process_get(c, t, nt, line, len, false, true);
+	} else if (strcmp(cmd, "gats") == 0) {
+		WANT(nt >= 3);
+		process_get(c, t, nt, line, len, true, true);
+	} else if (strcmp(cmd, "set") == 0) {
+		WANT(nt == 6 || nt == 7);
+		process_update(c, t, nt, PLKV_SET);
+	} else if (strcmp(cmd, "add") == 0) {
+		WANT(nt == 6 || nt == 7);
+		process_update(c, t, nt, PLKV_ADD);
+	} else if (strcmp(cmd, "replace") == 0) {
+		WANT(nt == 6 || nt == 7);
+		process_update(c, t, nt, PLKV_REPLACE);
+	} else if (strcmp(cmd, "append") == 0) {
+		WANT(nt == 6 || nt == 7);
+		process_update(c, t, nt, PLKV_APPEND);
+	} else if (strcmp(cmd, "prepend") == 0) {
+		WANT(nt == 6 || nt == 7);
+		process_update(c, t, nt, PLKV_PREPEND);
+	} else if (strcmp(cmd, "cas") == 0) {
+		WANT(nt == 7 || nt == 8);
+		process_update(c, t, nt, PLKV_CAS);
+	} else if (strcmp(cmd, "incr") == 0) {
+		WANT(nt == 4 || nt == 5);
+		process_arithmetic(c, t, nt, true);
+	} else if (strcmp(cmd, "decr") == 0) {
+		WANT(nt == 4 || nt == 5);
+		process_arithmetic(c, t, nt, false);
+	} else if (strcmp(cmd, "delete") == 0) {
+		WANT(nt >= 3 && nt <= 5);
+		process_delete(c, t, nt);
+	} else if (strcmp(cmd, "touch") == 0) {
+		WANT(nt == 4 || nt == 5);
+		process_touch(c, t, nt);
+	} else if (strcmp(cmd, "stats") == 0) {
+		process_stats(c, t, nt);
+	} else if (strcmp(cmd, "flush_all") == 0) {
+		WANT(nt >= 2 && nt <= 4);
+		process_flush_all(c, t, nt);
+	} else if (strcmp(cmd, "version") == 0) {
+		out_string(c, "VERSION " PLKVD_VERSION);
+	} else if (strcmp(cmd, "quit") == 0) {
+		c->state = CONN_CLOSING;
+	} else if (strcmp(cmd, "verbosity") == 0) {
+		WANT(nt == 3 || nt == 4);
+		process_verbosity(c, t, nt);
+	} else if (strcmp(cmd, "shutdown") == 0) {
+		out_string(c, "ERROR: shutdown not enabled");
+	} else {
+		out_string(c, "ERROR");
+	}
+}
+
+/* A line past LINE_LIMIT without a newline may only be a long get. */
+static bool is_get_line(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && i <= 100 && p[i] == ' ')
+		i++;
+	if (i > 100)
+		return false;
+	p += i;
+	n -= i;
+	return (n >= 4 && memcmp(p, "get ", 4) == 0) ||
+	       (n >= 5 && memcmp(p, "gets ", 5) == 0);
+}
+
+static int try_read_command(struct conn *c)
+{
+	char *start = c->rbuf + c->rpos, *el, *end;
+	size_t avail = c->rlen - c->rpos;
+
+	if (avail == 0)
+		return 0;
+	el = memchr(start, '\n', avail);
+	if (!el) {
+		if (avail > LINE_LIMIT &&
+		    (avail > GET_LINE_LIMIT || !is_get_line(start, avail))) {
+			c->state = CONN_CLOSING;
+			return -1;
+		}
+		return 0;
+	}
+	end = el;
+	if (el - start > 1 && el[-1] == '\r')
+		end--;
+	*end = '\0';
+	c->rpos = (size_t)(el + 1 - c->rbuf);
+	/* A NUL inside the line ends it, as it does for memcached. */
+	process_command(c, start, strnlen(start, (size_t)(end - start)));
+	return 1;
+}
+
+/*
+ * Consume what the read buffer holds, appending replies.  Returns
+ * PROTO_WANT_READ when it needs more input, PROTO_WANT_WRITE when the
+ * output passed WBUF_HIGH (call again once it is sent), PROTO_CLOSE when
+ * the connection should be closed after sending what is written.
+ */
+int proto_process(struct conn *c)
+{
+	int rc;
+
+	for (;;) {
+		if (c->state == CONN_CLOSING)
+			return PROTO_CLOSE;
+		if (c->wlen - c->wpos > WBUF_HIGH)
+			return PROTO_WANT_WRITE;
+		switch (c->state) {
+		case CONN_CMD:
+			rc = try_read_command(c);
+			break;
+		case CONN_NREAD:
+			rc = try_nread(c);
+			break;
+		case CONN_SWALLOW:
+			rc = try_swallow(c);
+			break;
+		case CONN_GET:
+			rc = get_continue(c);
+			break;
+		default:
+			rc = -1;
+			break;
+		}
+		if (rc < 0 || c->state == CONN_CLOSING)
+			return PROTO_CLOSE;
+		if (rc == 0)
+			return PROTO_WANT_READ;
+	}
+}
+
+/* How many bytes the next read should have room for. */
+size_t proto_read_hint(struct conn *c)
+{
+	size_t have = c->rlen - c->rpos;
+
+	if (c->state == CONN_NREAD && c->st.vlen > have)
+		return c->st.vlen - have > 4096 ? c->st.vlen - have : 4096;
+	return 4096;
+}
