@@ -28,7 +28,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if [ -n "${PLKV_BACKEND:-}" ]; then
+if [ "${PLKV_BACKEND:-}" = kmod ] && [ ! -e /dev/plkv ]; then
+	echo "run-demo: PLKV_BACKEND=kmod but there is no /dev/plkv" \
+	     "(insmod kmod/plkv.ko first)" >&2
+	exit 1
+elif [ -n "${PLKV_BACKEND:-}" ]; then
 	why="PLKV_BACKEND=$PLKV_BACKEND"
 elif [ -e /dev/plkv ]; then
 	why="/dev/plkv exists"

@@ -3,7 +3,8 @@
  * shared_counter: several processes share one plkv store.
  *
  * The parent creates a store and forks N workers.  Each worker opens the
- * store itself (a handle never crosses fork()) and runs R rounds of:
+ * store itself (a handle never crosses fork()), waits for the others, and
+ * runs R rounds of:
  *
  *	incr  "counter"			the key every worker updates
  *	set   "w<i>:<r>"		a key only worker i writes
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +37,23 @@
 #define MAX_WORKERS 64
 #define BATCH 100		/* keys per plkv_mget() in the parent's check */
 
-/* What a worker reports, in memory shared with the parent before fork. */
+/*
+ * Memory shared with the parent, mapped before fork() (not the store: just
+ * the demo's own bookkeeping).  The workers wait for each other at a start
+ * line so that they really run at the same time.
+ */
+struct start_line {
+	unsigned ready;		/* workers attached and waiting */
+};
+
+/* What a worker reports. */
 struct result {
 	pid_t pid;
 	int failed;		/* 0, or the first error code */
 	char what[64];		/* which call failed */
 	uint64_t ops;
 	uint64_t peer_hits;
-	double seconds;
+	double start, end;	/* CLOCK_MONOTONIC, comparable across processes */
 	uint32_t lat_ns[];	/* one per own-key get */
 };
 
@@ -80,11 +91,29 @@ static int make_key(char *buf, size_t cap, unsigned w, unsigned r)
 	return snprintf(buf, cap, "w%u:%u", w, r);
 }
 
-static struct result *result_of(void *results, unsigned w)
+static size_t result_size(void)
 {
 	size_t each = sizeof(struct result) + rounds * sizeof(uint32_t);
 
-	return (struct result *)((char *)results + w * each);
+	return (each + 63) & ~(size_t)63;
+}
+
+static struct start_line *start_line_of(void *shared)
+{
+	return shared;
+}
+
+static struct result *result_of(void *shared, unsigned w)
+{
+	return (struct result *)((char *)shared + 64 + w * result_size());
+}
+
+/* Wait until every worker has opened the store. */
+static void wait_at_start(struct start_line *sl)
+{
+	__atomic_add_fetch(&sl->ready, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&sl->ready, __ATOMIC_SEQ_CST) < nworkers)
+		sched_yield();
 }
 
 static int fail(struct result *res, const char *what, int err)
@@ -94,7 +123,7 @@ static int fail(struct result *res, const char *what, int err)
 	return 1;
 }
 
-static int worker(unsigned w, struct result *res)
+static int worker(unsigned w, struct start_line *sl, struct result *res)
 {
 	struct plkv_options opts;
 	char key[32], val[64], got[64];
@@ -102,17 +131,19 @@ static int worker(unsigned w, struct result *res)
 	struct plkv_meta meta;
 	uint64_t t0, n;
 	plkv_t *kv;
-	double start;
 	int err, len;
 
 	res->pid = getpid();
 	plkv_options_init(&opts);
 	opts.flags = 0;				/* attach; never create */
 	err = plkv_open(segment, &opts, &kv);	/* our own handle */
-	if (err)
+	if (err) {
+		wait_at_start(sl);	/* don't leave the others waiting */
 		return fail(res, "plkv_open", err);
+	}
 
-	start = now_s();
+	wait_at_start(sl);
+	res->start = now_s();
 	for (r = 0; r < rounds; r++) {
 		err = plkv_incr(kv, "counter", 7, 1, &n);
 		if (err) {
@@ -143,7 +174,7 @@ static int worker(unsigned w, struct result *res)
 		}
 		res->ops += 4;
 	}
-	res->seconds = now_s() - start;
+	res->end = now_s();
 	err = plkv_close(kv);
 	if (err && !res->failed)
 		fail(res, "plkv_close", err);
@@ -318,14 +349,14 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	size_t each, size;
+	size_t size;
 	struct plkv_options opts;
 	struct plkv_info info;
 	pid_t pids[MAX_WORKERS];
 	void *results;
 	plkv_t *kv;
 	uint64_t counter, bad, ops = 0;
-	double slowest = 0;
+	double first = 1e300, last = 0;
 	char val[32];
 	unsigned w;
 	int err, status, failed = 0;
@@ -364,8 +395,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	each = sizeof(struct result) + rounds * sizeof(uint32_t);
-	size = each * nworkers;
+	size = 64 + result_size() * nworkers;
 	results = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (results == MAP_FAILED) {
@@ -380,12 +410,16 @@ int main(int argc, char **argv)
 		pids[w] = fork();
 		if (pids[w] < 0) {
 			perror("shared_counter: fork");
+			/* Release the started ones from the start line. */
+			__atomic_add_fetch(&start_line_of(results)->ready,
+					   nworkers - w, __ATOMIC_SEQ_CST);
 			nworkers = w;
 			failed = 1;
 			break;
 		}
 		if (pids[w] == 0)	/* the child: kv is not ours to use */
-			_exit(worker(w, result_of(results, w)));
+			_exit(worker(w, start_line_of(results),
+				     result_of(results, w)));
 	}
 	for (w = 0; w < nworkers; w++) {
 		struct result *res = result_of(results, w);
@@ -400,20 +434,23 @@ int main(int argc, char **argv)
 			continue;
 		}
 		ops += res->ops;
-		if (res->seconds > slowest)
-			slowest = res->seconds;
+		if (res->start < first)
+			first = res->start;
+		if (res->end > last)
+			last = res->end;
 		printf("worker %u (pid %d): %" PRIu64 " ops in %.3f s, "
 		       "%.0f ops/s; peer keys already there: %" PRIu64
 		       " of %u\n", w + 1, (int)res->pid, res->ops,
-		       res->seconds, res->ops / res->seconds, res->peer_hits,
+		       res->end - res->start,
+		       res->ops / (res->end - res->start), res->peer_hits,
 		       rounds);
 	}
 	if (failed) {
 		err = 1;
 		goto out_unmap;
 	}
-	printf("together: %" PRIu64 " ops in %.3f s, %.0f ops/s\n", ops,
-	       slowest, ops / slowest);
+	printf("together: %" PRIu64 " ops in %.3f s (first start to last "
+	       "end), %.0f ops/s\n", ops, last - first, ops / (last - first));
 
 	err = plkv_get(kv, "counter", 7, val, sizeof(val) - 1, NULL);
 	if (err) {

@@ -293,6 +293,12 @@ static inline uint8_t *eng_page_owner(const struct plkv *kv)
 	return (uint8_t *)plkv_ptr(kv, eng(kv)->page_owner_off);
 }
 
+/* An op-record word of a slot, as slab_free's owner ("dest"). */
+static inline uint64_t eng_dest(uint32_t slot, unsigned word)
+{
+	return ((uint64_t)slot << 8) | word;
+}
+
 static inline struct plkv_oprec *eng_slot_op(const struct plkv *kv,
 					     uint32_t slot)
 {
@@ -326,9 +332,9 @@ PLKV_HIDDEN uint32_t eng_hash(const void *key, size_t n);
 /* ---- slabs.c ---- */
 PLKV_HIDDEN unsigned slab_clsid(const struct plkv_engine *e, size_t ntotal);
 PLKV_HIDDEN int slab_alloc(struct plkv_ctx *ctx, unsigned cls, uint64_t n,
-			   unsigned dest, bool may_evict);
+			   unsigned dest, uint64_t req, bool may_evict);
 PLKV_HIDDEN void slab_free(struct plkv_ctx *ctx, plkv_off_t first,
-			   uint64_t n, unsigned dest);
+			   uint64_t n, uint64_t dest);
 PLKV_HIDDEN bool slab_valid_chunk(const struct plkv *kv, plkv_off_t off,
 				  unsigned *cls);
 PLKV_HIDDEN void slab_repair(struct plkv_ctx *ctx, unsigned cls,
@@ -345,6 +351,9 @@ PLKV_HIDDEN void item_write(const struct plkv *kv, struct plkv_item *it,
 			    size_t off, const void *src, size_t n);
 PLKV_HIDDEN void item_read(const struct plkv *kv, struct plkv_item *it,
 			   size_t off, void *dst, size_t n);
+PLKV_HIDDEN void item_copy_between(const struct plkv *kv,
+				   struct plkv_item *dst, size_t dst_off,
+				   struct plkv_item *src, size_t n);
 PLKV_HIDDEN uint64_t item_nchunks(const struct plkv *kv,
 				  const struct plkv_item *it);
 PLKV_HIDDEN plkv_off_t item_chain(const struct plkv *kv,
@@ -352,14 +361,14 @@ PLKV_HIDDEN plkv_off_t item_chain(const struct plkv *kv,
 PLKV_HIDDEN bool item_expired(struct plkv_ctx *ctx, struct plkv_item *it);
 PLKV_HIDDEN bool item_flushed(struct plkv_ctx *ctx, struct plkv_item *it);
 PLKV_HIDDEN void item_free_linked(struct plkv_ctx *ctx, plkv_off_t it,
-				  unsigned dest);
-PLKV_HIDDEN void item_free_owned(struct plkv_ctx *ctx,
-				 struct plkv_oprec *rec);
-PLKV_HIDDEN int item_txn(struct plkv_ctx *ctx);
-PLKV_HIDDEN void item_txn_resolve(struct plkv_ctx *ctx,
-				  struct plkv_oprec *rec);
-PLKV_HIDDEN void item_evict_resolve(struct plkv_ctx *ctx,
-				    struct plkv_oprec *rec);
+				  uint64_t dest);
+PLKV_HIDDEN void item_free_owned(struct plkv_ctx *ctx, uint32_t slot);
+PLKV_HIDDEN void item_txn(struct plkv_ctx *ctx);
+PLKV_HIDDEN void item_txn_resolve(struct plkv_ctx *ctx, uint32_t slot);
+PLKV_HIDDEN void item_evict_resolve(struct plkv_ctx *ctx, uint32_t slot);
+PLKV_HIDDEN void item_unlink_evict(struct plkv_ctx *ctx, unsigned cls,
+				   struct plkv_item *it);
+PLKV_HIDDEN void item_digits(struct plkv_item *it, uint64_t v);
 PLKV_HIDDEN int64_t item_realtime(struct plkv_ctx *ctx, int64_t exptime);
 PLKV_HIDDEN uint64_t item_size(const struct plkv_item *it);
 
@@ -375,10 +384,8 @@ PLKV_HIDDEN void assoc_swap(struct plkv_ctx *ctx, uint32_t hv,
 			    plkv_off_t old, plkv_off_t new);
 PLKV_HIDDEN void assoc_maybe_grow(struct plkv_ctx *ctx);
 PLKV_HIDDEN int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget);
-PLKV_HIDDEN void assoc_migrate_resolve(struct plkv_ctx *ctx,
-				       struct plkv_oprec *rec);
-PLKV_HIDDEN void assoc_repair_expand(struct plkv_ctx *ctx,
-				     struct plkv_oprec *dead);
+PLKV_HIDDEN void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot);
+PLKV_HIDDEN void assoc_repair_expand(struct plkv_ctx *ctx, uint32_t slot);
 
 /* ---- lru.c ---- */
 PLKV_HIDDEN unsigned item_lru_class(const struct plkv_item *it);

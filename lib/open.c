@@ -311,6 +311,28 @@ fail:
 	return rc;
 }
 
+/*
+ * Other threads of this process that used the handle keep slots until
+ * they exit; at close nobody may be inside a call, so give them back now
+ * (their thread-exit destructors won't run once the key is deleted).
+ */
+static void release_other_slots(struct plkv_ctx *ctx)
+{
+	struct plkv *kv = ctx->kv;
+	uint32_t s, me = (uint32_t)getpid();
+
+	for (s = 1; s < PLKV_MAX_THREADS; s++) {
+		struct plkv_slot *rec = plkv_slot_rec(kv, s);
+
+		if (s == ctx->slot || rec->pid != me ||
+		    rec->state != PLKV_SLOT_ACTIVE)
+			continue;
+		plkv_engine_retire_slot(ctx, s);
+		atomic_store((_Atomic uint32_t *)&rec->state, PLKV_SLOT_FREE);
+		kv->ops->thread_unregister(kv, s);
+	}
+}
+
 PLKV_API int plkv_close(plkv_t *kv)
 {
 	struct plkv_ctx ctx;
@@ -318,12 +340,10 @@ PLKV_API int plkv_close(plkv_t *kv)
 	if (!kv)
 		return -EINVAL;
 	if (plkv_enter(kv, &ctx) == 0) {
+		release_other_slots(&ctx);
 		plkv_proc_rec_del(kv, &ctx, (uint32_t)getpid());
 		plkv_leave(&ctx);
 	}
-	/* Only the closing thread's slot is released here; a thread that
-	 * used the handle and is still alive keeps its slot until the
-	 * process exits (and is then recovered like any dead slot). */
 	plkv_tls_fini(kv);
 	kv_free(kv);
 	return 0;

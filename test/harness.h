@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * harness.h - plkv's test harness for selftests, in the manner of the
  * kernel's kselftest harness (same macro names, our own implementation).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * A sample of harness.h use with known outcomes, passing and failing on
  * purpose.  test/harness_selftest.sh runs it and checks every verdict:

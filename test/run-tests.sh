@@ -28,7 +28,7 @@
 # (th_unique_name() in test/harness.h uses it); leftovers in /dev/shm with
 # this run's prefix are removed at the end.
 set -uo pipefail
-shopt -s nullglob lastpipe
+shopt -s nullglob
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top" || exit 1
@@ -37,6 +37,8 @@ run_id="t$$"
 export PATH="$top/tools:$PATH"
 patterns=("$@")
 
+rc_file=$(mktemp) || exit 1
+trap 'rm -f "$rc_file"' EXIT
 passed=0
 failed=0
 skipped=0
@@ -62,8 +64,6 @@ run() {
 	selected "$label" || return 0
 	progs=$((progs + 1))
 	echo "# ---- $label"
-	env "${envs[@]}" PLKV_TEST_PREFIX="$run_id-$progs-" \
-		timeout -k 10 "$timeout_s" "$@" </dev/null 2>&1 |
 	while IFS= read -r line; do
 		printf '    %s\n' "$line"
 		if [[ $line =~ ^not\ ok([[:space:]]|$) ]]; then
@@ -86,8 +86,10 @@ run() {
 				skip_all=${BASH_REMATCH[1]:-skipped}
 			fi
 		fi
-	done
-	rc=${PIPESTATUS[0]}
+	done < <(env "${envs[@]}" PLKV_TEST_PREFIX="$run_id-$progs-" \
+			timeout -k 10 "$timeout_s" "$@" </dev/null 2>&1
+		 echo $? >"$rc_file")
+	rc=$(cat "$rc_file")
 
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		why="timed out after $timeout_s s"

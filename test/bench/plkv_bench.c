@@ -60,8 +60,8 @@ enum tstate { T_SKIPPED, T_READY, T_FAILED };
 
 struct lat {
 	bool done;
-	double med_ns, p99_ns;		/* median over runs */
-	double *run_med, *run_p99;	/* per run */
+	double med_ns, mean_ns, p99_ns;	/* median over runs */
+	double *run_med, *run_mean, *run_p99;	/* per run */
 	unsigned runs;
 };
 
@@ -77,6 +77,7 @@ struct target {
 	bool lib;			/* else a socket to srv */
 	bool product;			/* ours: an error is a failure */
 	bool tp;			/* in the throughput table */
+	bool control;			/* the CPU loop, no store at all */
 	enum tstate state;
 	char note[300];
 	struct server srv;
@@ -95,6 +96,16 @@ static struct target targets[NTARGETS] = {
 	[T_PD_TCP]  = { .name = "plkvd/tcp",      .product = true },
 };
 
+/*
+ * The control for the throughput table: a loop that only computes, run
+ * by 1 and 2 processes like the clients.  Its scaling is what the machine
+ * gives two busy processes (a VM's two vCPUs may share one core), the
+ * ceiling for every other row's.
+ */
+static struct target control = {
+	.name = "cpu loop", .tp = true, .control = true, .state = T_READY,
+};
+
 static struct {
 	unsigned ops, reps, duration_ms, gate_iters, lat_keys, tp_keys;
 	unsigned cg_ops;
@@ -106,7 +117,7 @@ static struct {
 };
 
 static char seg_name[64];
-static double timer_ns;
+static double timer_ns, timer_mean_ns;	/* an empty pair of reads */
 static bool failed;
 static char notes[16][400];
 static unsigned nnotes;
@@ -136,6 +147,7 @@ static struct host {
 	long ncpu;
 	bool pku;			/* CPU flags pku and ospke */
 	char mc_version[64];
+	double load;			/* 1-minute load average at start */
 	int backend;
 	int protected;
 } host;
@@ -251,7 +263,7 @@ static double quantile(const uint64_t *s, unsigned n, double q)
 static void measure_timer(void)
 {
 	unsigned i, n = cfg.quick ? 10000 : 200000;
-	uint64_t *s = malloc(n * sizeof(*s));
+	uint64_t *s = malloc(n * sizeof(*s)), sum = 0;
 
 	if (!s)
 		return;
@@ -259,9 +271,11 @@ static void measure_timer(void)
 		uint64_t t0 = now_ns();
 
 		s[i] = now_ns() - t0;
+		sum += s[i];
 	}
 	qsort(s, n, sizeof(*s), cmp_u64);
 	timer_ns = quantile(s, n, 0.5);
+	timer_mean_ns = (double)sum / n;
 	free(s);
 }
 
@@ -277,8 +291,9 @@ static void lat_alloc(void)
 				struct lat *l = &targets[t].lat[o][z];
 
 				l->run_med = calloc(cfg.reps, sizeof(double));
+				l->run_mean = calloc(cfg.reps, sizeof(double));
 				l->run_p99 = calloc(cfg.reps, sizeof(double));
-				if (!l->run_med || !l->run_p99) {
+				if (!l->run_med || !l->run_mean || !l->run_p99) {
 					perror("plkv-bench");
 					exit(1);
 				}
@@ -315,6 +330,7 @@ static void lat_run(struct target *t, int op, unsigned z, uint64_t *s)
 {
 	struct lat *l = &t->lat[op][z];
 	unsigned i, n = cfg.ops;
+	uint64_t sum = 0;
 	int rc;
 
 	for (i = 0; i < n; i++) {
@@ -331,9 +347,14 @@ static void lat_run(struct target *t, int op, unsigned z, uint64_t *s)
 			return;
 		}
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		sum += s[i];
 		s[i] = s[i] > timer_ns ? s[i] - (uint64_t)timer_ns : 0;
+	}
 	qsort(s, n, sizeof(*s), cmp_u64);
+	/* The clock ticks in ~10 ns steps on some VMs: the mean of many
+	 * samples is finer than any one of them (or their median). */
+	l->run_mean[l->runs] = (double)sum / n - timer_mean_ns;
 	l->run_med[l->runs] = quantile(s, n, 0.5);
 	l->run_p99[l->runs] = quantile(s, n, 0.99);
 	l->runs++;
@@ -367,6 +388,7 @@ static void bench_latency(void)
 				if (targets[t].state != T_READY || !l->runs)
 					continue;
 				l->med_ns = median_d(l->run_med, l->runs);
+				l->mean_ns = median_d(l->run_mean, l->runs);
 				l->p99_ns = median_d(l->run_p99, l->runs);
 				l->done = true;
 			}
@@ -433,7 +455,9 @@ tp_worker(struct target *t, int ready_fd, int go_fd, int res_fd,
 	char b;
 	int rc;
 
-	if (t->lib) {
+	if (t->control) {
+		rc = 0;
+	} else if (t->lib) {
 		plkv_options_init(&o);
 		rc = plkv_open(seg_name, &o, &kv);
 	} else {
@@ -445,7 +469,17 @@ tp_worker(struct target *t, int ready_fd, int go_fd, int res_fd,
 		rc = rc ? rc : -errno;
 	t0 = now_ns();
 	end = t0 + (uint64_t)cfg.duration_ms * 1000000u;
-	while (!rc) {
+	while (!rc && t->control) {
+		for (unsigned i = 0; i < 1024; i++) {
+			uint64_t r = xorshift(&x);
+
+			__asm__ volatile("" : : "r"(r));
+		}
+		msg.ops += 1024;
+		if (now_ns() >= end)
+			break;
+	}
+	while (!rc && !t->control) {
 		unsigned i;
 
 		for (i = 0; i < 32 && !rc; i++) {
@@ -540,13 +574,18 @@ static double tp_run(struct target *t, unsigned n)
 
 static void bench_throughput(void)
 {
+	struct target *list[] = {
+		&control, &targets[T_LIB], &targets[T_MC_UNIX],
+		&targets[T_PD_UNIX],
+	};
+	const unsigned nlist = sizeof(list) / sizeof(list[0]);
 	unsigned t, r, n, i;
 	int rc;
 
-	for (t = 0; t < NTARGETS; t++) {
-		struct target *tg = &targets[t];
+	for (t = 0; t < nlist; t++) {
+		struct target *tg = list[t];
 
-		if (!tg->tp || tg->state != T_READY)
+		if (tg->state != T_READY)
 			continue;
 		for (n = 0; n < 2; n++) {
 			tg->tput[n].run = calloc(cfg.reps, sizeof(double));
@@ -555,7 +594,8 @@ static void bench_throughput(void)
 				exit(1);
 			}
 		}
-		for (i = 0; i < cfg.tp_keys && tg->state == T_READY; i++) {
+		for (i = 0; !tg->control && i < cfg.tp_keys &&
+			    tg->state == T_READY; i++) {
 			rc = do_set(tg, tg->kv, &tg->conn, &tp_keys[i],
 				    TP_VSIZE);
 			if (rc)
@@ -563,22 +603,22 @@ static void bench_throughput(void)
 		}
 	}
 	for (r = 0; r < cfg.reps; r++)
-		for (t = 0; t < NTARGETS; t++)
+		for (t = 0; t < nlist; t++)
 			for (n = 0; n < 2; n++) {
-				struct target *tg = &targets[t];
+				struct target *tg = list[t];
 				double v;
 
-				if (!tg->tp || tg->state != T_READY)
+				if (tg->state != T_READY)
 					continue;
 				v = tp_run(tg, n + 1);
 				if (v >= 0)
 					tg->tput[n].run[tg->tput[n].runs++] = v;
 			}
-	for (t = 0; t < NTARGETS; t++)
+	for (t = 0; t < nlist; t++)
 		for (n = 0; n < 2; n++) {
-			struct tp *p = &targets[t].tput[n];
+			struct tp *p = &list[t]->tput[n];
 
-			if (targets[t].state == T_READY && p->runs) {
+			if (list[t]->state == T_READY && p->runs) {
 				p->ops_s = median_d(p->run, p->runs);
 				p->done = true;
 			}
@@ -840,6 +880,11 @@ static void host_info(void)
 	if (f)
 		fclose(f);
 	host.pku = pku && ospke;
+	f = fopen("/proc/loadavg", "r");
+	if (!f || fscanf(f, "%lf", &host.load) != 1)
+		host.load = -1;
+	if (f)
+		fclose(f);
 }
 
 static void mc_version(const char *path)
@@ -1045,31 +1090,28 @@ static void fmt_rate(char *buf, size_t n, double v)
 		snprintf(buf, n, "%.0f", v);
 }
 
-static void report_text(void)
+static void print_skipped(const struct target *tg)
+{
+	printf("  %-15s %s%s\n", tg->name,
+	       tg->state == T_FAILED ? "FAILED: " : "skipped: ",
+	       tg->note[0] ? tg->note : "not available");
+}
+
+static void report_latency(void)
 {
 	const struct target *lib = &targets[T_LIB];
-	char a[32], b[32], c[32];
-	unsigned t, z, n, g;
+	char a[32], b[32];
+	unsigned t, z;
 	int op;
 
-	printf("plkv-bench %s: backend %s, protection %s\n", plkv_version(),
-	       backend_name(host.backend), protection());
-	printf("host: %s, %ld CPUs; %s\n", host.cpu, host.ncpu,
-	       host.mc_version[0] ? host.mc_version : "memcached: none");
-	printf("runs: %u x %u ops per latency row after warm-up, median of "
-	       "the runs; timer cost %.0f ns subtracted per sample\n\n",
-	       cfg.reps, cfg.ops, timer_ns);
-
 	printf("1. Latency, one request at a time (microseconds)\n\n");
-	printf("  %-15s %-4s %-6s %10s %10s   %s\n", "target", "op", "value",
-	       "median", "p99", "median vs libplkv");
+	printf("  %-15s %-4s %-6s %9s %9s %9s   %s\n", "target", "op",
+	       "value", "median", "mean", "p99", "median vs libplkv");
 	for (t = 0; t < NTARGETS; t++) {
 		const struct target *tg = &targets[t];
 
 		if (tg->state != T_READY) {
-			printf("  %-15s %s\n", tg->name,
-			       tg->state == T_FAILED ? "FAILED, see notes" :
-			       tg->note[0] ? tg->note : "skipped");
+			print_skipped(tg);
 			continue;
 		}
 		for (z = 0; z < NSIZES; z++)
@@ -1078,9 +1120,10 @@ static void report_text(void)
 				const struct lat *r = &lib->lat[op][z];
 
 				fmt_size(a, sizeof(a), vsizes[z]);
-				printf("  %-15s %-4s %-6s %10.3f %10.3f   ",
+				printf("  %-15s %-4s %-6s %9.3f %9.3f %9.3f   ",
 				       tg->name, op_names[op], a,
-				       l->med_ns / 1e3, l->p99_ns / 1e3);
+				       l->med_ns / 1e3, l->mean_ns / 1e3,
+				       l->p99_ns / 1e3);
 				if (t == T_LIB)
 					printf("1x\n");
 				else if (r->done && r->med_ns > 0)
@@ -1091,33 +1134,40 @@ static void report_text(void)
 					printf("-\n");
 			}
 	}
-	if (lib->lat[OP_GET][0].done) {
-		printf("\n");
-		for (t = 1; t < NTARGETS; t++) {
-			const struct lat *l = &targets[t].lat[OP_GET][0];
+	if (!lib->lat[OP_GET][0].done || lib->lat[OP_GET][0].med_ns <= 0)
+		return;
+	printf("\n");
+	for (t = 1; t < NTARGETS; t++) {
+		const struct lat *l = &targets[t].lat[OP_GET][0];
 
-			if (targets[t].state == T_READY && l->done)
-				printf("  a 32 B get through %s is %s slower "
-				       "than through libplkv\n", targets[t].name,
-				       ratio(a, sizeof(a), l->med_ns /
-					     lib->lat[OP_GET][0].med_ns));
-		}
+		if (targets[t].state == T_READY && l->done)
+			printf("  a 32 B get through %s is %s slower than "
+			       "through libplkv\n", targets[t].name,
+			       ratio(a, sizeof(a),
+				     l->med_ns / lib->lat[OP_GET][0].med_ns));
 	}
+}
+
+static void report_throughput(void)
+{
+	const struct target *list[] = {
+		&control, &targets[T_LIB], &targets[T_MC_UNIX],
+		&targets[T_PD_UNIX],
+	};
+	const struct target *lib = &targets[T_LIB];
+	char a[32], b[32];
+	unsigned t, n;
 
 	printf("\n2. Throughput, 90%% get / 10%% set, %u keys, %u B values, "
 	       "%u ms per run (ops/s)\n\n", cfg.tp_keys, TP_VSIZE,
 	       cfg.duration_ms);
 	printf("  %-15s %7s %10s %12s   %s\n", "target", "clients", "ops/s",
 	       "vs 1 client", "libplkv is");
-	for (t = 0; t < NTARGETS; t++) {
-		const struct target *tg = &targets[t];
+	for (t = 0; t < sizeof(list) / sizeof(list[0]); t++) {
+		const struct target *tg = list[t];
 
-		if (!tg->tp)
-			continue;
 		if (tg->state != T_READY) {
-			printf("  %-15s %s\n", tg->name,
-			       tg->state == T_FAILED ? "FAILED, see notes" :
-			       tg->note[0] ? tg->note : "skipped");
+			print_skipped(tg);
 			continue;
 		}
 		for (n = 0; n < 2; n++) {
@@ -1125,31 +1175,43 @@ static void report_text(void)
 
 			if (!p->done)
 				continue;
-			fmt_rate(a, sizeof(a), p->ops_s);
+			if (tg->control)
+				snprintf(a, sizeof(a), "(control)");
+			else
+				fmt_rate(a, sizeof(a), p->ops_s);
 			printf("  %-15s %7u %10s %11.2fx   ", tg->name, n + 1,
 			       a, tg->tput[0].done ?
 			       p->ops_s / tg->tput[0].ops_s : 0);
-			if (t != T_LIB && lib->tput[n].done)
+			if (!tg->lib && !tg->control && lib->tput[n].done)
 				printf("%s faster\n",
-				       ratio(c, sizeof(c),
+				       ratio(b, sizeof(b),
 					     lib->tput[n].ops_s / p->ops_s));
 			else
 				printf("-\n");
 		}
 	}
+	printf("  (cpu loop: two processes that only compute; its \"vs 1 "
+	       "client\" is what\n   this machine gives a second busy "
+	       "process, the ceiling for the others)\n");
+}
+
+static void report_gate(void)
+{
+	unsigned g;
 
 	printf("\n3. The gate: loops of %u calls (nanoseconds per call)\n\n",
 	       cfg.gate_iters);
-	if (gate_done) {
+	if (!gate_done) {
+		printf("  not measured\n");
+	} else {
 		for (g = 0; g < NGATE; g++)
 			printf("  %-40s %8.1f\n", gate_names[g], gate_ns[g]);
 		printf("  %-40s %8.1f\n", "plkv_get miss - plain call",
 		       gate_ns[G_MISS] - gate_ns[G_PLAIN]);
-		printf("  (protection %s: the gate's WRPKRU %s)\n", protection(),
-		       host.protected ? "is included" :
-		       "is skipped, so this is the library's own cost");
-	} else {
-		printf("  not measured\n");
+		printf("  (protection %s: %s)\n", protection(),
+		       host.protected ? "both WRPKRU of the gate are included" :
+		       "the gate skips WRPKRU, so this is the library's own "
+		       "cost");
 	}
 	if (cg_done) {
 		printf("\n  instructions per call (callgrind, %u calls, "
@@ -1157,11 +1219,28 @@ static void report_text(void)
 		for (g = 0; g < NCG; g++)
 			printf("  %-40s %8.0f\n", cg_names[g], cg_instr[g]);
 	}
+}
 
+static void report_text(void)
+{
+	unsigned i;
+
+	printf("plkv-bench %s: backend %s, protection %s\n", plkv_version(),
+	       backend_name(host.backend), protection());
+	printf("host: %s, %ld CPUs, load average %.2f at start; %s\n",
+	       host.cpu, host.ncpu, host.load,
+	       host.mc_version[0] ? host.mc_version : "no memcached");
+	printf("method: %u run%s x %u ops per latency row after warm-up, "
+	       "median of the runs;\n        timer cost %.0f ns (mean %.1f) "
+	       "subtracted from each sample\n\n", cfg.reps,
+	       cfg.reps == 1 ? "" : "s", cfg.ops, timer_ns, timer_mean_ns);
+	report_latency();
+	report_throughput();
+	report_gate();
 	if (nnotes) {
 		printf("\nnotes:\n");
-		for (g = 0; g < nnotes; g++)
-			printf("  - %s\n", notes[g]);
+		for (i = 0; i < nnotes; i++)
+			printf("  - %s\n", notes[i]);
 	}
 }
 
@@ -1192,16 +1271,18 @@ static void report_json(void)
 	json_str(plkv_version());
 	printf(",\n  \"host\": {\"cpu\": ");
 	json_str(host.cpu);
-	printf(", \"cpus\": %ld, \"pku\": %s, \"memcached\": ", host.ncpu,
-	       host.pku ? "true" : "false");
+	printf(", \"cpus\": %ld, \"pku\": %s, \"load\": %.2f, "
+	       "\"memcached\": ", host.ncpu, host.pku ? "true" : "false",
+	       host.load);
 	json_str(host.mc_version);
 	printf("},\n  \"backend\": ");
 	json_str(backend_name(host.backend));
 	printf(", \"protected\": %s,\n", host.protected ? "true" : "false");
 	printf("  \"config\": {\"ops\": %u, \"reps\": %u, \"duration_ms\": %u, "
-	       "\"gate_iters\": %u, \"quick\": %s, \"timer_ns\": %.1f},\n",
+	       "\"gate_iters\": %u, \"quick\": %s, \"timer_ns\": %.1f, "
+	       "\"timer_mean_ns\": %.1f},\n",
 	       cfg.ops, cfg.reps, cfg.duration_ms, cfg.gate_iters,
-	       cfg.quick ? "true" : "false", timer_ns);
+	       cfg.quick ? "true" : "false", timer_ns, timer_mean_ns);
 
 	printf("  \"targets\": [");
 	for (t = 0; t < NTARGETS; t++) {
@@ -1224,26 +1305,30 @@ static void report_json(void)
 					continue;
 				printf("%s\n    {\"target\": \"%s\", \"op\": "
 				       "\"%s\", \"value_bytes\": %zu, "
-				       "\"median_ns\": %.1f, \"p99_ns\": %.1f, "
-				       "\"vs_libplkv\": %.2f}",
+				       "\"median_ns\": %.1f, \"mean_ns\": %.1f, "
+				       "\"p99_ns\": %.1f, \"vs_libplkv\": %.2f}",
 				       first ? "" : ",", targets[t].name,
 				       op_names[op], vsizes[z], l->med_ns,
-				       l->p99_ns, r->done && r->med_ns > 0 ?
+				       l->mean_ns, l->p99_ns, r->done && r->med_ns > 0 ?
 				       l->med_ns / r->med_ns : 0.0);
 				first = false;
 			}
 	printf("\n  ],\n  \"throughput\": [");
 	first = true;
-	for (t = 0; t < NTARGETS; t++)
+	for (t = 0; t <= NTARGETS; t++)
 		for (n = 0; n < 2; n++) {
-			const struct tp *p = &targets[t].tput[n];
+			const struct target *tg = t == NTARGETS ? &control :
+							      &targets[t];
+			const struct tp *p = &tg->tput[n];
 
-			if (targets[t].state != T_READY || !p->done)
+			if (tg->state != T_READY || !p->done)
 				continue;
 			printf("%s\n    {\"target\": \"%s\", \"clients\": %u, "
-			       "\"ops_per_s\": %.0f, \"libplkv_over_this\": "
-			       "%.2f}", first ? "" : ",", targets[t].name,
-			       n + 1, p->ops_s, lib->tput[n].done ?
+			       "\"ops_per_s\": %.0f, \"vs_1_client\": %.2f, "
+			       "\"libplkv_over_this\": %.2f}", first ? "" : ",",
+			       tg->name, n + 1, p->ops_s, tg->tput[0].done ?
+			       p->ops_s / tg->tput[0].ops_s : 0.0,
+			       lib->tput[n].done && !tg->control ?
 			       lib->tput[n].ops_s / p->ops_s : 0.0);
 			first = false;
 		}
@@ -1287,10 +1372,10 @@ static void usage(FILE *f)
 "  --duration MS    length of one throughput run (default 1000)\n"
 "  --json           print a JSON document instead of tables\n"
 "  --callgrind      also count instructions per call with valgrind\n"
-"  --memcached PATH memcached to compare with (default: memcached in PATH,\n"
-"                   or $MEMCACHED)\n"
-"  --plkvd PATH     plkvd to measure (default: tools/plkvd beside this\n"
-"                   build, or $PLKVD)\n"
+"  --memcached PATH memcached to compare with (default: $MEMCACHED, else\n"
+"                   memcached in PATH)\n"
+"  --plkvd PATH     plkvd to measure (default: $PLKVD, else tools/plkvd\n"
+"                   of the tree this binary was built in)\n"
 "  --help           this text\n"
 "\n"
 "PLKV_BACKEND=user|kmod selects libplkv's backend, as for every program.\n"
@@ -1406,7 +1491,7 @@ int main(int argc, char **argv)
 	find_servers();
 	if (!cfg.json) {
 		fprintf(stderr, "plkv-bench: measuring (about %s)...\n",
-			cfg.quick ? "a second" : "two minutes");
+			cfg.quick ? "a second" : "a minute or two");
 	}
 	measure_timer();
 	bench_latency();

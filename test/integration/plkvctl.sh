@@ -359,6 +359,20 @@ ctl --json top --count 3 --interval 0.3
 wait $loader
 check "top sees gets from another process" \
 	json 'sum(s["get_per_s"] for s in d) > 0 and sum(s["hits_per_s"] for s in d) > 0'
+"$CTL" --segment "$seg" --json top --interval 0.2 >"$tmp/top" 2>&1 &
+topper=$!
+sleep 1
+kill -INT $topper
+wait $topper
+r1=$?
+cp "$tmp/top" "$tmp/out"
+last_cmd="plkvctl --json top, then SIGINT"
+rc=$r1
+check "top stops cleanly on SIGINT: exit 0, a complete JSON array" \
+	eval 'rc_is 0 && json "len(d) >= 1"'
+ctl --json info
+check "top detached on SIGINT (death generation still 0)" \
+	json 'd["death_gen"] == 0'
 ctl top --count 0
 check "top --count 0: usage error" usage_error
 ctl top --interval x

@@ -11,13 +11,16 @@
 # PLKVD names another binary.  The server gets a fresh store named
 # plkvd-test-PID on the user backend (PLKV_BACKEND overrides) and a free
 # port on 127.0.0.1; both go away on exit, also on failure.
+#
+# "A && ok || not_ok" is safe since ok and not_ok always succeed:
+# shellcheck disable=SC2015,SC2317
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
 PLKVD=${PLKVD:-tools/plkvd}
 CTL=${PLKVCTL:-tools/plkvctl}
 export PLKV_BACKEND=${PLKV_BACKEND:-user}
-seg="plkvd-test-$$"
+seg="${PLKV_TEST_PREFIX:-}plkvd-test-$$"
 tmp=$(mktemp -d)
 sock="$tmp/plkvd.sock"
 pid=
@@ -36,7 +39,7 @@ stop_server() {
 cleanup() {
 	stop_server
 	"$CTL" --segment "$seg" destroy --force >/dev/null 2>&1
-	rm -f "/dev/shm/$seg" "/dev/shm/plkv-$seg" "/dev/shm/plkv.$seg"
+	rm -f "/dev/shm/plkv.$seg"	# the user backend's file
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -69,14 +72,14 @@ tcp_up() {
 
 # start_tcp ARGS...: plkvd on a free port; sets $pid and $port.
 start_tcp() {
-	local try i
+	local try _
 	for try in 1 2 3 4 5 6 7 8; do
 		port=$((20000 + (RANDOM * 7 + $$ + try) % 40000))
 		tcp_up "$port" && continue
 		"$PLKVD" -p "$port" -l 127.0.0.1 --segment "$seg" -U 0 "$@" \
 			2>"$tmp/err" &
 		pid=$!
-		for i in $(seq 50); do
+		for _ in $(seq 50); do
 			tcp_up "$port" && return 0
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
@@ -87,10 +90,10 @@ start_tcp() {
 }
 
 start_unix() {
-	local i
+	local _
 	"$PLKVD" -s "$sock" --segment "$seg" "$@" 2>"$tmp/err" &
 	pid=$!
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ -S "$sock" ] && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1

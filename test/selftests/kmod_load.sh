@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
+#
 # kmod_load - plkv.ko loads, /dev/plkv appears as a character device with
 # mode 0666 (access control is per segment), rmmod removes both, and the
 # cycle works twice; the module is left loaded for the tests after this one

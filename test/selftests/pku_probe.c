@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * pku_probe - the memory protection key facts plkv's gate is built on.
  *

@@ -102,7 +102,7 @@ FIXTURE_TEARDOWN(prot)
 	}
 }
 
-static void expect_intact(struct th_test *_metadata, plkv_t *kv)
+static void expect_intact(struct th_test __th_unused *_metadata, plkv_t *kv)
 {
 	char buf[16], msg[256];
 	struct plkv_meta m;

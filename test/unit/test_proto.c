@@ -734,6 +734,20 @@ START_TEST(too_large_is_swallowed)
 }
 END_TEST
 
+START_TEST(announced_value_grows_with_data)
+{
+	/* A client that announces a large value and sends little of it
+	 * costs little: the buffer grows with the data, not the announce. */
+	const char *in = "set a 0 0 900000\r\n0123456789";
+
+	feed_n(in, strlen(in), 1u << 30);
+	ck_assert_int_eq(C.state, CONN_NREAD);
+	ck_assert_uint_le(proto_read_hint(&C), 128u << 10);
+	ck_assert_int_eq(conn_rreserve(&C, proto_read_hint(&C)), 0);
+	ck_assert_uint_le(C.rsize, 256u << 10);
+}
+END_TEST
+
 START_TEST(too_large_noreply)
 {
 	size_t vlen = settings.item_size_eff + 1, n;
@@ -948,6 +962,8 @@ START_TEST(meta_set_modes)
 		 "CLIENT_ERROR opaque token too long\r\nEN\r\n"
 		 "CLIENT_ERROR bad command line format\r\n"
 		 "CLIENT_ERROR bad token in command line format\r\nEN\r\nHD\r\n");
+	exchange("ms a 1 k O1 c\r\nx\r\nms b 1\r\ny\r\nms c 1 O2\r\nz\r\n",
+		 "HD ka O1 c1\r\nHD\r\nHD O2\r\n");
 	exchange("ms x 2 q\r\nabc\r\nmn\r\n",
 		 "CLIENT_ERROR bad data chunk\r\nERROR\r\nMN\r\n");
 	/* CAS check with append mode, and NF for CAS on a missing key */
@@ -1054,6 +1070,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, long_keys);
 	tcase_add_test(tc, too_large_is_swallowed);
 	tcase_add_test(tc, too_large_noreply);
+	tcase_add_test(tc, announced_value_grows_with_data);
 	tcase_add_test(tc, arithmetic);
 	tcase_add_test(tc, delete_forms);
 	tcase_add_test(tc, touch_gat);

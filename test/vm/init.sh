@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
+#
 # /init of the plkv test VM: test/vm/run.sh packs it into the initramfs
 # with busybox, the static selftests (/plkv/tests), plkv.ko (/plkv/kmod),
 # the tools (/plkv/tools) and /etc/plkv-vm.conf, which sets:

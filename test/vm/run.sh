@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
 # test/vm/run.sh - run plkv's selftests inside a QEMU VM where protection
 # keys and plkv.ko are real.  See Documentation/dev-tools/testing.rst.
 #

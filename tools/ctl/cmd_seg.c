@@ -142,6 +142,10 @@ static int create_run(int argc, char **argv)
 				 argv[optind]);
 
 	err = plkv_open(ctl.segment, &opts, &kv);
+	if (err == -EINVAL)
+		return ctl_fail_msg(err, "the library refused these parameters "
+				    "(size, item size, factor or hash power "
+				    "out of range)");
 	if (err)
 		return ctl_fail_open(err);
 	err = plkv_info(kv, &in);

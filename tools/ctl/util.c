@@ -6,7 +6,6 @@
 #include <cpuid.h>
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +50,15 @@ int ctl_fail(int err)
 	return 1;
 }
 
+/* The same with what failed or what was found appended. */
+int ctl_fail_msg(int err, const char *what)
+{
+	fflush(stdout);
+	fprintf(stderr, "plkvctl: %s: %s: %s\n", ctl.segment,
+		plkv_strerror(err), what);
+	return 1;
+}
+
 /* A failed plkv_open(), with a hint for the usual causes. */
 int ctl_fail_open(int err)
 {
@@ -63,15 +71,6 @@ int ctl_fail_open(int err)
 				    "('plkvctl destroy' removes it)");
 	}
 	return ctl_fail(err);
-}
-
-/* The same with what failed or what was found appended. */
-int ctl_fail_msg(int err, const char *what)
-{
-	fflush(stdout);
-	fprintf(stderr, "plkvctl: %s: %s: %s\n", ctl.segment,
-		plkv_strerror(err), what);
-	return 1;
 }
 
 void ctl_options(struct plkv_options *opts, unsigned flags)
@@ -155,7 +154,7 @@ static int parse_ull(const char *s, unsigned long long *v, char **end)
 	if (!*s || *s == '-' || *s == '+' || *s == ' ')
 		return -EINVAL;
 	errno = 0;
-	*v = strtoull(s, end, 0);
+	*v = strtoull(s, end, 10);
 	if (errno || *end == s)
 		return -EINVAL;
 	return 0;

@@ -36,12 +36,12 @@ struct pending_store {
 	int64_t exptime;
 	uint64_t cas;
 	size_t vlen;		/* value bytes including the final \r\n */
-	size_t klen;
-	char key[KEY_MAX_LENGTH + 1];
 	char ret[24];		/* ms return flags in request order: O k c */
 	unsigned nret;
 	char opaque[34];
 	size_t olen;
+	size_t klen;
+	char key[KEY_MAX_LENGTH + 1];	/* last: reset clears what is before */
 };
 
 /* A multi-get in progress.  Offsets are into rbuf. */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -366,6 +367,29 @@ static int open_store(void)
 	return 0;
 }
 
+/* Room for -c connections plus our own descriptors, as memcached does. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)settings.maxconns + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max < want) {
+		rl.rlim_max = want;	/* works as root */
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			return;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && want < (rlim_t)settings.maxconns + 64 &&
+	    settings.verbose)
+		fprintf(stderr, "plkvd: only %llu file descriptors for -c %u\n",
+			(unsigned long long)want, settings.maxconns);
+}
+
 static int write_pidfile(void)
 {
 	FILE *f;
@@ -449,6 +473,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	raise_fd_limit();
 	if (net_listen())
 		return 1;
 	if (settings.daemon && daemonize(&ready_fd))

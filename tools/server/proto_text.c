@@ -997,12 +997,21 @@ int proto_process(struct conn *c)
 	}
 }
 
-/* How many bytes the next read should have room for. */
+/*
+ * How many bytes the next read should have room for.  A value being read
+ * grows the buffer by at most READ_STEP at a time, so a client that
+ * announces a large value and sends nothing costs nothing.
+ */
+#define READ_STEP	(128u << 10)
+
 size_t proto_read_hint(struct conn *c)
 {
-	size_t have = c->rlen - c->rpos;
+	size_t have = c->rlen - c->rpos, want;
 
-	if (c->state == CONN_NREAD && c->st.vlen > have)
-		return c->st.vlen - have > 4096 ? c->st.vlen - have : 4096;
-	return 4096;
+	if (c->state != CONN_NREAD || c->st.vlen <= have)
+		return 4096;
+	want = c->st.vlen - have;
+	if (want > READ_STEP)
+		return READ_STEP;
+	return want > 4096 ? want : 4096;
 }

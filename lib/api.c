@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The public data and stats calls: check every argument, enter the gate,
+ * run the command, leave the gate on every path.
+ *
+ * Arguments are checked before the gate, so a bad call changes nothing
+ * and costs no lock.  Mutating calls are bracketed by the op record
+ * (eng_op_begin/end) and by the crash-injection markers; the amortized
+ * upkeep (hash migration, crawler) runs inside the same bracket, after
+ * the command's own locks are released.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "engine.h"
+
+/* memcached protocol keys: 1-250 bytes, no space or control characters. */
+static int key_check(const char *key, size_t klen)
+{
+	size_t i;
+
+	if (!key || klen == 0 || klen > ENG_KEY_MAX)
+		return PLKV_EBADKEY;
+	for (i = 0; i < klen; i++) {
+		unsigned char c = (unsigned char)key[i];
+
+		if (c <= 0x20 || c == 0x7f)
+			return PLKV_EBADKEY;
+	}
+	return 0;
+}
+
+static int mut_enter(plkv_t *kv, struct plkv_ctx *ctx, uint32_t op)
+{
+	int rc = plkv_enter(kv, ctx);
+
+	if (rc)
+		return rc;
+	plkv_crash_op_begin(ctx);
+	eng_op_begin(ctx, op);
+	return 0;
+}
+
+static void mut_leave(struct plkv_ctx *ctx)
+{
+	eng_after_op(ctx, true);
+	eng_op_end(ctx);
+	plkv_crash_op_end(ctx);
+	plkv_leave(ctx);
+}
+
+static int get_common(plkv_t *kv, const char *key, size_t klen, bool touch,
+		      int64_t exptime, void *buf, size_t cap,
+		      struct plkv_meta *meta)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	if (!kv || (!buf && cap))
+		return -EINVAL;
+	rc = key_check(key, klen);
+	if (rc)
+		return rc;
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	rc = eng_get(&ctx, key, klen, touch, exptime, buf, cap, meta);
+	eng_after_op(&ctx, false);
+	plkv_leave(&ctx);
+	return rc;
+}
+
+PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen, void *buf,
+		      size_t cap, struct plkv_meta *meta)
+{
+	return get_common(kv, key, klen, false, 0, buf, cap, meta);
+}
+
+PLKV_API int plkv_gat(plkv_t *kv, const char *key, size_t klen,
+		      int64_t exptime, void *buf, size_t cap,
+		      struct plkv_meta *meta)
+{
+	return get_common(kv, key, klen, true, exptime, buf, cap, meta);
+}
+
+PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
+		       void *buf, size_t cap)
+{
+	struct plkv_ctx ctx;
+	size_t i, used = 0;
+	int rc;
+
+	if (!kv || (!keys && n) || (!buf && cap))
+		return -EINVAL;
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++) {
+		struct plkv_mget_key *k = &keys[i];
+
+		memset(&k->meta, 0, sizeof(k->meta));
+		k->off = used;
+		k->rc = key_check(k->key, k->klen);
+		if (k->rc)
+			continue;
+		k->rc = eng_get(&ctx, k->key, k->klen, false, 0,
+				buf ? (char *)buf + used : NULL, cap - used,
+				&k->meta);
+		if (k->rc == 0)
+			used += k->meta.len;
+	}
+	eng_after_op(&ctx, false);
+	plkv_leave(&ctx);
+	return 0;
+}
+
+PLKV_API int plkv_store(plkv_t *kv, int mode, const char *key, size_t klen,
+			const void *val, size_t vlen, uint32_t flags,
+			int64_t exptime, uint64_t cas_in, uint64_t *cas_out)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	if (!kv || mode < PLKV_SET || mode > PLKV_CAS || (!val && vlen))
+		return -EINVAL;
+	rc = key_check(key, klen);
+	if (rc)
+		return rc;
+	rc = mut_enter(kv, &ctx, OP_STORE);
+	if (rc)
+		return rc;
+	if (vlen > eng(kv)->item_size_max)
+		rc = PLKV_ETOOBIG;
+	else
+		rc = eng_store(&ctx, mode, key, klen, val, vlen, flags, exptime,
+			       cas_in, cas_out);
+	mut_leave(&ctx);
+	return rc;
+}
+
+PLKV_API int plkv_set(plkv_t *kv, const char *key, size_t klen,
+		      const void *val, size_t vlen, uint32_t flags,
+		      int64_t exptime)
+{
+	return plkv_store(kv, PLKV_SET, key, klen, val, vlen, flags, exptime,
+			  0, NULL);
+}
+
+PLKV_API int plkv_add(plkv_t *kv, const char *key, size_t klen,
+		      const void *val, size_t vlen, uint32_t flags,
+		      int64_t exptime)
+{
+	return plkv_store(kv, PLKV_ADD, key, klen, val, vlen, flags, exptime,
+			  0, NULL);
+}
+
+PLKV_API int plkv_replace(plkv_t *kv, const char *key, size_t klen,
+			  const void *val, size_t vlen, uint32_t flags,
+			  int64_t exptime)
+{
+	return plkv_store(kv, PLKV_REPLACE, key, klen, val, vlen, flags,
+			  exptime, 0, NULL);
+}
+
+PLKV_API int plkv_append(plkv_t *kv, const char *key, size_t klen,
+			 const void *val, size_t vlen)
+{
+	return plkv_store(kv, PLKV_APPEND, key, klen, val, vlen, 0, 0, 0,
+			  NULL);
+}
+
+PLKV_API int plkv_prepend(plkv_t *kv, const char *key, size_t klen,
+			  const void *val, size_t vlen)
+{
+	return plkv_store(kv, PLKV_PREPEND, key, klen, val, vlen, 0, 0, 0,
+			  NULL);
+}
+
+PLKV_API int plkv_cas(plkv_t *kv, const char *key, size_t klen,
+		      const void *val, size_t vlen, uint32_t flags,
+		      int64_t exptime, uint64_t cas)
+{
+	return plkv_store(kv, PLKV_CAS, key, klen, val, vlen, flags, exptime,
+			  cas, NULL);
+}
+
+static int arith(plkv_t *kv, const char *key, size_t klen, bool incr,
+		 uint64_t delta, uint64_t *result)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	if (!kv)
+		return -EINVAL;
+	rc = key_check(key, klen);
+	if (rc)
+		return rc;
+	rc = mut_enter(kv, &ctx, OP_INCR);
+	if (rc)
+		return rc;
+	rc = eng_arith(&ctx, key, klen, incr, delta, result);
+	mut_leave(&ctx);
+	return rc;
+}
+
+PLKV_API int plkv_incr(plkv_t *kv, const char *key, size_t klen,
+		       uint64_t delta, uint64_t *result)
+{
+	return arith(kv, key, klen, true, delta, result);
+}
+
+PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
+		       uint64_t delta, uint64_t *result)
+{
+	return arith(kv, key, klen, false, delta, result);
+}
+
+PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	if (!kv)
+		return -EINVAL;
+	rc = key_check(key, klen);
+	if (rc)
+		return rc;
+	rc = mut_enter(kv, &ctx, OP_DELETE);
+	if (rc)
+		return rc;
+	rc = eng_delete(&ctx, key, klen);
+	mut_leave(&ctx);
+	return rc;
+}
+
+PLKV_API int plkv_touch(plkv_t *kv, const char *key, size_t klen,
+			int64_t exptime)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	if (!kv)
+		return -EINVAL;
+	rc = key_check(key, klen);
+	if (rc)
+		return rc;
+	rc = mut_enter(kv, &ctx, OP_TOUCH);
+	if (rc)
+		return rc;
+	rc = eng_touch(&ctx, key, klen, exptime);
+	mut_leave(&ctx);
+	return rc;
+}
+
+PLKV_API int plkv_flush_all(plkv_t *kv, int64_t delay)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	if (!kv)
+		return -EINVAL;
+	rc = mut_enter(kv, &ctx, OP_FLUSH);
+	if (rc)
+		return rc;
+	rc = eng_flush(&ctx, delay);
+	mut_leave(&ctx);
+	return rc;
+}
+
+static int collect(plkv_t *kv, const char *group, struct eng_statbuf *sb)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	rc = eng_stats_collect(&ctx, group, sb);
+	plkv_leave(&ctx);
+	return rc;
+}
+
+static bool group_valid(const char *g)
+{
+	return !g || !*g || !strcmp(g, "general") || !strcmp(g, "slabs") ||
+	       !strcmp(g, "items") || !strcmp(g, "settings");
+}
+
+PLKV_API int plkv_stats(plkv_t *kv, const char *group, plkv_stat_fn fn,
+			void *arg)
+{
+	struct eng_statbuf sb = { 0 };
+	size_t i;
+	int rc;
+
+	if (!kv || !fn || !group_valid(group))
+		return -EINVAL;
+	rc = collect(kv, group, &sb);
+	for (i = 0; !rc && i < sb.n; i++)
+		rc = fn(arg, sb.name[i], sb.value[i]);
+	eng_statbuf_free(&sb);
+	return rc;
+}
+
+PLKV_API int plkv_stat_u64(plkv_t *kv, const char *name, uint64_t *value)
+{
+	struct eng_statbuf sb = { 0 };
+	size_t i;
+	int rc;
+
+	if (!kv || !name || !value)
+		return -EINVAL;
+	rc = collect(kv, NULL, &sb);
+	if (!rc) {
+		rc = -ENOENT;
+		for (i = 0; i < sb.n; i++) {
+			if (!strcmp(sb.name[i], name)) {
+				*value = strtoull(sb.value[i], NULL, 10);
+				rc = 0;
+				break;
+			}
+		}
+	}
+	eng_statbuf_free(&sb);
+	return rc;
+}
+
+PLKV_API int plkv_maintain(plkv_t *kv, unsigned budget)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	if (!kv)
+		return -EINVAL;
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	plkv_crash_op_begin(&ctx);
+	rc = eng_maintain(&ctx, budget);
+	plkv_crash_op_end(&ctx);
+	plkv_leave(&ctx);
+	return rc;
+}
+
+PLKV_API int plkv_check(plkv_t *kv, char *msg, size_t cap)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	if (!kv || (!msg && cap))
+		return -EINVAL;
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	rc = eng_check(&ctx, msg, cap);
+	plkv_leave(&ctx);
+	return rc;
+}
+
+/* Collect the live items of one stripe (its lock held). */
+static int dump_stripe(struct plkv_ctx *ctx, unsigned s,
+		       struct plkv_dump_item **out, size_t *n, size_t *cap)
+{
+	struct plkv *kv = ctx->kv;
+	uint64_t st = atomic_load(&eng(kv)->hash_state), b, nb;
+	unsigned p = HS_POWER(st);
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		plkv_off_t *tab;
+		uint64_t lo = 0, half = 1ULL << (p - 1);
+
+		if (pass == 0 && !HS_EXPANDING(st))
+			continue;
+		tab = assoc_table(kv, pass == 0 ? p - 1 : p);
+		nb = pass == 0 ? half : 1ULL << p;
+		if (pass == 0)
+			lo = HS_BUCKET(st);
+		for (b = s; b < nb; b += ENG_STRIPES) {
+			plkv_off_t q;
+
+			if (pass == 0 && b < lo)
+				continue;
+			if (pass == 1 && HS_EXPANDING(st) &&
+			    (b & (half - 1)) >= HS_BUCKET(st))
+				continue;
+			for (q = tab[b]; q; q = I(kv, q)->h_next) {
+				struct plkv_item *it = I(kv, q);
+				struct plkv_dump_item *d;
+
+				if (item_expired(ctx, it) ||
+				    item_flushed(ctx, it))
+					continue;
+				if (*n == *cap) {
+					size_t nc = *cap ? *cap * 2 : 64;
+					void *nw = realloc(*out, nc * sizeof(**out));
+
+					if (!nw)
+						return -ENOMEM;
+					*out = nw;
+					*cap = nc;
+				}
+				d = &(*out)[(*n)++];
+				memset(d, 0, sizeof(*d));
+				memcpy(d->key, item_key(it), it->nkey);
+				d->klen = it->nkey;
+				d->vlen = it->nbytes;
+				d->flags = it->flags;
+				d->exptime = it->exptime;
+				d->cas = it->cas;
+				d->slab_class = it->slab_class;
+			}
+		}
+	}
+	return 0;
+}
+
+PLKV_API int plkv_dump(plkv_t *kv, plkv_dump_fn fn, void *arg)
+{
+	struct plkv_dump_item *items = NULL;
+	size_t n, cap = 0, i;
+	unsigned s;
+	int rc = 0;
+
+	if (!kv || !fn)
+		return -EINVAL;
+	for (s = 0; s < ENG_STRIPES && !rc; s++) {
+		struct plkv_ctx ctx;
+
+		rc = plkv_enter(kv, &ctx);
+		if (rc)
+			break;
+		n = 0;
+		plkv_lock(&ctx, ENG_LOCK_STRIPE0 + s);
+		rc = dump_stripe(&ctx, s, &items, &n, &cap);
+		plkv_unlock(&ctx, ENG_LOCK_STRIPE0 + s);
+		plkv_leave(&ctx);
+		for (i = 0; !rc && i < n; i++)
+			rc = fn(arg, &items[i]);
+	}
+	free(items);
+	return rc;
+}

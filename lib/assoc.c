@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hash table: power-of-two buckets of singly linked chains (h_next),
+ * grown incrementally.
+ *
+ * Why it is safe with striped locks: item lock stripe = hv mod 256, and a
+ * bucket at any power >= 8 is hv mod 2^power, so every bucket belongs to
+ * exactly one stripe, and old bucket i splits into new buckets i and
+ * i + 2^(p-1), both in the same stripe as i.  Migrating bucket i therefore
+ * needs only stripe (i mod 256): a reader holding the stripe of its key
+ * sees either the whole bucket before migration or the whole bucket after.
+ *
+ * The state (power, expanding, next bucket to migrate) is one 64-bit word,
+ * read after taking the stripe lock; while the stripe is held, nothing
+ * about the caller's bucket can change: the start of an expansion leaves
+ * every old bucket where it is, and migrations of our bucket need our lock.
+ *
+ * Tables live at fixed places (engine.h), so starting an expansion is one
+ * store of the state word: no allocation, no whole-table clear.  The two
+ * new buckets an old bucket splits into are cleared when it is migrated.
+ *
+ * Crash safety: a chain changes by one store (publish at the head, or
+ * unhook by storing the predecessor's link).  A migration unhooks the head
+ * of the old bucket (recording it in W_AUX first), then pushes it on its
+ * new bucket; assoc_migrate_resolve() redoes a bucket from any point.
+ */
+#include "engine.h"
+
+static inline uint64_t mask(unsigned p)
+{
+	return (1ULL << p) - 1;
+}
+
+plkv_off_t *assoc_table(const struct plkv *kv, unsigned power)
+{
+	const struct plkv_engine *e = eng(kv);
+	plkv_off_t off = e->hash_off;
+
+	if ((power ^ e->hash_power_max) & 1)
+		off += e->hash_region_a;
+	return (plkv_off_t *)plkv_ptr(kv, off);
+}
+
+/* The bucket hv lives in now.  Hold hv's stripe lock. */
+plkv_off_t *assoc_bucket(const struct plkv *kv, uint32_t hv)
+{
+	uint64_t st = atomic_load_explicit(&eng(kv)->hash_state,
+					   memory_order_acquire);
+	unsigned p = HS_POWER(st);
+
+	if (HS_EXPANDING(st)) {
+		uint64_t ob = hv & mask(p - 1);
+
+		if (ob >= HS_BUCKET(st))
+			return &assoc_table(kv, p - 1)[ob];
+	}
+	return &assoc_table(kv, p)[hv & mask(p)];
+}
+
+struct plkv_item *assoc_find(struct plkv_ctx *ctx, const char *key,
+			     size_t nkey, uint32_t hv)
+{
+	const struct plkv *kv = ctx->kv;
+	plkv_off_t p = *assoc_bucket(kv, hv);
+
+	while (p) {
+		struct plkv_item *it = I(kv, p);
+
+		if (it->hv == hv && it->nkey == nkey &&
+		    memcmp(item_key(it), key, nkey) == 0)
+			return it;
+		p = it->h_next;
+	}
+	return NULL;
+}
+
+static bool chain_has(const struct plkv *kv, plkv_off_t p, plkv_off_t off)
+{
+	uint64_t limit = 1ULL << 32;
+
+	while (p && limit--) {
+		if (p == off)
+			return true;
+		p = I(kv, p)->h_next;
+	}
+	return false;
+}
+
+bool assoc_contains(const struct plkv *kv, uint32_t hv, plkv_off_t off)
+{
+	return chain_has(kv, *assoc_bucket(kv, hv), off);
+}
+
+/*
+ * In hv's chain: replace old by new (both set), unhook old (new == 0), or
+ * push new at the head (old == 0).  One store publishes the change.
+ */
+void assoc_swap(struct plkv_ctx *ctx, uint32_t hv, plkv_off_t old,
+		plkv_off_t new)
+{
+	const struct plkv *kv = ctx->kv;
+	plkv_off_t *link = assoc_bucket(kv, hv);
+
+	if (!old) {
+		I(kv, new)->h_next = *link;
+		PUBLISH(*link, new);
+		return;
+	}
+	while (*link && *link != old)
+		link = &I(kv, *link)->h_next;
+	if (!*link)
+		return;
+	if (new) {
+		I(kv, new)->h_next = I(kv, old)->h_next;
+		PUBLISH(*link, new);
+	} else {
+		PUBLISH(*link, I(kv, old)->h_next);
+	}
+}
+
+/* ---- growth ---- */
+
+/* Start an expansion when the load passes 1.5 items per bucket. */
+void assoc_maybe_grow(struct plkv_ctx *ctx)
+{
+	struct plkv_engine *e = eng(ctx->kv);
+	uint64_t st = atomic_load_explicit(&e->hash_state,
+					   memory_order_relaxed);
+	int64_t items = atomic_load_explicit(&e->items_hint,
+					     memory_order_relaxed);
+	unsigned p = HS_POWER(st);
+
+	if (HS_EXPANDING(st) || p >= e->hash_power_max ||
+	    items <= (int64_t)((3ULL << p) / 2))
+		return;
+	if (!plkv_trylock(ctx, ENG_LOCK_EXPAND))
+		return;
+	st = atomic_load(&e->hash_state);
+	if (!HS_EXPANDING(st) && HS_POWER(st) == p)
+		atomic_store(&e->hash_state, HS_MAKE(p + 1, 1, 0));
+	plkv_unlock(ctx, ENG_LOCK_EXPAND);
+}
+
+/*
+ * Migrate old bucket W_VAL into the table of power W_CAS, as recorded in
+ * slot's op record, from wherever the migration stopped.  Holding the
+ * bucket's stripe lock.
+ */
+void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_engine *e = eng(kv);
+	struct plkv_oprec *r = eng_slot_op(kv, slot);
+	uint64_t i = r->w[W_VAL], p = r->w[W_CAS];
+	uint64_t st = atomic_load(&e->hash_state), half, next;
+	plkv_off_t *old, *new, aux;
+
+	if (!HS_EXPANDING(st) || HS_POWER(st) != p || HS_BUCKET(st) != i)
+		return;		/* done already */
+	half = 1ULL << (p - 1);
+	old = assoc_table(kv, (unsigned)p - 1);
+	new = assoc_table(kv, (unsigned)p);
+	if (r->phase == PH_M_ZERO) {
+		new[i] = 0;
+		new[i + half] = 0;
+		rec_phase(r, PH_M_MOVE);
+		PLKV_CRASH_POINT(ctx);
+	}
+	aux = r->w[W_AUX];
+	if (aux && !chain_has(kv, old[i], aux)) {
+		struct plkv_item *it = I(kv, aux);
+		plkv_off_t *b = &new[it->hv & mask((unsigned)p)];
+
+		if (!chain_has(kv, *b, aux)) {	/* in neither: finish */
+			it->h_next = *b;
+			PUBLISH(*b, aux);
+		}
+	}
+	while (old[i]) {
+		plkv_off_t x = old[i];
+		struct plkv_item *it = I(kv, x);
+		plkv_off_t *b = &new[it->hv & mask((unsigned)p)];
+
+		rec_set(r, W_AUX, x);
+		PLKV_CRASH_POINT(ctx);
+		PUBLISH(old[i], it->h_next);
+		PLKV_CRASH_POINT(ctx);
+		it->h_next = *b;
+		PUBLISH(*b, x);
+	}
+	rec_set(r, W_AUX, 0);
+	next = i + 1;
+	atomic_compare_exchange_strong(&e->hash_state, &st,
+		next == half ? HS_MAKE(p, 0, 0) : HS_MAKE(p, 1, next));
+}
+
+/* Migrate up to budget buckets; returns how many. */
+int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget)
+{
+	struct plkv_engine *e = eng(ctx->kv);
+	struct plkv_oprec *op = ctx->op;
+	bool own_op = !op->state;
+	uint32_t saved_op = op->op, saved_phase = op->phase;
+	unsigned done = 0;
+
+	if (!HS_EXPANDING(atomic_load_explicit(&e->hash_state,
+					       memory_order_relaxed)))
+		return 0;
+	if (!plkv_trylock(ctx, ENG_LOCK_EXPAND))
+		return 0;
+	if (own_op)
+		eng_op_begin(ctx, OP_MIGRATE);
+	while (done < budget) {
+		uint64_t st = atomic_load(&e->hash_state);
+		unsigned lk;
+
+		if (!HS_EXPANDING(st))
+			break;
+		lk = eng_stripe_lock((uint32_t)HS_BUCKET(st));
+		op->op = OP_MIGRATE;
+		rec_set(op, W_VAL, HS_BUCKET(st));
+		rec_set(op, W_CAS, HS_POWER(st));
+		rec_set(op, W_AUX, 0);
+		rec_phase(op, PH_M_ZERO);
+		plkv_lock(ctx, lk);
+		assoc_migrate_resolve(ctx, ctx->slot);
+		rec_phase(op, PH_DONE);
+		plkv_unlock(ctx, lk);
+		done++;
+	}
+	if (own_op) {
+		eng_op_end(ctx);
+	} else {
+		op->op = saved_op;
+		rec_phase(op, saved_phase);
+	}
+	plkv_unlock(ctx, ENG_LOCK_EXPAND);
+	return (int)done;
+}
+
+/* The EXPAND lock's dead owner may have been mid-bucket: finish it. */
+void assoc_repair_expand(struct plkv_ctx *ctx, uint32_t slot)
+{
+	struct plkv_oprec *dead = eng_slot_op(ctx->kv, slot);
+	unsigned lk;
+	bool mine;
+
+	if (dead->op != OP_MIGRATE ||
+	    (dead->phase != PH_M_ZERO && dead->phase != PH_M_MOVE))
+		return;
+	lk = eng_stripe_lock((uint32_t)dead->w[W_VAL]);
+	mine = eng_lock_if_needed(ctx, lk);
+	assoc_migrate_resolve(ctx, slot);
+	if (mine)
+		plkv_unlock(ctx, lk);
+}

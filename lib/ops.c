@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The commands, with memcached 1.6's semantics.  Each runs inside one gate
+ * entry (api.c validated the arguments and began the op record).
+ *
+ * The get path is deliberately short: hash, lock the key's stripe, find,
+ * copy the value into the caller's buffer, note the hit, unlock.  Values
+ * are copied while the stripe lock is held, so a reader needs no
+ * reference and a dead reader leaves nothing to undo.
+ *
+ * A store allocates and fills its new item before taking the stripe lock
+ * (the copy from the caller's memory and any eviction happen unlocked),
+ * then decides under the lock and runs item_txn().  Append, prepend and
+ * incr need the old value, so they allocate under the lock, as memcached.
+ */
+#include <stdio.h>
+
+#include "engine.h"
+
+/* A found item that is expired or flushed: unlink it, count it.  Holding
+ * its stripe lock; the op record is begun here if it wasn't. */
+static void reclaim_locked(struct plkv_ctx *ctx, struct plkv_item *it,
+			   uint32_t hv)
+{
+	struct plkv_oprec *op = ctx->op;
+	bool own = !op->state;
+	struct eng_lru *L = &eng(ctx->kv)->lru[item_lru_class(it)];
+
+	if (own)
+		eng_op_begin(ctx, OP_GET);
+	rec_set(op, W_HV, hv);
+	rec_set(op, W_X, 0);
+	rec_set(op, W_Y, O(ctx->kv, it));
+	rec_phase(op, PH_LOCKED);
+	/* reclaimed/expired_unfetched belong to the LRU lock; item_txn's
+	 * lru_unlink holds it, so count there via the flag we leave. */
+	if (!(it->act & ACT_FETCHED))
+		__atomic_fetch_add(&L->expired_unfetched, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&L->reclaimed, 1, __ATOMIC_RELAXED);
+	item_txn(ctx);
+	if (own)
+		eng_op_end(ctx);
+}
+
+/* Find a live item for key; expired/flushed ones are reclaimed. */
+static struct plkv_item *find_live(struct plkv_ctx *ctx, const char *key,
+				   size_t nkey, uint32_t hv, bool count)
+{
+	struct plkv_item *it = assoc_find(ctx, key, nkey, hv);
+
+	if (!it)
+		return NULL;
+	if (item_flushed(ctx, it)) {
+		if (count)
+			stat_inc(ctx, ST_GET_FLUSHED);
+	} else if (item_expired(ctx, it)) {
+		if (count)
+			stat_inc(ctx, ST_GET_EXPIRED);
+	} else {
+		return it;
+	}
+	reclaim_locked(ctx, it, hv);
+	return NULL;
+}
+
+static void fill_meta(struct plkv_meta *meta, const struct plkv_item *it)
+{
+	if (!meta)
+		return;
+	meta->len = it->nbytes;
+	meta->flags = it->flags;
+	meta->cas = it->cas;
+	meta->exptime = it->exptime;
+}
+
+int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
+	    int64_t exptime, void *buf, size_t cap, struct plkv_meta *meta)
+{
+	uint32_t hv = eng_hash(key, nkey);
+	unsigned lk = eng_stripe_lock(hv);
+	struct plkv_item *it;
+	int rc = 0;
+
+	plkv_lock(ctx, lk);
+	it = find_live(ctx, key, nkey, hv, true);
+	if (!it) {
+		plkv_unlock(ctx, lk);
+		stat_inc(ctx, ST_GET_MISSES);
+		if (touch)
+			stat_inc(ctx, ST_TOUCH_MISSES);
+		return PLKV_ENOTFOUND;
+	}
+	if (touch) {
+		it->exptime = item_realtime(ctx, exptime);
+		stat_inc(ctx, ST_TOUCH_HITS);
+	}
+	fill_meta(meta, it);
+	if (it->nbytes > cap)
+		rc = PLKV_ETOOSMALL;
+	else
+		item_read(ctx->kv, it, 0, buf, it->nbytes);
+	lru_bump(ctx, it);
+	plkv_unlock(ctx, lk);
+	stat_inc(ctx, ST_GET_HITS);
+	return rc;
+}
+
+static uint64_t next_cas(struct plkv_ctx *ctx)
+{
+	return atomic_fetch_add(&eng(ctx->kv)->cas_next, 1);
+}
+
+/* Mode's condition on the live old item y (or none): 0 to store. */
+static int store_check(struct plkv_ctx *ctx, int mode, struct plkv_item *y,
+		       uint64_t cas_in)
+{
+	switch (mode) {
+	case PLKV_ADD:
+		if (y) {
+			lru_bump(ctx, y);	/* memcached touches it */
+			return PLKV_ENOTSTORED;
+		}
+		return 0;
+	case PLKV_REPLACE:
+		return y ? 0 : PLKV_ENOTSTORED;
+	case PLKV_CAS:
+		if (!y) {
+			stat_inc(ctx, ST_CAS_MISSES);
+			return PLKV_ENOTFOUND;
+		}
+		if (y->cas != cas_in) {
+			stat_inc(ctx, ST_CAS_BADVAL);
+			return PLKV_EEXISTS;
+		}
+		stat_inc(ctx, ST_CAS_HITS);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* set, add, replace, cas: fill the new item first, then swap it in. */
+static int store_new(struct plkv_ctx *ctx, int mode, const char *key,
+		     size_t nkey, const void *val, size_t vlen, uint32_t flags,
+		     int64_t exptime, uint64_t cas_in, uint64_t *cas_out)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_oprec *op = ctx->op;
+	uint32_t hv = eng_hash(key, nkey);
+	unsigned lk = eng_stripe_lock(hv);
+	struct plkv_item *x, *y, *old;
+	int rc;
+
+	rec_set(op, W_HV, hv);
+	rec_phase(op, PH_ALLOC);
+	rc = item_alloc(ctx, key, nkey, vlen, flags,
+			item_realtime(ctx, exptime), hv);
+	if (rc)
+		return rc;
+	x = I(kv, op->w[W_X]);
+	if (vlen)
+		item_write(kv, x, 0, val, vlen);
+	PLKV_CRASH_POINT(ctx);
+
+	plkv_lock(ctx, lk);
+	rec_phase(op, PH_LOCKED);
+	old = assoc_find(ctx, key, nkey, hv);
+	y = old && !item_expired(ctx, old) && !item_flushed(ctx, old) ? old
+								       : NULL;
+	rc = store_check(ctx, mode, y, cas_in);
+	if (rc) {
+		item_free_owned(ctx, ctx->slot);
+		rec_phase(op, PH_DONE);
+		plkv_unlock(ctx, lk);
+		return rc;
+	}
+	x->cas = next_cas(ctx);
+	if (cas_out)
+		*cas_out = x->cas;
+	rec_set(op, W_Y, O(kv, old));	/* an expired one goes too */
+	item_txn(ctx);
+	plkv_unlock(ctx, lk);
+	return 0;
+}
+
+/* append, prepend: the new item is built from the old under the lock. */
+static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
+			size_t nkey, const void *val, size_t vlen,
+			uint64_t *cas_out)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_engine *e = eng(kv);
+	struct plkv_oprec *op = ctx->op;
+	uint32_t hv = eng_hash(key, nkey);
+	unsigned lk = eng_stripe_lock(hv);
+	struct plkv_item *x, *y;
+	size_t ylen;
+	int rc;
+
+	rec_set(op, W_HV, hv);
+	plkv_lock(ctx, lk);
+	rec_phase(op, PH_LOCKED);
+	y = find_live(ctx, key, nkey, hv, false);
+	if (!y) {
+		rc = PLKV_ENOTSTORED;
+		goto out;
+	}
+	ylen = y->nbytes;
+	if (ylen + vlen > e->item_size_max) {
+		rc = PLKV_ETOOBIG;
+		goto out;
+	}
+	rc = item_alloc(ctx, key, nkey, ylen + vlen, y->flags, y->exptime, hv);
+	if (rc)
+		goto out;
+	x = I(kv, op->w[W_X]);
+	if (mode == PLKV_APPEND) {
+		item_copy_between(kv, x, 0, y, ylen);
+		item_write(kv, x, ylen, val, vlen);
+	} else {
+		item_write(kv, x, 0, val, vlen);
+		item_copy_between(kv, x, vlen, y, ylen);
+	}
+	PLKV_CRASH_POINT(ctx);
+	x->cas = next_cas(ctx);
+	if (cas_out)
+		*cas_out = x->cas;
+	rec_set(op, W_Y, O(kv, y));
+	item_txn(ctx);
+out:
+	rec_phase(op, PH_DONE);
+	plkv_unlock(ctx, lk);
+	return rc;
+}
+
+int eng_store(struct plkv_ctx *ctx, int mode, const char *key, size_t nkey,
+	      const void *val, size_t vlen, uint32_t flags, int64_t exptime,
+	      uint64_t cas_in, uint64_t *cas_out)
+{
+	stat_inc(ctx, ST_CMD_SET);
+	if (mode == PLKV_APPEND || mode == PLKV_PREPEND)
+		return store_concat(ctx, mode, key, nkey, val, vlen, cas_out);
+	return store_new(ctx, mode, key, nkey, val, vlen, flags, exptime,
+			 cas_in, cas_out);
+}
+
+/*
+ * memcached's safe_strtoull() on an item value: strtoull (leading space,
+ * optional sign), then the next character must be a space or the end (the
+ * value is followed by "\r\n" in memcached); a negative number is refused.
+ */
+bool eng_parse_u64(const char *s, size_t n, uint64_t *out)
+{
+	size_t i = 0, start;
+	uint64_t v = 0;
+	bool neg = false, any = false;
+	unsigned char end;
+
+#define SP(c) ((c) == ' ' || ((c) >= '\t' && (c) <= '\r'))
+	while (i < n && SP((unsigned char)s[i]))
+		i++;
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		neg = s[i++] == '-';
+	start = i;
+	while (i < n && s[i] >= '0' && s[i] <= '9') {
+		unsigned d = (unsigned)(s[i] - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return false;	/* ERANGE */
+		v = v * 10 + d;
+		i++;
+		any = true;
+	}
+	if (!any)
+		i = 0;			/* no conversion: endptr = str */
+	(void)start;
+	end = i < n ? (unsigned char)s[i] : '\r';
+	if (!(SP(end) || (end == '\0' && i != 0)))
+		return false;
+#undef SP
+	if (neg)
+		v = (uint64_t)0 - v;
+	if ((int64_t)v < 0 && memchr(s, '-', n))
+		return false;
+	*out = v;
+	return true;
+}
+
+int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey, bool incr,
+	      uint64_t delta, uint64_t *result)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_oprec *op = ctx->op;
+	uint32_t hv = eng_hash(key, nkey);
+	unsigned lk = eng_stripe_lock(hv);
+	struct plkv_item *y, *x;
+	char buf[24];
+	uint64_t v;
+	int len, rc = 0;
+
+	rec_set(op, W_HV, hv);
+	plkv_lock(ctx, lk);
+	rec_phase(op, PH_LOCKED);
+	y = find_live(ctx, key, nkey, hv, false);
+	if (!y) {
+		stat_inc(ctx, incr ? ST_INCR_MISSES : ST_DECR_MISSES);
+		rc = PLKV_ENOTFOUND;
+		goto out;
+	}
+	if (y->nbytes == 0 || (y->it_flags & ITEM_CHUNKED) ||
+	    !eng_parse_u64(y->data + y->nkey, y->nbytes, &v)) {
+		rc = PLKV_ENONNUMERIC;
+		goto out;
+	}
+	stat_inc(ctx, incr ? ST_INCR_HITS : ST_DECR_HITS);
+	if (incr)
+		v += delta;
+	else
+		v = delta > v ? 0 : v - delta;
+	if (result)
+		*result = v;
+	len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	if ((uint32_t)len == y->nbytes) {
+		/* Same length: rewrite in place, redoable from the record. */
+		rec_set(op, W_Y, O(kv, y));
+		rec_set(op, W_VAL, v);
+		rec_set(op, W_CAS, next_cas(ctx));
+		rec_phase(op, PH_INPLACE);
+		PLKV_CRASH_POINT(ctx);
+		item_digits(y, v);
+		PLKV_CRASH_POINT(ctx);
+		y->cas = op->w[W_CAS];
+		goto out;
+	}
+	rc = item_alloc(ctx, key, nkey, (size_t)len, y->flags, y->exptime, hv);
+	if (rc)
+		goto out;
+	x = I(kv, op->w[W_X]);
+	item_write(kv, x, 0, buf, (size_t)len);
+	x->cas = next_cas(ctx);
+	rec_set(op, W_Y, O(kv, y));
+	item_txn(ctx);
+out:
+	rec_phase(op, PH_DONE);
+	plkv_unlock(ctx, lk);
+	return rc;
+}
+
+int eng_delete(struct plkv_ctx *ctx, const char *key, size_t nkey)
+{
+	struct plkv_oprec *op = ctx->op;
+	uint32_t hv = eng_hash(key, nkey);
+	unsigned lk = eng_stripe_lock(hv);
+	struct plkv_item *y;
+	int rc = 0;
+
+	rec_set(op, W_HV, hv);
+	plkv_lock(ctx, lk);
+	rec_phase(op, PH_LOCKED);
+	y = find_live(ctx, key, nkey, hv, false);
+	if (!y) {
+		stat_inc(ctx, ST_DELETE_MISSES);
+		rc = PLKV_ENOTFOUND;
+		goto out;
+	}
+	stat_inc(ctx, ST_DELETE_HITS);
+	rec_set(op, W_Y, O(ctx->kv, y));
+	item_txn(ctx);
+out:
+	rec_phase(op, PH_DONE);
+	plkv_unlock(ctx, lk);
+	return rc;
+}
+
+int eng_touch(struct plkv_ctx *ctx, const char *key, size_t nkey,
+	      int64_t exptime)
+{
+	struct plkv_oprec *op = ctx->op;
+	uint32_t hv = eng_hash(key, nkey);
+	unsigned lk = eng_stripe_lock(hv);
+	struct plkv_item *y;
+	int rc = 0;
+
+	rec_set(op, W_HV, hv);
+	plkv_lock(ctx, lk);
+	rec_phase(op, PH_LOCKED);
+	y = find_live(ctx, key, nkey, hv, false);
+	if (!y) {
+		stat_inc(ctx, ST_TOUCH_MISSES);
+		rc = PLKV_ENOTFOUND;
+		goto out;
+	}
+	stat_inc(ctx, ST_TOUCH_HITS);
+	PLKV_CRASH_POINT(ctx);
+	y->exptime = item_realtime(ctx, exptime);	/* one store */
+	PLKV_CRASH_POINT(ctx);
+	lru_bump(ctx, y);
+out:
+	rec_phase(op, PH_DONE);
+	plkv_unlock(ctx, lk);
+	return rc;
+}
+
+/*
+ * flush_all: delay 0 (or negative) hides everything stored so far at once
+ * (by CAS); a delay hides what was last updated before the deadline, from
+ * the deadline on (<= 30 days relative, else an absolute time, as
+ * memcached).  A new flush replaces a pending one; one already in force
+ * stays in force (folded into flush_time).
+ */
+int eng_flush(struct plkv_ctx *ctx, int64_t delay)
+{
+	struct plkv_engine *e = eng(ctx->kv);
+	int64_t now = eng_now(ctx), pend;
+
+	plkv_lock(ctx, ENG_LOCK_GLOBAL);
+	pend = e->flush_pending;
+	if (pend && now >= pend && pend > e->flush_time) {
+		__atomic_store_n(&e->flush_time, pend, __ATOMIC_RELEASE);
+		PLKV_CRASH_POINT(ctx);
+	}
+	if (delay > 0) {
+		__atomic_store_n(&e->flush_pending, item_realtime(ctx, delay),
+				 __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&e->flush_pending, 0, __ATOMIC_RELEASE);
+		PLKV_CRASH_POINT(ctx);
+		__atomic_store_n(&e->flush_cas, atomic_load(&e->cas_next),
+				 __ATOMIC_RELEASE);
+	}
+	e->cmd_flush++;
+	plkv_unlock(ctx, ENG_LOCK_GLOBAL);
+	return 0;
+}
+
+/* After a command, outside its locks: growth and crawler steps. */
+void eng_after_op(struct plkv_ctx *ctx, bool mutated)
+{
+	struct plkv_engine *e = eng(ctx->kv);
+
+	if (mutated) {
+		unsigned cls = atomic_fetch_add_explicit(&e->crawl_class, 1,
+						memory_order_relaxed) %
+			       e->nclasses + 1;
+
+		assoc_maybe_grow(ctx);
+		lru_crawl(ctx, cls, ENG_CRAWL_STEP);
+	}
+	if (unlikely(HS_EXPANDING(atomic_load_explicit(&e->hash_state,
+						       memory_order_relaxed))))
+		assoc_expand_step(ctx, ENG_GROW_STEP);
+}
+
+int eng_maintain(struct plkv_ctx *ctx, unsigned budget)
+{
+	struct plkv_engine *e = eng(ctx->kv);
+	unsigned done = 0, c;
+
+	assoc_maybe_grow(ctx);
+	done += (unsigned)assoc_expand_step(ctx, budget);
+	for (c = 1; c <= e->nclasses && done < budget; c++)
+		done += lru_crawl(ctx, c, budget - done);
+	return (int)done;
+}

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Every command's edge cases, with memcached 1.6's answers: set/add/
+ * replace/append/prepend/cas, incr/decr, delete, touch, gat, get/mget,
+ * ETOOSMALL, argument validation (bad input changes nothing).
+ */
+#include "eng_test.h"
+
+START_TEST(set_get_basic)
+{
+	struct plkv_meta m;
+	char buf[64];
+
+	ck_assert_int_eq(plkv_set(kv, "k", 1, "hello", 5, 42, 0), 0);
+	ck_assert_int_eq(ut_get(kv, "k", buf, sizeof(buf), &m), 0);
+	ck_assert_str_eq(buf, "hello");
+	ck_assert_uint_eq(m.len, 5);
+	ck_assert_uint_eq(m.flags, 42);
+	ck_assert_uint_ne(m.cas, 0);
+	ck_assert_int_eq(m.exptime, 0);
+	ck_assert_int_eq(ut_set(kv, "k", "world!"), 0);
+	ck_get_eq(kv, "k", "world!");
+	ck_get_missing(kv, "nope");
+	ck_assert_int_eq(plkv_set(kv, "empty", 5, NULL, 0, 7, 0), 0);
+	ck_assert_int_eq(ut_get(kv, "empty", buf, sizeof(buf), &m), 0);
+	ck_assert_uint_eq(m.len, 0);
+	ck_assert_uint_eq(m.flags, 7);
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(add_replace)
+{
+	ck_assert_int_eq(plkv_add(kv, "a", 1, "1", 1, 0, 0), 0);
+	ck_assert_int_eq(plkv_add(kv, "a", 1, "2", 1, 0, 0), PLKV_ENOTSTORED);
+	ck_get_eq(kv, "a", "1");
+	ck_assert_int_eq(plkv_replace(kv, "b", 1, "x", 1, 0, 0),
+			 PLKV_ENOTSTORED);
+	ck_get_missing(kv, "b");
+	ck_assert_int_eq(plkv_replace(kv, "a", 1, "3", 1, 9, 0), 0);
+	ck_get_eq(kv, "a", "3");
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(append_prepend_keep_flags)
+{
+	struct plkv_meta m;
+	char buf[64];
+
+	ck_assert_int_eq(plkv_append(kv, "x", 1, "a", 1), PLKV_ENOTSTORED);
+	ck_assert_int_eq(plkv_prepend(kv, "x", 1, "a", 1), PLKV_ENOTSTORED);
+	ck_assert_int_eq(plkv_set(kv, "x", 1, "mid", 3, 1234, 1000), 0);
+	ut_get(kv, "x", buf, sizeof(buf), &m);
+	ck_assert_int_eq(plkv_append(kv, "x", 1, "-end", 4), 0);
+	ck_assert_int_eq(plkv_prepend(kv, "x", 1, "start-", 6), 0);
+	ck_get_eq(kv, "x", "start-mid-end");
+	{
+		struct plkv_meta m2;
+
+		ut_get(kv, "x", buf, sizeof(buf), &m2);
+		ck_assert_uint_eq(m2.flags, 1234);
+		ck_assert_int_eq(m2.exptime, m.exptime);
+		ck_assert_uint_gt(m2.cas, m.cas);
+	}
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(cas_semantics)
+{
+	struct plkv_meta m;
+	uint64_t c1, c2;
+	char buf[64];
+
+	ck_assert_int_eq(plkv_cas(kv, "c", 1, "v", 1, 0, 0, 1), PLKV_ENOTFOUND);
+	ck_assert_int_eq(plkv_store(kv, PLKV_SET, "c", 1, "v1", 2, 0, 0, 0,
+				    &c1), 0);
+	ut_get(kv, "c", buf, sizeof(buf), &m);
+	ck_assert_uint_eq(m.cas, c1);
+	ck_assert_int_eq(plkv_cas(kv, "c", 1, "v2", 2, 5, 0, c1 + 100),
+			 PLKV_EEXISTS);
+	ck_get_eq(kv, "c", "v1");
+	ck_assert_int_eq(plkv_store(kv, PLKV_CAS, "c", 1, "v2", 2, 5, 0, c1,
+				    &c2), 0);
+	ck_assert_uint_ne(c1, c2);
+	ck_get_eq(kv, "c", "v2");
+	/* the old cas no longer matches */
+	ck_assert_int_eq(plkv_cas(kv, "c", 1, "v3", 2, 5, 0, c1), PLKV_EEXISTS);
+	ck_assert_uint_eq(ut_stat(kv, "cas_misses"), 1);
+	ck_assert_uint_eq(ut_stat(kv, "cas_hits"), 1);
+	ck_assert_uint_eq(ut_stat(kv, "cas_badval"), 2);
+}
+END_TEST
+
+START_TEST(cas_unique_per_store)
+{
+	uint64_t prev = 0, c;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "k%d", i % 7);
+		ck_assert_int_eq(plkv_store(kv, PLKV_SET, k, strlen(k), "x", 1,
+					    0, 0, 0, &c), 0);
+		ck_assert_uint_gt(c, prev);
+		prev = c;
+	}
+	ck_assert_int_eq(plkv_append(kv, "k1", 2, "y", 1), 0);
+	{
+		struct plkv_meta m;
+		char b[16];
+
+		ut_get(kv, "k1", b, sizeof(b), &m);
+		ck_assert_uint_gt(m.cas, prev);
+	}
+}
+END_TEST
+
+START_TEST(incr_decr)
+{
+	uint64_t r;
+
+	ck_assert_int_eq(plkv_incr(kv, "n", 1, 1, &r), PLKV_ENOTFOUND);
+	ut_set(kv, "n", "10");
+	ck_assert_int_eq(plkv_incr(kv, "n", 1, 5, &r), 0);
+	ck_assert_uint_eq(r, 15);
+	ck_get_eq(kv, "n", "15");
+	ck_assert_int_eq(plkv_decr(kv, "n", 1, 100, &r), 0);
+	ck_assert_uint_eq(r, 0);
+	ck_get_eq(kv, "n", "0");
+	ut_set(kv, "n", "18446744073709551615");
+	ck_assert_int_eq(plkv_incr(kv, "n", 1, 2, &r), 0);
+	ck_assert_uint_eq(r, 1);
+	ck_get_eq(kv, "n", "1");
+	ck_assert_uint_eq(ut_stat(kv, "incr_hits"), 2);
+	ck_assert_uint_eq(ut_stat(kv, "incr_misses"), 1);
+	ck_assert_uint_eq(ut_stat(kv, "decr_hits"), 1);
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(incr_length_change)
+{
+	uint64_t r;
+	struct plkv_meta m1, m2;
+	char b[32];
+
+	ck_assert_int_eq(plkv_set(kv, "n", 1, "99", 2, 77, 500), 0);
+	ut_get(kv, "n", b, sizeof(b), &m1);
+	ck_assert_int_eq(plkv_incr(kv, "n", 1, 1, &r), 0);
+	ck_get_eq(kv, "n", "100");
+	ut_get(kv, "n", b, sizeof(b), &m2);
+	ck_assert_uint_eq(m2.flags, 77);
+	ck_assert_int_eq(m2.exptime, m1.exptime);
+	ck_assert_uint_gt(m2.cas, m1.cas);
+	ck_assert_int_eq(plkv_decr(kv, "n", 1, 1, &r), 0);
+	ck_get_eq(kv, "n", "99");
+	ck_assert_int_eq(plkv_incr(kv, "n", 1, 1, &r), 0);
+	ck_get_eq(kv, "n", "100");
+	/* same length: in place, new cas */
+	ut_get(kv, "n", b, sizeof(b), &m1);
+	ck_assert_int_eq(plkv_incr(kv, "n", 1, 1, &r), 0);
+	ck_get_eq(kv, "n", "101");
+	ut_get(kv, "n", b, sizeof(b), &m2);
+	ck_assert_uint_gt(m2.cas, m1.cas);
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(incr_nonnumeric)
+{
+	static const struct {
+		const char *v;
+		int ok;
+		uint64_t n;
+	} cases[] = {
+		{ "abc", 0, 0 }, { "12abc", 0, 0 }, { "-5", 0, 0 },
+		{ "", 0, 0 }, { "  12", 1, 12 }, { "+7", 1, 7 },
+		{ "12 abc", 1, 12 }, { "99999999999999999999", 0, 0 },
+		{ "0", 1, 0 }, { "-0", 1, 0 }, { "1\t", 1, 1 },
+	};
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint64_t r = 0;
+		int rc;
+
+		plkv_set(kv, "v", 1, cases[i].v, strlen(cases[i].v), 0, 0);
+		rc = plkv_incr(kv, "v", 1, 1, &r);
+		if (cases[i].ok) {
+			ck_assert_msg(rc == 0, "'%s': %d", cases[i].v, rc);
+			ck_assert_uint_eq(r, cases[i].n + 1);
+		} else {
+			ck_assert_msg(rc == PLKV_ENONNUMERIC, "'%s': %d",
+				      cases[i].v, rc);
+		}
+	}
+}
+END_TEST
+
+START_TEST(delete_touch_gat)
+{
+	char buf[32];
+	struct plkv_meta m;
+
+	ck_assert_int_eq(plkv_delete(kv, "d", 1), PLKV_ENOTFOUND);
+	ut_set(kv, "d", "v");
+	ck_assert_int_eq(plkv_delete(kv, "d", 1), 0);
+	ck_get_missing(kv, "d");
+	ck_assert_int_eq(plkv_delete(kv, "d", 1), PLKV_ENOTFOUND);
+	ck_assert_int_eq(plkv_touch(kv, "d", 1, 10), PLKV_ENOTFOUND);
+	ut_set(kv, "d", "v");
+	ck_assert_int_eq(plkv_touch(kv, "d", 1, 100), 0);
+	ut_get(kv, "d", buf, sizeof(buf), &m);
+	ck_assert_int_gt(m.exptime, 0);
+	ck_assert_int_eq(plkv_gat(kv, "d", 1, 0, buf, sizeof(buf), &m), 0);
+	ck_assert_int_eq(m.exptime, 0);
+	ck_assert_int_eq(plkv_gat(kv, "zz", 2, 0, buf, sizeof(buf), &m),
+			 PLKV_ENOTFOUND);
+	ck_assert_uint_eq(ut_stat(kv, "delete_hits"), 1);
+	ck_assert_uint_eq(ut_stat(kv, "delete_misses"), 2);
+	ck_assert_uint_eq(ut_stat(kv, "touch_hits"), 2);
+	ck_assert_uint_eq(ut_stat(kv, "touch_misses"), 2);
+	ck_assert_uint_eq(ut_stat(kv, "cmd_touch"), 4);
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(etoosmall)
+{
+	struct plkv_meta m;
+	char buf[8];
+
+	ut_set(kv, "big", "0123456789abcdef");
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(plkv_get(kv, "big", 3, buf, sizeof(buf), &m),
+			 PLKV_ETOOSMALL);
+	ck_assert_uint_eq(m.len, 16);
+	ck_assert_int_eq(plkv_get(kv, "big", 3, NULL, 0, &m), PLKV_ETOOSMALL);
+	ck_assert_uint_eq(m.len, 16);
+}
+END_TEST
+
+START_TEST(mget_partial)
+{
+	struct plkv_mget_key keys[5] = {
+		{ .key = "a", .klen = 1 }, { .key = "missing", .klen = 7 },
+		{ .key = "b", .klen = 1 }, { .key = "bad key", .klen = 7 },
+		{ .key = "c", .klen = 1 },
+	};
+	char buf[12];
+
+	ut_set(kv, "a", "AAAA");
+	ut_set(kv, "b", "BBBBBBBBBB");	/* does not fit after a */
+	ut_set(kv, "c", "CC");
+	ck_assert_int_eq(plkv_mget(kv, keys, 5, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(keys[0].rc, 0);
+	ck_assert_uint_eq(keys[0].off, 0);
+	ck_assert_int_eq(memcmp(buf, "AAAA", 4), 0);
+	ck_assert_int_eq(keys[1].rc, PLKV_ENOTFOUND);
+	ck_assert_int_eq(keys[2].rc, PLKV_ETOOSMALL);
+	ck_assert_uint_eq(keys[2].meta.len, 10);
+	ck_assert_int_eq(keys[3].rc, PLKV_EBADKEY);
+	ck_assert_int_eq(keys[4].rc, 0);
+	ck_assert_uint_eq(keys[4].off, 4);
+	ck_assert_int_eq(memcmp(buf + 4, "CC", 2), 0);
+	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 3);
+	ck_assert_uint_eq(ut_stat(kv, "get_misses"), 1);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	char key251[252], buf[16];
+	uint64_t r;
+
+	memset(key251, 'k', sizeof(key251));
+	ut_set(kv, "ok", "v");
+	ck_assert_int_eq(plkv_set(kv, NULL, 1, "v", 1, 0, 0), PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_set(kv, "", 0, "v", 1, 0, 0), PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_set(kv, key251, 251, "v", 1, 0, 0),
+			 PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_set(kv, key251, 250, "v", 1, 0, 0), 0);
+	ck_assert_int_eq(plkv_set(kv, "a b", 3, "v", 1, 0, 0), PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_set(kv, "a\nb", 3, "v", 1, 0, 0), PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_set(kv, "a\x7f", 2, "v", 1, 0, 0), PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_set(kv, "a\0b", 3, "v", 1, 0, 0), PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_get(kv, "a b", 3, buf, sizeof(buf), NULL),
+			 PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_delete(kv, "", 0), PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_incr(kv, "x y", 3, 1, &r), PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_touch(kv, NULL, 0, 1), PLKV_EBADKEY);
+	ck_assert_int_eq(plkv_set(NULL, "k", 1, "v", 1, 0, 0), -EINVAL);
+	ck_assert_int_eq(plkv_get(NULL, "k", 1, buf, 1, NULL), -EINVAL);
+	ck_assert_int_eq(plkv_get(kv, "k", 1, NULL, 5, NULL), -EINVAL);
+	ck_assert_int_eq(plkv_set(kv, "k", 1, NULL, 5, 0, 0), -EINVAL);
+	ck_assert_int_eq(plkv_store(kv, 0, "k", 1, "v", 1, 0, 0, 0, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(plkv_store(kv, 99, "k", 1, "v", 1, 0, 0, 0, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(plkv_mget(kv, NULL, 3, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(plkv_stats(kv, "nope", NULL, NULL), -EINVAL);
+	ck_assert_int_eq(plkv_check(NULL, NULL, 0), -EINVAL);
+	/* nothing changed */
+	ck_assert_uint_eq(ut_stat(kv, "curr_items"), 2);
+	ck_assert_uint_eq(ut_stat(kv, "cmd_set"), 2);
+	ck_get_eq(kv, "ok", "v");
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(too_big)
+{
+	size_t n = (1 << 20) + 1;
+	char *v = calloc(1, n);
+
+	ck_assert_int_eq(plkv_set(kv, "b", 1, v, n, 0, 0), PLKV_ETOOBIG);
+	ck_assert_int_eq(plkv_set(kv, "b", 1, v, n - 1, 0, 0), 0);
+	ck_assert_int_eq(plkv_append(kv, "b", 1, "x", 1), PLKV_ETOOBIG);
+	ck_assert_uint_eq(ut_stat(kv, "curr_items"), 1);
+	free(v);
+	ck_store_ok(kv);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("commands");
+	TCase *tc = ut_tcase("commands", 30);
+
+	tcase_add_test(tc, set_get_basic);
+	tcase_add_test(tc, add_replace);
+	tcase_add_test(tc, append_prepend_keep_flags);
+	tcase_add_test(tc, cas_semantics);
+	tcase_add_test(tc, cas_unique_per_store);
+	tcase_add_test(tc, incr_decr);
+	tcase_add_test(tc, incr_length_change);
+	tcase_add_test(tc, incr_nonnumeric);
+	tcase_add_test(tc, delete_touch_gat);
+	tcase_add_test(tc, etoosmall);
+	tcase_add_test(tc, mget_partial);
+	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, too_big);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return ut_run(suite());
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The segmented LRU and eviction: a small store (8 MiB) filled past its
+ * size evicts from the cold tail, recently used keys survive, per-class
+ * stats add up; with PLKV_O_NO_EVICT the store says PLKV_ENOMEM instead
+ * and keeps everything it acknowledged.
+ */
+#include "eng_test.h"
+
+static void setup8(void)
+{
+	ut_setup_mem(8);
+}
+
+static void fill_value(char *v, size_t n, unsigned i)
+{
+	memset(v, 'a' + i % 26, n);
+}
+
+START_TEST(evicts_when_full)
+{
+	char k[32], v[1000], b[1024];
+	unsigned i, n = 20000;
+	struct plkv_meta m;
+
+	ck_assert_int_eq(ut_set(kv, "hot", "keep me"), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "fill:%u", i);
+		fill_value(v, sizeof(v), i);
+		ck_assert_int_eq(plkv_set(kv, k, strlen(k), v, sizeof(v), 0, 0),
+				 0);
+		if (i % 10 == 0)
+			ck_get_eq(kv, "hot", "keep me");
+	}
+	ck_assert_uint_gt(ut_stat(kv, "evictions"), 0);
+	ck_assert_uint_lt(ut_stat(kv, "curr_items"), n);
+	ck_assert_uint_eq(ut_stat(kv, "curr_items") + ut_stat(kv, "evictions"),
+			  n + 1);
+	ck_assert_uint_le(ut_stat(kv, "total_malloced"), 8 << 20);
+	/* the newest survive, the oldest went */
+	for (i = n - 100; i < n; i++) {
+		snprintf(k, sizeof(k), "fill:%u", i);
+		ck_assert_int_eq(plkv_get(kv, k, strlen(k), b, sizeof(b), &m), 0);
+		ck_assert_uint_eq(m.len, sizeof(v));
+		ck_assert_int_eq(b[0], 'a' + i % 26);
+	}
+	snprintf(k, sizeof(k), "fill:%u", 0);
+	ck_assert_int_eq(plkv_get(kv, k, strlen(k), b, sizeof(b), &m),
+			 PLKV_ENOTFOUND);
+	ck_get_eq(kv, "hot", "keep me");
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(large_items_evict)
+{
+	size_t n = 700000;
+	char *v = malloc(n), k[32];
+	unsigned i;
+
+	memset(v, 'L', n);
+	for (i = 0; i < 30; i++) {
+		snprintf(k, sizeof(k), "large:%u", i);
+		ck_assert_int_eq(plkv_set(kv, k, strlen(k), v, n, 0, 0), 0);
+		ck_store_ok(kv);
+	}
+	ck_assert_uint_gt(ut_stat(kv, "evictions"), 0);
+	snprintf(k, sizeof(k), "large:%u", 29);
+	{
+		char *b = malloc(n);
+		struct plkv_meta m;
+
+		ck_assert_int_eq(plkv_get(kv, k, strlen(k), b, n, &m), 0);
+		ck_assert_int_eq(memcmp(b, v, n), 0);
+		free(b);
+	}
+	free(v);
+}
+END_TEST
+
+static int items_cb(void *arg, const char *name, const char *value)
+{
+	uint64_t *t = arg;
+	unsigned c;
+	char f[48];
+
+	if (sscanf(name, "items:%u:%47s", &c, f) == 2) {
+		if (!strcmp(f, "number"))
+			t[0] += strtoull(value, NULL, 10);
+		else if (!strcmp(f, "number_hot"))
+			t[1] += strtoull(value, NULL, 10);
+		else if (!strcmp(f, "number_warm"))
+			t[2] += strtoull(value, NULL, 10);
+		else if (!strcmp(f, "number_cold"))
+			t[3] += strtoull(value, NULL, 10);
+		else if (!strcmp(f, "evicted"))
+			t[4] += strtoull(value, NULL, 10);
+	}
+	return 0;
+}
+
+START_TEST(segments)
+{
+	uint64_t t[5] = { 0 };
+	char k[32];
+	unsigned i;
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "seg:%u", i);
+		ut_set(kv, k, "value");
+	}
+	/* hit some twice: they become active and move to warm */
+	for (i = 0; i < 100; i++) {
+		char b[16];
+
+		snprintf(k, sizeof(k), "seg:%u", i);
+		ut_get(kv, k, b, sizeof(b), NULL);
+		ut_get(kv, k, b, sizeof(b), NULL);
+	}
+	ck_assert_int_eq(plkv_stats(kv, "items", items_cb, t), 0);
+	ck_assert_uint_eq(t[0], 1000);
+	ck_assert_uint_eq(t[1] + t[2] + t[3], 1000);
+	ck_assert_uint_le(t[1], 200 + 2);
+	ck_assert_uint_gt(t[2], 0);
+	ck_assert_uint_gt(t[3], 0);
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(no_evict_enomem)
+{
+	struct plkv_options o = ut_opts(8);
+	plkv_t *h;
+	char k[32], v[1000], b[1024];
+	unsigned i, stored = 0;
+	int rc = 0;
+
+	o.flags |= PLKV_O_NO_EVICT;
+	h = ut_open(&o);
+	for (i = 0; i < 20000; i++) {
+		snprintf(k, sizeof(k), "ne:%u", i);
+		fill_value(v, sizeof(v), i);
+		rc = plkv_set(h, k, strlen(k), v, sizeof(v), 0, 0);
+		if (rc)
+			break;
+		stored++;
+	}
+	ck_assert_int_eq(rc, PLKV_ENOMEM);
+	ck_assert_uint_gt(stored, 1000);
+	ck_assert_int_eq(plkv_set(h, "another", 7, v, sizeof(v), 0, 0),
+			 PLKV_ENOMEM);
+	for (i = 0; i < stored; i++) {
+		struct plkv_meta m;
+
+		snprintf(k, sizeof(k), "ne:%u", i);
+		ck_assert_int_eq(plkv_get(h, k, strlen(k), b, sizeof(b), &m), 0);
+		ck_assert_int_eq(b[0], 'a' + i % 26);
+	}
+	ck_assert_uint_eq(ut_stat(h, "evictions"), 0);
+	/* deleting makes room again */
+	ck_assert_int_eq(plkv_delete(h, "ne:0", 4), 0);
+	ck_assert_int_eq(plkv_set(h, "another", 7, v, sizeof(v), 0, 0), 0);
+	ck_store_ok(h);
+	plkv_close(h);
+	plkv_destroy(seg_name, PLKV_BACKEND_USER);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("lru");
+	TCase *tc = tcase_create("lru");
+
+	tcase_add_checked_fixture(tc, setup8, ut_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, evicts_when_full);
+	tcase_add_test(tc, large_items_evict);
+	tcase_add_test(tc, segments);
+	tcase_add_test(tc, no_evict_enomem);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return ut_run(suite());
+}

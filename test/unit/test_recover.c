@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Crash recovery of the engine: for each mutating operation and each of
+ * its crash points N, a child process attaches to a prepared store and
+ * runs the operation with PLKV_CRASH=1:N, so it _exit()s at point N
+ * (possibly holding locks, mid-way through any structure).  The parent
+ * then recovers (plkv_recover), runs plkv_check(), verifies that the
+ * operation either took effect or did not (never half), that every other
+ * key is intact, and that the store still serves.  The sweep for an op
+ * ends when the child survives (N passed its last point).
+ *
+ * The child is this program re-executed with "--child", because the
+ * crash trigger is read from the environment at process start.
+ */
+#include <sys/wait.h>
+
+#include "eng_test.h"
+
+#define MAX_POINTS	400
+
+enum op {
+	O_SET_NEW, O_SET_REPLACE, O_ADD, O_REPLACE, O_APPEND, O_PREPEND, O_CAS,
+	O_INCR, O_INCR_GROW, O_DECR_SHRINK, O_DELETE, O_TOUCH, O_FLUSH,
+	O_SET_EVICT, O_SET_LARGE, O_SET_GROW, O_MAINTAIN, O_SET_NEWPAGE, O_NOPS
+};
+
+static const char *op_names[] = {
+	"set-new", "set-replace", "add", "replace", "append", "prepend", "cas",
+	"incr", "incr-grow", "decr-shrink", "delete", "touch", "flush",
+	"set-evict", "set-large", "set-grow", "maintain", "set-newpage",
+};
+
+#define NPOP 200
+#define LARGE (700 * 1000)
+
+static const char *self_exe;
+
+static void pop_key(unsigned i, char *k, size_t n)
+{
+	snprintf(k, n, "pop:%u", i);
+}
+
+static void pop_val(unsigned i, char *v, size_t n)
+{
+	snprintf(v, n, "value-%u", i);
+}
+
+/* Prepare the store an op runs on. */
+static plkv_t *prepare(enum op op)
+{
+	struct plkv_options o = ut_opts(op == O_SET_EVICT ? 4 : 8);
+	plkv_t *h;
+	char k[32], v[1000];
+	unsigned i, n = NPOP;
+
+	if (op == O_SET_GROW)
+		o.hash_power = 8;
+	h = ut_open(&o);
+	if (op == O_SET_GROW)
+		n = (3 << 8) / 2;	/* the next insert starts growth */
+	for (i = 0; i < n; i++) {
+		pop_key(i, k, sizeof(k));
+		pop_val(i, v, sizeof(v));
+		ck_assert_int_eq(ut_set(h, k, v), 0);
+	}
+	if (op == O_SET_EVICT) {
+		memset(v, 'e', sizeof(v));
+		for (i = 0; ut_stat(h, "evictions") == 0; i++) {
+			snprintf(k, sizeof(k), "fill:%u", i);
+			ck_assert_int_eq(plkv_set(h, k, strlen(k), v, sizeof(v),
+						  0, 0), 0);
+		}
+	}
+	ck_assert_int_eq(ut_set(h, "num", "99"), 0);
+	ck_assert_int_eq(ut_set(h, "num3", "100"), 0);
+	if (op == O_MAINTAIN) {
+		for (i = 0; i < 10; i++) {
+			snprintf(k, sizeof(k), "exp:%u", i);
+			plkv_set(h, k, strlen(k), "x", 1, 0, 1);
+		}
+	}
+	ck_store_ok(h);
+	return h;
+}
+
+/* The child: attach, run one op, report the cas used (stdout). */
+static int child(const char *seg, int op)
+{
+	struct plkv_options o;
+	plkv_t *h;
+	uint64_t r, cas = 0;
+	char *big;
+	int rc;
+
+	plkv_options_init(&o);
+	o.flags = 0;
+	o.backend = PLKV_BACKEND_USER;
+	if (plkv_open(seg, &o, &h))
+		return 2;
+	if (op == O_CAS) {
+		struct plkv_meta m;
+		char b[32];
+
+		plkv_get(h, "pop:1", 5, b, sizeof(b), &m);
+		cas = m.cas;
+	}
+	if (op == O_MAINTAIN)
+		plkv_test_time_offset = 5;
+	switch (op) {
+	case O_SET_NEW:
+		rc = ut_set(h, "newkey", "newval");
+		break;
+	case O_SET_REPLACE:
+		rc = ut_set(h, "pop:1", "NEW");
+		break;
+	case O_ADD:
+		rc = plkv_add(h, "added", 5, "A", 1, 0, 0);
+		break;
+	case O_REPLACE:
+		rc = plkv_replace(h, "pop:1", 5, "R", 1, 0, 0);
+		break;
+	case O_APPEND:
+		rc = plkv_append(h, "pop:1", 5, "+app", 4);
+		break;
+	case O_PREPEND:
+		rc = plkv_prepend(h, "pop:1", 5, "pre+", 4);
+		break;
+	case O_CAS:
+		rc = plkv_cas(h, "pop:1", 5, "C", 1, 0, 0, cas);
+		break;
+	case O_INCR:
+		rc = plkv_incr(h, "num3", 4, 1, &r);
+		break;
+	case O_INCR_GROW:
+		rc = plkv_incr(h, "num", 3, 1, &r);
+		break;
+	case O_DECR_SHRINK:
+		rc = plkv_decr(h, "num3", 4, 1, &r);
+		break;
+	case O_DELETE:
+		rc = plkv_delete(h, "pop:1", 5);
+		break;
+	case O_TOUCH:
+		rc = plkv_touch(h, "pop:1", 5, 1000);
+		break;
+	case O_FLUSH:
+		rc = plkv_flush_all(h, 0);
+		break;
+	case O_SET_EVICT:
+		big = malloc(1000);
+		memset(big, 'n', 1000);	/* the full class: must evict */
+		rc = plkv_set(h, "newkey", 6, big, 1000, 0, 0);
+		free(big);
+		break;
+	case O_SET_GROW:
+		rc = ut_set(h, "newkey", "newval");
+		break;
+	case O_SET_NEWPAGE:	/* a class with no page yet: carve one */
+		big = malloc(5000);
+		memset(big, 'P', 5000);
+		rc = plkv_set(h, "newkey", 6, big, 5000, 0, 0);
+		free(big);
+		break;
+	case O_SET_LARGE:
+		big = malloc(LARGE);
+		memset(big, 'L', LARGE);
+		rc = plkv_set(h, "newkey", 6, big, LARGE, 0, 0);
+		free(big);
+		break;
+	case O_MAINTAIN:
+		rc = plkv_maintain(h, 1000) < 0;
+		break;
+	default:
+		rc = 3;
+	}
+	plkv_close(h);
+	return rc ? 4 : 0;
+}
+
+/* After recovery: the op happened entirely or not at all. */
+static void verify(plkv_t *h, enum op op, int n)
+{
+	char b[1024], k[32], v[64];
+	struct plkv_meta m;
+	unsigned i;
+	int rc;
+
+	switch (op) {
+	case O_SET_EVICT:
+		rc = plkv_get(h, "newkey", 6, b, sizeof(b), &m);
+		ck_assert_msg(rc == PLKV_ENOTFOUND ||
+			      (rc == 0 && m.len == 1000 && b[0] == 'n' &&
+			       b[999] == 'n'), "%s@%d: rc %d", op_names[op], n,
+			      rc);
+		break;
+	case O_SET_NEWPAGE:
+		rc = plkv_get(h, "newkey", 6, b, sizeof(b), &m);
+		ck_assert_msg(rc == PLKV_ENOTFOUND || rc == PLKV_ETOOSMALL,
+			      "%s@%d: rc %d", op_names[op], n, rc);
+		break;
+	case O_SET_NEW:
+	case O_ADD:
+	case O_SET_GROW:
+		rc = ut_get(h, op == O_ADD ? "added" : "newkey", b, sizeof(b),
+			    NULL);
+		ck_assert_msg(rc == PLKV_ENOTFOUND ||
+			      (rc == 0 && (!strcmp(b, "newval") ||
+					   !strcmp(b, "A"))),
+			      "%s@%d: rc %d '%s'", op_names[op], n, rc, b);
+		break;
+	case O_SET_LARGE: {
+		char *big = malloc(LARGE);
+
+		rc = plkv_get(h, "newkey", 6, big, LARGE, &m);
+		ck_assert_msg(rc == PLKV_ENOTFOUND ||
+			      (rc == 0 && m.len == LARGE && big[0] == 'L' &&
+			       big[LARGE - 1] == 'L'), "%s@%d: rc %d",
+			      op_names[op], n, rc);
+		free(big);
+		break;
+	}
+	case O_SET_REPLACE:
+	case O_REPLACE:
+	case O_APPEND:
+	case O_PREPEND:
+	case O_CAS:
+	case O_TOUCH:
+		rc = ut_get(h, "pop:1", b, sizeof(b), NULL);
+		ck_assert_msg(rc == 0, "%s@%d: pop:1 lost (%d)", op_names[op],
+			      n, rc);
+		ck_assert_msg(!strcmp(b, "value-1") || !strcmp(b, "NEW") ||
+			      !strcmp(b, "R") || !strcmp(b, "value-1+app") ||
+			      !strcmp(b, "pre+value-1") || !strcmp(b, "C"),
+			      "%s@%d: pop:1 = '%s'", op_names[op], n, b);
+		break;
+	case O_DELETE:
+		rc = ut_get(h, "pop:1", b, sizeof(b), NULL);
+		ck_assert_msg(rc == PLKV_ENOTFOUND ||
+			      (rc == 0 && !strcmp(b, "value-1")),
+			      "%s@%d: rc %d", op_names[op], n, rc);
+		break;
+	case O_INCR:
+	case O_DECR_SHRINK:
+		rc = ut_get(h, "num3", b, sizeof(b), NULL);
+		ck_assert_msg(rc == 0 && (!strcmp(b, "100") ||
+					  !strcmp(b, "101") || !strcmp(b, "99")),
+			      "%s@%d: num3 = '%s' (%d)", op_names[op], n, b, rc);
+		break;
+	case O_INCR_GROW:
+		rc = ut_get(h, "num", b, sizeof(b), NULL);
+		ck_assert_msg(rc == 0 && (!strcmp(b, "99") || !strcmp(b, "100")),
+			      "%s@%d: num = '%s' (%d)", op_names[op], n, b, rc);
+		break;
+	default:
+		break;
+	}
+	if (op == O_FLUSH || op == O_SET_EVICT)
+		return;
+	/* every other key is intact */
+	for (i = 2; i < (op == O_SET_GROW ? 384u : NPOP); i++) {
+		pop_key(i, k, sizeof(k));
+		pop_val(i, v, sizeof(v));
+		rc = ut_get(h, k, b, sizeof(b), NULL);
+		ck_assert_msg(rc == 0 && !strcmp(b, v), "%s@%d: %s = '%s' (%d)",
+			      op_names[op], n, k, rc ? "" : b, rc);
+	}
+}
+
+static int spawn(enum op op, int point)
+{
+	char opbuf[8], crash[32];
+	pid_t pid;
+	int st;
+
+	snprintf(opbuf, sizeof(opbuf), "%d", op);
+	snprintf(crash, sizeof(crash), "1:%d", point);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		setenv("PLKV_CRASH", crash, 1);
+		execl(self_exe, self_exe, "--child", seg_name, opbuf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "child killed by signal %d",
+		      WTERMSIG(st));
+	return WEXITSTATUS(st);
+}
+
+static void sweep(enum op op)
+{
+	int n, status = 99;
+
+	for (n = 1; n <= MAX_POINTS && status == 99; n++) {
+		plkv_t *h = prepare(op);
+		unsigned rec = 0;
+		char msg[256];
+		int rc;
+
+		status = spawn(op, n);
+		ck_assert_msg(status == 99 || status == 0,
+			      "%s@%d: child exited %d", op_names[op], n, status);
+		/* (the gate may already have recovered it: rec 0 or 1) */
+		ck_assert_int_eq(plkv_recover(h, &rec), 0);
+		ck_assert_uint_le(rec, 1);
+		rc = plkv_check(h, msg, sizeof(msg));
+		ck_assert_msg(rc == 0, "%s@%d: check: %s", op_names[op], n, msg);
+		verify(h, op, n);
+		/* it still serves */
+		ck_assert_int_eq(ut_set(h, "after", "crash"), 0);
+		ck_get_eq(h, "after", "crash");
+		rc = plkv_delete(h, "pop:3", 5);
+		ck_assert_msg(rc == 0 || (op == O_FLUSH && rc == PLKV_ENOTFOUND),
+			      "%s@%d: delete after: %d", op_names[op], n, rc);
+		rc = plkv_check(h, msg, sizeof(msg));
+		ck_assert_msg(rc == 0, "%s@%d: check after: %s", op_names[op],
+			      n, msg);
+		plkv_close(h);
+		plkv_destroy(seg_name, PLKV_BACKEND_USER);
+	}
+	ck_assert_msg(status == 0, "%s: still crashing after %d points",
+		      op_names[op], MAX_POINTS);
+	fprintf(stderr, "# %s: %d crash points\n", op_names[op], n - 2);
+}
+
+START_TEST(crash_sweep)
+{
+	sweep((enum op)_i);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("recover");
+	TCase *tc = tcase_create("recover");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, crash_sweep, 0, O_NOPS);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	static char exe[4096];
+	ssize_t n;
+
+	if (argc == 4 && !strcmp(argv[1], "--child"))
+		return child(argv[2], atoi(argv[3]));
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return 1;
+	exe[n] = 0;
+	self_exe = exe;
+	return ut_run(suite());
+}

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The slab allocator: class sizes and the growth factor, page accounting,
+ * large (chunked) items up to item_size_max, including an item_size_max
+ * larger than a page.
+ */
+#include "eng_test.h"
+
+struct slabstat {
+	uint64_t v[ENG_MAX_CLASSES + 1][8];
+	uint64_t active, malloced;
+};
+
+static const char *fields[] = { "chunk_size", "chunks_per_page",
+				"total_pages", "total_chunks", "used_chunks",
+				"free_chunks", "mem_requested" };
+
+static int slab_cb(void *arg, const char *name, const char *value)
+{
+	struct slabstat *s = arg;
+	unsigned c, i;
+	char f[48];
+
+	if (!strcmp(name, "active_slabs"))
+		s->active = strtoull(value, NULL, 10);
+	else if (!strcmp(name, "total_malloced"))
+		s->malloced = strtoull(value, NULL, 10);
+	else if (sscanf(name, "%u:%47s", &c, f) == 2 && c <= ENG_MAX_CLASSES)
+		for (i = 0; i < ARRAY_SIZE(fields); i++)
+			if (!strcmp(f, fields[i]))
+				s->v[c][i] = strtoull(value, NULL, 10);
+	return 0;
+}
+
+START_TEST(class_sizes)
+{
+	struct plkv_engine *e = eng(kv);
+	unsigned c;
+
+	ck_assert_uint_eq(e->cls[1].size, eng_align8(ITEM_HDR + 48));
+	for (c = 2; c < e->nclasses; c++) {
+		double want = e->cls[c - 1].size * 1.25;
+
+		ck_assert_uint_ge(e->cls[c].size, (uint32_t)want);
+		ck_assert_uint_le(e->cls[c].size, (uint32_t)want + 8);
+		ck_assert_uint_eq(e->cls[c].size % 8, 0);
+		ck_assert_uint_eq(e->cls[c].perslab, ENG_PAGE_SIZE / e->cls[c].size);
+	}
+	ck_assert_uint_eq(e->cls[e->nclasses].size, ENG_CHUNK_MAX);
+	ck_assert_uint_le(e->nclasses, ENG_MAX_CLASSES);
+	ck_assert_uint_eq(slab_clsid(e, 1), 1);
+	ck_assert_uint_eq(slab_clsid(e, e->cls[1].size), 1);
+	ck_assert_uint_eq(slab_clsid(e, e->cls[1].size + 1), 2);
+	ck_assert_uint_eq(slab_clsid(e, ENG_CHUNK_MAX), e->nclasses);
+	ck_assert_uint_eq(slab_clsid(e, ENG_CHUNK_MAX + 1), 0);
+}
+END_TEST
+
+START_TEST(growth_factor_option)
+{
+	struct plkv_options o = ut_opts(16);
+	plkv_t *h;
+	struct plkv_engine *e;
+	unsigned c;
+
+	o.growth_factor = 2.0;
+	o.chunk_min = 100;
+	h = ut_open(&o);
+	e = eng(h);
+	ck_assert_uint_eq(e->cls[1].size, eng_align8(ITEM_HDR + 100));
+	for (c = 2; c < e->nclasses; c++)
+		ck_assert_uint_eq(e->cls[c].size,
+				  eng_align8(e->cls[c - 1].size * 2));
+	ck_assert_uint_lt(e->nclasses, 15);
+	plkv_close(h);
+	plkv_destroy(seg_name, PLKV_BACKEND_USER);
+}
+END_TEST
+
+START_TEST(page_accounting)
+{
+	struct slabstat s;
+	unsigned i, c;
+	uint64_t req = 0;
+	char k[32], v[200];
+
+	memset(v, 'v', sizeof(v));
+	for (i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "key%u", i);
+		ck_assert_int_eq(plkv_set(kv, k, strlen(k), v, 100, 0, 0), 0);
+		req += item_ntotal(strlen(k), 100);
+	}
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(plkv_stats(kv, "slabs", slab_cb, &s), 0);
+	c = slab_clsid(eng(kv), item_ntotal(7, 100));
+	ck_assert_uint_eq(s.active, 1);
+	ck_assert_uint_eq(s.v[c][3], s.v[c][2] * s.v[c][1]);
+	ck_assert_uint_eq(s.v[c][4] + s.v[c][5], s.v[c][3]);
+	ck_assert_uint_eq(s.v[c][4], 5000);
+	ck_assert_uint_eq(s.malloced, s.v[c][2] << 20);
+	ck_assert_uint_eq(s.v[c][6], req);
+	for (i = 0; i < 5000; i += 2) {
+		snprintf(k, sizeof(k), "key%u", i);
+		ck_assert_int_eq(plkv_delete(kv, k, strlen(k)), 0);
+	}
+	memset(&s, 0, sizeof(s));
+	plkv_stats(kv, "slabs", slab_cb, &s);
+	ck_assert_uint_eq(s.v[c][4], 2500);
+	ck_assert_uint_eq(s.v[c][4] + s.v[c][5], s.v[c][3]);
+	ck_store_ok(kv);
+}
+END_TEST
+
+static void big_roundtrip(plkv_t *h, size_t n)
+{
+	char *v = malloc(n), *b = malloc(n + 1);
+	struct plkv_meta m;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = (char)('a' + (i * 7 + n) % 26);
+	ck_assert_msg(plkv_set(h, "big", 3, v, n, 3, 0) == 0, "set %zu", n);
+	ck_assert_int_eq(plkv_get(h, "big", 3, b, n + 1, &m), 0);
+	ck_assert_uint_eq(m.len, n);
+	ck_assert_msg(memcmp(v, b, n) == 0, "value of %zu bytes differs", n);
+	/* append across the chunk boundary keeps everything */
+	ck_assert_int_eq(plkv_append(h, "big", 3, "Z", 1), 0);
+	ck_assert_int_eq(plkv_get(h, "big", 3, b, n + 1, &m), 0);
+	ck_assert_uint_eq(m.len, n + 1);
+	ck_assert_int_eq(memcmp(v, b, n), 0);
+	ck_assert_int_eq(b[n], 'Z');
+	ck_assert_int_eq(plkv_prepend(h, "big", 3, "A", 1),
+			 n + 2 > eng(h)->item_size_max ? PLKV_ETOOBIG : 0);
+	free(v);
+	free(b);
+}
+
+START_TEST(large_items)
+{
+	size_t sizes[] = { ENG_CHUNK_MAX - ITEM_HDR - 3, ENG_CHUNK_MAX - ITEM_HDR,
+			   ENG_CHUNK_MAX, 600000, (1 << 20) - 2 };
+	unsigned i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		big_roundtrip(kv, sizes[i]);
+		ck_store_ok(kv);
+	}
+	ck_assert_int_eq(plkv_delete(kv, "big", 3), 0);
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(item_size_max_above_page)
+{
+	struct plkv_options o = ut_opts(32);
+	plkv_t *h;
+
+	o.item_size_max = 5 << 20;
+	h = ut_open(&o);
+	big_roundtrip(h, (3 << 20) + 12345);
+	big_roundtrip(h, (5 << 20) - 2);
+	{
+		char *v = calloc(1, (5 << 20) + 1);
+
+		ck_assert_int_eq(plkv_set(h, "x", 1, v, (5 << 20) + 1, 0, 0),
+				 PLKV_ETOOBIG);
+		free(v);
+	}
+	ck_store_ok(h);
+	plkv_close(h);
+	plkv_destroy(seg_name, PLKV_BACKEND_USER);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("slabs");
+	TCase *tc = ut_tcase("slabs", 60);
+
+	tcase_add_test(tc, class_sizes);
+	tcase_add_test(tc, growth_factor_option);
+	tcase_add_test(tc, page_accounting);
+	tcase_add_test(tc, large_items);
+	tcase_add_test(tc, item_size_max_above_page);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return ut_run(suite());
+}
