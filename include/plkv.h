@@ -90,6 +90,10 @@ enum plkv_backend {
 #define PLKV_O_NO_EVICT		(1u << 2) /**< at create: out of memory instead of evicting (-M) */
 #define PLKV_O_REFUSE_WRPKRU	(1u << 3) /**< refuse to open if stray WRPKRU found */
 #define PLKV_O_NO_PROTECT	(1u << 4) /**< don't use PKU even if present (testing) */
+/** Don't recover dead processes at gate entry (admin tools that want to
+ * see them: plkvctl procs).  Locks a dead process held are still taken
+ * over and repaired; plkv_recover() still recovers. */
+#define PLKV_O_NO_RECOVER	(1u << 5)
 
 /**
  * Options for plkv_open().  Initialise with plkv_options_init(); fields
@@ -275,7 +279,7 @@ PLKV_API int plkv_info(plkv_t *kv, struct plkv_info *info);
 /** One process attached to a store. */
 struct plkv_proc {
 	uint32_t pid;
-	uint64_t start_time;
+	uint64_t start_time;	/**< ns since boot (CLOCK_BOOTTIME) */
 	int state;		/**< 1 attached, 2 dead, 3 recovering */
 	int pkey;		/**< -1 unprotected */
 	uint32_t threads;	/**< thread slots held */

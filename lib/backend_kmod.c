@@ -9,6 +9,7 @@
  * mapping, so lock words sleep through the module's wait/wake ioctls.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +94,7 @@ static int kmod_open(struct plkv *kv, const struct plkv_options *o,
 		goto fail;
 	if (o->flags & PLKV_O_CREATE) {
 		memset(&cr, 0, sizeof(cr));
-		strncpy(cr.name, kv->name, sizeof(cr.name) - 1);
+		memcpy(cr.name, kv->name, sizeof(cr.name));
 		cr.size = size;
 		cr.mode = o->mode & 0777;
 		rc = xioctl(fd, PLKV_IOC_CREATE, &cr);
@@ -103,7 +104,7 @@ static int kmod_open(struct plkv *kv, const struct plkv_options *o,
 			goto fail;
 	}
 	memset(&at, 0, sizeof(at));
-	strncpy(at.name, kv->name, sizeof(at.name) - 1);
+	memcpy(at.name, kv->name, sizeof(at.name));
 	rc = xioctl(fd, PLKV_IOC_ATTACH, &at);
 	if (rc)
 		goto fail_created;
@@ -128,7 +129,7 @@ fail_created:
 		struct plkv_destroy d;
 
 		memset(&d, 0, sizeof(d));
-		strncpy(d.name, kv->name, sizeof(d.name) - 1);
+		memcpy(d.name, kv->name, sizeof(d.name));
 		xioctl(fd, PLKV_IOC_DESTROY, &d);
 		*created = false;
 	}
@@ -163,7 +164,7 @@ static int kmod_destroy(const char *name)
 	if (fd < 0)
 		return fd;
 	memset(&d, 0, sizeof(d));
-	strncpy(d.name, name, sizeof(d.name) - 1);
+	snprintf(d.name, sizeof(d.name), "%s", name);
 	rc = xioctl(fd, PLKV_IOC_DESTROY, &d);
 	close(fd);
 	return rc;

@@ -144,6 +144,7 @@ struct plkv {
 	int proc_index;			/* our plkv_proc_rec */
 	uint64_t start_time;
 	_Atomic int64_t last_scan;	/* user backend liveness scan, s */
+	bool no_recover;		/* PLKV_O_NO_RECOVER */
 };
 
 /* Per-thread, per-handle private state. */

@@ -200,7 +200,10 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
 	    (kv->backend == PLKV_BACKEND_USER &&
 	     atomic_exchange(&kv->last_scan, ctx->now) != ctx->now)) {
 		kv->death_gen_seen = gen;
-		plkv_recover_dead(ctx);
+		if (!kv->no_recover)
+			plkv_recover_dead(ctx);
+		else	/* still notice deaths (user backend) for plkvctl */
+			kv->ops->procs(kv, NULL, 0);
 	}
 	return 0;
 }

@@ -248,6 +248,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	kv->fd = -1;
 	kv->pkey = -1;
 	kv->proc_index = -1;
+	kv->no_recover = !!(opts->flags & PLKV_O_NO_RECOVER);
 	kv->start_time = plkv_proc_start_time(getpid());
 	kv->wrpkru_found = plkv_scan_wrpkru();
 	if (kv->wrpkru_found && (opts->flags & PLKV_O_REFUSE_WRPKRU)) {
@@ -408,6 +409,14 @@ PLKV_API int plkv_info(plkv_t *kv, struct plkv_info *info)
 	return 0;
 }
 
+/* The user backend keeps /proc's clock ticks; the API says ns. */
+static uint64_t ticks_to_ns(uint64_t ticks)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+
+	return hz > 0 ? ticks * (1000000000ULL / (uint64_t)hz) : 0;
+}
+
 PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
 {
 	struct plkv_proc_view *v;
@@ -432,7 +441,9 @@ PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
 	tab = plkv_proc_table(kv);
 	for (i = 0; i < n && i < PLKV_MAX_PROCS; i++) {
 		out[i].pid = v[i].pid;
-		out[i].start_time = v[i].start_time;
+		out[i].start_time = kv->backend == PLKV_BACKEND_USER ?
+				    ticks_to_ns(v[i].start_time) :
+				    v[i].start_time;
 		out[i].state = (int)v[i].state;
 		out[i].pkey = v[i].pkey > 0 ? v[i].pkey : -1;
 		for (j = 0; j < PLKV_SLOT_WORDS; j++)

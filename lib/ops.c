@@ -97,7 +97,7 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
 	fill_meta(meta, it);
 	if (it->nbytes > cap)
 		rc = PLKV_ETOOSMALL;
-	else
+	else if (it->nbytes)
 		item_read(ctx->kv, it, 0, buf, it->nbytes);
 	lru_bump(ctx, it);
 	plkv_unlock(ctx, lk);

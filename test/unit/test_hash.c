@@ -20,6 +20,14 @@ static void key_of(unsigned i, char *k, size_t n)
 	snprintf(k, n, "grow:%u", i);
 }
 
+static int count_cb(void *arg, const struct plkv_dump_item *it)
+{
+	unsigned *n = arg;
+
+	(*n)++;
+	return it->klen ? 0 : 1;
+}
+
 static void read_all(unsigned n)
 {
 	char k[32], want[32], b[64];
@@ -55,7 +63,11 @@ START_TEST(grows_incrementally)
 			expansions_seen++;
 			/* Mid-expansion: both tables are consulted. */
 			if (checked++ < 4) {
+				unsigned nd = 0;
+
 				ck_store_ok(kv);
+				ck_assert_int_eq(plkv_dump(kv, count_cb, &nd), 0);
+				ck_assert_uint_eq(nd, i + 1);
 				read_all(i + 1);
 			}
 		}

@@ -42,22 +42,14 @@ static uint64_t boot_time(void)
 	return btime;
 }
 
-/*
- * A process's start time as the backend records it for liveness checks,
- * as Unix time (0 when unknown).  include/plkv.h leaves the unit open; the
- * user backend records clock ticks since boot (/proc/PID/stat), the
- * module nanoseconds since boot (include/uapi/linux/plkv.h).
- */
-static uint64_t start_unix(int backend, uint64_t start)
+/* A process's start time (ns since boot) as Unix time, 0 when unknown. */
+static uint64_t start_unix(uint64_t start)
 {
-	long hz = sysconf(_SC_CLK_TCK);
 	uint64_t bt = boot_time();
 
-	if (!bt || hz <= 0 || !start)
+	if (!bt || !start)
 		return 0;
-	if (backend == PLKV_BACKEND_KMOD)
-		return bt + start / 1000000000u;
-	return bt + start / (uint64_t)hz;
+	return bt + start / 1000000000u;
 }
 
 struct procs_ctx {
@@ -69,7 +61,7 @@ struct procs_ctx {
 static int procs_one(void *arg, const struct plkv_proc *p)
 {
 	struct procs_ctx *pc = arg;
-	uint64_t st = start_unix(pc->backend, p->start_time);
+	uint64_t st = start_unix(p->start_time);
 	bool self = p->pid == (uint32_t)getpid();
 
 	pc->n++;

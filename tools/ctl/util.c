@@ -80,12 +80,13 @@ void ctl_options(struct plkv_options *opts, unsigned flags)
 	opts->backend = ctl.backend;
 }
 
-/* Attach to an existing store (never creates). */
+/* Attach to an existing store (never creates).  Dead processes stay
+ * visible to procs/info until 'plkvctl recover' or a client recovers. */
 int ctl_open(plkv_t **kv)
 {
 	struct plkv_options opts;
 
-	ctl_options(&opts, 0);
+	ctl_options(&opts, PLKV_O_NO_RECOVER);
 	return plkv_open(ctl.segment, &opts, kv);
 }
 
