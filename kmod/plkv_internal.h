@@ -47,7 +47,7 @@
 #define PLKV_HASH_BITS		6
 
 struct plkv_hb {
-	spinlock_t lock;
+	spinlock_t lock;		/* protects waiters */
 	struct list_head waiters;	/* struct plkv_waiter */
 };
 

@@ -31,7 +31,6 @@ static_assert(sizeof(struct plkv_thread) == 24);
 static_assert(sizeof(struct plkv_wait) == 40);
 static_assert(sizeof(struct plkv_wake) == 32);
 static_assert(sizeof(struct plkv_ack) == 24);
-static_assert(PLKV_SEG_MIN_SIZE % PAGE_SIZE == 0);
 static_assert(PLKV_LOCK_COUNT * PLKV_LOCK_STRIDE == PLKV_LOCK_TABLE_SIZE);
 static_assert(PLKV_MAX_THREADS - 1 <= PLKV_LOCK_OWNER_MASK);
 

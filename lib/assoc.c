@@ -221,8 +221,8 @@ int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget)
 		rec_set(op, W_VAL, HS_BUCKET(st));
 		rec_set(op, W_CAS, HS_POWER(st));
 		rec_set(op, W_AUX, 0);
-		rec_phase(op, PH_M_ZERO);
 		plkv_lock(ctx, lk);
+		rec_phase(op, PH_M_ZERO);	/* only while holding it */
 		assoc_migrate_resolve(ctx, ctx->slot);
 		rec_phase(op, PH_DONE);
 		plkv_unlock(ctx, lk);

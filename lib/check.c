@@ -320,7 +320,7 @@ static int check_slabs(struct chk *k)
 	struct plkv *kv = k->kv;
 	struct plkv_engine *e = k->e;
 	const uint8_t *owner = eng_page_owner(kv);
-	uint64_t pages = 0, p;
+	uint64_t pages = 0, pool, p;
 	unsigned cls;
 
 	if (e->pages_next > e->npages)
@@ -373,9 +373,16 @@ static int check_slabs(struct chk *k)
 				    (unsigned long long)k->used[cls],
 				    (long long)(total - nfree - k->used[cls]));
 	}
-	if (pages != e->pages_next)
-		return fail(k, "%llu pages assigned to classes, pages_next %llu",
-			    (unsigned long long)pages,
+	pool = slab_free_pages(kv) - (e->npages - e->pages_next);
+	for (p = 0; p < e->pages_next; p++)
+		if (slab_page_in_pool(kv, p) && owner[p])
+			return fail(k, "page %llu is in the free page pool but "
+				    "owned by class %u", (unsigned long long)p,
+				    owner[p]);
+	if (pages + pool != e->pages_next)
+		return fail(k, "%llu pages assigned to classes + %llu in the "
+			    "pool, pages_next %llu", (unsigned long long)pages,
+			    (unsigned long long)pool,
 			    (unsigned long long)e->pages_next);
 	return 0;
 }

@@ -192,7 +192,10 @@ struct plkv_engine {
 	uint64_t cmd_flush;
 
 	_Atomic uint64_t g_stat[ST_N];	/* from retired slots */
-	uint64_t reserved[16];
+	uint64_t page_free_head;	/* PAGES: released page + 1, 0 none */
+	uint64_t slabs_moved;		/* PAGES: pages reassigned */
+	uint64_t steal_cursor;		/* where the page mover looks next */
+	uint64_t reserved[13];
 
 	struct eng_class cls[ENG_MAX_CLASSES + 1];
 	struct eng_lru lru[ENG_MAX_CLASSES + 1];
@@ -250,7 +253,7 @@ enum {
 _Static_assert(W_NWORDS <= PLKV_OPREC_WORDS, "op record fits");
 
 enum { L_NONE = 0, L_INSERT, L_REMOVE, L_MOVE };
-enum { S_NONE = 0, S_POP, S_PUSH, S_CARVE };
+enum { S_NONE = 0, S_POP, S_PUSH, S_CARVE, S_RELEASE };
 enum { E_NONE = 0, E_HASH, E_LRU, E_FREE };
 
 #define barrier()	__asm__ __volatile__("" ::: "memory")
@@ -339,6 +342,8 @@ PLKV_HIDDEN bool slab_valid_chunk(const struct plkv *kv, plkv_off_t off,
 				  unsigned *cls);
 PLKV_HIDDEN void slab_repair(struct plkv_ctx *ctx, unsigned cls,
 			     struct plkv_oprec *dead);
+PLKV_HIDDEN uint64_t slab_free_pages(const struct plkv *kv);
+PLKV_HIDDEN bool slab_page_in_pool(const struct plkv *kv, uint64_t page);
 
 /* ---- items.c ---- */
 PLKV_HIDDEN size_t item_ntotal(size_t nkey, size_t nbytes);
@@ -396,6 +401,8 @@ PLKV_HIDDEN void lru_unlink(struct plkv_ctx *ctx, struct plkv_item *it);
 PLKV_HIDDEN void lru_bump(struct plkv_ctx *ctx, struct plkv_item *it);
 PLKV_HIDDEN bool lru_evict(struct plkv_ctx *ctx, unsigned cls,
 			   bool may_evict);
+PLKV_HIDDEN int lru_evict_item(struct plkv_ctx *ctx, unsigned cls,
+			       struct plkv_item *it);
 PLKV_HIDDEN unsigned lru_crawl(struct plkv_ctx *ctx, unsigned cls,
 			       unsigned budget);
 PLKV_HIDDEN void lru_repair(struct plkv_ctx *ctx, unsigned cls,

@@ -53,27 +53,61 @@ static void resolve_stripe(struct plkv_ctx *ctx, unsigned idx, uint32_t slot)
 	}
 }
 
+/*
+ * Which records to look at: every sub-record and phase that names a
+ * structure is written only while holding that structure's lock, so while
+ * we hold it, any record still naming it belongs to a thread that is not
+ * running: the lock's dead owner, or an earlier dead thread whose repair
+ * was itself cut short by a death.  So each repair finishes them all, not
+ * only dead_slot's.
+ */
 void plkv_engine_repair_lock(struct plkv_ctx *ctx, unsigned idx,
 			     uint32_t dead_slot)
 {
-	struct plkv_oprec *dead;
+	struct plkv *kv = ctx->kv;
+	unsigned nclasses = eng(kv)->nclasses, c;
+	uint32_t s;
+	bool any = false;
 
-	if (dead_slot == 0 || dead_slot >= PLKV_MAX_THREADS)
-		dead = NULL;
-	else
-		dead = eng_slot_op(ctx->kv, dead_slot);
+	(void)dead_slot;
 	if (idx >= ENG_LOCK_STRIPE0 && idx < ENG_LOCK_LRU0) {
-		if (dead)
-			resolve_stripe(ctx, idx, dead_slot);
+		for (s = 1; s < PLKV_MAX_THREADS; s++)
+			if (s != ctx->slot)
+				resolve_stripe(ctx, idx, s);
 	} else if (idx > ENG_LOCK_LRU0 && idx < ENG_LOCK_SLAB0) {
-		if (idx - ENG_LOCK_LRU0 <= eng(ctx->kv)->nclasses)
-			lru_repair(ctx, idx - ENG_LOCK_LRU0, dead);
+		c = idx - ENG_LOCK_LRU0;
+		if (c > nclasses)
+			return;
+		for (s = 1; s < PLKV_MAX_THREADS; s++) {
+			struct plkv_oprec *r = eng_slot_op(kv, s);
+
+			if (s != ctx->slot && r->w[W_L_OP] != L_NONE &&
+			    r->w[W_L_CLS] == c) {
+				lru_repair(ctx, c, r);
+				any = true;
+			}
+		}
+		if (!any)
+			lru_repair(ctx, c, NULL);
 	} else if (idx > ENG_LOCK_SLAB0 && idx < ENG_LOCK_EXPAND) {
-		if (idx - ENG_LOCK_SLAB0 <= eng(ctx->kv)->nclasses)
-			slab_repair(ctx, idx - ENG_LOCK_SLAB0, dead);
+		c = idx - ENG_LOCK_SLAB0;
+		if (c > nclasses)
+			return;
+		for (s = 1; s < PLKV_MAX_THREADS; s++) {
+			struct plkv_oprec *r = eng_slot_op(kv, s);
+
+			if (s != ctx->slot && r->w[W_S_OP] != S_NONE &&
+			    r->w[W_S_CLS] == c) {
+				slab_repair(ctx, c, r);
+				any = true;
+			}
+		}
+		if (!any)
+			slab_repair(ctx, c, NULL);
 	} else if (idx == ENG_LOCK_EXPAND) {
-		if (dead)
-			assoc_repair_expand(ctx, dead_slot);
+		for (s = 1; s < PLKV_MAX_THREADS; s++)
+			if (s != ctx->slot)
+				assoc_repair_expand(ctx, s);
 	}
 	/* PAGES: pages_next and page_owner change by single stores in an
 	 * order that leaves them consistent.  GLOBAL (flush): likewise.

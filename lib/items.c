@@ -297,6 +297,7 @@ void item_txn(struct plkv_ctx *ctx)
 	plkv_off_t X = op->w[W_X], Y = op->w[W_Y];
 	struct plkv_item *x = I(kv, X), *y = I(kv, Y);
 	uint32_t hv = (uint32_t)op->w[W_HV];
+	unsigned lru_lk = 0;
 
 	rec_phase(op, PH_LINK);
 	PLKV_CRASH_POINT(ctx);
@@ -310,12 +311,18 @@ void item_txn(struct plkv_ctx *ctx)
 		y->it_flags &= ~ITEM_LINKED;
 	rec_phase(op, PH_LRU);
 	PLKV_CRASH_POINT(ctx);
+	if (x && y && item_lru_class(x) == item_lru_class(y))
+		lru_lk = ENG_LOCK_LRU0 + item_lru_class(x);	/* once for both */
+	if (lru_lk)
+		plkv_lock(ctx, lru_lk);
 	if (x)
 		lru_link(ctx, x);
 	if (y) {
 		PLKV_CRASH_POINT(ctx);
 		lru_unlink(ctx, y);
 	}
+	if (lru_lk)
+		plkv_unlock(ctx, lru_lk);
 	rec_phase(op, PH_FREE);
 	PLKV_CRASH_POINT(ctx);
 	if (y)

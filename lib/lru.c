@@ -23,6 +23,8 @@
  * lru_repair() rebuilds them by walking.  Each list change records itself
  * (W_L_*) so the repair can finish an insert, removal or move.
  */
+#include <errno.h>
+
 #include "engine.h"
 
 static inline unsigned lru_lock(unsigned cls)
@@ -266,6 +268,52 @@ bool lru_evict(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 	if (mine)
 		plkv_unlock(ctx, lru_lock(cls));
 	return done;
+}
+
+/*
+ * Evict one given chunk's item (the page mover empties a page this way).
+ * 0 if the chunk is free now, -EBUSY if it is in use (an op holds it, or
+ * its item lock is busy).
+ */
+int lru_evict_item(struct plkv_ctx *ctx, unsigned cls, struct plkv_item *it)
+{
+	struct eng_lru *L = &eng(ctx->kv)->lru[cls];
+	bool mine = eng_lock_if_needed(ctx, lru_lock(cls));
+	int rc = -EBUSY;
+	unsigned lk, k;
+
+	/* Pages leave a class only under its LRU lock (release_page), so
+	 * holding it, a chunk of the class stays one. */
+	if (!slab_valid_chunk(ctx->kv, O(ctx->kv, it), &k) || k != cls)
+		goto out;
+	if (it->it_flags & ITEM_SLABBED) {
+		rc = 0;
+		goto out;
+	}
+	if (!evictable(it) || it->lru >= LRU_NSEG)
+		goto out;
+	lk = eng_stripe_lock(it->hv);
+	if (!plkv_trylock(ctx, lk))
+		goto out;
+	if (evictable(it) && it->lru < LRU_NSEG) {
+		if (item_expired(ctx, it) || item_flushed(ctx, it)) {
+			L->reclaimed++;
+		} else {
+			L->evicted++;
+			L->evicted_time = (uint64_t)(eng_now(ctx) - it->time);
+			if (it->exptime)
+				L->evicted_nonzero++;
+			if (!(it->act & ACT_FETCHED))
+				L->evicted_unfetched++;
+		}
+		item_unlink_evict(ctx, cls, it);
+		rc = 0;
+	}
+	plkv_unlock(ctx, lk);
+out:
+	if (mine)
+		plkv_unlock(ctx, lru_lock(cls));
+	return rc;
 }
 
 /*

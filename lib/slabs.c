@@ -20,6 +20,8 @@
  * Pages are never returned (no rebalancing): pages_next only grows, under
  * the PAGES lock, after page_owner[] names the new page's class.
  */
+#include <sched.h>
+
 #include "engine.h"
 
 static inline unsigned slab_lock(unsigned cls)
@@ -117,7 +119,43 @@ static void carve_page(struct plkv_ctx *ctx, unsigned cls, uint64_t page)
 	c->total_pages++;
 }
 
-/* Give class cls a new page from the pool (slab lock held). */
+/* The released-page pool: a stack linked through chunk 0's h_next. */
+static uint64_t *pool_link(const struct plkv *kv, uint64_t page)
+{
+	return &I(kv, page_base(kv, page))->h_next;
+}
+
+bool slab_page_in_pool(const struct plkv *kv, uint64_t page)
+{
+	const struct plkv_engine *e = eng(kv);
+	uint64_t p = e->page_free_head, n = e->npages + 1;
+
+	while (p && p <= e->npages && n--) {
+		if (p - 1 == page)
+			return true;
+		p = *pool_link(kv, p - 1);
+	}
+	return false;
+}
+
+/* Pages a class may still get: never used, or released. */
+uint64_t slab_free_pages(const struct plkv *kv)
+{
+	const struct plkv_engine *e = eng(kv);
+	uint64_t p = e->page_free_head, n = 0;
+
+	while (p && p <= e->npages && n <= e->npages) {
+		n++;
+		p = *pool_link(kv, p - 1);
+	}
+	return e->npages - e->pages_next + n;
+}
+
+/*
+ * Give class cls a page (slab lock held): a released one, else a new one.
+ * page_owner[] is set before the page leaves the pool, so a page below
+ * pages_next is always either owned or in the pool.
+ */
 static bool grab_page(struct plkv_ctx *ctx, unsigned cls)
 {
 	struct plkv *kv = ctx->kv;
@@ -126,8 +164,11 @@ static bool grab_page(struct plkv_ctx *ctx, unsigned cls)
 	uint64_t page;
 
 	plkv_lock(ctx, ENG_LOCK_PAGES);
-	page = e->pages_next;
-	if (page >= e->npages) {
+	if (e->page_free_head) {
+		page = e->page_free_head - 1;
+	} else if (e->pages_next < e->npages) {
+		page = e->pages_next;
+	} else {
 		plkv_unlock(ctx, ENG_LOCK_PAGES);
 		return false;
 	}
@@ -136,7 +177,10 @@ static bool grab_page(struct plkv_ctx *ctx, unsigned cls)
 	rec_set(op, W_S_OP, S_CARVE);
 	eng_page_owner(kv)[page] = (uint8_t)cls;
 	barrier();
-	PUBLISH(e->pages_next, page + 1);
+	if (e->page_free_head)
+		PUBLISH(e->page_free_head, *pool_link(kv, page));
+	else
+		PUBLISH(e->pages_next, page + 1);
 	plkv_unlock(ctx, ENG_LOCK_PAGES);
 	PLKV_CRASH_POINT(ctx);
 	carve_page(ctx, cls, page);
@@ -180,6 +224,135 @@ static void pop_chunks(struct plkv_ctx *ctx, unsigned cls, uint64_t n,
 	rec_set(op, W_S_OP, S_NONE);
 }
 
+/* Unhook every chunk of page from cls's free list (one store each). */
+static void unhook_page(const struct plkv *kv, unsigned cls, uint64_t page)
+{
+	struct eng_class *c = &eng(kv)->cls[cls];
+	plkv_off_t lo = page_base(kv, page), hi = lo + ENG_PAGE_SIZE;
+	plkv_off_t *link = &c->free_head;
+	uint64_t limit = c->total_pages * c->perslab + 1;
+
+	while (*link && limit--) {
+		plkv_off_t p = *link;
+
+		if (p >= lo && p < hi)
+			PUBLISH(*link, I(kv, p)->next);
+		else
+			link = &I(kv, p)->next;
+	}
+}
+
+/* Put an unhooked page on the pool (PAGES lock held). */
+static void pool_push(struct plkv *kv, uint64_t page)
+{
+	struct plkv_engine *e = eng(kv);
+
+	if (slab_page_in_pool(kv, page))
+		return;
+	*pool_link(kv, page) = e->page_free_head;
+	PUBLISH(e->page_free_head, page + 1);
+}
+
+/*
+ * Give a wholly free page of class cls back to the pool (LRU and slab
+ * locks of the class held).
+ * Recorded as S_RELEASE: slab_repair() finishes it from any point.
+ */
+static bool release_page(struct plkv_ctx *ctx, unsigned cls, uint64_t page)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_engine *e = eng(kv);
+	struct eng_class *c = &e->cls[cls];
+	struct plkv_oprec *op = ctx->op;
+	uint32_t i;
+
+	if (eng_page_owner(kv)[page] != cls)
+		return false;
+	for (i = 0; i < c->perslab; i++)
+		if (!(I(kv, page_base(kv, page) + (uint64_t)i * c->size)->it_flags &
+		      ITEM_SLABBED))
+			return false;
+	rec_set(op, W_S_CLS, cls);
+	rec_set(op, W_S_PAGE, page);
+	rec_set(op, W_S_OP, S_RELEASE);
+	unhook_page(kv, cls, page);
+	PLKV_CRASH_POINT(ctx);
+	plkv_lock(ctx, ENG_LOCK_PAGES);
+	pool_push(kv, page);
+	PLKV_CRASH_POINT(ctx);
+	eng_page_owner(kv)[page] = 0;
+	e->slabs_moved++;
+	plkv_unlock(ctx, ENG_LOCK_PAGES);
+	c->free_count -= c->perslab;
+	c->total_pages--;
+	rec_set(op, W_S_OP, S_NONE);
+	return true;
+}
+
+/*
+ * The page mover (memcached's slab_reassign, on demand): class cls is
+ * starved (no free chunk, no free page, nothing of its own to evict).
+ * Take the class with the most pages (the largest class last: its
+ * continuation chunks belong to items elsewhere), pick the page of it
+ * with the fewest items among a few, evict them, and release the page to
+ * the pool.  False if no page could be freed now.
+ */
+static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_engine *e = eng(kv);
+	const uint8_t *owner = eng_page_owner(kv);
+	unsigned v = 0, k, looked = 0;
+	uint64_t best = 0, best_free = 0, p, start, i;
+	struct eng_class *c;
+	bool ok;
+
+	for (k = 1; k < e->nclasses; k++)
+		if (k != cls && e->cls[k].total_pages &&
+		    (!v || e->cls[k].total_pages > e->cls[v].total_pages))
+			v = k;
+	/* The largest class only as a last resort: a page of it that holds
+	 * a continuation chunk can't be emptied (lru_evict_item refuses). */
+	if (!v && cls != e->nclasses && e->cls[e->nclasses].total_pages)
+		v = e->nclasses;
+	if (!v)
+		return false;
+	c = &e->cls[v];
+	start = __atomic_fetch_add(&e->steal_cursor, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < e->pages_next && looked < 8; i++) {
+		uint64_t nfree = 0;
+		uint32_t j;
+
+		p = (start + i) % e->pages_next;
+		if (owner[p] != v)
+			continue;
+		looked++;
+		for (j = 0; j < c->perslab; j++)
+			nfree += !!(I(kv, page_base(kv, p) + (uint64_t)j *
+				      c->size)->it_flags & ITEM_SLABBED);
+		if (looked == 1 || nfree > best_free) {
+			best = p;
+			best_free = nfree;
+		}
+	}
+	if (!looked || (!may_evict && best_free < c->perslab))
+		return false;
+	for (i = 0; i < c->perslab; i++) {
+		struct plkv_item *it = I(kv, page_base(kv, best) + i * c->size);
+
+		if (owner[best] != v || lru_evict_item(ctx, v, it))
+			return false;
+	}
+	/* LRU lock too: a page leaves its class only under both, so an
+	 * LRU walker holding its class's lock can trust page_owner[]. */
+	plkv_lock(ctx, ENG_LOCK_LRU0 + v);
+	plkv_lock(ctx, slab_lock(v));
+	ok = release_page(ctx, v, best);
+	plkv_unlock(ctx, slab_lock(v));
+	plkv_unlock(ctx, ENG_LOCK_LRU0 + v);
+	return ok;
+}
+
 /*
  * Allocate n chunks of class cls, chained through ->next, into op word
  * dest.  May carve a new page or evict from the class's LRU (which takes
@@ -190,7 +363,7 @@ int slab_alloc(struct plkv_ctx *ctx, unsigned cls, uint64_t n, unsigned dest,
 {
 	struct plkv *kv = ctx->kv;
 	struct eng_class *c = &eng(kv)->cls[cls];
-	unsigned fails = 0;
+	unsigned fails = 0, misses = 0;
 
 	for (;;) {
 		plkv_lock(ctx, slab_lock(cls));
@@ -202,7 +375,15 @@ int slab_alloc(struct plkv_ctx *ctx, unsigned cls, uint64_t n, unsigned dest,
 			return 0;
 		}
 		plkv_unlock(ctx, slab_lock(cls));
-		if (!lru_evict(ctx, cls, may_evict) || ++fails > n + 64) {
+		/* Nothing freed: the tail items or the victim page were busy
+		 * (other threads), or there is nothing at all; try again a
+		 * few times before saying so. */
+		if (!lru_evict(ctx, cls, may_evict) &&
+		    !slab_steal(ctx, cls, may_evict) && ++misses <= 4) {
+			sched_yield();
+			continue;
+		}
+		if (misses > 4 || ++fails > n + 64) {
 			bool mine = eng_lock_if_needed(ctx,
 						       ENG_LOCK_LRU0 + cls);
 
@@ -379,10 +560,26 @@ void slab_repair(struct plkv_ctx *ctx, unsigned cls, struct plkv_oprec *dead)
 			dest_clear(kv, dead->w[W_S_DEST]);
 			break;
 		case S_CARVE:
-			if (page < e->pages_next &&
-			    eng_page_owner(kv)[page] == cls &&
-			    !on_free_list(kv, cls, page_base(kv, page)))
+			if (page >= e->pages_next ||
+			    eng_page_owner(kv)[page] != cls ||
+			    on_free_list(kv, cls, page_base(kv, page)))
+				break;
+			plkv_lock(ctx, ENG_LOCK_PAGES);
+			if (slab_page_in_pool(kv, page))  /* never taken */
+				eng_page_owner(kv)[page] = 0;
+			plkv_unlock(ctx, ENG_LOCK_PAGES);
+			if (eng_page_owner(kv)[page] == cls)
 				carve_page(ctx, cls, page);
+			break;
+		case S_RELEASE:
+			if (page >= e->pages_next ||
+			    eng_page_owner(kv)[page] != cls)
+				break;
+			unhook_page(kv, cls, page);
+			plkv_lock(ctx, ENG_LOCK_PAGES);
+			pool_push(kv, page);
+			eng_page_owner(kv)[page] = 0;
+			plkv_unlock(ctx, ENG_LOCK_PAGES);
 			break;
 		}
 		rec_set(dead, W_S_OP, S_NONE);

@@ -91,6 +91,17 @@ uint64_t eng_curr_items(struct plkv_ctx *ctx, uint64_t *bytes)
 	return n;
 }
 
+/* Bytes of slab pages in use by classes. */
+static uint64_t malloced(const struct plkv_engine *e)
+{
+	uint64_t pages = 0;
+	unsigned c;
+
+	for (c = 1; c <= e->nclasses; c++)
+		pages += e->cls[c].total_pages;
+	return pages * ENG_PAGE_SIZE;
+}
+
 static uint64_t hash_bytes(uint64_t st)
 {
 	uint64_t b = (uint64_t)sizeof(plkv_off_t) << HS_POWER(st);
@@ -145,8 +156,9 @@ static int stats_general(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 	ADDU(sb, "hash_power_level", HS_POWER(hs));
 	ADDU(sb, "hash_bytes", hash_bytes(hs));
 	ADDU(sb, "hash_is_expanding", HS_EXPANDING(hs));
-	ADDU(sb, "slab_global_page_pool", e->npages - e->pages_next);
-	ADDU(sb, "total_malloced", e->pages_next * (uint64_t)ENG_PAGE_SIZE);
+	ADDU(sb, "slab_global_page_pool", slab_free_pages(ctx->kv));
+	ADDU(sb, "slabs_moved", e->slabs_moved);
+	ADDU(sb, "total_malloced", malloced(e));
 	ADDU(sb, "curr_items", items);
 	ADDU(sb, "total_items", total);
 	ADDU(sb, "expired_unfetched", xu);
@@ -185,7 +197,7 @@ static int stats_slabs(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 	}
 #undef SLAB
 	ADDU(sb, "active_slabs", active);
-	ADDU(sb, "total_malloced", e->pages_next * (uint64_t)ENG_PAGE_SIZE);
+	ADDU(sb, "total_malloced", malloced(e));
 	return 0;
 }
 
@@ -260,7 +272,7 @@ static int stats_settings(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 	ADDU(sb, "warm_lru_pct", ENG_WARM_PCT);
 	sb_add(sb, "lru_crawler", "amortized");
 	sb_add(sb, "lru_maintainer_thread", "no");
-	sb_add(sb, "slab_reassign", "no");
+	sb_add(sb, "slab_reassign", "yes");
 	ADDU(sb, "slab_automove", 0);
 	ADDU(sb, "item_lock_stripes", ENG_STRIPES);
 	return 0;

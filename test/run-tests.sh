@@ -23,7 +23,7 @@
 # failure.
 #
 # Environment: PLKV_TEST_TIMEOUT (per program, default 300 s; the VM suite
-# has its own limit, PLKV_VM_TIMEOUT).  Each program gets PLKV_TEST_PREFIX,
+# has its own limit, PLKV_VM_TIMEOUT, default 540 s).  Each program gets PLKV_TEST_PREFIX,
 # a prefix unique to this run and program for segment and file names
 # (th_unique_name() in test/harness.h uses it); leftovers in /dev/shm with
 # this run's prefix are removed at the end.
@@ -54,10 +54,10 @@ selected() {
 	return 1
 }
 
-# run LABEL [VAR=VALUE...] -- COMMAND...
+# run LABEL [VAR=VALUE...] -- COMMAND...  (limit: $limit or $timeout_s)
 run() {
 	local label=$1 envs=() line rc plan='' results=0 p=0 f=0 s=0
-	local skip_all='' why=''
+	local skip_all='' why='' limit=${limit:-$timeout_s}
 	shift
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
@@ -87,12 +87,12 @@ run() {
 			fi
 		fi
 	done < <(env "${envs[@]}" PLKV_TEST_PREFIX="$run_id-$progs-" \
-			timeout -k 10 "$timeout_s" "$@" </dev/null 2>&1
+			timeout -k 10 "$limit" "$@" </dev/null 2>&1
 		 echo $? >"$rc_file")
 	rc=$(cat "$rc_file")
 
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-		why="timed out after $timeout_s s"
+		why="timed out after $limit s"
 	elif [ "$rc" -gt 128 ]; then
 		why="killed by signal $((rc - 128))"
 	elif [ -z "$plan" ]; then
@@ -170,7 +170,8 @@ done
 
 run checkpatch -- sh mk/checkpatch.sh --tap
 
-run vm -- test/vm/run.sh --no-build
+# The VM run has its own limit (PLKV_VM_TIMEOUT); this one is a backstop.
+limit=$((${PLKV_VM_TIMEOUT:-540} + 60)) run vm -- test/vm/run.sh --no-build
 
 # Segments and files this run's programs left behind.
 find /dev/shm -maxdepth 1 -name "*$run_id-*" -exec rm -rf {} + 2>/dev/null

@@ -10,6 +10,7 @@
 #ifndef PLKV_BENCH_H
 #define PLKV_BENCH_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -56,6 +57,7 @@ struct server {
 	int port;			/* TCP port, 0 for UNIX */
 	char segment[64];		/* plkvd's store, destroyed at stop */
 	char log[128];			/* its stdout and stderr */
+	const cpu_set_t *cpus;		/* run it there; NULL: inherit */
 };
 
 /* A TCP port on 127.0.0.1 that was free a moment ago, or -errno. */

@@ -285,6 +285,8 @@ int server_start(struct server *s, char *const argv[], char *err,
 		if (getppid() != parent)
 			_exit(127);
 		setpgid(0, 0);	/* a terminal's ^C reaches us, not it */
+		if (s->cpus && sched_setaffinity(0, sizeof(*s->cpus), s->cpus))
+			dprintf(fd, "sched_setaffinity: %s\n", strerror(errno));
 		if (nul >= 0)
 			dup2(nul, 0);
 		if (fd >= 0) {

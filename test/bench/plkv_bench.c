@@ -61,6 +61,7 @@ enum tstate { T_SKIPPED, T_READY, T_FAILED };
 struct lat {
 	bool done;
 	double med_ns, mean_ns, p99_ns;	/* median over runs */
+	double min_med_ns, max_med_ns;	/* the spread of the runs' medians */
 	double *run_med, *run_mean, *run_p99;	/* per run */
 	unsigned runs;
 };
@@ -110,11 +111,22 @@ static struct {
 	unsigned ops, reps, duration_ms, gate_iters, lat_keys, tp_keys;
 	unsigned cg_ops;
 	bool quick, json, callgrind;
+	int pin;			/* PIN_* */
 	const char *memcached, *plkvd;
 	char self[PATH_MAX];
 } cfg = {
 	.ops = 20000, .reps = 5, .duration_ms = 1000,
 };
+
+/*
+ * --pin: where a socket round trip runs decides its cost on a VM.  When
+ * client and server threads share a vCPU, a request is two context
+ * switches; when they are on different vCPUs, each one wakes the other's
+ * halted vCPU with an interprocessor interrupt, which a hypervisor makes
+ * several times dearer.  Unpinned, the scheduler mixes both.
+ */
+enum { PIN_NONE, PIN_SAME, PIN_SPLIT };
+static cpu_set_t server_cpus;
 
 static char seg_name[64];
 static double timer_ns, timer_mean_ns;	/* an empty pair of reads */
@@ -388,6 +400,8 @@ static void bench_latency(void)
 				if (targets[t].state != T_READY || !l->runs)
 					continue;
 				l->med_ns = median_d(l->run_med, l->runs);
+				l->min_med_ns = l->run_med[0];	/* sorted */
+				l->max_med_ns = l->run_med[l->runs - 1];
 				l->mean_ns = median_d(l->run_mean, l->runs);
 				l->p99_ns = median_d(l->run_p99, l->runs);
 				l->done = true;
@@ -941,6 +955,7 @@ static void start_socket_target(struct target *t, const char *prog,
 	int p, rc;
 
 	t->srv.label = t->name;
+	t->srv.cpus = cfg.pin ? &server_cpus : NULL;
 	if (unix_sock) {
 		snprintf(t->srv.sock, sizeof(t->srv.sock),
 			 "/tmp/plkv-bench-%d-%s.sock", (int)getpid(),
@@ -1097,16 +1112,29 @@ static void print_skipped(const struct target *tg)
 	       tg->note[0] ? tg->note : "not available");
 }
 
+/* "8.1-39.2": the lowest and highest of the runs' medians, in µs. */
+static void fmt_spread(char *buf, size_t n, const struct lat *l)
+{
+	int prec = l->max_med_ns < 10e3 ? 3 : 1;
+
+	if (l->runs < 2)
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%.*f-%.*f", prec, l->min_med_ns / 1e3, prec,
+			 l->max_med_ns / 1e3);
+}
+
 static void report_latency(void)
 {
 	const struct target *lib = &targets[T_LIB];
-	char a[32], b[32];
+	char a[32], b[32], c[40];
 	unsigned t, z;
 	int op;
 
 	printf("1. Latency, one request at a time (microseconds)\n\n");
-	printf("  %-15s %-4s %-6s %9s %9s %9s   %s\n", "target", "op",
-	       "value", "median", "mean", "p99", "median vs libplkv");
+	printf("  %-15s %-4s %-6s %8s %8s %8s  %-15s %14s\n", "target", "op",
+	       "value", "median", "mean", "p99", "runs' medians",
+	       "median/libplkv");
 	for (t = 0; t < NTARGETS; t++) {
 		const struct target *tg = &targets[t];
 
@@ -1120,18 +1148,19 @@ static void report_latency(void)
 				const struct lat *r = &lib->lat[op][z];
 
 				fmt_size(a, sizeof(a), vsizes[z]);
-				printf("  %-15s %-4s %-6s %9.3f %9.3f %9.3f   ",
+				fmt_spread(c, sizeof(c), l);
+				printf("  %-15s %-4s %-6s %8.3f %8.3f %8.3f  %-15s ",
 				       tg->name, op_names[op], a,
 				       l->med_ns / 1e3, l->mean_ns / 1e3,
-				       l->p99_ns / 1e3);
+				       l->p99_ns / 1e3, c);
 				if (t == T_LIB)
-					printf("1x\n");
+					printf("%14s\n", "1x");
 				else if (r->done && r->med_ns > 0)
-					printf("%s slower\n",
+					printf("%14s\n",
 					       ratio(b, sizeof(b),
 						     l->med_ns / r->med_ns));
 				else
-					printf("-\n");
+					printf("%14s\n", "-");
 			}
 	}
 	if (!lib->lat[OP_GET][0].done || lib->lat[OP_GET][0].med_ns <= 0)
@@ -1221,6 +1250,19 @@ static void report_gate(void)
 	}
 }
 
+static const char *pin_text(void)
+{
+	switch (cfg.pin) {
+	case PIN_SAME:
+		return "same (benchmark, its clients and the servers on CPU 0)";
+	case PIN_SPLIT:
+		return "split (benchmark and its clients on CPU 0, servers on "
+		       "the other CPUs)";
+	default:
+		return "none (the scheduler places clients and servers)";
+	}
+}
+
 static void report_text(void)
 {
 	unsigned i;
@@ -1232,8 +1274,9 @@ static void report_text(void)
 	       host.mc_version[0] ? host.mc_version : "no memcached");
 	printf("method: %u run%s x %u ops per latency row after warm-up, "
 	       "median of the runs;\n        timer cost %.0f ns (mean %.1f) "
-	       "subtracted from each sample\n\n", cfg.reps,
+	       "subtracted from each sample\n", cfg.reps,
 	       cfg.reps == 1 ? "" : "s", cfg.ops, timer_ns, timer_mean_ns);
+	printf("pinning: %s\n\n", pin_text());
 	report_latency();
 	report_throughput();
 	report_gate();
@@ -1278,6 +1321,8 @@ static void report_json(void)
 	printf("},\n  \"backend\": ");
 	json_str(backend_name(host.backend));
 	printf(", \"protected\": %s,\n", host.protected ? "true" : "false");
+	printf("  \"pin\": \"%s\",\n", cfg.pin == PIN_SAME ? "same" :
+	       cfg.pin == PIN_SPLIT ? "split" : "none");
 	printf("  \"config\": {\"ops\": %u, \"reps\": %u, \"duration_ms\": %u, "
 	       "\"gate_iters\": %u, \"quick\": %s, \"timer_ns\": %.1f, "
 	       "\"timer_mean_ns\": %.1f},\n",
@@ -1306,10 +1351,13 @@ static void report_json(void)
 				printf("%s\n    {\"target\": \"%s\", \"op\": "
 				       "\"%s\", \"value_bytes\": %zu, "
 				       "\"median_ns\": %.1f, \"mean_ns\": %.1f, "
-				       "\"p99_ns\": %.1f, \"vs_libplkv\": %.2f}",
+				       "\"p99_ns\": %.1f, \"min_run_median_ns\": "
+				       "%.1f, \"max_run_median_ns\": %.1f, "
+				       "\"vs_libplkv\": %.2f}",
 				       first ? "" : ",", targets[t].name,
 				       op_names[op], vsizes[z], l->med_ns,
-				       l->mean_ns, l->p99_ns, r->done && r->med_ns > 0 ?
+				       l->mean_ns, l->p99_ns, l->min_med_ns,
+				       l->max_med_ns, r->done && r->med_ns > 0 ?
 				       l->med_ns / r->med_ns : 0.0);
 				first = false;
 			}
@@ -1357,6 +1405,43 @@ static void report_json(void)
 
 /* ---- options ---- */
 
+/* --pin: this process (and so its clients) on the first CPU it may use,
+ * the servers on that CPU too (same) or on all the others (split). */
+static int pin_cpus(void)
+{
+	cpu_set_t mine, me;
+	int cpu, first = -1, others = 0;
+
+	if (sched_getaffinity(0, sizeof(mine), &mine)) {
+		perror("plkv-bench: sched_getaffinity");
+		return -1;
+	}
+	CPU_ZERO(&me);
+	CPU_ZERO(&server_cpus);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &mine))
+			continue;
+		if (first < 0) {
+			first = cpu;
+			CPU_SET(cpu, &me);
+			if (cfg.pin == PIN_SAME)
+				CPU_SET(cpu, &server_cpus);
+		} else if (cfg.pin == PIN_SPLIT) {
+			CPU_SET(cpu, &server_cpus);
+			others++;
+		}
+	}
+	if (first < 0 || (cfg.pin == PIN_SPLIT && !others)) {
+		fprintf(stderr, "plkv-bench: --pin split needs two CPUs\n");
+		return -1;
+	}
+	if (sched_setaffinity(0, sizeof(me), &me)) {
+		perror("plkv-bench: sched_setaffinity");
+		return -1;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1371,6 +1456,9 @@ static void usage(FILE *f)
 "  --reps N         runs per figure; the median is reported (default 5)\n"
 "  --duration MS    length of one throughput run (default 1000)\n"
 "  --json           print a JSON document instead of tables\n"
+"  --pin same|split run the benchmark and its clients on one CPU, and the\n"
+"                   servers on that CPU too (same) or on the others (split);\n"
+"                   default: no pinning\n"
 "  --callgrind      also count instructions per call with valgrind\n"
 "  --memcached PATH memcached to compare with (default: $MEMCACHED, else\n"
 "                   memcached in PATH)\n"
@@ -1400,7 +1488,7 @@ static unsigned parse_uint(const char *opt, const char *s)
 
 int main(int argc, char **argv)
 {
-	enum { O_OPS = 256, O_REPS, O_DUR, O_MC, O_PD, O_CGW };
+	enum { O_OPS = 256, O_REPS, O_DUR, O_MC, O_PD, O_CGW, O_PIN };
 	static const struct option longopts[] = {
 		{ "quick", no_argument, NULL, 'q' },
 		{ "ops", required_argument, NULL, O_OPS },
@@ -1411,6 +1499,7 @@ int main(int argc, char **argv)
 		{ "memcached", required_argument, NULL, O_MC },
 		{ "plkvd", required_argument, NULL, O_PD },
 		{ "callgrind-worker", required_argument, NULL, O_CGW },
+		{ "pin", required_argument, NULL, O_PIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1439,6 +1528,17 @@ int main(int argc, char **argv)
 		case O_MC: cfg.memcached = optarg; break;
 		case O_PD: cfg.plkvd = optarg; break;
 		case O_CGW: cg_worker = optarg; break;
+		case O_PIN:
+			if (!strcmp(optarg, "same")) {
+				cfg.pin = PIN_SAME;
+			} else if (!strcmp(optarg, "split")) {
+				cfg.pin = PIN_SPLIT;
+			} else {
+				fprintf(stderr, "plkv-bench: --pin: same or "
+					"split, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1485,6 +1585,8 @@ int main(int argc, char **argv)
 	cleanup_init();
 	if (cg_worker)
 		return callgrind_worker(cg_worker);
+	if (cfg.pin && pin_cpus())
+		return 2;
 
 	host_info();
 	open_lib();

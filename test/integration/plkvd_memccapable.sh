@@ -124,7 +124,7 @@ fi
 
 if ! command -v memccapable >/dev/null; then
 	ok "memccapable -a" "memccapable not installed (libmemcached-tools)"
-elif ! start_tcp -t 4; then
+elif ! start_tcp -t 4 -m 256; then
 	not_ok "plkvd starts on a free TCP port"
 else
 	ok "plkvd starts on 127.0.0.1:$port"
@@ -161,7 +161,7 @@ fi
 
 if ! command -v memcslap >/dev/null; then
 	ok "memcslap over TCP" "memcslap not installed (libmemcached-tools)"
-elif [ -z "$pid" ] && ! start_tcp -t 4; then
+elif [ -z "$pid" ] && ! start_tcp -t 4 -m 256; then
 	not_ok "plkvd starts for memcslap"
 else
 	for t in set get mget; do
@@ -175,6 +175,15 @@ else
 			not_ok "memcslap --test=$t over TCP: exit status $rc"
 		fi
 	done
+	# memcslap's mget asks for every key in one line: 30000 keys, 1.2 MB
+	timeout 120 memcslap --servers="127.0.0.1:$port" --concurrency=1 \
+		--execute-number=30000 --test=mget >"$tmp/log" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ] && slap_ok mget; then
+		ok "memcslap --test=mget of 30000 keys in one line ($figure)"
+	else
+		not_ok "memcslap --test=mget of 30000 keys in one line: exit status $rc"
+	fi
 	timeout 60 memcslap --servers="127.0.0.1:$port" --concurrency=2 \
 		--execute-number=1000 --test=set --noreply >"$tmp/log" 2>&1
 	rc=$?

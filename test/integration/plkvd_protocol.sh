@@ -441,6 +441,7 @@ if plkvd_only; then
 		not_ok "SIGTERM: exit status $rc"
 
 	start_tcp -t 1 -c 3 || not_ok "plkvd -c 3 starts"
+	sleep 0.3	# until start_tcp's probe connection is closed
 	exec 5<>"/dev/tcp/127.0.0.1/$port" 6<>"/dev/tcp/127.0.0.1/$port" \
 		7<>"/dev/tcp/127.0.0.1/$port"
 	printf 'version\r\nquit\r\n' | send

@@ -166,6 +166,31 @@ START_TEST(no_evict_enomem)
 }
 END_TEST
 
+START_TEST(pages_move_between_classes)
+{
+	static char v[9000];
+	char k[32], msg[256];
+	unsigned i;
+
+	/* 8 pages, a few dozen classes: phases of different sizes each
+	 * need pages the earlier ones took. */
+	memset(v, 'm', sizeof(v));
+	for (i = 0; i < 40000; i++) {
+		size_t n = 20 + (i / 2000) * 400 % 8000;
+
+		snprintf(k, sizeof(k), "mv:%u", i % 3000);
+		ck_assert_msg(plkv_set(kv, k, strlen(k), v, n, 0, 0) == 0,
+			      "set %u of %zu bytes", i, n);
+		if (i % 5000 == 0) {
+			ck_assert_int_eq(plkv_check(kv, msg, sizeof(msg)), 0);
+		}
+	}
+	ck_assert_uint_gt(ut_stat(kv, "slabs_moved"), 0);
+	ck_assert_uint_le(ut_stat(kv, "total_malloced"), 8 << 20);
+	ck_store_ok(kv);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("lru");
@@ -177,6 +202,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, large_items_evict);
 	tcase_add_test(tc, segments);
 	tcase_add_test(tc, no_evict_enomem);
+	tcase_add_test(tc, pages_move_between_classes);
 	suite_add_tcase(s, tc);
 	return s;
 }

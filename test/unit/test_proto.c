@@ -875,17 +875,20 @@ START_TEST(line_limits)
 		ck_assert_str_eq(out, "END\r\n");
 		free(in);
 	}
-	/* but not an endless one */
+	/* an endless one is answered as it comes, in bounded memory */
 	conn_reset();
 	{
-		size_t n = GET_LINE_LIMIT + 10000;
-		char *in = malloc(n);
+		size_t n = 4u << 20, i;
+		char *in = malloc(n + 16);
 
 		memcpy(in, "get ", 4);
-		memset(in + 4, 'k', n - 4);
-		feed_n(in, n, 65536);
-		ck_assert_int_eq(last_rc, PROTO_CLOSE);
-		ck_assert_uint_le(C.rsize, 2 * GET_LINE_LIMIT + 65536);
+		for (i = 4; i + 6 < n; i += 6)
+			memcpy(in + i, "nokey ", 6);
+		memcpy(in + i, "\r\nversion\r\n", 11);
+		feed_n(in, i + 11, 65536);
+		ck_assert_int_eq(last_rc, PROTO_WANT_READ);
+		ck_assert_str_eq(out, "END\r\nVERSION " PLKVD_VERSION "\r\n");
+		ck_assert_uint_le(C.rsize, 256u << 10);
 		free(in);
 	}
 	/* a long line that arrived whole is served, as memcached does */
@@ -893,6 +896,60 @@ START_TEST(line_limits)
 		 "                                                           "
 		 "                                                           "
 		 "\r\nx\r\n", "STORED\r\n");
+}
+END_TEST
+
+/* Long get lines arriving in pieces answer what whole ones do. */
+START_TEST(get_line_streamed)
+{
+	static char in[80000], expect[400000];
+	size_t n = 0, m = 0;
+
+	n += (size_t)sprintf(in, "set k 3 0 2\r\nhi\r\nset kk 0 0 0\r\n\r\n");
+	m += (size_t)sprintf(expect, "STORED\r\nSTORED\r\n");
+	n += (size_t)sprintf(in + n, "gets");
+	for (int i = 0; i < 5000; i++) {
+		const char *k = i % 3 == 0 ? "k" : i % 3 == 1 ? "nope" : "kk";
+
+		n += (size_t)sprintf(in + n, "%s%s", i % 7 ? " " : "   ", k);
+		if (i % 3 == 0)
+			m += (size_t)sprintf(expect + m, "VALUE k 3 2 1\r\nhi\r\n");
+		else if (i % 3 == 2)
+			m += (size_t)sprintf(expect + m, "VALUE kk 0 0 2\r\n\r\n");
+	}
+	n += (size_t)sprintf(in + n, "\r\nversion\r\n");
+	m += (size_t)sprintf(expect + m, "END\r\nVERSION %s\r\n", PLKVD_VERSION);
+	for (size_t step = 1; step < 5000; step = step * 3 + 1) {
+		mock_reset();
+		conn_reset();
+		feed_n(in, n, step);
+		ck_assert_msg(outlen == m && memcmp(out, expect, m) == 0,
+			      "step %zu: %zu bytes, expected %zu", step, outlen, m);
+		ck_assert_uint_le(C.rsize, 64u << 10);
+	}
+}
+END_TEST
+
+/* A key over 250 bytes in a streamed line: error after the values. */
+START_TEST(get_line_streamed_bad_key)
+{
+	static char in[20000];
+	size_t n = 0;
+
+	n += (size_t)sprintf(in, "set k 0 0 1\r\nx\r\nget");
+	for (int i = 0; i < 3000; i++)
+		n += (size_t)sprintf(in + n, " k");
+	in[n++] = ' ';
+	memset(in + n, 'z', 300);
+	n += 300;
+	n += (size_t)sprintf(in + n, " k k\r\nversion\r\n");
+	feed_n(in, n, 1000);
+	ck_assert_uint_eq(outlen, strlen("STORED\r\n") +
+			  3000 * strlen("VALUE k 0 1\r\nx\r\n") +
+			  strlen("CLIENT_ERROR bad command line format\r\n") +
+			  strlen("VERSION " PLKVD_VERSION "\r\n"));
+	ck_assert(strstr(out, "x\r\nCLIENT_ERROR bad command line format\r\n"
+			 "VERSION ") != NULL);
 }
 END_TEST
 
@@ -1078,6 +1135,8 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, stats_groups);
 	tcase_add_test(tc, stats_other_groups);
 	tcase_add_test(tc, line_limits);
+	tcase_add_test(tc, get_line_streamed);
+	tcase_add_test(tc, get_line_streamed_bad_key);
 	tcase_add_test(tc, binary_junk);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tm, meta_basic);

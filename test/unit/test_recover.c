@@ -21,13 +21,14 @@
 enum op {
 	O_SET_NEW, O_SET_REPLACE, O_ADD, O_REPLACE, O_APPEND, O_PREPEND, O_CAS,
 	O_INCR, O_INCR_GROW, O_DECR_SHRINK, O_DELETE, O_TOUCH, O_FLUSH,
-	O_SET_EVICT, O_SET_LARGE, O_SET_GROW, O_MAINTAIN, O_SET_NEWPAGE, O_NOPS
+	O_SET_EVICT, O_SET_LARGE, O_SET_GROW, O_MAINTAIN, O_SET_NEWPAGE, O_DELETE_EXPIRED, O_SET_STEAL, O_NOPS
 };
 
 static const char *op_names[] = {
 	"set-new", "set-replace", "add", "replace", "append", "prepend", "cas",
 	"incr", "incr-grow", "decr-shrink", "delete", "touch", "flush",
 	"set-evict", "set-large", "set-grow", "maintain", "set-newpage",
+	"delete-expired", "set-steal",
 };
 
 #define NPOP 200
@@ -48,7 +49,8 @@ static void pop_val(unsigned i, char *v, size_t n)
 /* Prepare the store an op runs on. */
 static plkv_t *prepare(enum op op)
 {
-	struct plkv_options o = ut_opts(op == O_SET_EVICT ? 4 : 8);
+	struct plkv_options o = ut_opts(op == O_SET_EVICT ||
+					op == O_SET_STEAL ? 4 : 8);
 	plkv_t *h;
 	char k[32], v[1000];
 	unsigned i, n = NPOP;
@@ -63,16 +65,34 @@ static plkv_t *prepare(enum op op)
 		pop_val(i, v, sizeof(v));
 		ck_assert_int_eq(ut_set(h, k, v), 0);
 	}
-	if (op == O_SET_EVICT) {
+	if (op == O_SET_EVICT || op == O_SET_STEAL) {
+		unsigned nfill;
+
 		memset(v, 'e', sizeof(v));
 		for (i = 0; ut_stat(h, "evictions") == 0; i++) {
 			snprintf(k, sizeof(k), "fill:%u", i);
 			ck_assert_int_eq(plkv_set(h, k, strlen(k), v, sizeof(v),
 						  0, 0), 0);
 		}
+		nfill = i;
+		/* set-steal: no page left, every fill page nearly empty: a
+		 * value of a new size must take a page from the fill class,
+		 * evicting the one item left in it. */
+		for (i = 0; op == O_SET_STEAL && i < nfill; i++) {
+			snprintf(k, sizeof(k), "fill:%u", i);
+			if (i % 400)
+				plkv_delete(h, k, strlen(k));
+		}
 	}
 	ck_assert_int_eq(ut_set(h, "num", "99"), 0);
 	ck_assert_int_eq(ut_set(h, "num3", "100"), 0);
+	if (op == O_TOUCH) {	/* hit once: touch's bump makes it ACTIVE */
+		char b[32];
+
+		ut_get(h, "pop:1", b, sizeof(b), NULL);
+	}
+	if (op == O_DELETE_EXPIRED)
+		plkv_set(h, "exp:0", 5, "x", 1, 0, 1);
 	if (op == O_MAINTAIN) {
 		for (i = 0; i < 10; i++) {
 			snprintf(k, sizeof(k), "exp:%u", i);
@@ -97,6 +117,17 @@ static int child(const char *seg, int op)
 	o.backend = PLKV_BACKEND_USER;
 	if (plkv_open(seg, &o, &h))
 		return 2;
+	if (getenv("UT_HANDSHAKE")) {	/* opened: tell, then wait for go */
+		char c = 'r';
+
+		if (write(3, &c, 1) != 1 || read(4, &c, 1) != 1)
+			return 5;
+		if (op == O_SET_REPLACE) {
+			rc = ut_set(h, "pop:1", "B");
+			plkv_close(h);
+			return rc ? 4 : 0;
+		}
+	}
 	if (op == O_CAS) {
 		struct plkv_meta m;
 		char b[32];
@@ -104,7 +135,7 @@ static int child(const char *seg, int op)
 		plkv_get(h, "pop:1", 5, b, sizeof(b), &m);
 		cas = m.cas;
 	}
-	if (op == O_MAINTAIN)
+	if (op == O_MAINTAIN || op == O_DELETE_EXPIRED)
 		plkv_test_time_offset = 5;
 	switch (op) {
 	case O_SET_NEW:
@@ -155,6 +186,7 @@ static int child(const char *seg, int op)
 	case O_SET_GROW:
 		rc = ut_set(h, "newkey", "newval");
 		break;
+	case O_SET_STEAL:
 	case O_SET_NEWPAGE:	/* a class with no page yet: carve one */
 		big = malloc(5000);
 		memset(big, 'P', 5000);
@@ -169,6 +201,9 @@ static int child(const char *seg, int op)
 		break;
 	case O_MAINTAIN:
 		rc = plkv_maintain(h, 1000) < 0;
+		break;
+	case O_DELETE_EXPIRED:	/* finds it expired: reclaims it */
+		rc = plkv_delete(h, "exp:0", 5) != PLKV_ENOTFOUND;
 		break;
 	default:
 		rc = 3;
@@ -193,6 +228,7 @@ static void verify(plkv_t *h, enum op op, int n)
 			       b[999] == 'n'), "%s@%d: rc %d", op_names[op], n,
 			      rc);
 		break;
+	case O_SET_STEAL:
 	case O_SET_NEWPAGE:
 		rc = plkv_get(h, "newkey", 6, b, sizeof(b), &m);
 		ck_assert_msg(rc == PLKV_ENOTFOUND || rc == PLKV_ETOOSMALL,
@@ -230,8 +266,14 @@ static void verify(plkv_t *h, enum op op, int n)
 			      n, rc);
 		ck_assert_msg(!strcmp(b, "value-1") || !strcmp(b, "NEW") ||
 			      !strcmp(b, "R") || !strcmp(b, "value-1+app") ||
-			      !strcmp(b, "pre+value-1") || !strcmp(b, "C"),
+			      !strcmp(b, "pre+value-1") || !strcmp(b, "C") ||
+			      !strcmp(b, "B"),
 			      "%s@%d: pop:1 = '%s'", op_names[op], n, b);
+		break;
+	case O_DELETE_EXPIRED:
+		plkv_test_time_offset = 5;
+		ck_get_missing(h, "exp:0");
+		plkv_test_time_offset = 0;
 		break;
 	case O_DELETE:
 		rc = ut_get(h, "pop:1", b, sizeof(b), NULL);
@@ -256,6 +298,8 @@ static void verify(plkv_t *h, enum op op, int n)
 	}
 	if (op == O_FLUSH || op == O_SET_EVICT)
 		return;
+	if (op == O_SET_STEAL)
+		ck_assert_uint_le(ut_stat(h, "slabs_moved"), 1);
 	/* every other key is intact */
 	for (i = 2; i < (op == O_SET_GROW ? 384u : NPOP); i++) {
 		pop_key(i, k, sizeof(k));
@@ -307,6 +351,8 @@ static void sweep(enum op op)
 		rc = plkv_check(h, msg, sizeof(msg));
 		ck_assert_msg(rc == 0, "%s@%d: check: %s", op_names[op], n, msg);
 		verify(h, op, n);
+		if (status == 0 && op == O_SET_STEAL)
+			ck_assert_uint_eq(ut_stat(h, "slabs_moved"), 1);
 		/* it still serves */
 		ck_assert_int_eq(ut_set(h, "after", "crash"), 0);
 		ck_get_eq(h, "after", "crash");
@@ -324,6 +370,78 @@ static void sweep(enum op op)
 	fprintf(stderr, "# %s: %d crash points\n", op_names[op], n - 2);
 }
 
+/*
+ * A second process B, attached before A died, runs a set on the key A was
+ * replacing when A died at point a: B's lock on that stripe finds A's
+ * death and repairs, and B itself dies at its point b, possibly in the
+ * middle of that repair.  The survivor must still recover both.
+ */
+static int spawn_b(int point, int *go)
+{
+	char crash[32], opbuf[8];
+	int ready[2], gop[2];
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(gop), 0);
+	snprintf(crash, sizeof(crash), "1:%d", point);
+	snprintf(opbuf, sizeof(opbuf), "%d", O_SET_REPLACE);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(ready[1], 3);
+		dup2(gop[0], 4);
+		setenv("PLKV_CRASH", crash, 1);
+		setenv("UT_HANDSHAKE", "1", 1);
+		execl(self_exe, self_exe, "--child", seg_name, opbuf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(ready[1]);
+	close(gop[0]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	*go = gop[1];
+	return pid;
+}
+
+START_TEST(nested_death)
+{
+	static const int a_points[] = { 3, 5, 8, 10 };
+	int a = a_points[_i], b, st, go, done = 0;
+
+	for (b = 1; b <= MAX_POINTS && !done; b++) {
+		plkv_t *h = prepare(O_SET_REPLACE);
+		pid_t pb = spawn_b(b, &go);
+		char msg[256];
+		int sa, rc;
+
+		sa = spawn(O_SET_REPLACE, a);
+		ck_assert_int_eq(sa, 99);
+		ck_assert_int_eq(write(go, "g", 1), 1);
+		close(go);
+		ck_assert_int_eq(waitpid(pb, &st, 0), pb);
+		ck_assert(WIFEXITED(st));
+		ck_assert_msg(WEXITSTATUS(st) == 99 || WEXITSTATUS(st) == 0,
+			      "B exited %d", WEXITSTATUS(st));
+		done = WEXITSTATUS(st) == 0;
+		ck_assert_int_eq(plkv_recover(h, NULL), 0);
+		rc = plkv_check(h, msg, sizeof(msg));
+		ck_assert_msg(rc == 0, "A@%d B@%d: check: %s", a, b, msg);
+		verify(h, O_SET_REPLACE, b);
+		ck_assert_int_eq(ut_set(h, "pop:1", "after"), 0);
+		ck_get_eq(h, "pop:1", "after");
+		ck_store_ok(h);
+		plkv_close(h);
+		plkv_destroy(seg_name, PLKV_BACKEND_USER);
+	}
+	ck_assert(done);
+	fprintf(stderr, "# nested: A died at %d, B at each of %d points\n", a,
+		b - 2);
+}
+END_TEST
+
 START_TEST(crash_sweep)
 {
 	sweep((enum op)_i);
@@ -337,6 +455,7 @@ static Suite *suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, crash_sweep, 0, O_NOPS);
+	tcase_add_loop_test(tc, nested_death, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

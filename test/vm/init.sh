@@ -26,7 +26,7 @@ hostname plkv-vm
 
 MODE=tests
 TESTS=
-TEST_TIMEOUT=300
+TEST_TIMEOUT=180
 TIMEOUT_SCALE=4
 # shellcheck disable=SC1091
 . /etc/plkv-vm.conf

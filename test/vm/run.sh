@@ -27,10 +27,10 @@ usage: $0 [options]
   --shell           boot to an interactive shell (Ctrl-A X quits QEMU)
   --no-build        do not run 'make all' first
   --timeout SECS    limit for the whole VM run (default \$PLKV_VM_TIMEOUT
-                    or 420)
+                    or 540)
   -h, --help        this help
 Environment: PLKV_VM_TIMEOUT, PLKV_VM_TEST_TIMEOUT (per program, default
-120 s), PLKV_VM_SCALE (TH_TIMEOUT_SCALE inside, default 4), PLKV_VM_MEM
+180 s), PLKV_VM_SCALE (TH_TIMEOUT_SCALE inside, default 4), PLKV_VM_MEM
 (MiB, default 1024), PLKV_VM_SMP (default 2), PLKV_VM_KERNEL (a vmlinuz).
 EOF
 }
@@ -41,7 +41,7 @@ mode=tests
 cmd=
 do_build=1
 tests=()
-vm_timeout=${PLKV_VM_TIMEOUT:-420}
+vm_timeout=${PLKV_VM_TIMEOUT:-540}
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -219,7 +219,7 @@ make_initramfs() {
 	{
 		echo "MODE=$mode"
 		echo "TESTS='${ordered[*]}'"
-		echo "TEST_TIMEOUT=$((${PLKV_VM_TEST_TIMEOUT:-120} + 0))"
+		echo "TEST_TIMEOUT=$((${PLKV_VM_TEST_TIMEOUT:-180} + 0))"
 		echo "TIMEOUT_SCALE=$((${PLKV_VM_SCALE:-4} + 0))"
 	} >"$root/etc/plkv-vm.conf"
 	printf '%s\n' "$cmd" >"$root/etc/plkv-vm.cmd"
@@ -306,7 +306,7 @@ close_prog() {	# close_prog RC [WHY]
 	if [ -n "$why" ]; then
 		tap fail "vm/$cur: $why"
 	elif [ "$rc" -eq 137 ]; then
-		tap fail "vm/$cur: killed (per-program limit ${PLKV_VM_TEST_TIMEOUT:-120} s?)"
+		tap fail "vm/$cur: killed (per-program limit ${PLKV_VM_TEST_TIMEOUT:-180} s?)"
 	elif [ "$rc" -ne 0 ] && [ "$prog_fails" -eq 0 ]; then
 		tap fail "vm/$cur: exit status $rc"
 	fi

@@ -8,7 +8,8 @@
  * which first slides the unconsumed bytes to the front.  It does that
  * only when the protocol asked for input (PROTO_WANT_READ); a multi-get
  * paused for output (CONN_GET) keeps offsets into the line it is
- * answering, which therefore must not move.
+ * answering, which therefore must not move.  (A streamed get line asks
+ * for input only between batches, with everything before rpos done.)
  *
  * Write buffer: bytes [wpos, wlen) of wbuf are replies not yet sent.
  */
@@ -22,6 +23,7 @@ enum conn_state {
 	CONN_NREAD,	/* reading the value of a storage command */
 	CONN_SWALLOW,	/* discarding the value of a refused command */
 	CONN_GET,	/* answering a multi-get, batch by batch */
+	CONN_SWALLOW_LINE, /* discarding the rest of a bad get line */
 	CONN_CLOSING,	/* flush what is written, then close */
 };
 
@@ -44,10 +46,18 @@ struct pending_store {
 	char key[KEY_MAX_LENGTH + 1];	/* last: reset clears what is before */
 };
 
-/* A multi-get in progress.  Offsets are into rbuf. */
+/*
+ * A multi-get in progress.  Offsets are into rbuf.  A get line longer
+ * than LINE_LIMIT is streamed: the keys that have arrived whole are
+ * answered, rpos moves past them, and more of the line is read; [pos,
+ * end) is then the part of the line at hand.
+ */
 struct pending_get {
 	size_t pos;		/* next unread key on the line */
-	size_t end;		/* end of the line */
+	size_t end;		/* end of the keys at hand */
+	size_t next;		/* where the next command starts */
+	bool stream;		/* the line's end has not arrived yet */
+	bool refill;		/* streamed: take more of the line first */
 	bool cas;		/* gets/gats: print the CAS */
 	bool touch;		/* gat/gats */
 	int64_t exptime;

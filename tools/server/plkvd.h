@@ -11,11 +11,11 @@
  *    by feeding it strings (test/unit/test_proto.c).
  *
  * Everything a connection holds is bounded: a command line by
- * LINE_LIMIT (GET_LINE_LIMIT for get lines, as memcached allows long
- * multi-gets), a value by the store's item size limit (a larger one is
- * read and discarded, never buffered), and output by WBUF_HIGH: past it
- * the protocol stops and the connection reads nothing more until the
- * client has taken its replies.
+ * LINE_LIMIT, except get lines, which memcached takes at any length and
+ * which are therefore answered as they stream in, key by key; a value by
+ * the store's item size limit (a larger one is read and discarded, never
+ * buffered); output by WBUF_HIGH: past it the protocol stops and the
+ * connection reads nothing more until the client has taken its replies.
  */
 #ifndef PLKVD_H
 #define PLKVD_H
@@ -34,7 +34,6 @@
 
 #define KEY_MAX_LENGTH	250
 #define LINE_LIMIT	2048		/* no newline after this: junk, close */
-#define GET_LINE_LIMIT	(1u << 20)	/* a get line may be this long */
 #define WBUF_HIGH	(256u << 10)	/* stop parsing above this much output */
 #define MGET_BATCH	32		/* keys per plkv_mget() call */
 #define MAX_VERBOSITY	2

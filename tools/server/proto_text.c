@@ -462,18 +462,29 @@ static void emit_batched(struct conn *c, struct plkv_mget_key *k)
 	c->wlen = (size_t)(e + 2 - c->wbuf);
 }
 
-/* Fetch the next batch of keys with one plkv_mget(); 0 at the line's end. */
-static size_t next_batch(struct conn *c)
+/*
+ * Fetch the next batch of keys at hand with one plkv_mget().  Returns
+ * how many (0: none left), or -1 at a key over 250 bytes (only in a
+ * streamed line: a whole line is checked before anything is answered).
+ */
+static int next_batch(struct conn *c)
 {
 	struct pending_get *g = &c->get;
-	size_t n = 0, need = 0, i;
+	size_t n = 0, need = 0, i, save;
 	char *key;
 	size_t klen;
 
 	while (n < MGET_BATCH) {
+		save = g->pos;
 		klen = next_key(c, &g->pos, g->end, &key);
 		if (!klen)
 			break;
+		if (klen > KEY_MAX_LENGTH) {
+			if (n == 0)
+				return -1;
+			g->pos = save;	/* answer the keys before it first */
+			break;
+		}
 		g->keys[n].key = key;
 		g->keys[n].klen = klen;
 		n++;
@@ -481,7 +492,7 @@ static size_t next_batch(struct conn *c)
 	g->n = n;
 	g->i = 0;
 	if (n == 0 || g->touch || (n == 1 && g->pos >= g->end))
-		return n;	/* answered one by one, by emit_direct() */
+		return (int)n;	/* answered one by one, by emit_direct() */
 	if (!c->vbuf) {
 		c->vbuf = malloc(16384);
 		if (!c->vbuf) {
@@ -508,21 +519,83 @@ static size_t next_batch(struct conn *c)
 			c->vsize = sz;
 		}
 	}
-	return n;
+	return (int)n;
 }
 
-/* Answer keys until the line is done (END) or output passes WBUF_HIGH. */
+/*
+ * A streamed get line, everything before rpos answered: take the next
+ * part of it, up to the line's end if that has arrived, else up to the
+ * last space (the keys that arrived whole).  Returns 1 with keys at hand
+ * (or the line's end), 0 to wait for more input, -1 for a key over 250
+ * bytes.
+ */
+static int stream_more(struct conn *c)
+{
+	struct pending_get *g = &c->get;
+	char *s, *el, *sp, *end;
+	size_t avail;
+
+	while (c->rpos < c->rlen &&
+	       (c->rbuf[c->rpos] == ' ' || c->rbuf[c->rpos] == '\0'))
+		c->rpos++;
+	s = c->rbuf + c->rpos;
+	avail = c->rlen - c->rpos;
+	g->pos = c->rpos;
+	el = memchr(s, '\n', avail);
+	if (el) {
+		end = el;
+		if (end > s && end[-1] == '\r')
+			end--;
+		g->end = (size_t)(end - c->rbuf);
+		g->next = (size_t)(el + 1 - c->rbuf);
+		g->stream = false;
+		return 1;
+	}
+	sp = memrchr(s, ' ', avail);
+	if (!sp)	/* a key still arriving */
+		return avail > KEY_MAX_LENGTH ? -1 : 0;
+	g->end = (size_t)(sp - c->rbuf);
+	return 1;
+}
+
+/* Answer keys until the line is done (END) or output passes WBUF_HIGH;
+ * 0 when a streamed line needs more input. */
 static int get_continue(struct conn *c)
 {
 	struct pending_get *g = &c->get;
 	bool direct;
+	int n;
 
 	for (;;) {
 		if (g->i == g->n) {
-			if (next_batch(c) == 0) {
+			n = g->refill ? 0 : next_batch(c);
+			if (n == 0 && g->stream && c->state == CONN_GET) {
+				if (!g->refill)
+					c->rpos = g->pos;
+				g->refill = false;
+				n = stream_more(c);
+				if (n == 0) {
+					g->refill = true;
+					return 0;
+				}
+				if (n > 0)
+					continue;
+			}
+			if (n < 0) {
+				out_string(c, BAD_FORMAT);
+				if (g->stream) {
+					c->state = CONN_SWALLOW_LINE;
+				} else {
+					c->rpos = g->next;
+					c->state = CONN_CMD;
+				}
+				return 1;
+			}
+			if (n == 0) {
 				if (c->state == CONN_CLOSING)
 					return -1;
 				conn_out(c, "END\r\n", 5);
+				c->rpos = g->next;
 				if (c->state == CONN_GET)
 					c->state = CONN_CMD;
 				return 1;
@@ -571,12 +644,57 @@ static void process_get(struct conn *c, struct token *t, size_t nt,
 	}
 	g->pos = pos;
 	g->end = end;
+	g->next = c->rpos;
+	g->stream = false;
+	g->refill = false;
 	g->cas = cas;
 	g->touch = touch;
 	g->exptime = exptime;
 	g->n = g->i = 0;
 	c->state = CONN_GET;
 	get_continue(c);
+}
+
+/*
+ * A get line past LINE_LIMIT without its end: answer it as it arrives
+ * (memcached takes get lines of any length; holding one whole would not
+ * be bounded).  Unlike a whole line, a key over 250 bytes found here
+ * comes after the values already sent: the error follows them and the
+ * rest of the line is discarded.
+ */
+static int start_get_stream(struct conn *c)
+{
+	struct pending_get *g = &c->get;
+	char *p = c->rbuf + c->rpos;
+
+	while (*p == ' ')
+		p++;
+	g->cas = p[3] == 's';
+	if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 1)
+		fprintf(stderr, "<%d %s (a long line, answered as it comes)\n",
+			c->fd, g->cas ? "gets" : "get");
+	c->rpos = (size_t)(p + (g->cas ? 4 : 3) - c->rbuf);
+	g->touch = false;
+	g->exptime = 0;
+	g->stream = true;
+	g->refill = true;
+	g->pos = g->end = g->next = 0;
+	g->n = g->i = 0;
+	c->state = CONN_GET;
+	return 1;
+}
+
+static int try_swallow_line(struct conn *c)
+{
+	char *el = memchr(c->rbuf + c->rpos, '\n', c->rlen - c->rpos);
+
+	if (!el) {
+		c->rpos = c->rlen;
+		return 0;
+	}
+	c->rpos = (size_t)(el + 1 - c->rbuf);
+	c->state = CONN_CMD;
+	return 1;
 }
 
 /* ---- the other commands ---- */
@@ -941,12 +1059,12 @@ static int try_read_command(struct conn *c)
 		return 0;
 	el = memchr(start, '\n', avail);
 	if (!el) {
-		if (avail > LINE_LIMIT &&
-		    (avail > GET_LINE_LIMIT || !is_get_line(start, avail))) {
-			c->state = CONN_CLOSING;
-			return -1;
-		}
-		return 0;
+		if (avail <= LINE_LIMIT)
+			return 0;
+		if (is_get_line(start, avail))
+			return start_get_stream(c);
+		c->state = CONN_CLOSING;	/* junk, as memcached sees it */
+		return -1;
 	}
 	end = el;
 	if (el - start > 1 && el[-1] == '\r')
@@ -985,6 +1103,9 @@ int proto_process(struct conn *c)
 			break;
 		case CONN_GET:
 			rc = get_continue(c);
+			break;
+		case CONN_SWALLOW_LINE:
+			rc = try_swallow_line(c);
 			break;
 		default:
 			rc = -1;

@@ -122,7 +122,11 @@ struct plkv_seg_info {
 	__u64 reserved[4];
 };
 
-/* Listing: the module fills up to capacity entries, count is the total. */
+/*
+ * Listing: the module fills up to capacity entries, count is the total.
+ * LIST_SEGS fills struct plkv_seg_info entries (name must be ""),
+ * LIST_PROCS struct plkv_proc_info entries, oldest record first.
+ */
 struct plkv_list {
 	char  name[PLKV_NAME_MAX];	/* LIST_PROCS: the segment ("" = attached) */
 	__u64 buf;		/* user pointer to an array of entries */

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/*
+ * plkv_check() and the item invariants behind it: refcounts and flags of
+ * linked items, and each kind of corruption reported as PLKV_ECORRUPT with
+ * a message saying what and where (the store is poked directly).
+ */
+#include "eng_test.h"
+
+/* Find key's item (no lock needed: single-threaded test). */
+static struct plkv_item *item_of(const char *key)
+{
+	struct plkv_ctx ctx;
+	struct plkv_item *it;
+
+	ck_assert_int_eq(plkv_enter(kv, &ctx), 0);
+	it = assoc_find(&ctx, key, strlen(key), eng_hash(key, strlen(key)));
+	plkv_leave(&ctx);
+	ck_assert_ptr_nonnull(it);
+	return it;
+}
+
+static void expect_corrupt(const char *needle)
+{
+	char msg[256];
+
+	ck_assert_int_eq(plkv_check(kv, msg, sizeof(msg)), PLKV_ECORRUPT);
+	ck_assert_msg(strstr(msg, needle), "message '%s' lacks '%s'", msg,
+		      needle);
+}
+
+START_TEST(refcounts_and_flags)
+{
+	struct plkv_item *it;
+
+	ut_set(kv, "a", "1");
+	it = item_of("a");
+	ck_assert_uint_eq(atomic_load(&it->refcount), 1);
+	ck_assert(it->it_flags & ITEM_LINKED);
+	ck_assert(!(it->it_flags & ITEM_SLABBED));
+	ck_assert_uint_lt(it->lru, LRU_NSEG);
+	ut_set(kv, "a", "2");	/* the old one is freed: back on a free list */
+	ck_assert(it->it_flags & ITEM_SLABBED);
+	ck_assert_uint_eq(atomic_load(&it->refcount), 0);
+	it = item_of("a");
+	ck_assert_uint_eq(atomic_load(&it->refcount), 1);
+	ck_store_ok(kv);
+}
+END_TEST
+
+START_TEST(detects_refcount)
+{
+	ut_set(kv, "a", "1");
+	atomic_store(&item_of("a")->refcount, 2);
+	expect_corrupt("refcount 2");
+}
+END_TEST
+
+START_TEST(detects_linked_flag)
+{
+	ut_set(kv, "a", "1");
+	item_of("a")->it_flags &= ~ITEM_LINKED;
+	expect_corrupt("lacks LINKED");
+}
+END_TEST
+
+START_TEST(detects_wrong_bucket)
+{
+	struct plkv_item *it;
+
+	ut_set(kv, "a", "1");
+	it = item_of("a");
+	it->hv ^= 1;
+	expect_corrupt("hashes to");
+}
+END_TEST
+
+START_TEST(detects_lru_count)
+{
+	struct plkv_item *it;
+
+	ut_set(kv, "a", "1");
+	it = item_of("a");
+	eng(kv)->lru[it->slab_class].count[it->lru]++;
+	expect_corrupt("count");
+}
+END_TEST
+
+START_TEST(detects_leak)
+{
+	struct plkv_item *it;
+
+	ut_set(kv, "a", "1");
+	ut_set(kv, "b", "2");
+	it = item_of("b");
+	/* unhook b from its LRU and the hash: a chunk nobody owns */
+	eng(kv)->lru[it->slab_class].head[it->lru] = it->next;
+	if (it->next)
+		I(kv, it->next)->prev = 0;
+	eng(kv)->lru[it->slab_class].count[it->lru]--;
+	eng(kv)->lru[it->slab_class].bytes -= item_size(it);
+	if (eng(kv)->lru[it->slab_class].tail[it->lru] == O(kv, it))
+		eng(kv)->lru[it->slab_class].tail[it->lru] = 0;
+	*assoc_bucket(kv, it->hv) = it->h_next;
+	expect_corrupt("leaked");
+}
+END_TEST
+
+START_TEST(detects_free_list)
+{
+	unsigned c = slab_clsid(eng(kv), item_ntotal(1, 1));
+
+	ut_set(kv, "a", "1");
+	eng(kv)->cls[c].free_count++;
+	expect_corrupt("free_count");
+}
+END_TEST
+
+START_TEST(detects_hash_cycle)
+{
+	struct plkv_item *it;
+
+	ut_set(kv, "a", "1");
+	it = item_of("a");
+	it->h_next = O(kv, it);
+	expect_corrupt("twice");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("check");
+	TCase *tc = ut_tcase("check", 30);
+
+	tcase_add_test(tc, refcounts_and_flags);
+	tcase_add_test(tc, detects_refcount);
+	tcase_add_test(tc, detects_linked_flag);
+	tcase_add_test(tc, detects_wrong_bucket);
+	tcase_add_test(tc, detects_lru_count);
+	tcase_add_test(tc, detects_leak);
+	tcase_add_test(tc, detects_free_list);
+	tcase_add_test(tc, detects_hash_cycle);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return ut_run(suite());
+}
