@@ -15,12 +15,14 @@
 #include "engine.h"
 
 /* memcached protocol keys: 1-250 bytes, no space or control characters. */
-static int key_check(const char *key, size_t klen)
+static int key_check(plkv_t *kv, const char *key, size_t klen)
 {
 	size_t i;
 
 	if (!key || klen == 0 || klen > ENG_KEY_MAX)
 		return PLKV_EBADKEY;
+	if (!plkv_outside(kv, key, klen))
+		return -EFAULT;
 	for (i = 0; i < klen; i++) {
 		unsigned char c = (unsigned char)key[i];
 
@@ -58,9 +60,12 @@ static int get_common(plkv_t *kv, const char *key, size_t klen, bool touch,
 
 	if (!kv || (!buf && cap))
 		return -EINVAL;
-	rc = key_check(key, klen);
+	rc = key_check(kv, key, klen);
 	if (rc)
 		return rc;
+	if (!plkv_outside(kv, buf, cap) ||
+	    !plkv_outside(kv, meta, sizeof(*meta)))
+		return -EFAULT;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
@@ -92,6 +97,10 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 
 	if (!kv || (!keys && n) || (!buf && cap))
 		return -EINVAL;
+	if (n > SIZE_MAX / sizeof(*keys) ||
+	    !plkv_outside(kv, keys, n * sizeof(*keys)) ||
+	    !plkv_outside(kv, buf, cap))
+		return -EFAULT;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
@@ -100,7 +109,7 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 
 		memset(&k->meta, 0, sizeof(k->meta));
 		k->off = used;
-		k->rc = key_check(k->key, k->klen);
+		k->rc = key_check(kv, k->key, k->klen);
 		if (k->rc)
 			continue;
 		k->rc = eng_get(&ctx, k->key, k->klen, false, 0,
@@ -123,9 +132,12 @@ PLKV_API int plkv_store(plkv_t *kv, int mode, const char *key, size_t klen,
 
 	if (!kv || mode < PLKV_SET || mode > PLKV_CAS || (!val && vlen))
 		return -EINVAL;
-	rc = key_check(key, klen);
+	rc = key_check(kv, key, klen);
 	if (rc)
 		return rc;
+	if (!plkv_outside(kv, val, vlen) ||
+	    !plkv_outside(kv, cas_out, sizeof(*cas_out)))
+		return -EFAULT;
 	rc = mut_enter(kv, &ctx, OP_STORE);
 	if (rc)
 		return rc;
@@ -192,9 +204,11 @@ static int arith(plkv_t *kv, const char *key, size_t klen, bool incr,
 
 	if (!kv)
 		return -EINVAL;
-	rc = key_check(key, klen);
+	rc = key_check(kv, key, klen);
 	if (rc)
 		return rc;
+	if (!plkv_outside(kv, result, sizeof(*result)))
+		return -EFAULT;
 	rc = mut_enter(kv, &ctx, OP_INCR);
 	if (rc)
 		return rc;
@@ -222,7 +236,7 @@ PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen)
 
 	if (!kv)
 		return -EINVAL;
-	rc = key_check(key, klen);
+	rc = key_check(kv, key, klen);
 	if (rc)
 		return rc;
 	rc = mut_enter(kv, &ctx, OP_DELETE);
@@ -241,7 +255,7 @@ PLKV_API int plkv_touch(plkv_t *kv, const char *key, size_t klen,
 
 	if (!kv)
 		return -EINVAL;
-	rc = key_check(key, klen);
+	rc = key_check(kv, key, klen);
 	if (rc)
 		return rc;
 	rc = mut_enter(kv, &ctx, OP_TOUCH);
@@ -349,6 +363,8 @@ PLKV_API int plkv_check(plkv_t *kv, char *msg, size_t cap)
 
 	if (!kv || (!msg && cap))
 		return -EINVAL;
+	if (!plkv_outside(kv, msg, cap))
+		return -EFAULT;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;

@@ -89,7 +89,7 @@ static int check_options(const struct plkv_options *o)
 		return -EINVAL;
 	if (o->growth_factor < 1.01 || o->growth_factor > 4.0)
 		return -EINVAL;
-	if (o->hash_power < 8 || o->hash_power > 32)
+	if (o->hash_power < 8 || o->hash_power > 31)
 		return -EINVAL;
 	if (o->chunk_min < 48 || o->chunk_min > 4096)
 		return -EINVAL;
@@ -256,6 +256,10 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 		return PLKV_EWRPKRU;
 	}
 
+	if (!plkv_engine_size(opts)) {	/* no layout fits these options */
+		free(kv);
+		return -EINVAL;
+	}
 	rc = kv->ops->open(kv, opts, core_size() + plkv_engine_size(opts),
 			   &created);
 	if (rc) {

@@ -3,7 +3,10 @@
  * plkv-bench: what a library call saves over a socket round trip.
  *
  *	plkv-bench [--quick] [--ops N] [--reps N] [--duration MS]
- *		   [--json] [--callgrind] [--memcached PATH] [--plkvd PATH]
+ *		   [--pin same|split] [--json] [--callgrind]
+ *		   [--memcached PATH] [--plkvd PATH]
+ *
+ * Documentation/bench.rst explains the figures and records some.
  *
  * In one run it measures, and reports as ratios to libplkv:
  *  1. get and set latency, one request at a time, 32 B and 1 KiB values:
@@ -11,13 +14,14 @@
  *     UNIX socket and over TCP loopback; plkvd over both;
  *  2. throughput of a 90/10 get/set mix on 10k keys with 1 and 2 client
  *     processes: libplkv (each process opens the store itself after
- *     fork), memcached and plkvd over UNIX sockets;
+ *     fork), memcached and plkvd over UNIX sockets, and a CPU loop as the
+ *     control for what a second process can get from the machine;
  *  3. the cost of the gate: a plkv_get that finds nothing against a plain
  *     function call, and (--callgrind) instructions per call.
  *
  * Method.  Every latency row is R runs of N operations after a warm-up;
- * each run gives a median and a 99th percentile of the per-operation
- * times, and the row reports the median of those.  Runs of the different
+ * each run gives a median, a mean and a 99th percentile of the
+ * per-operation times, and the row reports the median of those.  Runs of the different
  * targets are interleaved (run 1 of every target, then run 2, ...), so a
  * slow spell of this shared 2-vCPU machine spreads over all of them
  * instead of landing on one.  Each operation is timed with two

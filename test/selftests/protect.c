@@ -220,4 +220,45 @@ TEST_F(prot, kernel_paths_refused)
 	expect_intact(_metadata, self->kv);
 }
 
+/*
+ * The library writes results while the key is granted: a pointer into the
+ * segment passed as a buffer must be refused, or a buggy client could
+ * write the store through the library (and read it out through set+get).
+ * Runs on every backend.
+ */
+TEST(segment_pointers_refused)
+{
+	struct plkv_mget_key mk = { .key = "k", .klen = 1 };
+	char name[64], buf[16], msg[256];
+	struct plkv_meta m;
+	uint64_t v;
+	plkv_t *kv;
+	char *seg;
+
+	snprintf(name, sizeof(name), "st-deputy-%d", (int)getpid());
+	ASSERT_EQ(0, plkv_open(name, NULL, &kv));
+	ASSERT_EQ(0, plkv_set(kv, "k", 1, "intact", 6, 0, 0));
+	ASSERT_EQ(0, plkv_set(kv, "n", 1, "1", 1, 0, 0));
+	seg = kv->base + kv->size / 2;
+	EXPECT_EQ(-EFAULT, plkv_get(kv, "k", 1, seg, 16, NULL));
+	EXPECT_EQ(-EFAULT, plkv_get(kv, "k", 1, buf, sizeof(buf),
+				    (struct plkv_meta *)seg));
+	EXPECT_EQ(-EFAULT, plkv_get(kv, seg, 1, buf, sizeof(buf), NULL));
+	EXPECT_EQ(-EFAULT, plkv_set(kv, "x", 1, seg, 64, 0, 0));
+	EXPECT_EQ(-EFAULT, plkv_incr(kv, "n", 1, 1, (uint64_t *)seg));
+	EXPECT_EQ(-EFAULT, plkv_mget(kv, &mk, 1, seg, 16));
+	EXPECT_EQ(-EFAULT, plkv_mget(kv, (struct plkv_mget_key *)seg, 1,
+				     buf, sizeof(buf)));
+	EXPECT_EQ(-EFAULT, plkv_check(kv, seg, 64));
+	/* Nothing was changed by the refused calls. */
+	EXPECT_EQ(0, plkv_get(kv, "k", 1, buf, sizeof(buf), &m));
+	EXPECT_EQ(0, memcmp(buf, "intact", 6));
+	EXPECT_EQ(PLKV_ENOTFOUND, plkv_get(kv, "x", 1, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, plkv_stat_u64(kv, "curr_items", &v));
+	EXPECT_EQ(2, v);
+	EXPECT_EQ(0, plkv_check(kv, msg, sizeof(msg))) TH_LOG("%s", msg);
+	plkv_close(kv);
+	plkv_destroy(name, PLKV_BACKEND_AUTO);
+}
+
 TEST_HARNESS_MAIN
