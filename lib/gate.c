@@ -64,19 +64,13 @@ void plkv_gate_close(struct plkv *kv)
 
 static void tls_destroy(void *p);
 
-static int tls_register(struct plkv *kv, struct plkv_tls **out)
+/* Take a fresh thread slot for t and make its record ours. */
+static int slot_take(struct plkv *kv, struct plkv_tls *t)
 {
-	struct plkv_tls *t = calloc(1, sizeof(*t));
-	int rc;
+	int rc = kv->ops->thread_register(kv, &t->slot);
 
-	if (!t)
-		return -ENOMEM;
-	t->kv = kv;
-	rc = kv->ops->thread_register(kv, &t->slot);
-	if (rc) {
-		free(t);
+	if (rc)
 		return rc;
-	}
 	t->rec = plkv_slot_rec(kv, t->slot);
 	/* pid was set by the user backend's claim; the module only keeps
 	 * its own record, so fill ours for liveness and plkvctl. */
@@ -86,6 +80,22 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 	memset(&t->rec->op, 0, sizeof(t->rec->op));
 	memset(t->rec->stat, 0, sizeof(t->rec->stat));
 	atomic_store((_Atomic uint32_t *)&t->rec->state, PLKV_SLOT_ACTIVE);
+	return 0;
+}
+
+static int tls_register(struct plkv *kv, struct plkv_tls **out)
+{
+	struct plkv_tls *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	t->kv = kv;
+	rc = slot_take(kv, t);
+	if (rc) {
+		free(t);
+		return rc;
+	}
 	pthread_setspecific(kv->tkey, t);
 	*out = t;
 	return 0;
@@ -135,41 +145,22 @@ void plkv_tls_fini(struct plkv *kv)
 
 /*
  * A call of this thread was abandoned mid-way.  Treat the old slot as a
- * dead thread's: hand its locks to the died protocol, take a fresh slot,
- * and recover the old one exactly as a survivor would.
+ * dead thread's: take a fresh slot and recover the old one exactly as a
+ * survivor would (which marks its locks died and takes them over).
  */
 static int gate_recover_abandoned(struct plkv_ctx *ctx)
 {
 	struct plkv *kv = ctx->kv;
 	struct plkv_tls *t = ctx->t;
 	uint32_t old = t->slot;
-	struct plkv_slot *old_rec = t->rec;
-	unsigned i;
 	int rc;
 
-	atomic_store((_Atomic uint32_t *)&old_rec->state, PLKV_SLOT_RECOVERING);
-	for (i = 0; i < PLKV_LOCK_COUNT; i++) {
-		_Atomic uint32_t *w = plkv_lockword(kv, i);
-		uint32_t v = atomic_load(w);
-
-		while ((v & PLKV_LOCK_OWNER_MASK) == old &&
-		       !(v & PLKV_LOCK_OWNER_DIED) &&
-		       !atomic_compare_exchange_weak(w, &v,
-						     v | PLKV_LOCK_OWNER_DIED))
-			;
-	}
-	rc = kv->ops->thread_register(kv, &t->slot);
+	atomic_store((_Atomic uint32_t *)&t->rec->state, PLKV_SLOT_RECOVERING);
+	rc = slot_take(kv, t);
 	if (rc) {
 		t->slot = old;
 		return rc;
 	}
-	t->rec = plkv_slot_rec(kv, t->slot);
-	t->rec->pid = (uint32_t)getpid();
-	t->rec->tid = (uint32_t)syscall(SYS_gettid);
-	t->rec->start_time = kv->start_time;
-	memset(&t->rec->op, 0, sizeof(t->rec->op));
-	memset(t->rec->stat, 0, sizeof(t->rec->stat));
-	atomic_store((_Atomic uint32_t *)&t->rec->state, PLKV_SLOT_ACTIVE);
 	ctx->slot = t->slot;
 	ctx->op = &t->rec->op;
 	t->depth = 0;
