@@ -43,6 +43,20 @@ static int mut_enter(plkv_t *kv, struct plkv_ctx *ctx, uint32_t op)
 	return 0;
 }
 
+/* A mutation that takes only a key: check the handle and the key, enter. */
+static int mut_enter_key(plkv_t *kv, struct plkv_ctx *ctx, const char *key,
+			 size_t klen, uint32_t op)
+{
+	int rc;
+
+	if (!kv)
+		return -EINVAL;
+	rc = key_check(kv, key, klen);
+	if (rc)
+		return rc;
+	return mut_enter(kv, ctx, op);
+}
+
 static void mut_leave(struct plkv_ctx *ctx)
 {
 	eng_after_op(ctx, true);
@@ -232,14 +246,8 @@ PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
 PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen)
 {
 	struct plkv_ctx ctx;
-	int rc;
+	int rc = mut_enter_key(kv, &ctx, key, klen, OP_DELETE);
 
-	if (!kv)
-		return -EINVAL;
-	rc = key_check(kv, key, klen);
-	if (rc)
-		return rc;
-	rc = mut_enter(kv, &ctx, OP_DELETE);
 	if (rc)
 		return rc;
 	rc = eng_delete(&ctx, key, klen);
@@ -251,14 +259,8 @@ PLKV_API int plkv_touch(plkv_t *kv, const char *key, size_t klen,
 			int64_t exptime)
 {
 	struct plkv_ctx ctx;
-	int rc;
+	int rc = mut_enter_key(kv, &ctx, key, klen, OP_TOUCH);
 
-	if (!kv)
-		return -EINVAL;
-	rc = key_check(kv, key, klen);
-	if (rc)
-		return rc;
-	rc = mut_enter(kv, &ctx, OP_TOUCH);
 	if (rc)
 		return rc;
 	rc = eng_touch(&ctx, key, klen, exptime);

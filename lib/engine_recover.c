@@ -38,6 +38,67 @@ static bool migrate_phase(const struct plkv_oprec *r)
 	       (r->phase == PH_M_ZERO || r->phase == PH_M_MOVE);
 }
 
+/*
+ * The two sub-operations a record can hold besides its transaction: an
+ * LRU list change and a slab free-list change.  Each names its class and
+ * is repaired under that class's lock, by one resolver for each.
+ */
+struct sub_op {
+	unsigned lock0;		/* the class's lock is lock0 + class */
+	unsigned w_op, w_cls;	/* its op record words */
+	uint64_t none;		/* w_op when there is none */
+	void (*repair)(struct plkv_ctx *ctx, unsigned cls,
+		       struct plkv_oprec *dead);
+};
+
+static const struct sub_op sub_lru = {
+	ENG_LOCK_LRU0, W_L_OP, W_L_CLS, L_NONE, lru_repair
+};
+static const struct sub_op sub_slab = {
+	ENG_LOCK_SLAB0, W_S_OP, W_S_CLS, S_NONE, slab_repair
+};
+
+/* Holding class c's lock of kind k: repair every other slot's sub-op on
+ * it, or check the structure when none names it. */
+static void repair_class(struct plkv_ctx *ctx, const struct sub_op *k,
+			 unsigned c)
+{
+	struct plkv *kv = ctx->kv;
+	bool any = false;
+	uint32_t s;
+
+	if (c > eng(kv)->nclasses)
+		return;
+	for (s = 1; s < PLKV_MAX_THREADS; s++) {
+		struct plkv_oprec *r = eng_slot_op(kv, s);
+
+		if (s != ctx->slot && r->w[k->w_op] != k->none &&
+		    r->w[k->w_cls] == c) {
+			k->repair(ctx, c, r);
+			any = true;
+		}
+	}
+	if (!any)
+		k->repair(ctx, c, NULL);
+}
+
+/* Holding no lock: repair r's sub-op of kind k, if any, under its lock. */
+static void recover_sub(struct plkv_ctx *ctx, const struct sub_op *k,
+			struct plkv_oprec *r)
+{
+	unsigned c, lk;
+
+	if (r->w[k->w_op] == k->none)
+		return;
+	c = (unsigned)r->w[k->w_cls];
+	if (c < 1 || c > eng(ctx->kv)->nclasses)
+		return;
+	lk = k->lock0 + c;
+	plkv_lock(ctx, lk);
+	k->repair(ctx, c, r);
+	plkv_unlock(ctx, lk);
+}
+
 /* Holding stripe lock idx: resolve whatever slot left half done in it. */
 static void resolve_stripe(struct plkv_ctx *ctx, unsigned idx, uint32_t slot)
 {
@@ -64,10 +125,7 @@ static void resolve_stripe(struct plkv_ctx *ctx, unsigned idx, uint32_t slot)
 void plkv_engine_repair_lock(struct plkv_ctx *ctx, unsigned idx,
 			     uint32_t dead_slot)
 {
-	struct plkv *kv = ctx->kv;
-	unsigned nclasses = eng(kv)->nclasses, c;
 	uint32_t s;
-	bool any = false;
 
 	(void)dead_slot;
 	if (idx >= ENG_LOCK_STRIPE0 && idx < ENG_LOCK_LRU0) {
@@ -75,35 +133,9 @@ void plkv_engine_repair_lock(struct plkv_ctx *ctx, unsigned idx,
 			if (s != ctx->slot)
 				resolve_stripe(ctx, idx, s);
 	} else if (idx > ENG_LOCK_LRU0 && idx < ENG_LOCK_SLAB0) {
-		c = idx - ENG_LOCK_LRU0;
-		if (c > nclasses)
-			return;
-		for (s = 1; s < PLKV_MAX_THREADS; s++) {
-			struct plkv_oprec *r = eng_slot_op(kv, s);
-
-			if (s != ctx->slot && r->w[W_L_OP] != L_NONE &&
-			    r->w[W_L_CLS] == c) {
-				lru_repair(ctx, c, r);
-				any = true;
-			}
-		}
-		if (!any)
-			lru_repair(ctx, c, NULL);
+		repair_class(ctx, &sub_lru, idx - ENG_LOCK_LRU0);
 	} else if (idx > ENG_LOCK_SLAB0 && idx < ENG_LOCK_EXPAND) {
-		c = idx - ENG_LOCK_SLAB0;
-		if (c > nclasses)
-			return;
-		for (s = 1; s < PLKV_MAX_THREADS; s++) {
-			struct plkv_oprec *r = eng_slot_op(kv, s);
-
-			if (s != ctx->slot && r->w[W_S_OP] != S_NONE &&
-			    r->w[W_S_CLS] == c) {
-				slab_repair(ctx, c, r);
-				any = true;
-			}
-		}
-		if (!any)
-			slab_repair(ctx, c, NULL);
+		repair_class(ctx, &sub_slab, idx - ENG_LOCK_SLAB0);
 	} else if (idx == ENG_LOCK_EXPAND) {
 		for (s = 1; s < PLKV_MAX_THREADS; s++)
 			if (s != ctx->slot)
@@ -123,26 +155,8 @@ void plkv_engine_recover_slot(struct plkv_ctx *ctx, uint32_t slot)
 	/* Sub-operations first: their locks were swept by the core, which
 	 * repaired them; repairing again is harmless and covers a lock
 	 * that was released between the record and the death. */
-	if (r->w[W_S_OP] != S_NONE) {
-		unsigned c = (unsigned)r->w[W_S_CLS];
-
-		if (c >= 1 && c <= eng(kv)->nclasses) {
-			lk = ENG_LOCK_SLAB0 + c;
-			plkv_lock(ctx, lk);
-			slab_repair(ctx, c, r);
-			plkv_unlock(ctx, lk);
-		}
-	}
-	if (r->w[W_L_OP] != L_NONE) {
-		unsigned c = (unsigned)r->w[W_L_CLS];
-
-		if (c >= 1 && c <= eng(kv)->nclasses) {
-			lk = ENG_LOCK_LRU0 + c;
-			plkv_lock(ctx, lk);
-			lru_repair(ctx, c, r);
-			plkv_unlock(ctx, lk);
-		}
-	}
+	recover_sub(ctx, &sub_slab, r);
+	recover_sub(ctx, &sub_lru, r);
 	if (r->w[W_E] && r->w[W_E_PH] != E_NONE) {
 		lk = eng_stripe_lock((uint32_t)r->w[W_E_HV]);
 		plkv_lock(ctx, lk);

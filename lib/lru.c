@@ -103,40 +103,42 @@ static void lru_move(struct plkv_ctx *ctx, unsigned cls, struct plkv_item *it,
 		L->moves_to_warm++;
 }
 
-/* Keep HOT and WARM within their shares (LRU lock held). */
-static void juggle(struct plkv_ctx *ctx, unsigned cls)
+/*
+ * Move up to two items off the tail of seg while it holds more than pct
+ * of the class's total items (LRU lock held): an active one goes to WARM
+ * (losing its mark), an inactive one to COLD.
+ */
+static void juggle_seg(struct plkv_ctx *ctx, unsigned cls, unsigned seg,
+		       uint64_t total, unsigned pct)
 {
 	struct plkv *kv = ctx->kv;
 	struct eng_lru *L = &eng(kv)->lru[cls];
-	uint64_t total = L->count[0] + L->count[1] + L->count[2];
 	unsigned i;
 
-	for (i = 0; i < 2 && L->count[LRU_HOT] > total * ENG_HOT_PCT / 100; i++) {
-		struct plkv_item *it = I(kv, L->tail[LRU_HOT]);
+	for (i = 0; i < 2 && L->count[seg] > total * pct / 100; i++) {
+		struct plkv_item *it = I(kv, L->tail[seg]);
 
 		if (!it)
 			break;
 		if (it->act & ACT_ACTIVE) {
 			it->act &= (uint8_t)~ACT_ACTIVE;
 			lru_move(ctx, cls, it, LRU_WARM);
+			if (seg == LRU_WARM)
+				L->moves_within_lru++;
 		} else {
 			lru_move(ctx, cls, it, LRU_COLD);
 		}
 	}
-	for (i = 0; i < 2 && L->count[LRU_WARM] > total * ENG_WARM_PCT / 100;
-	     i++) {
-		struct plkv_item *it = I(kv, L->tail[LRU_WARM]);
+}
 
-		if (!it)
-			break;
-		if (it->act & ACT_ACTIVE) {
-			it->act &= (uint8_t)~ACT_ACTIVE;
-			lru_move(ctx, cls, it, LRU_WARM);
-			L->moves_within_lru++;
-		} else {
-			lru_move(ctx, cls, it, LRU_COLD);
-		}
-	}
+/* Keep HOT and WARM within their shares (LRU lock held). */
+static void juggle(struct plkv_ctx *ctx, unsigned cls)
+{
+	struct eng_lru *L = &eng(ctx->kv)->lru[cls];
+	uint64_t total = L->count[0] + L->count[1] + L->count[2];
+
+	juggle_seg(ctx, cls, LRU_HOT, total, ENG_HOT_PCT);
+	juggle_seg(ctx, cls, LRU_WARM, total, ENG_WARM_PCT);
 }
 
 /* A newly linked item enters HOT (holding its stripe lock). */

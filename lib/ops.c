@@ -63,6 +63,29 @@ static struct plkv_item *find_live(struct plkv_ctx *ctx, const char *key,
 	return NULL;
 }
 
+/*
+ * The start and end of a command that changes a live item in place or
+ * from the old one (append, prepend, incr, delete, touch): the record
+ * names the hash, then the stripe is locked and the phase says so, and
+ * the item is looked up under the lock.  lock_live() returns it (NULL:
+ * none); unlock_done() closes the record, unlocks and passes rc through.
+ */
+static struct plkv_item *lock_live(struct plkv_ctx *ctx, const char *key,
+				   size_t nkey, uint32_t hv)
+{
+	rec_set(ctx->op, W_HV, hv);
+	plkv_lock(ctx, eng_stripe_lock(hv));
+	rec_phase(ctx->op, PH_LOCKED);
+	return find_live(ctx, key, nkey, hv, false);
+}
+
+static int unlock_done(struct plkv_ctx *ctx, uint32_t hv, int rc)
+{
+	rec_phase(ctx->op, PH_DONE);
+	plkv_unlock(ctx, eng_stripe_lock(hv));
+	return rc;
+}
+
 static void fill_meta(struct plkv_meta *meta, const struct plkv_item *it)
 {
 	if (!meta)
@@ -192,27 +215,19 @@ static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
 	struct plkv_engine *e = eng(kv);
 	struct plkv_oprec *op = ctx->op;
 	uint32_t hv = eng_hash(key, nkey);
-	unsigned lk = eng_stripe_lock(hv);
 	struct plkv_item *x, *y;
 	size_t ylen;
 	int rc;
 
-	rec_set(op, W_HV, hv);
-	plkv_lock(ctx, lk);
-	rec_phase(op, PH_LOCKED);
-	y = find_live(ctx, key, nkey, hv, false);
-	if (!y) {
-		rc = PLKV_ENOTSTORED;
-		goto out;
-	}
+	y = lock_live(ctx, key, nkey, hv);
+	if (!y)
+		return unlock_done(ctx, hv, PLKV_ENOTSTORED);
 	ylen = y->nbytes;
-	if (ylen + vlen > e->item_size_max) {
-		rc = PLKV_ETOOBIG;
-		goto out;
-	}
+	if (ylen + vlen > e->item_size_max)
+		return unlock_done(ctx, hv, PLKV_ETOOBIG);
 	rc = item_alloc(ctx, key, nkey, ylen + vlen, y->flags, y->exptime, hv);
 	if (rc)
-		goto out;
+		return unlock_done(ctx, hv, rc);
 	x = I(kv, op->w[W_X]);
 	if (mode == PLKV_APPEND) {
 		item_copy_between(kv, x, 0, y, ylen);
@@ -227,10 +242,7 @@ static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
 		*cas_out = x->cas;
 	rec_set(op, W_Y, O(kv, y));
 	item_txn(ctx);
-out:
-	rec_phase(op, PH_DONE);
-	plkv_unlock(ctx, lk);
-	return rc;
+	return unlock_done(ctx, hv, 0);
 }
 
 int eng_store(struct plkv_ctx *ctx, int mode, const char *key, size_t nkey,
@@ -292,26 +304,19 @@ int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey, bool incr,
 	struct plkv *kv = ctx->kv;
 	struct plkv_oprec *op = ctx->op;
 	uint32_t hv = eng_hash(key, nkey);
-	unsigned lk = eng_stripe_lock(hv);
 	struct plkv_item *y, *x;
 	char buf[24];
 	uint64_t v;
-	int len, rc = 0;
+	int len, rc;
 
-	rec_set(op, W_HV, hv);
-	plkv_lock(ctx, lk);
-	rec_phase(op, PH_LOCKED);
-	y = find_live(ctx, key, nkey, hv, false);
+	y = lock_live(ctx, key, nkey, hv);
 	if (!y) {
 		stat_inc(ctx, incr ? ST_INCR_MISSES : ST_DECR_MISSES);
-		rc = PLKV_ENOTFOUND;
-		goto out;
+		return unlock_done(ctx, hv, PLKV_ENOTFOUND);
 	}
 	if (y->nbytes == 0 || (y->it_flags & ITEM_CHUNKED) ||
-	    !eng_parse_u64(y->data + y->nkey, y->nbytes, &v)) {
-		rc = PLKV_ENONNUMERIC;
-		goto out;
-	}
+	    !eng_parse_u64(y->data + y->nkey, y->nbytes, &v))
+		return unlock_done(ctx, hv, PLKV_ENONNUMERIC);
 	stat_inc(ctx, incr ? ST_INCR_HITS : ST_DECR_HITS);
 	if (incr)
 		v += delta;
@@ -330,75 +335,50 @@ int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey, bool incr,
 		item_digits(y, v);
 		PLKV_CRASH_POINT(ctx);
 		y->cas = op->w[W_CAS];
-		goto out;
+		return unlock_done(ctx, hv, 0);
 	}
 	rc = item_alloc(ctx, key, nkey, (size_t)len, y->flags, y->exptime, hv);
 	if (rc)
-		goto out;
+		return unlock_done(ctx, hv, rc);
 	x = I(kv, op->w[W_X]);
 	item_write(kv, x, 0, buf, (size_t)len);
 	x->cas = next_cas(ctx);
 	rec_set(op, W_Y, O(kv, y));
 	item_txn(ctx);
-out:
-	rec_phase(op, PH_DONE);
-	plkv_unlock(ctx, lk);
-	return rc;
+	return unlock_done(ctx, hv, 0);
 }
 
 int eng_delete(struct plkv_ctx *ctx, const char *key, size_t nkey)
 {
-	struct plkv_oprec *op = ctx->op;
 	uint32_t hv = eng_hash(key, nkey);
-	unsigned lk = eng_stripe_lock(hv);
-	struct plkv_item *y;
-	int rc = 0;
+	struct plkv_item *y = lock_live(ctx, key, nkey, hv);
 
-	rec_set(op, W_HV, hv);
-	plkv_lock(ctx, lk);
-	rec_phase(op, PH_LOCKED);
-	y = find_live(ctx, key, nkey, hv, false);
 	if (!y) {
 		stat_inc(ctx, ST_DELETE_MISSES);
-		rc = PLKV_ENOTFOUND;
-		goto out;
+		return unlock_done(ctx, hv, PLKV_ENOTFOUND);
 	}
 	stat_inc(ctx, ST_DELETE_HITS);
-	rec_set(op, W_Y, O(ctx->kv, y));
+	rec_set(ctx->op, W_Y, O(ctx->kv, y));
 	item_txn(ctx);
-out:
-	rec_phase(op, PH_DONE);
-	plkv_unlock(ctx, lk);
-	return rc;
+	return unlock_done(ctx, hv, 0);
 }
 
 int eng_touch(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	      int64_t exptime)
 {
-	struct plkv_oprec *op = ctx->op;
 	uint32_t hv = eng_hash(key, nkey);
-	unsigned lk = eng_stripe_lock(hv);
-	struct plkv_item *y;
-	int rc = 0;
+	struct plkv_item *y = lock_live(ctx, key, nkey, hv);
 
-	rec_set(op, W_HV, hv);
-	plkv_lock(ctx, lk);
-	rec_phase(op, PH_LOCKED);
-	y = find_live(ctx, key, nkey, hv, false);
 	if (!y) {
 		stat_inc(ctx, ST_TOUCH_MISSES);
-		rc = PLKV_ENOTFOUND;
-		goto out;
+		return unlock_done(ctx, hv, PLKV_ENOTFOUND);
 	}
 	stat_inc(ctx, ST_TOUCH_HITS);
 	PLKV_CRASH_POINT(ctx);
 	y->exptime = item_realtime(ctx, exptime);	/* one store */
 	PLKV_CRASH_POINT(ctx);
 	lru_bump(ctx, y);
-out:
-	rec_phase(op, PH_DONE);
-	plkv_unlock(ctx, lk);
-	return rc;
+	return unlock_done(ctx, hv, 0);
 }
 
 /*

@@ -169,16 +169,22 @@ static int stats_general(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 	return 0;
 }
 
+/* A per-class statistic, named "<prefix><class>:<field>" as memcached's. */
+static void add_class_stat(struct eng_statbuf *sb, const char *prefix,
+			   unsigned c, const char *field, uint64_t v)
+{
+	char name[48];
+
+	snprintf(name, sizeof(name), "%s%u:%s", prefix, c, field);
+	ADDU(sb, name, v);
+}
+
 static int stats_slabs(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 {
 	struct plkv_engine *e = eng(ctx->kv);
 	unsigned c, active = 0;
-	char name[48];
 
-#define SLAB(field, v) do { \
-		snprintf(name, sizeof(name), "%u:%s", c, field); \
-		ADDU(sb, name, v); \
-	} while (0)
+#define SLAB(field, v) add_class_stat(sb, "", c, field, v)
 	for (c = 1; c <= e->nclasses; c++) {
 		struct eng_class *k = &e->cls[c];
 		uint64_t total = k->total_pages * k->perslab;
@@ -214,12 +220,8 @@ static int stats_items(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 {
 	struct plkv_engine *e = eng(ctx->kv);
 	unsigned c;
-	char name[48];
 
-#define ITEMS(field, v) do { \
-		snprintf(name, sizeof(name), "items:%u:%s", c, field); \
-		ADDU(sb, name, v); \
-	} while (0)
+#define ITEMS(field, v) add_class_stat(sb, "items:", c, field, v)
 	for (c = 1; c <= e->nclasses; c++) {
 		struct eng_lru *L = &e->lru[c];
 		uint64_t n = L->count[0] + L->count[1] + L->count[2];

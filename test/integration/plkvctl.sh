@@ -18,13 +18,12 @@
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
+. test/integration/lib/tap.sh
 CTL=${PLKVCTL:-tools/plkvctl}
 seg="${PLKV_TEST_PREFIX:-}plkvctl-$$"
 seg2="$seg-b"
 seg3="$seg-c"
 tmp=$(mktemp -d)
-n=0
-failures=0
 
 cleanup() {
 	for s in "$seg" "$seg2" "$seg3"; do
@@ -36,31 +35,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "TAP version 13"
-if [ ! -x "$CTL" ]; then
-	echo "1..0 # SKIP $CTL not built (run make)"
-	exit 0
-fi
+[ -x "$CTL" ] || skip_all "$CTL not built (run make)"
 
 # ---- helpers ----
 
-ok() {
-	n=$((n + 1))
-	echo "ok $n $1"
-}
-
-not_ok() {
-	n=$((n + 1))
-	failures=$((failures + 1))
-	echo "not ok $n $1"
+# A failure shows the last command run and what it did.
+fail_details() {
 	echo "#   command: ${last_cmd:-}"
 	echo "#   exit: ${rc:-}"
 	sed 's/^/#   stdout: /' "$tmp/out" 2>/dev/null | head -20
 	sed 's/^/#   stderr: /' "$tmp/err" 2>/dev/null | head -10
-}
-
-skip() {
-	n=$((n + 1))
-	echo "ok $n $1 # SKIP $2"
 }
 
 # run CMD...: stdout in $out and $tmp/out, stderr in $tmp/err, status in $rc
@@ -381,7 +365,7 @@ check "top --interval x: usage error" usage_error
 # ---- backends ----
 
 if [ -e /dev/plkv ]; then
-	skip "--backend kmod without /dev/plkv fails cleanly" "/dev/plkv exists"
+	ok "--backend kmod without /dev/plkv fails cleanly" "/dev/plkv exists"
 else
 	run "$CTL" --backend kmod --segment "$seg3" create
 	check "--backend kmod without /dev/plkv fails cleanly" \
@@ -415,7 +399,7 @@ if [ -x examples/shared_counter ]; then
 		      out_has "0 missing or wrong: ok" &&
 		      out_has "plkv_check: ok" && out_has "destroyed $seg3"'
 else
-	skip "examples/shared_counter" "not built"
+	ok "examples/shared_counter" "not built"
 fi
 if [ -x examples/hello ]; then
 	PLKV_SEGMENT="$seg3" run examples/hello
@@ -425,7 +409,7 @@ if [ -x examples/hello ]; then
 		eval '[ $r1 = 0 ] && rc_is 0 && out_is "hello, shared world"'
 	"$CTL" --segment "$seg3" destroy >/dev/null 2>&1
 else
-	skip "examples/hello" "not built"
+	ok "examples/hello" "not built"
 fi
 if [ -x examples/cas_append ]; then
 	pids=()
@@ -443,9 +427,7 @@ if [ -x examples/cas_append ]; then
 		      [ "$(tr " " "\n" <"$tmp/out" | sort | tr "\n" " ")" = "ann bob cy dee " ]'
 	"$CTL" --segment "$seg3" destroy >/dev/null 2>&1
 else
-	skip "examples/cas_append" "not built"
+	ok "examples/cas_append" "not built"
 fi
 
-echo "1..$n"
-echo "# totals: $((n - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -17,91 +17,14 @@
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
-PLKVD=${PLKVD:-tools/plkvd}
-CTL=${PLKVCTL:-tools/plkvctl}
-export PLKV_BACKEND=${PLKV_BACKEND:-user}
-seg="${PLKV_TEST_PREFIX:-}plkvd-test-$$"
-tmp=$(mktemp -d)
-sock="$tmp/plkvd.sock"
-pid=
-port=
-n=0
-failures=0
+. test/integration/lib/tap.sh
+. test/integration/lib/plkvd.sh
 
-stop_server() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		pid=
-	fi
-}
-
-cleanup() {
-	stop_server
-	"$CTL" --segment "$seg" destroy --force >/dev/null 2>&1
-	rm -f "/dev/shm/plkv.$seg"	# the user backend's file
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n $1${2:+ # SKIP $2}"
-}
-
-not_ok() {
-	n=$((n + 1))
-	failures=$((failures + 1))
-	echo "not ok $n $1"
+# A failure shows the end of the tool's log and of plkvd's stderr.
+fail_details() {
 	[ -s "$tmp/log" ] && sed 's/^/#   /' "$tmp/log" | tail -20
 	[ -s "$tmp/err" ] && sed 's/^/#   plkvd: /' "$tmp/err" | tail -10
 }
-
-finish() {
-	echo "1..$n"
-	echo "# totals: pass:$((n - failures)) fail:$failures"
-	[ "$failures" -eq 0 ]
-	exit
-}
-
-# Is something answering on 127.0.0.1:$1?
-tcp_up() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# start_tcp ARGS...: plkvd on a free port; sets $pid and $port.
-start_tcp() {
-	local try _
-	for try in 1 2 3 4 5 6 7 8; do
-		port=$((20000 + (RANDOM * 7 + $$ + try) % 40000))
-		tcp_up "$port" && continue
-		"$PLKVD" -p "$port" -l 127.0.0.1 --segment "$seg" -U 0 "$@" \
-			2>"$tmp/err" &
-		pid=$!
-		for _ in $(seq 50); do
-			tcp_up "$port" && return 0
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		stop_server
-	done
-	return 1
-}
-
-start_unix() {
-	local _
-	"$PLKVD" -s "$sock" --segment "$seg" "$@" 2>"$tmp/err" &
-	pid=$!
-	for _ in $(seq 50); do
-		[ -S "$sock" ] && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	stop_server
-	return 1
-}
-
 
 # slap_ok TEST: memcslap's log shows TEST done on some keys, no error
 # (memcslap exits 0 even when it could not connect).  Sets $figure.
@@ -114,11 +37,22 @@ slap_ok() {
 		! grep -qi 'error\|fail' "$tmp/log"
 }
 
+# slap NAME TEST SECONDS ARGS...: memcslap --test=TEST with ARGS, at
+# most SECONDS; ok (with its figure) when slap_ok agrees and it exits 0.
+slap() {
+	local name=$1 test=$2 limit=$3 rc
+	shift 3
+	timeout "$limit" memcslap --test="$test" "$@" >"$tmp/log" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ] && slap_ok "$test"; then
+		ok "$name ($figure)"
+	else
+		not_ok "$name: exit status $rc"
+	fi
+}
+
 echo "TAP version 13"
-if [ ! -x "$PLKVD" ]; then
-	echo "1..0 # SKIP $PLKVD not built (run make)"
-	exit 0
-fi
+[ -x "$PLKVD" ] || skip_all "$PLKVD not built (run make)"
 
 # ---- memccapable -a over TCP ----
 
@@ -165,33 +99,17 @@ elif [ -z "$pid" ] && ! start_tcp -t 4 -m 256; then
 	not_ok "plkvd starts for memcslap"
 else
 	for t in set get mget; do
-		timeout 120 memcslap --servers="127.0.0.1:$port" \
-			--concurrency=2 --execute-number=2000 --test=$t \
-			>"$tmp/log" 2>&1
-		rc=$?
-		if [ "$rc" -eq 0 ] && slap_ok $t; then
-			ok "memcslap --test=$t, 2 threads, over TCP ($figure)"
-		else
-			not_ok "memcslap --test=$t over TCP: exit status $rc"
-		fi
+		slap "memcslap --test=$t, 2 threads, over TCP" $t 120 \
+			--servers="127.0.0.1:$port" --concurrency=2 \
+			--execute-number=2000
 	done
 	# memcslap's mget asks for every key in one line: 30000 keys, 1.2 MB
-	timeout 120 memcslap --servers="127.0.0.1:$port" --concurrency=1 \
-		--execute-number=30000 --test=mget >"$tmp/log" 2>&1
-	rc=$?
-	if [ "$rc" -eq 0 ] && slap_ok mget; then
-		ok "memcslap --test=mget of 30000 keys in one line ($figure)"
-	else
-		not_ok "memcslap --test=mget of 30000 keys in one line: exit status $rc"
-	fi
-	timeout 60 memcslap --servers="127.0.0.1:$port" --concurrency=2 \
-		--execute-number=1000 --test=set --noreply >"$tmp/log" 2>&1
-	rc=$?
-	if [ "$rc" -eq 0 ] && slap_ok set; then
-		ok "memcslap --noreply over TCP ($figure)"
-	else
-		not_ok "memcslap --noreply over TCP: exit status $rc"
-	fi
+	slap "memcslap --test=mget of 30000 keys in one line" mget 120 \
+		--servers="127.0.0.1:$port" --concurrency=1 \
+		--execute-number=30000
+	slap "memcslap --noreply over TCP" set 60 \
+		--servers="127.0.0.1:$port" --concurrency=2 \
+		--execute-number=1000 --noreply
 fi
 stop_server
 
@@ -204,14 +122,8 @@ elif ! start_unix -t 2; then
 else
 	ok "plkvd starts on a UNIX socket"
 	for t in set get; do
-		timeout 120 memcslap --servers="$sock" --concurrency=2 \
-			--execute-number=2000 --test=$t >"$tmp/log" 2>&1
-		rc=$?
-		if [ "$rc" -eq 0 ] && slap_ok $t; then
-			ok "memcslap --test=$t over a UNIX socket ($figure)"
-		else
-			not_ok "memcslap --test=$t over a UNIX socket: exit status $rc"
-		fi
+		slap "memcslap --test=$t over a UNIX socket" $t 120 \
+			--servers="$sock" --concurrency=2 --execute-number=2000
 	done
 	stop_server
 	[ ! -e "$sock" ] && ok "plkvd removes its socket on SIGTERM" ||

@@ -24,45 +24,14 @@
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
-PLKVD=${PLKVD:-tools/plkvd}
-CTL=${PLKVCTL:-tools/plkvctl}
 REF=${PLKVD_REFERENCE:-}
-export PLKV_BACKEND=${PLKV_BACKEND:-user}
-seg="${PLKV_TEST_PREFIX:-}plkvd-test-$$"
-tmp=$(mktemp -d)
-sock="$tmp/plkvd.sock"
-pid=
-port=
-target=
-n=0
-failures=0
-
-stop_server() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		pid=
-	fi
-}
-
-cleanup() {
-	stop_server
-	"$CTL" --segment "$seg" destroy --force >/dev/null 2>&1
-	rm -f "/dev/shm/plkv.$seg"	# the user backend's file
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. test/integration/lib/tap.sh
+. test/integration/lib/plkvd.sh
 
 echo "TAP version 13"
-if [ -z "$REF" ] && [ ! -x "$PLKVD" ]; then
-	echo "1..0 # SKIP $PLKVD not built (run make)"
-	exit 0
-fi
-if ! command -v perl >/dev/null; then
-	echo "1..0 # SKIP perl (the test client) not installed"
-	exit 0
-fi
+[ -n "$REF" ] || [ -x "$PLKVD" ] || skip_all "$PLKVD not built (run make)"
+command -v perl >/dev/null ||
+	skip_all "perl (the test client) not installed"
 
 # The client: connect (host:port or a socket path), send stdin, close the
 # sending side, print every byte received until the server closes (or
@@ -103,17 +72,6 @@ while (1) {
 EOF
 
 # ---- helpers ----
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n $1${2:+ # SKIP $2}"
-}
-
-not_ok() {
-	n=$((n + 1))
-	failures=$((failures + 1))
-	echo "not ok $n $1"
-}
 
 # Show a reply with its control characters visible, as TAP comments.
 show() {
@@ -161,39 +119,14 @@ plkvd_only() {
 	[ -z "$REF" ]
 }
 
-# Is something answering on 127.0.0.1:$1?
-tcp_up() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# start_tcp ARGS...: the server on a free port of 127.0.0.1.
-start_tcp() {
-	local try i
-	for try in 1 2 3 4 5 6 7 8; do
-		port=$((20000 + (RANDOM * 7 + $$ + try) % 40000))
-		tcp_up "$port" && continue
-		if [ -n "$REF" ]; then
-			user=()
-			[ "$(id -u)" = 0 ] && user=(-u nobody)
-			memcached -p "$port" -l 127.0.0.1 -U 0 "${user[@]}" \
-				2>"$tmp/err" &
-		else
-			"$PLKVD" -p "$port" -l 127.0.0.1 --segment "$seg" -U 0 \
-				"$@" 2>"$tmp/err" &
-		fi
-		pid=$!
-		for i in $(seq 50); do
-			if tcp_up "$port"; then
-				target="127.0.0.1:$port"
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		stop_server
-	done
-	return 1
-}
+# The reference run starts memcached instead of plkvd.
+if [ -n "$REF" ]; then
+	launch_tcp() {
+		local user=()
+		[ "$(id -u)" = 0 ] && user=(-u nobody)
+		exec memcached -p "$1" -l 127.0.0.1 -U 0 "${user[@]}"
+	}
+fi
 
 # A value of $1 bytes of "v", in a file.
 big_value() {
@@ -457,10 +390,7 @@ if plkvd_only; then
 		not_ok "-c 3: served again once clients left"
 	stop_server
 
-	"$PLKVD" -s "$sock" -a 0770 --segment "$seg" -t 2 2>"$tmp/err" &
-	pid=$!
-	for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
-	target=$sock
+	start_unix -a 0770 -t 2
 	exchange "UNIX socket: set, get, meta" \
 		'set u 0 0 2\r\nhi\r\nget u\r\nmg u v\r\n' \
 		'STORED\r\nVALUE u 0 2\r\nhi\r\nEND\r\nVA 2\r\nhi\r\n'
@@ -510,9 +440,7 @@ if plkvd_only; then
 	[ ! -e "$tmp/pid" ] && ok "daemon: SIGTERM removes the pidfile" ||
 		not_ok "daemon: SIGTERM removes the pidfile"
 
-	"$PLKVD" -v -m 32 -p 0 -s "$sock" --segment "$seg" 2>"$tmp/err" &
-	pid=$!
-	for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+	start_unix -v -m 32 -p 0
 	stop_server
 	grep -q 'other settings' "$tmp/err" &&
 		ok "-v: says the store exists with other settings" ||
@@ -521,6 +449,4 @@ else
 	ok "plkvd's own options and signals" "reference run"
 fi
 
-echo "1..$n"
-echo "# totals: pass:$((n - failures)) fail:$failures"
-[ "$failures" -eq 0 ]
+finish

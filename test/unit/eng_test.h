@@ -2,7 +2,8 @@
 /*
  * Helpers shared by the engine's unit tests (test/unit/test_*.c): a
  * private store on the user backend per test, named "ut-<pid>-<n>" (or
- * after PLKV_TEST_PREFIX), destroyed at teardown; Check's TAP main.
+ * after PLKV_TEST_PREFIX), destroyed at teardown; Check's TAP main
+ * (ut_run.h).
  *
  * Tests may call the engine's hidden functions (they link the archive or
  * the objects), e.g. plkv_test_time_offset to move the clock.
@@ -19,6 +20,7 @@
 
 #include "plkv.h"
 #include "engine.h"
+#include "ut_run.h"
 
 static plkv_t *kv;
 static char seg_name[64];
@@ -127,25 +129,21 @@ static inline int ut_get(plkv_t *h, const char *k, char *buf, size_t cap,
 			      "NOTFOUND", (k), _rc); \
 	} while (0)
 
-static inline int ut_run(Suite *s)
+/* A test case whose every test gets a store from @setup (torn down
+ * after it); ut_tcase() gives the default 64 MiB one. */
+static inline TCase *ut_tcase_setup(const char *name, int timeout,
+				    void (*setup)(void))
 {
-	SRunner *sr = srunner_create(s);
-	int failed;
+	TCase *tc = tcase_create(name);
 
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	tcase_add_checked_fixture(tc, setup, ut_teardown);
+	tcase_set_timeout(tc, timeout);
+	return tc;
 }
 
 static inline TCase *ut_tcase(const char *name, int timeout)
 {
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, ut_setup, ut_teardown);
-	tcase_set_timeout(tc, timeout);
-	return tc;
+	return ut_tcase_setup(name, timeout, ut_setup);
 }
 
 #endif /* PLKV_ENG_TEST_H */

@@ -144,10 +144,8 @@ END_TEST
 static Suite *suite(void)
 {
 	Suite *s = suite_create("hash");
-	TCase *tc = tcase_create("hash");
+	TCase *tc = ut_tcase_setup("hash", 120, setup_small_hash);
 
-	tcase_add_checked_fixture(tc, setup_small_hash, ut_teardown);
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, grows_incrementally);
 	tcase_add_test(tc, expansion_is_bounded_per_op);
 	tcase_add_test(tc, deletes_during_expansion);

@@ -194,10 +194,8 @@ END_TEST
 static Suite *suite(void)
 {
 	Suite *s = suite_create("lru");
-	TCase *tc = tcase_create("lru");
+	TCase *tc = ut_tcase_setup("lru", 120, setup8);
 
-	tcase_add_checked_fixture(tc, setup8, ut_teardown);
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, evicts_when_full);
 	tcase_add_test(tc, large_items_evict);
 	tcase_add_test(tc, segments);

@@ -17,6 +17,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 #include "../../tools/server/conn.c"
 #include "../../tools/server/proto_text.c"
 #include "../../tools/server/proto_meta.c"
+#include "ut_run.h"
 
 /* ---- what main.c and net.c define ---- */
 
@@ -424,6 +426,36 @@ static void feed_n(const char *in, size_t n, size_t step)
 	}
 }
 
+/*
+ * A request carrying a large value: the line @fmt makes (it gives the
+ * value's length), @vlen bytes of 'v', then @tail (the value's \r\n and
+ * what follows).  *n is its length; free() it.
+ */
+static char *value_request(size_t vlen, const char *tail, size_t *n,
+			   const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static char *value_request(size_t vlen, const char *tail, size_t *n,
+			   const char *fmt, ...)
+{
+	size_t head, tlen = strlen(tail);
+	va_list ap;
+	char *in;
+
+	va_start(ap, fmt);
+	head = (size_t)vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	in = malloc(head + vlen + tlen + 1);
+	ck_assert_ptr_nonnull(in);
+	va_start(ap, fmt);
+	vsnprintf(in, head + 1, fmt, ap);
+	va_end(ap);
+	memset(in + head, 'v', vlen);
+	memcpy(in + head + vlen, tail, tlen + 1);
+	*n = head + vlen + tlen;
+	return in;
+}
+
 static void conn_reset(void)
 {
 	conn_release(&C);
@@ -705,14 +737,12 @@ END_TEST
 
 START_TEST(too_large_is_swallowed)
 {
-	size_t vlen = settings.item_size_eff + 100, n = 0, step = 3000;
-	char *in = malloc(vlen + 200);
+	size_t vlen = settings.item_size_eff + 100, n, step = 3000;
+	char *in = value_request(vlen, "\r\nget a\r\nversion\r\n", &n,
+				 "set a 0 0 1\r\nx\r\nset a 0 0 %zu\r\n",
+				 vlen);
 	size_t max_rsize = 0;
 
-	n += (size_t)sprintf(in, "set a 0 0 1\r\nx\r\nset a 0 0 %zu\r\n", vlen);
-	memset(in + n, 'v', vlen);
-	n += vlen;
-	n += (size_t)sprintf(in + n, "\r\nget a\r\nversion\r\n");
 	/* fed in pieces: the value is never held whole */
 	for (size_t done = 0; done < n; done += step) {
 		size_t k = n - done < step ? n - done : step;
@@ -751,12 +781,9 @@ END_TEST
 START_TEST(too_large_noreply)
 {
 	size_t vlen = settings.item_size_eff + 1, n;
-	char *in = malloc(vlen + 200);
+	char *in = value_request(vlen, "\r\nversion\r\n", &n,
+				 "set a 0 0 %zu noreply\r\n", vlen);
 
-	n = (size_t)sprintf(in, "set a 0 0 %zu noreply\r\n", vlen);
-	memset(in + n, 'v', vlen);
-	n += vlen;
-	n += (size_t)sprintf(in + n, "\r\nversion\r\n");
 	feed_n(in, n, 4096);
 	ck_assert_str_eq(out, "VERSION " PLKVD_VERSION "\r\n");
 	free(in);
@@ -1033,12 +1060,9 @@ END_TEST
 START_TEST(meta_too_large)
 {
 	size_t vlen = settings.item_size_eff + 5, n;
-	char *in = malloc(vlen + 200);
+	char *in = value_request(vlen, "\r\nmn\r\n", &n,
+				 "ms big %zu T0 q\r\n", vlen);
 
-	n = (size_t)sprintf(in, "ms big %zu T0 q\r\n", vlen);
-	memset(in + n, 'v', vlen);
-	n += vlen;
-	n += (size_t)sprintf(in + n, "\r\nmn\r\n");
 	feed_n(in, n, 5000);
 	ck_assert_str_eq(out, "SERVER_ERROR object too large for cache\r\n"
 			 "MN\r\n");
@@ -1152,12 +1176,5 @@ static Suite *proto_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(proto_suite());
-	int failed;
-
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ut_run(proto_suite());
 }

@@ -115,29 +115,19 @@ static int procs_run(int argc, char **argv)
 	plkv_t *kv;
 	int err;
 
-	if (!cmd_no_operands(&cmd_procs, argc, argv, &err))
+	if (!cmd_no_operands_open(&cmd_procs, argc, argv, &kv, &err))
 		return err;
-	err = ctl_open(&kv);
-	if (err)
-		return ctl_fail_open(err);
 	err = plkv_info(kv, &in);
 	if (err) {
 		ctl_close(kv);
 		return ctl_fail(err);
 	}
 	pc.backend = in.backend;
-	if (ctl.json)
-		json_arr_begin();
-	else
-		pc.t = table_new(6, hdr, "rllrrr");
+	pc.t = list_begin(6, hdr, "rllrrr");
 	err = plkv_procs(kv, procs_one, &pc);
-	if (ctl.json) {
-		json_arr_end();
-		json_end();
-	} else {
-		table_print(pc.t);
+	list_end(pc.t);
+	if (!ctl.json)
 		printf("(* = this plkvctl)\n");
-	}
 	ctl_close(kv);
 	return err ? ctl_fail(err) : 0;
 }
@@ -162,11 +152,8 @@ static int check_run(int argc, char **argv)
 	plkv_t *kv;
 	int err;
 
-	if (!cmd_no_operands(&cmd_check, argc, argv, &err))
+	if (!cmd_no_operands_open(&cmd_check, argc, argv, &kv, &err))
 		return err;
-	err = ctl_open(&kv);
-	if (err)
-		return ctl_fail_open(err);
 	err = plkv_check(kv, msg, sizeof(msg));
 	ctl_close(kv);
 	if (ctl.json) {
@@ -204,11 +191,8 @@ static int recover_run(int argc, char **argv)
 	plkv_t *kv;
 	int err;
 
-	if (!cmd_no_operands(&cmd_recover, argc, argv, &err))
+	if (!cmd_no_operands_open(&cmd_recover, argc, argv, &kv, &err))
 		return err;
-	err = ctl_open(&kv);
-	if (err)
-		return ctl_fail_open(err);
 	err = plkv_recover(kv, &n);
 	ctl_close(kv);
 	if (err)

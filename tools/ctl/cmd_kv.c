@@ -308,23 +308,14 @@ static int dump_run(int argc, char **argv)
 	plkv_t *kv;
 	int err, status;
 
-	if (!cmd_no_operands(&cmd_dump, argc, argv, &status))
+	if (!cmd_no_operands_open(&cmd_dump, argc, argv, &kv, &status))
 		return status;
-	err = ctl_open(&kv);
-	if (err)
-		return ctl_fail_open(err);
-	if (ctl.json)
-		json_arr_begin();
-	else
-		dc.t = table_new(6, hdr, "lrrlrr");
+	dc.t = list_begin(6, hdr, "lrrlrr");
 	err = plkv_dump(kv, dump_one, &dc);
-	if (ctl.json) {
-		json_arr_end();
-		json_end();
-	} else {
+	list_end(dc.t);
+	if (!ctl.json) {
 		char sz[32];
 
-		table_print(dc.t);
 		printf("%llu item%s, %s of values\n", (unsigned long long)dc.n,
 		       dc.n == 1 ? "" : "s", fmt_size(sz, sizeof(sz), dc.bytes));
 	}

@@ -276,17 +276,9 @@ static int list_run(int argc, char **argv)
 
 	if (!cmd_no_operands(&cmd_list, argc, argv, &status))
 		return status;
-	if (ctl.json)
-		json_arr_begin();
-	else
-		lc.t = table_new(3, hdr, "llr");
+	lc.t = list_begin(3, hdr, "llr");
 	err = plkv_list(ctl.backend, list_one, &lc);
-	if (ctl.json) {
-		json_arr_end();
-		json_end();
-	} else {
-		table_print(lc.t);
-	}
+	list_end(lc.t);
 	if (err) {
 		fprintf(stderr, "plkvctl: list: %s\n", plkv_strerror(err));
 		return 1;
@@ -310,11 +302,8 @@ static int info_run(int argc, char **argv)
 	plkv_t *kv;
 	int err, status;
 
-	if (!cmd_no_operands(&cmd_info, argc, argv, &status))
+	if (!cmd_no_operands_open(&cmd_info, argc, argv, &kv, &status))
 		return status;
-	err = ctl_open(&kv);
-	if (err)
-		return ctl_fail_open(err);
 	err = plkv_info(kv, &in);
 	ctl_close(kv);
 	if (err)

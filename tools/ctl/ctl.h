@@ -77,6 +77,10 @@ int cmd_getopt(const struct cmd *c, int argc, char **argv,
 	       int *status);
 /* For commands without options or operands: false means return *status. */
 bool cmd_no_operands(const struct cmd *c, int argc, char **argv, int *status);
+/* The same, then ctl_open() (its failure reported): false means return
+ * *status; true, *kv is open. */
+bool cmd_no_operands_open(const struct cmd *c, int argc, char **argv,
+			  plkv_t **kv, int *status);
 
 /* out.c: formatting helpers */
 char *fmt_size(char *buf, size_t cap, uint64_t bytes);
@@ -133,5 +137,15 @@ struct table *table_new(int ncols, const char *const *headers,
 			const char *align);	/* 'l' or 'r' per column */
 void table_row(struct table *t, const char *const *cells);
 void table_print(struct table *t);	/* prints what's left and frees */
+
+/*
+ * A command's list of entries, in the format --json chose: a JSON array
+ * (list_begin returns NULL; each entry writes an object) or a table with
+ * these columns (each entry adds a row).  list_end closes the array, or
+ * prints the table.
+ */
+struct table *list_begin(int ncols, const char *const *headers,
+			 const char *align);
+void list_end(struct table *t);
 
 #endif /* PLKVCTL_H */

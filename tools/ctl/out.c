@@ -419,6 +419,26 @@ void table_print(struct table *t)
 	free(t);
 }
 
+struct table *list_begin(int ncols, const char *const *headers,
+			 const char *align)
+{
+	if (ctl.json) {
+		json_arr_begin();
+		return NULL;
+	}
+	return table_new(ncols, headers, align);
+}
+
+void list_end(struct table *t)
+{
+	if (ctl.json) {
+		json_arr_end();
+		json_end();
+	} else {
+		table_print(t);
+	}
+}
+
 /* ---- formatting ---- */
 
 /* 1536 -> "1.5 KiB"; below 1 KiB plain bytes. */

@@ -150,6 +150,21 @@ bool cmd_no_operands(const struct cmd *c, int argc, char **argv, int *status)
 	return true;
 }
 
+bool cmd_no_operands_open(const struct cmd *c, int argc, char **argv,
+			  plkv_t **kv, int *status)
+{
+	int err;
+
+	if (!cmd_no_operands(c, argc, argv, status))
+		return false;
+	err = ctl_open(kv);
+	if (err) {
+		*status = ctl_fail_open(err);
+		return false;
+	}
+	return true;
+}
+
 static int parse_ull(const char *s, unsigned long long *v, char **end)
 {
 	if (!*s || *s == '-' || *s == '+' || *s == ' ')

@@ -177,31 +177,31 @@ void out_errstring(struct conn *c, const char *s)
 	c->wlen += n + 2;
 }
 
+/* Replace an emptied buffer by a new one of @size; false (the old one
+ * kept) when there is no memory for it. */
+static bool buf_renew(char **buf, size_t *cur, size_t size)
+{
+	char *p = malloc(size);
+
+	if (!p)
+		return false;
+	free(*buf);
+	*buf = p;
+	*cur = size;
+	return true;
+}
+
 /* Called by the network layer when the connection is idle. */
 void conn_shrink(struct conn *c)
 {
-	char *p;
-
 	if (c->state != CONN_CMD)
 		return;
-	if (c->rsize > SHRINK_ABOVE && c->rpos == c->rlen) {
-		p = malloc(RBUF_INIT);
-		if (p) {
-			free(c->rbuf);
-			c->rbuf = p;
-			c->rsize = RBUF_INIT;
-			c->rpos = c->rlen = 0;
-		}
-	}
-	if (c->wsize > SHRINK_ABOVE && c->wpos == c->wlen) {
-		p = malloc(WBUF_INIT);
-		if (p) {
-			free(c->wbuf);
-			c->wbuf = p;
-			c->wsize = WBUF_INIT;
-			c->wpos = c->wlen = 0;
-		}
-	}
+	if (c->rsize > SHRINK_ABOVE && c->rpos == c->rlen &&
+	    buf_renew(&c->rbuf, &c->rsize, RBUF_INIT))
+		c->rpos = c->rlen = 0;
+	if (c->wsize > SHRINK_ABOVE && c->wpos == c->wlen &&
+	    buf_renew(&c->wbuf, &c->wsize, WBUF_INIT))
+		c->wpos = c->wlen = 0;
 	if (c->vsize > SHRINK_ABOVE) {
 		free(c->vbuf);
 		c->vbuf = NULL;

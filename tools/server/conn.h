@@ -138,5 +138,10 @@ void start_nread(struct conn *c);
 void start_swallow(struct conn *c, size_t n);
 int64_t remaining_ttl(int64_t exptime);
 void stat_cmd_meta(struct conn *c);
+enum store_outcome {
+	STORE_OK, STORE_NOT_STORED, STORE_EXISTS, STORE_NOT_FOUND, STORE_ERROR
+};
+enum store_outcome store_outcome(int rc, int mode);
+const char *store_error_string(int rc, char *buf, size_t size);
 
 #endif /* PLKVD_CONN_H */

@@ -30,6 +30,8 @@
 
 #define BAD_FORMAT	"CLIENT_ERROR bad command line format"
 #define BAD_TOKEN	"CLIENT_ERROR bad token in command line format"
+#define BAD_FLAGS	"CLIENT_ERROR invalid or duplicate flag"
+#define TOO_MANY_FLAGS	"CLIENT_ERROR options flags too long"
 #define MFLAG_MAX_OPT_LENGTH	20
 #define MFLAG_MAX_OPAQUE_LENGTH	32
 #define REALTIME_MAXDELTA	(60 * 60 * 24 * 30)
@@ -121,6 +123,15 @@ static char *b64_encode(char *p, const unsigned char *s, size_t n)
 
 /* ---- flags ---- */
 
+/* A flag with a bad argument: the line fails with @msg (the last such
+ * message wins); the other flags are still read. */
+static void flag_error(struct meta_flags *of, const char **errstr,
+		       const char *msg)
+{
+	*errstr = msg;
+	of->has_error = true;
+}
+
 static int meta_preparse(struct token *t, size_t start, struct meta_flags *of,
 			 const char **errstr)
 {
@@ -139,35 +150,28 @@ static int meta_preparse(struct token *t, size_t start, struct meta_flags *of,
 		switch (o) {
 		case 'b':
 			n = b64_decode(t[1].value, t[1].length);
-			if (n == 0) {
-				*errstr = "CLIENT_ERROR error decoding key";
-				of->has_error = true;
-			}
+			if (n == 0)
+				flag_error(of, errstr,
+					   "CLIENT_ERROR error decoding key");
 			t[1].length = n;
 			of->key_b64 = true;
 			break;
 		case 'N':
 			of->vivify = true;
-			if (!safe_strtol(arg, &of->autoviv_exptime)) {
-				*errstr = BAD_TOKEN;
-				of->has_error = true;
-			}
+			if (!safe_strtol(arg, &of->autoviv_exptime))
+				flag_error(of, errstr, BAD_TOKEN);
 			break;
 		case 'T':
-			if (!safe_strtol(arg, &of->exptime)) {
-				*errstr = BAD_TOKEN;
-				of->has_error = true;
-			} else {
+			if (!safe_strtol(arg, &of->exptime))
+				flag_error(of, errstr, BAD_TOKEN);
+			else
 				of->new_ttl = true;
-			}
 			break;
 		case 'R': {
 			int32_t unused;
 
-			if (!safe_strtol(arg, &unused)) {
-				*errstr = BAD_TOKEN;
-				of->has_error = true;
-			}
+			if (!safe_strtol(arg, &unused))
+				flag_error(of, errstr, BAD_TOKEN);
 			break;
 		}
 		case 'l': case 'O': case 'P': case 'L': case 'k': case 's':
@@ -184,32 +188,27 @@ static int meta_preparse(struct token *t, size_t start, struct meta_flags *of,
 				of->has_error = true;
 			break;
 		case 'C':
-			if (!safe_strtoull(arg, &of->req_cas)) {
-				*errstr = BAD_TOKEN;
-				of->has_error = true;
-			} else {
+			if (!safe_strtoull(arg, &of->req_cas))
+				flag_error(of, errstr, BAD_TOKEN);
+			else
 				of->has_cas = true;
-			}
 			break;
 		case 'M':
-			if (t[i].length != 2) {
-				*errstr = "CLIENT_ERROR incorrect length for M token";
-				of->has_error = true;
-			} else {
+			if (t[i].length != 2)
+				flag_error(of, errstr, "CLIENT_ERROR incorrect "
+					   "length for M token");
+			else
 				of->mode = t[i].value[1];
-			}
 			break;
 		case 'J':
-			if (!safe_strtoull(arg, &of->initial)) {
-				*errstr = "CLIENT_ERROR invalid numeric initial value";
-				of->has_error = true;
-			}
+			if (!safe_strtoull(arg, &of->initial))
+				flag_error(of, errstr, "CLIENT_ERROR invalid "
+					   "numeric initial value");
 			break;
 		case 'D':
-			if (!safe_strtoull(arg, &of->delta)) {
-				*errstr = "CLIENT_ERROR invalid numeric delta value";
-				of->has_error = true;
-			}
+			if (!safe_strtoull(arg, &of->delta))
+				flag_error(of, errstr, "CLIENT_ERROR invalid "
+					   "numeric delta value");
 			break;
 		case 'I':
 			of->set_stale = true;
@@ -222,13 +221,41 @@ static int meta_preparse(struct token *t, size_t start, struct meta_flags *of,
 	return of->has_error ? -1 : 0;
 }
 
-static bool opaque_too_long(struct token *t, size_t nt)
+/*
+ * The checks mg, md, ma and ms make before their flags, in memcached's
+ * order: the line has a key, the key is not too long, there are not too
+ * many flags (@too_many is the command's own message for that).  0, or
+ * -1 once the error is answered.
+ */
+static int meta_check_line(struct conn *c, struct token *t, size_t nt,
+			   const char *too_many)
 {
-	for (size_t i = 2; i < nt - 1; i++)
+	if (nt < 3) {
+		out_errstring(c, "ERROR");
+		return -1;
+	}
+	if (t[1].length > KEY_MAX_LENGTH) {
+		out_errstring(c, BAD_FORMAT);
+		return -1;
+	}
+	if (nt > MFLAG_MAX_OPT_LENGTH) {
+		out_errstring(c, too_many);
+		return -1;
+	}
+	return 0;
+}
+
+/* mg, md, ma: no O flag longer than memcached takes.  0, or -1 answered. */
+static int meta_check_opaque(struct conn *c, struct token *t, size_t nt)
+{
+	for (size_t i = 2; i < nt - 1; i++) {
 		if (t[i].value[0] == 'O' &&
-		    t[i].length > MFLAG_MAX_OPAQUE_LENGTH)
-			return true;
-	return false;
+		    t[i].length > MFLAG_MAX_OPAQUE_LENGTH) {
+			out_errstring(c, "CLIENT_ERROR opaque token too long");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* The absolute time an exptime argument means (for "t" after "T"). */
@@ -278,18 +305,64 @@ static char *put_ttl(char *p, int64_t exptime)
 	return fmt_u64(p, (uint64_t)ttl);
 }
 
+/* The O flag comes back as it was given: " O<opaque>". */
+static char *put_opaque(char *p, const char *opaque, size_t len)
+{
+	*p++ = ' ';
+	memcpy(p, opaque, len);
+	return p + len;
+}
+
 /* Append " O..." and " k..." flags in request order (miss/failure lines). */
 static char *put_opaque_key(char *p, struct token *t, size_t nt,
 			    const char *key, size_t klen, bool b64)
 {
 	for (size_t i = 2; i < nt - 1; i++) {
-		if (t[i].value[0] == 'O') {
-			*p++ = ' ';
-			memcpy(p, t[i].value, t[i].length);
-			p += t[i].length;
-		} else if (t[i].value[0] == 'k') {
+		if (t[i].value[0] == 'O')
+			p = put_opaque(p, t[i].value, t[i].length);
+		else if (t[i].value[0] == 'k')
 			p = put_key(p, key, klen, b64);
-		}
+	}
+	return p;
+}
+
+/* The status of a hit: "VA <len>" when the value follows, else "HD". */
+static char *put_status(char *p, bool value, uint64_t len)
+{
+	if (!value) {
+		memcpy(p, "HD", 2);
+		return p + 2;
+	}
+	memcpy(p, "VA ", 3);
+	return fmt_u64(p + 3, len);
+}
+
+/*
+ * A return flag that mg and ma both take, in request order: T sets the
+ * TTL (so a later t shows the new one), t, c, O, k.  Others are left to
+ * the caller.
+ */
+static char *put_common_flag(char *p, const struct token *tk, const char *key,
+			     size_t klen, const struct meta_flags *of,
+			     struct plkv_meta *m)
+{
+	switch (tk->value[0]) {
+	case 'T':
+		plkv_touch(plkvd_kv, key, klen, of->exptime);
+		m->exptime = abs_exptime(of->exptime);
+		break;
+	case 't':
+		p = put_ttl(p, m->exptime);
+		break;
+	case 'c':
+		p = put_flag_u64(p, 'c', m->cas);
+		break;
+	case 'O':
+		p = put_opaque(p, tk->value, tk->length);
+		break;
+	case 'k':
+		p = put_key(p, key, klen, of->key_b64);
+		break;
 	}
 	return p;
 }
@@ -300,6 +373,16 @@ static void out_line(struct conn *c, char *hdr, char *end)
 	conn_out(c, hdr, (size_t)(end + 2 - hdr));
 }
 
+/* A miss or failure: a two-letter code, then the O and k flags. */
+static void out_code(struct conn *c, const char *code, struct token *t,
+		     size_t nt, const char *key, size_t klen, bool b64)
+{
+	char hdr[HDR_ROOM];
+
+	memcpy(hdr, code, 2);
+	out_line(c, hdr, put_opaque_key(hdr + 2, t, nt, key, klen, b64));
+}
+
 /* Read an item's metadata only (no value copied). */
 static int peek_meta(const char *key, size_t klen, struct plkv_meta *m)
 {
@@ -307,6 +390,21 @@ static int peek_meta(const char *key, size_t klen, struct plkv_meta *m)
 	int rc = plkv_get(plkvd_kv, key, klen, &one, 0, m);
 
 	return rc == PLKV_ETOOSMALL ? 0 : rc;
+}
+
+/* md, ma with C: the item's CAS must be the one given (read first, so
+ * not atomic with what follows).  0, or the error to answer. */
+static int cas_matches(const char *key, size_t klen,
+		       const struct meta_flags *of, struct plkv_meta *m)
+{
+	int rc;
+
+	if (!of->has_cas)
+		return 0;
+	rc = peek_meta(key, klen, m);
+	if (rc == 0 && m->cas != of->req_cas)
+		rc = PLKV_EEXISTS;
+	return rc;
 }
 
 /* ---- mg ---- */
@@ -331,26 +429,15 @@ static void process_mget(struct conn *c, struct token *t, size_t nt)
 	bool created = false;
 	int rc;
 
-	if (nt < 3) {
-		out_errstring(c, "ERROR");
+	if (meta_check_line(c, t, nt,
+			    "CLIENT_ERROR options flags are too long") != 0)
 		return;
-	}
-	if (t[1].length > KEY_MAX_LENGTH) {
-		out_errstring(c, BAD_FORMAT);
-		return;
-	}
-	if (nt > MFLAG_MAX_OPT_LENGTH) {
-		out_errstring(c, "CLIENT_ERROR options flags are too long");
-		return;
-	}
 	if (meta_preparse(t, 2, &of, &errstr) != 0) {
 		out_errstring(c, errstr);
 		return;
 	}
-	if (opaque_too_long(t, nt)) {
-		out_errstring(c, "CLIENT_ERROR opaque token too long");
+	if (meta_check_opaque(c, t, nt) != 0)
 		return;
-	}
 	key = t[1].value;
 	klen = t[1].length;
 
@@ -365,34 +452,15 @@ static void process_mget(struct conn *c, struct token *t, size_t nt)
 	if (rc != 0) {
 		if (of.no_reply)
 			return;
-		p = put_opaque_key(hdr + 2, t, nt, key, klen, of.key_b64);
-		memcpy(hdr, "EN", 2);
-		out_line(c, hdr, p);
+		out_code(c, "EN", t, nt, key, klen, of.key_b64);
 		return;
 	}
 
-	p = hdr;
-	if (of.value) {
-		memcpy(p, "VA ", 3);
-		p = fmt_u64(p + 3, m.len);
-	} else {
-		memcpy(p, "HD", 2);
-		p += 2;
-	}
+	p = put_status(hdr, of.value, m.len);
 	for (i = 2; i < nt - 1; i++) {
 		switch (t[i].value[0]) {
-		case 'T':
-			plkv_touch(plkvd_kv, key, klen, of.exptime);
-			m.exptime = abs_exptime(of.exptime);
-			break;
 		case 's':
 			p = put_flag_u64(p, 's', m.len);
-			break;
-		case 't':
-			p = put_ttl(p, m.exptime);
-			break;
-		case 'c':
-			p = put_flag_u64(p, 'c', m.cas);
 			break;
 		case 'f':
 			p = put_flag_u64(p, 'f', m.flags);
@@ -403,13 +471,8 @@ static void process_mget(struct conn *c, struct token *t, size_t nt)
 		case 'h':
 			p = put_flag_u64(p, 'h', created ? 0 : 1);
 			break;
-		case 'O':
-			*p++ = ' ';
-			memcpy(p, t[i].value, t[i].length);
-			p += t[i].length;
-			break;
-		case 'k':
-			p = put_key(p, key, klen, of.key_b64);
+		default:
+			p = put_common_flag(p, &t[i], key, klen, &of, &m);
 			break;
 		}
 	}
@@ -436,19 +499,10 @@ static void process_mset(struct conn *c, struct token *t, size_t nt)
 	int32_t vlen;
 	size_t i;
 
-	if (nt < 3) {
-		out_errstring(c, "ERROR");
+	if (meta_check_line(c, t, nt, TOO_MANY_FLAGS) != 0)
 		return;
-	}
-	if (t[1].length > KEY_MAX_LENGTH || nt == 3) {
-		out_errstring(c, BAD_FORMAT);
-		return;
-	}
-	if (nt > MFLAG_MAX_OPT_LENGTH) {
-		out_errstring(c, "CLIENT_ERROR options flags too long");
-		return;
-	}
-	if (!safe_strtol(t[2].value, &vlen) || vlen < 0 || vlen > INT_MAX - 2) {
+	if (nt == 3 ||		/* no length */
+	    !safe_strtol(t[2].value, &vlen) || vlen < 0 || vlen > INT_MAX - 2) {
 		out_errstring(c, BAD_FORMAT);
 		return;
 	}
@@ -527,47 +581,28 @@ error:
 
 void meta_complete_store(struct conn *c, int rc, uint64_t cas)
 {
+	static const char code[][3] = {
+		[STORE_OK] = "HD",
+		[STORE_NOT_STORED] = "NS",
+		[STORE_EXISTS] = "EX",
+		[STORE_NOT_FOUND] = "NF",
+	};
 	struct pending_store *st = &c->st;
+	enum store_outcome o = store_outcome(rc, st->mode);
 	char hdr[HDR_ROOM], *p = hdr + 2;
-	const char *code;
 	char buf[128];
 
-	switch (rc) {
-	case 0:
-		if (st->quiet)
-			return;
-		code = "HD";
-		break;
-	case PLKV_ENOTSTORED:
-		code = "NS";
-		break;
-	case PLKV_EEXISTS:
-		code = "EX";
-		break;
-	case PLKV_ENOTFOUND:
-		code = st->mode == PLKV_CAS ? "NF" : "NS";
-		break;
-	case PLKV_ETOOBIG:
-		out_errstring(c, "SERVER_ERROR object too large for cache");
-		return;
-	case PLKV_ENOMEM:
-		out_errstring(c, "SERVER_ERROR out of memory storing object");
-		return;
-	case PLKV_EBADKEY:
-		out_errstring(c, BAD_FORMAT);
-		return;
-	default:
-		snprintf(buf, sizeof(buf), "SERVER_ERROR %s", plkv_strerror(rc));
-		out_errstring(c, buf);
+	if (o == STORE_ERROR) {
+		out_errstring(c, store_error_string(rc, buf, sizeof(buf)));
 		return;
 	}
-	memcpy(hdr, code, 2);
+	if (o == STORE_OK && st->quiet)
+		return;
+	memcpy(hdr, code[o], 2);
 	for (unsigned i = 0; i < st->nret; i++) {
 		switch (st->ret[i]) {
 		case 'O':
-			*p++ = ' ';
-			memcpy(p, st->opaque, st->olen);
-			p += st->olen;
+			p = put_opaque(p, st->opaque, st->olen);
 			break;
 		case 'k':
 			p = put_key(p, st->key, st->klen, st->key_b64);
@@ -587,36 +622,18 @@ static void process_mdelete(struct conn *c, struct token *t, size_t nt)
 	struct meta_flags of = { 0 };
 	const char *errstr = BAD_FORMAT;
 	struct plkv_meta m;
-	char hdr[HDR_ROOM], *p;
 	const char *code;
 	int rc;
 
-	if (nt < 3) {
-		out_errstring(c, "ERROR");
+	if (meta_check_line(c, t, nt, TOO_MANY_FLAGS) != 0)
 		return;
-	}
-	if (t[1].length > KEY_MAX_LENGTH) {
-		out_errstring(c, BAD_FORMAT);
-		return;
-	}
-	if (nt > MFLAG_MAX_OPT_LENGTH) {
-		out_errstring(c, "CLIENT_ERROR options flags too long");
-		return;
-	}
 	if (meta_preparse(t, 2, &of, &errstr) != 0) {
-		out_errstring(c, "CLIENT_ERROR invalid or duplicate flag");
+		out_errstring(c, BAD_FLAGS);
 		return;
 	}
-	if (opaque_too_long(t, nt)) {
-		out_errstring(c, "CLIENT_ERROR opaque token too long");
+	if (meta_check_opaque(c, t, nt) != 0)
 		return;
-	}
-	rc = 0;
-	if (of.has_cas) {
-		rc = peek_meta(t[1].value, t[1].length, &m);
-		if (rc == 0 && m.cas != of.req_cas)
-			rc = PLKV_EEXISTS;
-	}
+	rc = cas_matches(t[1].value, t[1].length, &of, &m);
 	if (rc == 0)
 		rc = plkv_delete(plkvd_kv, t[1].value, t[1].length);
 	if (rc == 0) {
@@ -628,9 +645,7 @@ static void process_mdelete(struct conn *c, struct token *t, size_t nt)
 	} else {
 		code = "NF";
 	}
-	memcpy(hdr, code, 2);
-	p = put_opaque_key(hdr + 2, t, nt, t[1].value, t[1].length, of.key_b64);
-	out_line(c, hdr, p);
+	out_code(c, code, t, nt, t[1].value, t[1].length, of.key_b64);
 }
 
 /* ---- ma ---- */
@@ -647,20 +662,10 @@ static void process_marith(struct conn *c, struct token *t, size_t nt)
 	bool incr = true, need_meta = false;
 	int rc;
 
-	if (nt < 3) {
-		out_errstring(c, "ERROR");
+	if (meta_check_line(c, t, nt, TOO_MANY_FLAGS) != 0)
 		return;
-	}
-	if (t[1].length > KEY_MAX_LENGTH) {
-		out_errstring(c, BAD_FORMAT);
-		return;
-	}
-	if (nt > MFLAG_MAX_OPT_LENGTH) {
-		out_errstring(c, "CLIENT_ERROR options flags too long");
-		return;
-	}
 	if (meta_preparse(t, 2, &of, &errstr) != 0) {
-		out_errstring(c, "CLIENT_ERROR invalid or duplicate flag");
+		out_errstring(c, BAD_FLAGS);
 		return;
 	}
 	switch (of.mode) {
@@ -674,19 +679,12 @@ static void process_marith(struct conn *c, struct token *t, size_t nt)
 		out_errstring(c, "CLIENT_ERROR invalid mode for ma M token");
 		return;
 	}
-	if (opaque_too_long(t, nt)) {
-		out_errstring(c, "CLIENT_ERROR opaque token too long");
+	if (meta_check_opaque(c, t, nt) != 0)
 		return;
-	}
 	key = t[1].value;
 	klen = t[1].length;
 
-	rc = 0;
-	if (of.has_cas) {
-		rc = peek_meta(key, klen, &m);
-		if (rc == 0 && m.cas != of.req_cas)
-			rc = PLKV_EEXISTS;
-	}
+	rc = cas_matches(key, klen, &of, &m);
 	for (int tries = 0; rc == 0 && tries < 2; tries++) {
 		if (incr)
 			rc = plkv_incr(plkvd_kv, key, klen, of.delta, &value);
@@ -715,9 +713,8 @@ static void process_marith(struct conn *c, struct token *t, size_t nt)
 	case PLKV_EEXISTS:
 	case PLKV_ENOTFOUND:
 	case PLKV_EBADKEY:
-		memcpy(hdr, rc == PLKV_EEXISTS ? "EX" : "NF", 2);
-		p = put_opaque_key(hdr + 2, t, nt, key, klen, of.key_b64);
-		out_line(c, hdr, p);
+		out_code(c, rc == PLKV_EEXISTS ? "EX" : "NF", t, nt, key, klen,
+			 of.key_b64);
 		return;
 	default:
 		snprintf(hdr, sizeof(hdr), "SERVER_ERROR %s", plkv_strerror(rc));
@@ -736,36 +733,9 @@ static void process_marith(struct conn *c, struct token *t, size_t nt)
 		return;
 	}
 	nlen = (size_t)(fmt_u64(num, value) - num);
-	p = hdr;
-	if (of.value) {
-		memcpy(p, "VA ", 3);
-		p = fmt_u64(p + 3, nlen);
-	} else {
-		memcpy(p, "HD", 2);
-		p += 2;
-	}
-	for (i = 2; i < nt - 1; i++) {
-		switch (t[i].value[0]) {
-		case 'c':
-			p = put_flag_u64(p, 'c', m.cas);
-			break;
-		case 't':
-			p = put_ttl(p, m.exptime);
-			break;
-		case 'T':
-			plkv_touch(plkvd_kv, key, klen, of.exptime);
-			m.exptime = abs_exptime(of.exptime);
-			break;
-		case 'O':
-			*p++ = ' ';
-			memcpy(p, t[i].value, t[i].length);
-			p += t[i].length;
-			break;
-		case 'k':
-			p = put_key(p, key, klen, of.key_b64);
-			break;
-		}
-	}
+	p = put_status(hdr, of.value, nlen);
+	for (i = 2; i < nt - 1; i++)
+		p = put_common_flag(p, &t[i], key, klen, &of, &m);
 	if (of.value) {
 		memcpy(p, "\r\n", 2);
 		p += 2;

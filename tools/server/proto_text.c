@@ -161,6 +161,15 @@ static bool set_noreply_maybe(struct conn *c, struct token *t, size_t nt)
 	return c->noreply;
 }
 
+/* A text command's key (t[1]) over 250 bytes: answered, true. */
+static bool key_too_long(struct conn *c, const struct token *t)
+{
+	if (t[1].length <= KEY_MAX_LENGTH)
+		return false;
+	out_string(c, BAD_FORMAT);
+	return true;
+}
+
 /* Seconds left for an absolute exptime, -1 for none (meta "t"). */
 int64_t remaining_ttl(int64_t exptime)
 {
@@ -179,25 +188,43 @@ void stat_cmd_meta(struct conn *c)
 		thread_stats->cmd_meta++;
 }
 
+/* The error line for a failed command (@buf: room for the default). */
+const char *store_error_string(int rc, char *buf, size_t size)
+{
+	switch (rc) {
+	case PLKV_ETOOBIG:
+		return TOO_LARGE;
+	case PLKV_ENOMEM:
+		return OUT_OF_MEMORY;
+	case PLKV_EBADKEY:
+		return BAD_FORMAT;
+	}
+	snprintf(buf, size, "SERVER_ERROR %s", plkv_strerror(rc));
+	return buf;
+}
+
 static void out_store_error(struct conn *c, int rc)
 {
 	char buf[128];
 
+	out_string(c, store_error_string(rc, buf, sizeof(buf)));
+}
+
+/* What a store's result is to the client, text and meta alike.  A CAS
+ * store on a missing key is NOT_FOUND; the other modes say NOT_STORED. */
+enum store_outcome store_outcome(int rc, int mode)
+{
 	switch (rc) {
-	case PLKV_ETOOBIG:
-		out_string(c, TOO_LARGE);
-		break;
-	case PLKV_ENOMEM:
-		out_string(c, OUT_OF_MEMORY);
-		break;
-	case PLKV_EBADKEY:
-		out_string(c, BAD_FORMAT);
-		break;
-	default:
-		snprintf(buf, sizeof(buf), "SERVER_ERROR %s", plkv_strerror(rc));
-		out_string(c, buf);
-		break;
+	case 0:
+		return STORE_OK;
+	case PLKV_ENOTSTORED:
+		return STORE_NOT_STORED;
+	case PLKV_EEXISTS:
+		return STORE_EXISTS;
+	case PLKV_ENOTFOUND:
+		return mode == PLKV_CAS ? STORE_NOT_FOUND : STORE_NOT_STORED;
 	}
+	return STORE_ERROR;
 }
 
 /* ---- reading values ---- */
@@ -229,25 +256,18 @@ static int try_swallow(struct conn *c)
 
 static void text_complete_store(struct conn *c, int rc)
 {
-	struct pending_store *st = &c->st;
+	static const char *const answer[] = {
+		[STORE_OK] = "STORED",
+		[STORE_NOT_STORED] = "NOT_STORED",
+		[STORE_EXISTS] = "EXISTS",
+		[STORE_NOT_FOUND] = "NOT_FOUND",
+	};
+	enum store_outcome o = store_outcome(rc, c->st.mode);
 
-	switch (rc) {
-	case 0:
-		out_string(c, "STORED");
-		break;
-	case PLKV_ENOTSTORED:
-		out_string(c, "NOT_STORED");
-		break;
-	case PLKV_EEXISTS:
-		out_string(c, "EXISTS");
-		break;
-	case PLKV_ENOTFOUND:
-		out_string(c, st->mode == PLKV_CAS ? "NOT_FOUND" : "NOT_STORED");
-		break;
-	default:
+	if (o == STORE_ERROR)
 		out_store_error(c, rc);
-		break;
-	}
+	else
+		out_string(c, answer[o]);
 }
 
 /* ms with C in append/prepend mode: the API compares CAS only in CAS
@@ -309,10 +329,8 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
 	uint64_t cas = 0;
 
 	set_noreply_maybe(c, t, nt);
-	if (t[1].length > KEY_MAX_LENGTH) {
-		out_string(c, BAD_FORMAT);
+	if (key_too_long(c, t))
 		return;
-	}
 	if (!safe_strtoul(t[2].value, &flags) ||
 	    !safe_strtol(t[3].value, &exptime) ||
 	    !safe_strtol(t[4].value, &vlen)) {
@@ -707,10 +725,8 @@ static void process_arithmetic(struct conn *c, struct token *t, size_t nt,
 	int rc;
 
 	set_noreply_maybe(c, t, nt);
-	if (t[1].length > KEY_MAX_LENGTH) {
-		out_string(c, BAD_FORMAT);
+	if (key_too_long(c, t))
 		return;
-	}
 	if (!safe_strtoull(t[2].value, &delta)) {
 		out_string(c, BAD_DELTA);
 		return;
@@ -755,10 +771,8 @@ static void process_delete(struct conn *c, struct token *t, size_t nt)
 			return;
 		}
 	}
-	if (t[1].length > KEY_MAX_LENGTH) {
-		out_string(c, BAD_FORMAT);
+	if (key_too_long(c, t))
 		return;
-	}
 	rc = plkv_delete(plkvd_kv, t[1].value, t[1].length);
 	if (rc == 0)
 		out_string(c, "DELETED");
@@ -774,10 +788,8 @@ static void process_touch(struct conn *c, struct token *t, size_t nt)
 	int rc;
 
 	set_noreply_maybe(c, t, nt);
-	if (t[1].length > KEY_MAX_LENGTH) {
-		out_string(c, BAD_FORMAT);
+	if (key_too_long(c, t))
 		return;
-	}
 	if (!safe_strtol(t[2].value, &exptime)) {
 		out_string(c, BAD_EXPTIME);
 		return;
@@ -957,11 +969,30 @@ static void process_stats(struct conn *c, struct token *t, size_t nt)
 		}				\
 	} while (0)
 
+/* The storage commands' modes; 0 for another command. */
+static int store_mode(const char *cmd)
+{
+	static const struct {
+		const char *name;
+		int mode;
+	} modes[] = {
+		{ "set", PLKV_SET }, { "add", PLKV_ADD },
+		{ "replace", PLKV_REPLACE }, { "append", PLKV_APPEND },
+		{ "prepend", PLKV_PREPEND }, { "cas", PLKV_CAS },
+	};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(cmd, modes[i].name) == 0)
+			return modes[i].mode;
+	return 0;
+}
+
 static void process_command(struct conn *c, char *line, size_t len)
 {
 	struct token t[MAX_TOKENS];
 	size_t nt;
 	const char *cmd;
+	int mode;
 
 	if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 1)
 		fprintf(stderr, "<%d %s\n", c->fd, line);
@@ -986,24 +1017,13 @@ static void process_command(struct conn *c, char *line, size_t len)
 	} else if (strcmp(cmd, "gats") == 0) {
 		WANT(nt >= 3);
 		process_get(c, t, nt, line, len, true, true);
-	} else if (strcmp(cmd, "set") == 0) {
-		WANT(nt == 6 || nt == 7);
-		process_update(c, t, nt, PLKV_SET);
-	} else if (strcmp(cmd, "add") == 0) {
-		WANT(nt == 6 || nt == 7);
-		process_update(c, t, nt, PLKV_ADD);
-	} else if (strcmp(cmd, "replace") == 0) {
-		WANT(nt == 6 || nt == 7);
-		process_update(c, t, nt, PLKV_REPLACE);
-	} else if (strcmp(cmd, "append") == 0) {
-		WANT(nt == 6 || nt == 7);
-		process_update(c, t, nt, PLKV_APPEND);
-	} else if (strcmp(cmd, "prepend") == 0) {
-		WANT(nt == 6 || nt == 7);
-		process_update(c, t, nt, PLKV_PREPEND);
-	} else if (strcmp(cmd, "cas") == 0) {
-		WANT(nt == 7 || nt == 8);
-		process_update(c, t, nt, PLKV_CAS);
+	} else if ((mode = store_mode(cmd)) != 0) {
+		/* cas takes one more argument, the CAS */
+		if (mode == PLKV_CAS)
+			WANT(nt == 7 || nt == 8);
+		else
+			WANT(nt == 6 || nt == 7);
+		process_update(c, t, nt, mode);
 	} else if (strcmp(cmd, "incr") == 0) {
 		WANT(nt == 4 || nt == 5);
 		process_arithmetic(c, t, nt, true);

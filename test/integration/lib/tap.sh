@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: MIT
+#
+# TAP 13 for the integration scripts, sourced by them (the test runner
+# runs test/integration/*.sh; what is in lib/ only serves them).  The
+# script prints "TAP version 13" itself, then reports with:
+#
+#	ok NAME [WHY]	a pass; with WHY, a skip and its reason
+#	not_ok NAME	a failure, followed by fail_details, which a script
+#			redefines to show what went wrong (the default
+#			shows nothing)
+#	skip_all WHY	no tests can run here: plan 1..0 with the reason
+#	finish		the plan and the totals; exits 0 when nothing failed
+#
+# ok and not_ok always succeed, so "A && ok NAME || not_ok NAME" is safe.
+
+n=0
+failures=0
+
+ok() {
+	n=$((n + 1))
+	echo "ok $n $1${2:+ # SKIP $2}"
+}
+
+fail_details() {
+	:
+}
+
+not_ok() {
+	n=$((n + 1))
+	failures=$((failures + 1))
+	echo "not ok $n $1"
+	fail_details
+	return 0
+}
+
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+finish() {
+	echo "1..$n"
+	echo "# totals: pass:$((n - failures)) fail:$failures"
+	[ "$failures" -eq 0 ]
+	exit
+}

@@ -1,7 +1,0 @@
-test/unit/test_stats-asan: test/unit/test_stats.c test/unit/eng_test.h \
- include/plkv.h lib/engine.h lib/core.h include/uapi/linux/plkv.h
-test/unit/eng_test.h:
-include/plkv.h:
-lib/engine.h:
-lib/core.h:
-include/uapi/linux/plkv.h:
