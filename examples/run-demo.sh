@@ -21,23 +21,62 @@ for f in "$ctl" "$demo"; do
 done
 
 seg="plkv-demo-$$"
+ko=kmod/plkv.ko
+loaded_here=
 cleanup() {
 	"$ctl" --segment "$seg" destroy --force >/dev/null 2>&1 || true
+	# Leave the kernel as the demo found it.
+	if [ -n "$loaded_here" ]; then
+		rmmod plkv 2>/dev/null || echo "run-demo: rmmod plkv failed" >&2
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Load the module when this machine allows it; otherwise say why not, and
+# the library falls back to the user backend.
+load_module() {
+	local built running err
+	[ -f "$ko" ] || { echo "$ko was not built (kernel headers missing?)"; return 1; }
+	[ "$(id -u)" = 0 ] || { echo "not root, cannot insmod $ko"; return 1; }
+	built=$(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1)
+	running=$(uname -r)
+	if [ "$built" != "$running" ]; then
+		echo "$ko is built for kernel $built, this one runs $running"
+		return 1
+	fi
+	if ! err=$(insmod "$ko" 2>&1); then
+		echo "insmod $ko failed: $err"
+		return 1
+	fi
+	loaded_here=1
+	# devtmpfs creates the node asynchronously on some systems.
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		[ -e /dev/plkv ] && return 0
+		sleep 0.1
+	done
+	echo "insmod $ko succeeded but /dev/plkv did not appear"
+	return 1
+}
+
+no_module=
+if [ ! -e /dev/plkv ] && [ "${PLKV_BACKEND:-}" != user ]; then
+	no_module=$(load_module) || true
+fi
+
 if [ "${PLKV_BACKEND:-}" = kmod ] && [ ! -e /dev/plkv ]; then
-	echo "run-demo: PLKV_BACKEND=kmod but there is no /dev/plkv" \
-	     "(insmod kmod/plkv.ko first)" >&2
+	echo "run-demo: PLKV_BACKEND=kmod but there is no /dev/plkv:" \
+	     "${no_module:-load $ko first}" >&2
 	exit 1
 elif [ -n "${PLKV_BACKEND:-}" ]; then
 	why="PLKV_BACKEND=$PLKV_BACKEND"
+elif [ -n "$loaded_here" ]; then
+	why="loaded $ko: kernel backend"
 elif [ -e /dev/plkv ]; then
-	why="/dev/plkv exists"
+	why="/dev/plkv exists: kernel backend"
 else
-	why="no /dev/plkv: the plkv module is not loaded"
+	why="no /dev/plkv, user backend: ${no_module:-the module is not loaded}"
 fi
 echo "== plkv demo: store $seg ($why)"
 echo
