@@ -24,6 +24,9 @@ DESTDIR		?=
 LIBDIR		?= $(PREFIX)/lib
 INCLUDEDIR	?= $(PREFIX)/include
 BINDIR		?= $(PREFIX)/bin
+MANDIR		?= $(PREFIX)/share/man
+# Where DKMS looks for module sources (make install-dkms).
+DKMS_SRCDIR	?= /usr/src/plkv-$(SO_VERSION)
 
 CC		?= cc
 AR		?= ar
@@ -93,7 +96,7 @@ HARNESS_BIN	:= test/harness_selftest
 
 .DEFAULT_GOAL := all
 .PHONY: all lib tools examples tests kmod run check vmcheck checkpatch \
-	deps clean install uninstall help
+	deps clean install install-dkms uninstall help
 
 all: lib tools examples tests kmod
 
@@ -110,7 +113,9 @@ help:
 	@echo 'make vmcheck      the selftests in the QEMU VM; T=name for one'
 	@echo 'make checkpatch   kernel style check of kmod/'
 	@echo 'make deps         install missing Debian packages (as root)'
-	@echo 'make install      PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)'
+	@echo 'make install      library, headers, pkg-config file, tools, man pages;'
+	@echo '                  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR); make uninstall'
+	@echo 'make install-dkms the module sources in $(DKMS_SRCDIR) for dkms'
 	@echo 'make clean        remove every build product'
 
 # ---- libplkv ------------------------------------------------------------
@@ -243,13 +248,28 @@ endif
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SO_VERSION)|g' \
 	    mk/libplkv.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libplkv.pc
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
+
+# The module's sources laid out as kmod/dkms.conf expects, for
+# `dkms install plkv/$(SO_VERSION)`.
+install-dkms:
+	install -d $(DESTDIR)$(DKMS_SRCDIR)/kmod \
+		$(DESTDIR)$(DKMS_SRCDIR)/include/uapi/linux
+	install -m 644 kmod/dkms.conf $(DESTDIR)$(DKMS_SRCDIR)/
+	install -m 644 kmod/Makefile $(wildcard kmod/*.c kmod/*.h) \
+		$(DESTDIR)$(DKMS_SRCDIR)/kmod/
+	install -m 644 include/uapi/linux/plkv.h \
+		$(DESTDIR)$(DKMS_SRCDIR)/include/uapi/linux/
+	@echo "plkv sources in $(DESTDIR)$(DKMS_SRCDIR); as root: dkms install plkv/$(SO_VERSION)"
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libplkv.so* $(DESTDIR)$(LIBDIR)/libplkv.a \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/libplkv.pc \
 	      $(DESTDIR)$(INCLUDEDIR)/linux/plkv.h \
 	      $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(wildcard include/*.h))) \
-	      $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOL_BINS)))
+	      $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOL_BINS))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8)))
 
 # ---- clean ----------------------------------------------------------------
 
