@@ -138,6 +138,22 @@ static const struct vm_operations_struct plkv_vm_ops = {
 	.mprotect	= plkv_vm_mprotect,
 };
 
+/*
+ * Whether the calling process maps seg already, through any fd: one that
+ * detached while still mapped has no record left to say so.  The caller
+ * holds mmap_lock, and the new vma is not in the tree yet.
+ */
+static bool plkv_mm_maps_seg(struct mm_struct *mm, struct plkv_seg *seg)
+{
+	struct vm_area_struct *v;
+
+	mmap_assert_locked(mm);
+	for (v = find_vma(mm, 0); v; v = find_vma(mm, v->vm_end))
+		if (v->vm_ops == &plkv_vm_ops && plkv_vma_file(v)->seg == seg)
+			return true;
+	return false;
+}
+
 int plkv_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct plkv_file *pf = file->private_data;
@@ -155,6 +171,8 @@ int plkv_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EPERM;		/* PROT_NONE first, then the seal */
 	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != seg->size)
 		return -EINVAL;
+	if (plkv_mm_maps_seg(vma->vm_mm, seg))
+		return -EBUSY;		/* one mapping per process at a time */
 
 	mutex_lock(&seg->lock);
 	proc = plkv_my_proc(pf);
