@@ -3,10 +3,11 @@
  * Crash injection, for the crash-sweep tests: PLKV_CRASH=OP:POINT[:MODE]
  * kills the process at the POINT-th PLKV_CRASH_POINT of its OP-th
  * mutating operation (both 1-based).  MODE "abort" raises SIGABRT,
- * "kill" SIGKILL, default _exit(99).  PLKV_CRASH_COUNT=FILE appends, after
- * each mutating operation, the number of points it passed, so a test
- * learns how far to sweep.  Unset, the cost is one predicted branch per
- * point.
+ * "kill" SIGKILL, "signal" SIGUSR1 (a test's handler longjmps out of the
+ * call, abandoning it), default _exit(99).  PLKV_CRASH_COUNT=FILE
+ * appends, after each mutating operation, the number of points it passed,
+ * so a test learns how far to sweep.  Unset, the cost is one predicted
+ * branch per point.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -32,7 +33,8 @@ __attribute__((constructor)) static void crash_init(void)
 	if (spec && sscanf(spec, "%lu:%lu:%15s", &crash_op, &crash_point,
 			   mode) >= 2 && crash_op && crash_point) {
 		crash_mode = !strcmp(mode, "abort") ? 1 :
-			     !strcmp(mode, "kill") ? 2 : 0;
+			     !strcmp(mode, "kill") ? 2 :
+			     !strcmp(mode, "signal") ? 3 : 0;
 		plkv_crash_armed = 1;
 	}
 	if (count) {
@@ -71,7 +73,10 @@ void plkv_crash_point_slow(struct plkv_ctx *ctx)
 		abort();
 	case 2:
 		kill(getpid(), SIGKILL);
-		/* fallthrough */
+		_exit(99);
+	case 3:
+		raise(SIGUSR1);
+		return;
 	default:
 		_exit(99);
 	}

@@ -115,12 +115,23 @@ static void tls_release(struct plkv_tls *t)
 	plkv_gate_close(kv);
 }
 
+static int gate_recover_abandoned(struct plkv_ctx *ctx);
+
 static void tls_destroy(void *p)
 {
 	struct plkv_tls *t = p;
+	struct plkv_ctx ctx = { .kv = t->kv, .t = t, .now = plkv_clock() };
 
-	if (t->kv->base)
+	if (t->kv->base) {
+		/* A thread that exits after a longjmp out of a call must not
+		 * leave its locks held for as long as its process lives. */
+		if (t->depth || t->rec->op.state) {
+			plkv_gate_open(t->kv);
+			gate_recover_abandoned(&ctx);
+			plkv_gate_close(t->kv);
+		}
 		tls_release(t);
+	}
 	free(t);
 }
 

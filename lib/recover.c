@@ -36,24 +36,39 @@ bool plkv_slot_alive(struct plkv *kv, uint32_t slot)
 			      s->start_time);
 }
 
-/* Take over and release every lock word still naming the dead slot. */
-static void recover_sweep_locks(struct plkv_ctx *ctx, uint32_t dead)
+/*
+ * Mark every lock word naming the dead slot OWNER_DIED before taking any
+ * over (the module does this at a death; the user backend and abandoned
+ * calls have no one else to): repairing one structure may need another
+ * lock the slot held, and a waiter takes over only a marked word, since
+ * an abandoned call's process is alive.
+ */
+static void recover_mark_locks(struct plkv *kv, uint32_t dead)
 {
 	unsigned i;
 
 	for (i = 1; i < PLKV_LOCK_COUNT; i++) {
-		_Atomic uint32_t *w = plkv_lockword(ctx->kv, i);
+		_Atomic uint32_t *w = plkv_lockword(kv, i);
 		uint32_t v = atomic_load(w);
 
-		if ((v & PLKV_LOCK_OWNER_MASK) != dead)
-			continue;
-		/* Mark it (the user backend has no module to do it); the
-		 * lock path then takes it over and repairs. */
 		while ((v & PLKV_LOCK_OWNER_MASK) == dead &&
 		       !(v & PLKV_LOCK_OWNER_DIED) &&
 		       !atomic_compare_exchange_weak(w, &v,
 						     v | PLKV_LOCK_OWNER_DIED))
 			;
+	}
+}
+
+/* Take over (the lock path repairs) and release every lock word still
+ * naming the dead slot. */
+static void recover_sweep_locks(struct plkv_ctx *ctx, uint32_t dead)
+{
+	unsigned i;
+
+	recover_mark_locks(ctx->kv, dead);
+	for (i = 1; i < PLKV_LOCK_COUNT; i++) {
+		uint32_t v = atomic_load(plkv_lockword(ctx->kv, i));
+
 		if ((v & PLKV_LOCK_OWNER_MASK) != dead)
 			continue;
 		plkv_lock(ctx, i);
