@@ -77,6 +77,9 @@ CTL_SRCS	:= $(wildcard tools/ctl/*.c)
 CTL_OBJS	:= $(CTL_SRCS:tools/ctl/%.c=tools/ctl/.obj/%.o)
 SRV_SRCS	:= $(wildcard tools/server/*.c)
 SRV_OBJS	:= $(SRV_SRCS:tools/server/%.c=tools/server/.obj/%.o)
+# Linked into both tools: the command-line values they share.
+TCOM_SRCS	:= $(wildcard tools/common/*.c)
+TCOM_OBJS	:= $(TCOM_SRCS:tools/common/%.c=tools/common/.obj/%.o)
 TOOL_BINS	:= $(if $(CTL_SRCS),tools/plkvctl) $(if $(SRV_SRCS),tools/plkvd)
 
 EXAMPLE_SRCS	:= $(wildcard examples/*.c)
@@ -145,19 +148,22 @@ lib/libplkv.a: $(LIB_OBJS)
 
 LINK_PLKV = -Llib -lplkv -Wl,-rpath,'$$ORIGIN/../lib' $(TOOL_LIBS)
 
-tools/ctl/.obj/%.o: tools/ctl/%.c
-	@mkdir -p $(@D)
-	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(TOOL_CFLAGS) -c -o $@ $<
+# One rule per tools folder (ctl, server, common): objects under its .obj/.
+define tool_obj_rule
+tools/$(1)/.obj/%.o: tools/$(1)/%.c
+	@mkdir -p $$(@D)
+	$$(Q)$$(call say,CC,$$@)$$(CC) $$(PLKV_CFLAGS) $$(TOOL_CFLAGS) \
+		-Itools/common -c -o $$@ $$<
+endef
+$(foreach d,ctl server common,$(eval $(call tool_obj_rule,$(d))))
 
-tools/server/.obj/%.o: tools/server/%.c
-	@mkdir -p $(@D)
-	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(TOOL_CFLAGS) -c -o $@ $<
+tools/plkvctl: $(CTL_OBJS) $(TCOM_OBJS) $(LIB_SO)
+	$(Q)$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(TCOM_OBJS) \
+		$(LINK_PLKV)
 
-tools/plkvctl: $(CTL_OBJS) $(LIB_SO)
-	$(Q)$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(LINK_PLKV)
-
-tools/plkvd: $(SRV_OBJS) $(LIB_SO)
-	$(Q)$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $(SRV_OBJS) $(LINK_PLKV)
+tools/plkvd: $(SRV_OBJS) $(TCOM_OBJS) $(LIB_SO)
+	$(Q)$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $(SRV_OBJS) $(TCOM_OBJS) \
+		$(LINK_PLKV)
 
 $(EXAMPLE_BINS): examples/%: examples/%.c $(LIB_SO)
 	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(TOOL_CFLAGS) $(LDFLAGS) \
@@ -279,6 +285,7 @@ ifneq ($(wildcard kmod/Makefile),)
 endif
 	$(Q)rm -rf lib/.obj lib/.obj-asan lib/libplkv.so* lib/libplkv.a \
 		tools/plkvctl tools/plkvd tools/ctl/.obj tools/server/.obj \
+		tools/common/.obj \
 		$(EXAMPLE_BINS) examples/*.d \
 		$(UNIT_BINS) $(UNIT_ASAN_BINS) test/unit/*.d \
 		$(SELFTEST_BINS) test/selftests/*.d \
@@ -289,5 +296,5 @@ endif
 include $(wildcard test/*/*.mk)
 
 -include $(wildcard lib/.obj/*.d lib/.obj-asan/*.d tools/ctl/.obj/*.d \
-	tools/server/.obj/*.d examples/*.d test/unit/*.d test/selftests/*.d \
-	test/vm/build/bin/*.d test/*.d)
+	tools/server/.obj/*.d tools/common/.obj/*.d examples/*.d \
+	test/unit/*.d test/selftests/*.d test/vm/build/bin/*.d test/*.d)

@@ -132,6 +132,34 @@ for c in create destroy list info procs stats top get set delete dump \
 done
 check "COMMAND --help for all 13 commands" [ $all_ok = 1 ]
 
+# Every command's options go through one parser: the same errors for all.
+bad_ok=1
+for c in create destroy list info procs stats top get set delete dump \
+	 check recover; do
+	run "$CTL" "$c" --bogus
+	if ! usage_error || ! err_has "plkvctl: $c: unknown option '--bogus'"
+	then
+		bad_ok=0
+		echo "# $c --bogus: exit $rc"
+	fi
+	run "$CTL" "$c" -z
+	if ! usage_error || ! err_has "unknown option '-z'"; then
+		bad_ok=0
+		echo "# $c -z: exit $rc"
+	fi
+done
+check "COMMAND --bogus and -z: exit 2, the option named, usage" \
+	[ $bad_ok = 1 ]
+run "$CTL" create --size
+check "an option without its argument: exit 2" \
+	eval 'usage_error && err_has "'"'--size'"' needs an argument"'
+run "$CTL" get a b
+check "get with two keys: 'too many arguments'" \
+	eval 'usage_error && err_has "too many arguments"'
+run "$CTL" stats slabs items
+check "stats with two groups: the extra one named" \
+	eval 'usage_error && err_has "unexpected argument '"'items'"'"'
+
 # ---- a store that does not exist ----
 
 "$CTL" --segment "$seg" destroy --force >/dev/null 2>&1

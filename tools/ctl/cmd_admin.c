@@ -115,21 +115,18 @@ static int procs_run(int argc, char **argv)
 	plkv_t *kv;
 	int err;
 
-	if (!cmd_no_operands_open(&cmd_procs, argc, argv, &kv, &err))
+	if (!cmd_parse_open(&cmd_procs, argc, argv, NULL, &kv, &err))
 		return err;
 	err = plkv_info(kv, &in);
-	if (err) {
-		ctl_close(kv);
-		return ctl_fail(err);
-	}
+	if (err)
+		return ctl_close_status(kv, err);
 	pc.backend = in.backend;
 	pc.t = list_begin(6, hdr, "rllrrr");
 	err = plkv_procs(kv, procs_one, &pc);
 	list_end(pc.t);
 	if (!ctl.json)
 		printf("(* = this plkvctl)\n");
-	ctl_close(kv);
-	return err ? ctl_fail(err) : 0;
+	return ctl_close_status(kv, err);
 }
 
 const struct cmd cmd_procs = {
@@ -152,7 +149,7 @@ static int check_run(int argc, char **argv)
 	plkv_t *kv;
 	int err;
 
-	if (!cmd_no_operands_open(&cmd_check, argc, argv, &kv, &err))
+	if (!cmd_parse_open(&cmd_check, argc, argv, NULL, &kv, &err))
 		return err;
 	err = plkv_check(kv, msg, sizeof(msg));
 	ctl_close(kv);
@@ -164,7 +161,6 @@ static int check_run(int argc, char **argv)
 			json_kv_str("message", msg);
 		}
 		json_obj_end();
-		json_end();
 	} else if (!err) {
 		printf("ok\n");
 	}
@@ -191,17 +187,15 @@ static int recover_run(int argc, char **argv)
 	plkv_t *kv;
 	int err;
 
-	if (!cmd_no_operands_open(&cmd_recover, argc, argv, &kv, &err))
+	if (!cmd_parse_open(&cmd_recover, argc, argv, NULL, &kv, &err))
 		return err;
-	err = plkv_recover(kv, &n);
-	ctl_close(kv);
+	err = ctl_close_status(kv, plkv_recover(kv, &n));
 	if (err)
-		return ctl_fail(err);
+		return err;
 	if (ctl.json) {
 		json_obj_begin();
 		json_kv_u64("recovered", n);
 		json_obj_end();
-		json_end();
 	} else {
 		printf("recovered %u dead process%s\n", n, n == 1 ? "" : "es");
 	}

@@ -4,7 +4,6 @@
  * dump (every live item's metadata, no values).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,26 +55,16 @@ static int get_run(int argc, char **argv)
 {
 	struct plkv_meta meta;
 	const char *key;
-	char *val;
+	char *val = NULL;
 	plkv_t *kv;
-	int opt, err, status;
+	int status;
 
-	while ((opt = cmd_getopt(&cmd_get, argc, argv, "", NULL,
-				 &status)) != -1)
-		if (opt == 0)
-			return status;
-	if (argc - optind != 1)
-		return ctl_usage(&cmd_get, argc == optind ? "missing KEY" :
-				 "too many arguments");
+	if (!cmd_parse_open(&cmd_get, argc, argv, NULL, &kv, &status))
+		return status;
 	key = argv[optind];
-
-	err = ctl_open(&kv);
-	if (err)
-		return ctl_fail_open(err);
-	err = get_value(kv, key, &val, &meta);
-	ctl_close(kv);
-	if (err)
-		return ctl_fail(err);
+	status = ctl_close_status(kv, get_value(kv, key, &val, &meta));
+	if (status)
+		return status;
 	if (ctl.json) {
 		json_obj_begin();
 		json_kv_str("key", key);
@@ -86,7 +75,6 @@ static int get_run(int argc, char **argv)
 		json_kv_i64("exptime", meta.exptime);
 		json_kv_u64("cas", meta.cas);
 		json_obj_end();
-		json_end();
 	} else {
 		fwrite(val, 1, meta.len, stdout);
 	}
@@ -97,6 +85,9 @@ static int get_run(int argc, char **argv)
 const struct cmd cmd_get = {
 	.name = "get",
 	.run = get_run,
+	.min_operands = 1,
+	.max_operands = 1,
+	.missing = "missing KEY",
 	.args = "KEY",
 	.summary = "print a value (raw bytes, no newline added)",
 	.help =
@@ -138,42 +129,35 @@ static char *read_stdin(size_t *len)
 	return buf;
 }
 
+struct set_args {
+	uint64_t flags;
+	int64_t exptime;
+};
+
+static int set_option(void *ctx, int ch, const char *arg)
+{
+	struct set_args *sa = ctx;
+
+	if (ch == 'f' && (plkv_arg_u64(arg, &sa->flags) ||
+			  sa->flags > UINT32_MAX))
+		return ctl_usage(&cmd_set, "bad flags '%s' (32-bit unsigned)",
+				 arg);
+	if (ch == 'e' && plkv_arg_i64(arg, &sa->exptime))
+		return ctl_usage(&cmd_set, "bad exptime '%s'", arg);
+	return 0;
+}
+
 static int set_run(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "flags",   required_argument, NULL, 'f' },
-		{ "exptime", required_argument, NULL, 'e' },
-		{ "help",    no_argument,       NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct set_args sa = { 0 };
 	const char *key, *val;
 	char *buf = NULL;
-	uint64_t flags = 0;
-	int64_t exptime = 0;
 	size_t vlen;
 	plkv_t *kv;
-	int opt, err, status;
+	int err, status;
 
-	while ((opt = cmd_getopt(&cmd_set, argc, argv, "f:e:", longopts,
-				 &status)) != -1) {
-		switch (opt) {
-		case 0:
-			return status;
-		case 'f':
-			if (parse_u64(optarg, &flags) || flags > UINT32_MAX)
-				return ctl_usage(&cmd_set, "bad flags '%s' "
-						 "(32-bit unsigned)", optarg);
-			break;
-		case 'e':
-			if (parse_i64(optarg, &exptime))
-				return ctl_usage(&cmd_set, "bad exptime '%s'",
-						 optarg);
-			break;
-		}
-	}
-	if (argc - optind != 2)
-		return ctl_usage(&cmd_set, argc - optind < 2 ?
-				 "missing KEY or VALUE" : "too many arguments");
+	if (!cmd_parse(&cmd_set, argc, argv, &sa, &status))
+		return status;
 	key = argv[optind];
 	val = argv[optind + 1];
 	vlen = strlen(val);
@@ -184,30 +168,35 @@ static int set_run(int argc, char **argv)
 		val = buf;
 	}
 
-	err = ctl_open(&kv);
-	if (err) {
-		free(buf);
-		return ctl_fail_open(err);
+	if (cmd_open(&kv, &status)) {
+		err = plkv_set(kv, key, strlen(key), val, vlen,
+			       (uint32_t)sa.flags, sa.exptime);
+		status = ctl_close_status(kv, err);
 	}
-	err = plkv_set(kv, key, strlen(key), val, vlen, (uint32_t)flags,
-		       exptime);
-	ctl_close(kv);
 	free(buf);
-	if (err)
-		return ctl_fail(err);
-	if (ctl.json) {
+	if (!status && ctl.json) {
 		json_obj_begin();
 		json_kv_str("stored", key);
 		json_kv_u64("len", vlen);
 		json_obj_end();
-		json_end();
 	}
-	return 0;
+	return status;
 }
+
+static const struct cmd_opt set_opts[] = {
+	{ 'f', "flags", true },
+	{ 'e', "exptime", true },
+	{ 0 },
+};
 
 const struct cmd cmd_set = {
 	.name = "set",
 	.run = set_run,
+	.opts = set_opts,
+	.option = set_option,
+	.min_operands = 2,
+	.max_operands = 2,
+	.missing = "missing KEY or VALUE",
 	.args = "KEY VALUE [--flags N] [--exptime N]",
 	.summary = "store a value (VALUE \"-\" reads standard input)",
 	.help =
@@ -225,35 +214,26 @@ static int delete_run(int argc, char **argv)
 {
 	const char *key;
 	plkv_t *kv;
-	int opt, err, status;
+	int status;
 
-	while ((opt = cmd_getopt(&cmd_delete, argc, argv, "", NULL,
-				 &status)) != -1)
-		if (opt == 0)
-			return status;
-	if (argc - optind != 1)
-		return ctl_usage(&cmd_delete, argc == optind ? "missing KEY" :
-				 "too many arguments");
+	if (!cmd_parse_open(&cmd_delete, argc, argv, NULL, &kv, &status))
+		return status;
 	key = argv[optind];
-	err = ctl_open(&kv);
-	if (err)
-		return ctl_fail_open(err);
-	err = plkv_delete(kv, key, strlen(key));
-	ctl_close(kv);
-	if (err)
-		return ctl_fail(err);
-	if (ctl.json) {
+	status = ctl_close_status(kv, plkv_delete(kv, key, strlen(key)));
+	if (!status && ctl.json) {
 		json_obj_begin();
 		json_kv_str("deleted", key);
 		json_obj_end();
-		json_end();
 	}
-	return 0;
+	return status;
 }
 
 const struct cmd cmd_delete = {
 	.name = "delete",
 	.run = delete_run,
+	.min_operands = 1,
+	.max_operands = 1,
+	.missing = "missing KEY",
 	.args = "KEY",
 	.summary = "remove an item (a missing key is an error)",
 	.help = "",
@@ -308,7 +288,7 @@ static int dump_run(int argc, char **argv)
 	plkv_t *kv;
 	int err, status;
 
-	if (!cmd_no_operands_open(&cmd_dump, argc, argv, &kv, &status))
+	if (!cmd_parse_open(&cmd_dump, argc, argv, NULL, &kv, &status))
 		return status;
 	dc.t = list_begin(6, hdr, "lrrlrr");
 	err = plkv_dump(kv, dump_one, &dc);
@@ -319,8 +299,7 @@ static int dump_run(int argc, char **argv)
 		printf("%llu item%s, %s of values\n", (unsigned long long)dc.n,
 		       dc.n == 1 ? "" : "s", fmt_size(sz, sizeof(sz), dc.bytes));
 	}
-	ctl_close(kv);
-	return err ? ctl_fail(err) : 0;
+	return ctl_close_status(kv, err);
 }
 
 const struct cmd cmd_dump = {

@@ -3,7 +3,6 @@
  * plkvctl commands on whole stores: create, destroy, list, info.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,72 +73,58 @@ static void info_human(const struct plkv_info *in)
 
 /* ---- create ---- */
 
+static int create_option(void *ctx, int ch, const char *arg)
+{
+	struct plkv_options *opts = ctx;
+	uint64_t v;
+	double f;
+
+	switch (ch) {
+	case 's':
+		if (plkv_arg_size(arg, 1, &v) || v == 0)
+			return ctl_usage(&cmd_create, "bad size '%s'", arg);
+		opts->mem_limit = v;
+		break;
+	case 'm':
+		if (plkv_arg_mode(arg, &opts->mode))
+			return ctl_usage(&cmd_create, "bad mode '%s' "
+					 "(octal, at most 0777)", arg);
+		break;
+	case 'I':
+		if (plkv_arg_size(arg, 1, &v) || v == 0 || v > UINT32_MAX)
+			return ctl_usage(&cmd_create, "bad item size '%s'",
+					 arg);
+		opts->item_size_max = (uint32_t)v;
+		break;
+	case 'f':
+		if (plkv_arg_double(arg, &f) || !(f > 1.0) || f > 100)
+			return ctl_usage(&cmd_create, "bad growth factor "
+					 "'%s' (> 1)", arg);
+		opts->growth_factor = f;
+		break;
+	case 'H':
+		if (plkv_arg_u64(arg, &v) || v < 1 || v > 32)
+			return ctl_usage(&cmd_create, "bad hash power '%s' "
+					 "(1-32)", arg);
+		opts->hash_power = (uint32_t)v;
+		break;
+	case 'M':
+		opts->flags |= PLKV_O_NO_EVICT;
+		break;
+	}
+	return 0;
+}
+
 static int create_run(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "size",       required_argument, NULL, 's' },
-		{ "mode",       required_argument, NULL, 'm' },
-		{ "item-max",   required_argument, NULL, 'I' },
-		{ "factor",     required_argument, NULL, 'f' },
-		{ "hash-power", required_argument, NULL, 'H' },
-		{ "no-evict",   no_argument,       NULL, 'M' },
-		{ "help",       no_argument,       NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct plkv_options opts;
 	struct plkv_info in;
 	plkv_t *kv;
-	uint64_t v;
-	double f;
-	char *end;
-	int opt, err, status;
+	int err, status;
 
 	ctl_options(&opts, PLKV_O_CREATE | PLKV_O_EXCL);
-	while ((opt = cmd_getopt(&cmd_create, argc, argv, "s:m:I:f:H:M",
-				 longopts, &status)) != -1) {
-		switch (opt) {
-		case 0:
-			return status;
-		case 's':
-			if (parse_size(optarg, &v) || v == 0)
-				return ctl_usage(&cmd_create, "bad size '%s'",
-						 optarg);
-			opts.mem_limit = v;
-			break;
-		case 'm':
-			errno = 0;
-			v = strtoul(optarg, &end, 8);
-			if (errno || !*optarg || *end || v > 0777)
-				return ctl_usage(&cmd_create, "bad mode '%s' "
-						 "(octal, at most 0777)", optarg);
-			opts.mode = (uint32_t)v;
-			break;
-		case 'I':
-			if (parse_size(optarg, &v) || v == 0 || v > UINT32_MAX)
-				return ctl_usage(&cmd_create,
-						 "bad item size '%s'", optarg);
-			opts.item_size_max = (uint32_t)v;
-			break;
-		case 'f':
-			if (parse_double(optarg, &f) || !(f > 1.0) || f > 100)
-				return ctl_usage(&cmd_create, "bad growth "
-						 "factor '%s' (> 1)", optarg);
-			opts.growth_factor = f;
-			break;
-		case 'H':
-			if (parse_u64(optarg, &v) || v < 1 || v > 32)
-				return ctl_usage(&cmd_create, "bad hash power "
-						 "'%s' (1-32)", optarg);
-			opts.hash_power = (uint32_t)v;
-			break;
-		case 'M':
-			opts.flags |= PLKV_O_NO_EVICT;
-			break;
-		}
-	}
-	if (optind != argc)
-		return ctl_usage(&cmd_create, "unexpected argument '%s'",
-				 argv[optind]);
+	if (!cmd_parse(&cmd_create, argc, argv, &opts, &status))
+		return status;
 
 	err = plkv_open(ctl.segment, &opts, &kv);
 	if (err == -EINVAL)
@@ -149,13 +134,10 @@ static int create_run(int argc, char **argv)
 	if (err)
 		return ctl_fail_open(err);
 	err = plkv_info(kv, &in);
-	if (err) {
-		ctl_close(kv);
-		return ctl_fail(err);
-	}
+	if (err)
+		return ctl_close_status(kv, err);
 	if (ctl.json) {
 		info_json(&in);
-		json_end();
 	} else {
 		char a[32], b[32];
 
@@ -168,9 +150,21 @@ static int create_run(int argc, char **argv)
 	return 0;
 }
 
+static const struct cmd_opt create_opts[] = {
+	{ 's', "size", true },
+	{ 'm', "mode", true },
+	{ 'I', "item-max", true },
+	{ 'f', "factor", true },
+	{ 'H', "hash-power", true },
+	{ 'M', "no-evict", false },
+	{ 0 },
+};
+
 const struct cmd cmd_create = {
 	.name = "create",
 	.run = create_run,
+	.opts = create_opts,
+	.option = create_option,
 	.args = "[--size SIZE] [--mode OCTAL] [--item-max SIZE] [--factor F] "
 		"[--hash-power N] [--no-evict]",
 	.summary = "create a store (fails if it exists)",
@@ -187,25 +181,23 @@ const struct cmd cmd_create = {
 
 /* ---- destroy ---- */
 
+static int destroy_option(void *ctx, int ch, const char *arg)
+{
+	bool *force = ctx;
+
+	(void)ch;	/* only --force */
+	(void)arg;
+	*force = true;
+	return 0;
+}
+
 static int destroy_run(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "help",  no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	bool force = false;
-	int opt, err, status;
+	int err, status;
 
-	while ((opt = cmd_getopt(&cmd_destroy, argc, argv, "f", longopts,
-				 &status)) != -1) {
-		if (opt == 0)
-			return status;
-		force = true;
-	}
-	if (optind != argc)
-		return ctl_usage(&cmd_destroy, "unexpected argument '%s'",
-				 argv[optind]);
+	if (!cmd_parse(&cmd_destroy, argc, argv, &force, &status))
+		return status;
 	err = plkv_destroy(ctl.segment, ctl.backend);
 	if (err == -ENOENT && force)
 		err = 0;
@@ -220,16 +212,22 @@ static int destroy_run(int argc, char **argv)
 		json_obj_begin();
 		json_kv_str("destroyed", ctl.segment);
 		json_obj_end();
-		json_end();
 	} else {
 		printf("destroyed %s\n", ctl.segment);
 	}
 	return 0;
 }
 
+static const struct cmd_opt destroy_opts[] = {
+	{ 'f', "force", false },
+	{ 0 },
+};
+
 const struct cmd cmd_destroy = {
 	.name = "destroy",
 	.run = destroy_run,
+	.opts = destroy_opts,
+	.option = destroy_option,
 	.args = "[--force]",
 	.summary = "remove a store",
 	.help =
@@ -274,7 +272,7 @@ static int list_run(int argc, char **argv)
 	struct list_ctx lc = { 0 };
 	int err, status;
 
-	if (!cmd_no_operands(&cmd_list, argc, argv, &status))
+	if (!cmd_parse(&cmd_list, argc, argv, NULL, &status))
 		return status;
 	lc.t = list_begin(3, hdr, "llr");
 	err = plkv_list(ctl.backend, list_one, &lc);
@@ -300,20 +298,17 @@ static int info_run(int argc, char **argv)
 {
 	struct plkv_info in;
 	plkv_t *kv;
-	int err, status;
+	int status;
 
-	if (!cmd_no_operands_open(&cmd_info, argc, argv, &kv, &status))
+	if (!cmd_parse_open(&cmd_info, argc, argv, NULL, &kv, &status))
 		return status;
-	err = plkv_info(kv, &in);
-	ctl_close(kv);
-	if (err)
-		return ctl_fail(err);
-	if (ctl.json) {
+	status = ctl_close_status(kv, plkv_info(kv, &in));
+	if (status)
+		return status;
+	if (ctl.json)
 		info_json(&in);
-		json_end();
-	} else {
+	else
 		info_human(&in);
-	}
 	return 0;
 }
 

@@ -4,7 +4,6 @@
  * and top (rates, refreshed every interval).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +38,10 @@ static int stats_run(int argc, char **argv)
 	struct table *t = NULL;
 	plkv_t *kv;
 	size_t i;
-	int opt, err, status;
+	int err, status;
 
-	while ((opt = cmd_getopt(&cmd_stats, argc, argv, "", NULL,
-				 &status)) != -1)
-		if (opt == 0)
-			return status;
-	if (argc - optind > 1)
-		return ctl_usage(&cmd_stats, "unexpected argument '%s'",
-				 argv[optind + 1]);
+	if (!cmd_parse(&cmd_stats, argc, argv, NULL, &status))
+		return status;
 	if (optind < argc) {
 		group = argv[optind];
 		for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
@@ -59,27 +53,24 @@ static int stats_run(int argc, char **argv)
 		if (i == 0)
 			group = NULL;
 	}
-	err = ctl_open(&kv);
-	if (err)
-		return ctl_fail_open(err);
+	if (!cmd_open(&kv, &status))
+		return status;
 	if (ctl.json)
 		json_obj_begin();
 	else
 		t = table_new(2, hdr, "lr");
 	err = plkv_stats(kv, group, stat_one, t);
-	if (ctl.json) {
+	if (ctl.json)
 		json_obj_end();
-		json_end();
-	} else {
+	else
 		table_print(t);
-	}
-	ctl_close(kv);
-	return err ? ctl_fail(err) : 0;
+	return ctl_close_status(kv, err);
 }
 
 const struct cmd cmd_stats = {
 	.name = "stats",
 	.run = stats_run,
+	.max_operands = 1,
 	.args = "[general|slabs|items|settings]",
 	.summary = "print a store's statistics (memcached's names)",
 	.help =
@@ -208,48 +199,36 @@ static void top_sleep(double s)
 		;
 }
 
+struct top_args {
+	uint64_t count;		/* samples, 0: until a signal */
+	double interval;
+};
+
+static int top_option(void *ctx, int ch, const char *arg)
+{
+	struct top_args *ta = ctx;
+
+	if (ch == 'n' && (plkv_arg_u64(arg, &ta->count) || ta->count == 0))
+		return ctl_usage(&cmd_top, "bad count '%s'", arg);
+	if (ch == 'i' && (plkv_arg_double(arg, &ta->interval) ||
+			  !(ta->interval >= 0.01) || ta->interval > 86400))
+		return ctl_usage(&cmd_top, "bad interval '%s' "
+				 "(0.01 to 86400 seconds)", arg);
+	return 0;
+}
+
 static int top_run(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "count",    required_argument, NULL, 'n' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "help",     no_argument,       NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct sigaction sa = { .sa_handler = top_signal };
+	struct top_args ta = { .interval = 1.0 };
 	struct sample prev, cur;
-	double interval = 1.0;
-	uint64_t count = 0, n;
 	bool tty = isatty(STDOUT_FILENO) && !ctl.json;
+	uint64_t n;
 	plkv_t *kv;
-	int opt, err, status;
+	int err, status;
 
-	while ((opt = cmd_getopt(&cmd_top, argc, argv, "n:i:", longopts,
-				 &status)) != -1) {
-		switch (opt) {
-		case 0:
-			return status;
-		case 'n':
-			if (parse_u64(optarg, &count) || count == 0)
-				return ctl_usage(&cmd_top, "bad count '%s'",
-						 optarg);
-			break;
-		case 'i':
-			if (parse_double(optarg, &interval) ||
-			    !(interval >= 0.01) || interval > 86400)
-				return ctl_usage(&cmd_top, "bad interval '%s' "
-						 "(0.01 to 86400 seconds)",
-						 optarg);
-			break;
-		}
-	}
-	if (optind != argc)
-		return ctl_usage(&cmd_top, "unexpected argument '%s'",
-				 argv[optind]);
-
-	err = ctl_open(&kv);
-	if (err)
-		return ctl_fail_open(err);
+	if (!cmd_parse_open(&cmd_top, argc, argv, &ta, &kv, &status))
+		return status;
 	/* Leave through plkv_close(): a kill would count as a death. */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -261,8 +240,8 @@ static int top_run(int argc, char **argv)
 		json_arr_begin();
 		fflush(stdout);
 	}
-	for (n = 0; !err && !top_stop && (!count || n < count); n++) {
-		top_sleep(interval);
+	for (n = 0; !err && !top_stop && (!ta.count || n < ta.count); n++) {
+		top_sleep(ta.interval);
 		if (top_stop)
 			break;
 		err = take_sample(kv, &cur);
@@ -271,23 +250,28 @@ static int top_run(int argc, char **argv)
 		if (ctl.json)
 			top_json(&prev, &cur);
 		else if (tty)
-			top_screen(&prev, &cur, interval);
+			top_screen(&prev, &cur, ta.interval);
 		else
 			top_line(&prev, &cur, n == 0);
 		fflush(stdout);
 		prev = cur;
 	}
-	if (ctl.json) {
+	if (ctl.json)
 		json_arr_end();
-		json_end();
-	}
-	ctl_close(kv);
-	return err ? ctl_fail(err) : 0;
+	return ctl_close_status(kv, err);
 }
+
+static const struct cmd_opt top_opts[] = {
+	{ 'n', "count", true },
+	{ 'i', "interval", true },
+	{ 0 },
+};
 
 const struct cmd cmd_top = {
 	.name = "top",
 	.run = top_run,
+	.opts = top_opts,
+	.option = top_option,
 	.args = "[--count N] [--interval SECONDS]",
 	.summary = "show operation rates, items, bytes, evictions, refreshed",
 	.help =

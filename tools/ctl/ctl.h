@@ -15,11 +15,13 @@
 #ifndef PLKVCTL_H
 #define PLKVCTL_H
 
+#include <getopt.h>	/* optind, optarg: the commands' operands */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "args.h"
 #include "plkv.h"
 
 #define EXIT_USAGE 2
@@ -33,10 +35,32 @@ struct ctl {
 
 extern struct ctl ctl;
 
-/* A command: argv[0] is the command's name; returns the exit status. */
+/*
+ * An option: its letter, which is also what the parser hands back, its
+ * long name, and whether it takes an argument.  Tables end with { 0 };
+ * -h/--help is added to every table.
+ */
+struct cmd_opt {
+	int ch;
+	const char *name;
+	bool arg;
+};
+
+/*
+ * A command: argv[0] is the command's name; run returns the exit status.
+ * What it accepts is declared here, for cmd_parse().
+ */
 struct cmd {
 	const char *name;
 	int (*run)(int argc, char **argv);
+	const struct cmd_opt *opts;	/* NULL: none but --help */
+	/* Takes one option: 0, or the exit status of a usage error. */
+	int (*option)(void *ctx, int ch, const char *arg);
+	int min_operands, max_operands;
+	/* The usage error for too few operands.  Commands that have one
+	 * say "too many arguments" past the most; the others name the
+	 * first operand too many. */
+	const char *missing;
 	const char *args;	/* synopsis after the name */
 	const char *summary;	/* one line for the global help */
 	const char *help;	/* options and details for "COMMAND --help" */
@@ -55,32 +79,32 @@ int ctl_fail(int err);
 int ctl_fail_msg(int err, const char *what);
 int ctl_fail_open(int err);
 void ctl_options(struct plkv_options *opts, unsigned flags);
-int ctl_open(plkv_t **kv);
 void ctl_close(plkv_t *kv);
-int parse_size(const char *s, uint64_t *out);
-int parse_u64(const char *s, uint64_t *out);
-int parse_i64(const char *s, int64_t *out);
-int parse_double(const char *s, double *out);
+/* ctl_close(), then err (if any) reported: the command's exit status. */
+int ctl_close_status(plkv_t *kv, int err);
 const char *backend_name(int backend);
 int backend_parse(const char *s);
 bool cpu_has_pku(void);
 
 /*
- * Argument parsing shared by the commands: getopt_long over the command's
- * own argv, with -h/--help and errors handled here.  Returns the option
- * character, -1 at the end, or 0 when the command should return *status
- * (after help, or a usage error).  Long options must map to a character.
+ * getopt_long over @opts and -h/--help, for command @c (NULL: the global
+ * options, which end at the command's name).  Returns the option's
+ * letter, -1 at the end, or 0 after a usage error, which set *status.
  */
-struct option;
-int cmd_getopt(const struct cmd *c, int argc, char **argv,
-	       const char *shortopts, const struct option *longopts,
+int ctl_getopt(const struct cmd *c, int argc, char **argv,
+	       const struct cmd_opt *opts, int *status);
+/*
+ * A command's argv as @c declares it: options to c->option with @ctx,
+ * --help answered, the operands counted.  False: return *status (0 after
+ * --help); true: the operands are argv[optind] to argv[argc - 1].
+ */
+bool cmd_parse(const struct cmd *c, int argc, char **argv, void *ctx,
 	       int *status);
-/* For commands without options or operands: false means return *status. */
-bool cmd_no_operands(const struct cmd *c, int argc, char **argv, int *status);
-/* The same, then ctl_open() (its failure reported): false means return
- * *status; true, *kv is open. */
-bool cmd_no_operands_open(const struct cmd *c, int argc, char **argv,
-			  plkv_t **kv, int *status);
+/* Attach to the existing store, or report why not: false, return *status. */
+bool cmd_open(plkv_t **kv, int *status);
+/* cmd_parse(), then cmd_open(). */
+bool cmd_parse_open(const struct cmd *c, int argc, char **argv, void *ctx,
+		    plkv_t **kv, int *status);
 
 /* out.c: formatting helpers */
 char *fmt_size(char *buf, size_t cap, uint64_t bytes);
@@ -91,7 +115,8 @@ char *fmt_printable(char *buf, size_t cap, const char *s, size_t len);
 
 /*
  * JSON emitter.  Writes to stdout as it goes; nesting and commas are
- * tracked so callers just say what comes next:
+ * tracked so callers just say what comes next, and closing the top-level
+ * value ends its line:
  *	json_obj_begin(); json_key("a"); json_u64(1); json_obj_end();
  */
 void json_obj_begin(void);
@@ -107,7 +132,6 @@ void json_double(double v);
 void json_bool(bool v);
 void json_null(void);
 void json_number_or_str(const char *s);
-void json_end(void);	/* newline after the top-level value */
 
 /* Convenience pairs. */
 void json_kv_str(const char *key, const char *v);

@@ -5,10 +5,9 @@
  *	plkvctl [--segment NAME] [--backend user|kmod] [--json] COMMAND [ARGS]
  *
  * Global options come before the command; each command parses its own
- * options (in any order with its operands) with getopt_long, after
+ * options (in any order with its operands) with cmd_parse(), after
  * optind is reset.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,26 +77,24 @@ static int set_backend(const char *name)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "segment", required_argument, NULL, 's' },
-		{ "backend", required_argument, NULL, 'b' },
-		{ "json",    no_argument,       NULL, 'j' },
-		{ "help",    no_argument,       NULL, 'h' },
-		{ "version", no_argument,       NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct cmd_opt opts[] = {
+		{ 's', "segment", true },
+		{ 'b', "backend", true },
+		{ 'j', "json", false },
+		{ 'V', "version", false },
+		{ 0 },
 	};
 	const struct cmd *c;
 	const char *env;
-	int opt;
+	int opt, status;
 
-	ctl.segment = getenv("PLKV_SEGMENT");
-	if (!ctl.segment || !*ctl.segment)
-		ctl.segment = "plkv";
+	ctl.segment = plkv_arg_segment(NULL);
 	ctl.backend = PLKV_BACKEND_AUTO;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:s:b:jhV", opts, NULL)) != -1) {
+	while ((opt = ctl_getopt(NULL, argc, argv, opts, &status)) != -1) {
 		switch (opt) {
+		case 0:
+			return status;
 		case 's':
 			ctl.segment = optarg;
 			break;
@@ -116,12 +113,6 @@ int main(int argc, char **argv)
 			printf("plkvctl %s (libplkv %s)\n", PLKV_VERSION_STRING,
 			       plkv_version());
 			return 0;
-		case ':':
-			return ctl_usage(NULL, "option '%s' needs an argument",
-					 argv[optind - 1]);
-		default:
-			return ctl_usage(NULL, "unknown option '%s'",
-					 argv[optind - 1]);
 		}
 	}
 	if (ctl.backend == PLKV_BACKEND_AUTO) {

@@ -55,6 +55,8 @@ static void json_close(int c)
 	if (js.depth > 0)
 		js.depth--;
 	fputc(c, stdout);
+	if (!js.depth)
+		fputc('\n', stdout);	/* one value per command, one line */
 }
 
 void json_obj_begin(void) { json_open('{'); }
@@ -228,13 +230,6 @@ void json_number_or_str(const char *s)
 	} else {
 		json_str(s);
 	}
-}
-
-void json_end(void)
-{
-	fputc('\n', stdout);
-	js.depth = 0;
-	js.after_key = false;
 }
 
 void json_kv_str(const char *key, const char *v) { json_key(key); json_str(v); }
@@ -431,12 +426,10 @@ struct table *list_begin(int ncols, const char *const *headers,
 
 void list_end(struct table *t)
 {
-	if (ctl.json) {
+	if (ctl.json)
 		json_arr_end();
-		json_end();
-	} else {
+	else
 		table_print(t);
-	}
 }
 
 /* ---- formatting ---- */

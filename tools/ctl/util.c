@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * plkvctl plumbing shared by the commands: errors and usage, opening the
- * store, parsing numbers and sizes.
+ * plkvctl plumbing shared by the commands: errors and usage, parsing
+ * options and operands, opening the store.
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "ctl.h"
 
@@ -80,16 +79,6 @@ void ctl_options(struct plkv_options *opts, unsigned flags)
 	opts->backend = ctl.backend;
 }
 
-/* Attach to an existing store (never creates).  Dead processes stay
- * visible to procs/info until 'plkvctl recover' or a client recovers. */
-int ctl_open(plkv_t **kv)
-{
-	struct plkv_options opts;
-
-	ctl_options(&opts, PLKV_O_NO_RECOVER);
-	return plkv_open(ctl.segment, &opts, kv);
-}
-
 void ctl_close(plkv_t *kv)
 {
 	int err = plkv_close(kv);
@@ -99,26 +88,40 @@ void ctl_close(plkv_t *kv)
 			plkv_strerror(err));
 }
 
-int cmd_getopt(const struct cmd *c, int argc, char **argv,
-	       const char *shortopts, const struct option *longopts,
-	       int *status)
+int ctl_close_status(plkv_t *kv, int err)
 {
-	static const struct option help_only[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char sopts[64];
-	int opt, idx;
+	ctl_close(kv);
+	return err ? ctl_fail(err) : 0;
+}
 
-	if (!longopts)
-		longopts = help_only;
-	/* A leading ':' tells missing arguments from unknown options. */
-	snprintf(sopts, sizeof(sopts), ":%sh", shortopts);
-	opt = getopt_long(argc, argv, sopts, longopts, &idx);
+#define CTL_OPTS_MAX 15
+
+int ctl_getopt(const struct cmd *c, int argc, char **argv,
+	       const struct cmd_opt *opts, int *status)
+{
+	char sopts[2 + 2 * (CTL_OPTS_MAX + 1) + 1], *p = sopts;
+	struct option lopts[CTL_OPTS_MAX + 2] = { { 0 } };
+	int i, opt;
+
+	if (!c)
+		*p++ = '+';	/* the global options end at the command */
+	*p++ = ':';	/* tells missing arguments from unknown options */
+	for (i = 0; opts && opts[i].ch; i++) {
+		if (i == CTL_OPTS_MAX)
+			abort();	/* a table longer than the arrays */
+		lopts[i] = (struct option){ opts[i].name,
+			opts[i].arg ? required_argument : no_argument, NULL,
+			opts[i].ch };
+		*p++ = (char)opts[i].ch;
+		if (opts[i].arg)
+			*p++ = ':';
+	}
+	lopts[i] = (struct option){ "help", no_argument, NULL, 'h' };
+	*p++ = 'h';
+	*p = 0;
+
+	opt = getopt_long(argc, argv, sopts, lopts, NULL);
 	switch (opt) {
-	case 'h':
-		*status = ctl_help(c);
-		return 0;
 	case ':':
 		*status = ctl_usage(c, "option '%s' needs an argument",
 				    argv[optind - 1]);
@@ -134,121 +137,51 @@ int cmd_getopt(const struct cmd *c, int argc, char **argv,
 	return opt;
 }
 
-bool cmd_no_operands(const struct cmd *c, int argc, char **argv, int *status)
+bool cmd_parse(const struct cmd *c, int argc, char **argv, void *ctx,
+	       int *status)
 {
-	int opt;
+	int opt, n;
 
 	*status = 0;
-	while ((opt = cmd_getopt(c, argc, argv, "", NULL, status)) != -1)
+	while ((opt = ctl_getopt(c, argc, argv, c->opts, status)) != -1) {
 		if (opt == 0)
 			return false;
-	if (optind != argc) {
-		*status = ctl_usage(c, "unexpected argument '%s'",
-				    argv[optind]);
-		return false;
+		if (opt == 'h') {
+			*status = ctl_help(c);
+			return false;
+		}
+		*status = c->option(ctx, opt, optarg);
+		if (*status)
+			return false;
 	}
-	return true;
+	n = argc - optind;
+	if (n < c->min_operands)
+		*status = ctl_usage(c, "%s", c->missing);
+	else if (n > c->max_operands && c->missing)
+		*status = ctl_usage(c, "too many arguments");
+	else if (n > c->max_operands)
+		*status = ctl_usage(c, "unexpected argument '%s'",
+				    argv[optind + c->max_operands]);
+	return !*status;
 }
 
-bool cmd_no_operands_open(const struct cmd *c, int argc, char **argv,
-			  plkv_t **kv, int *status)
+/* Attach to an existing store (never creates).  Dead processes stay
+ * visible to procs/info until 'plkvctl recover' or a client recovers. */
+bool cmd_open(plkv_t **kv, int *status)
 {
+	struct plkv_options opts;
 	int err;
 
-	if (!cmd_no_operands(c, argc, argv, status))
-		return false;
-	err = ctl_open(kv);
-	if (err) {
-		*status = ctl_fail_open(err);
-		return false;
-	}
-	return true;
+	ctl_options(&opts, PLKV_O_NO_RECOVER);
+	err = plkv_open(ctl.segment, &opts, kv);
+	*status = err ? ctl_fail_open(err) : 0;
+	return !err;
 }
 
-static int parse_ull(const char *s, unsigned long long *v, char **end)
+bool cmd_parse_open(const struct cmd *c, int argc, char **argv, void *ctx,
+		    plkv_t **kv, int *status)
 {
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
-		return -EINVAL;
-	errno = 0;
-	*v = strtoull(s, end, 10);
-	if (errno || *end == s)
-		return -EINVAL;
-	return 0;
-}
-
-int parse_u64(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (parse_ull(s, &v, &end) || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-int parse_i64(const char *s, int64_t *out)
-{
-	long long v;
-	char *end;
-
-	if (!*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-int parse_double(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	if (!*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/*
- * "64m", "1.5G", "512KiB", "4096": binary units, case-insensitive, with an
- * optional "B" or "iB" after the letter.
- */
-int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	double v, mult = 1;
-
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': mult = 1024.0; end++; break;
-	case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
-	case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
-	case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
-	}
-	if (mult > 1 && (!strcasecmp(end, "ib") || !strcasecmp(end, "b")))
-		end += strlen(end);
-	else if (mult == 1 && !strcasecmp(end, "b"))
-		end++;
-	if (*end)
-		return -EINVAL;
-	v *= mult;
-	if (v >= 18446744073709551616.0)
-		return -ERANGE;
-	*out = (uint64_t)v;
-	return 0;
+	return cmd_parse(c, argc, argv, ctx, status) && cmd_open(kv, status);
 }
 
 const char *backend_name(int backend)

@@ -25,6 +25,7 @@
 
 #include <urcu/uatomic.h>
 
+#include "args.h"
 #include "plkvd.h"
 
 #define MAINTAIN_BUDGET	64
@@ -93,61 +94,6 @@ static void __attribute__((noreturn)) bad_usage(const char *fmt, const char *arg
 	exit(2);
 }
 
-static bool parse_ulong(const char *s, unsigned long long max,
-			unsigned long long *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* A size with an optional k, m or g suffix; @unit multiplies a bare number. */
-static bool parse_size(const char *s, unsigned long long unit,
-		       unsigned long long *out)
-{
-	unsigned long long v, mul = unit;
-	char *end;
-
-	if (!*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return false;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		mul = 1ull << 10;
-		end++;
-		break;
-	case 'm': case 'M':
-		mul = 1ull << 20;
-		end++;
-		break;
-	case 'g': case 'G':
-		mul = 1ull << 30;
-		end++;
-		break;
-	default:
-		return false;
-	}
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (*end || (v && mul > ULLONG_MAX / v))
-		return false;
-	*out = v * mul;
-	return true;
-}
-
 enum { OPT_SEGMENT = 256 };
 
 static void parse_args(int argc, char **argv)
@@ -175,8 +121,7 @@ static void parse_args(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 	int ch;
 
 	opterr = 0;
@@ -184,7 +129,7 @@ static void parse_args(int argc, char **argv)
 				 opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			if (!parse_ulong(optarg, 65535, &v))
+			if (plkv_arg_u64(optarg, &v) || v > 65535)
 				bad_usage("bad port: %s", optarg);
 			settings.port = (int)v;
 			given.port = true;
@@ -196,20 +141,17 @@ static void parse_args(int argc, char **argv)
 			settings.unix_path = optarg;
 			break;
 		case 'a':
-			errno = 0;
-			v = strtoull(optarg, &end, 8);
-			if (errno || !*optarg || *end || v > 0777)
+			if (plkv_arg_mode(optarg, &settings.unix_mask))
 				bad_usage("bad unix socket mask (octal): %s", optarg);
-			settings.unix_mask = (unsigned)v;
 			break;
 		case 'm':
-			if (!parse_size(optarg, 1ull << 20, &v) || v < (1u << 20))
+			if (plkv_arg_size(optarg, 1u << 20, &v) || v < (1u << 20))
 				bad_usage("bad memory limit: %s", optarg);
 			settings.mem_limit = v;
 			given.mem = true;
 			break;
 		case 'I':
-			if (!parse_size(optarg, 1, &v) || v < 1024 ||
+			if (plkv_arg_size(optarg, 1, &v) || v < 1024 ||
 			    v > (1u << 30))
 				bad_usage("bad item size (1k to 1g): %s", optarg);
 			settings.item_size_max = (uint32_t)v;
@@ -220,37 +162,35 @@ static void parse_args(int argc, char **argv)
 			given.evict = true;
 			break;
 		case 'f':
-			errno = 0;
-			settings.factor = strtod(optarg, &end);
-			if (errno || end == optarg || *end ||
+			if (plkv_arg_double(optarg, &settings.factor) ||
 			    !(settings.factor > 1.0) || settings.factor > 100)
 				bad_usage("bad growth factor (must be > 1): %s",
 					  optarg);
 			given.factor = true;
 			break;
 		case 'n':
-			if (!parse_ulong(optarg, 1u << 20, &v) || v < 8)
+			if (plkv_arg_u64(optarg, &v) || v > (1u << 20) || v < 8)
 				bad_usage("bad minimum chunk size: %s", optarg);
 			settings.chunk_size = (uint32_t)v;
 			given.chunk = true;
 			break;
 		case 't':
-			if (!parse_ulong(optarg, 256, &v) || v == 0)
+			if (plkv_arg_u64(optarg, &v) || v > 256 || v == 0)
 				bad_usage("bad thread count (1-256): %s", optarg);
 			settings.threads = (unsigned)v;
 			break;
 		case 'c':
-			if (!parse_ulong(optarg, 1u << 24, &v) || v == 0)
+			if (plkv_arg_u64(optarg, &v) || v > (1u << 24) || v == 0)
 				bad_usage("bad connection limit: %s", optarg);
 			settings.maxconns = (unsigned)v;
 			break;
 		case 'b':
-			if (!parse_ulong(optarg, INT_MAX, &v) || v == 0)
+			if (plkv_arg_u64(optarg, &v) || v > INT_MAX || v == 0)
 				bad_usage("bad listen backlog: %s", optarg);
 			settings.backlog = (int)v;
 			break;
 		case 'U':
-			if (!parse_ulong(optarg, 65535, &v))
+			if (plkv_arg_u64(optarg, &v) || v > 65535)
 				bad_usage("bad UDP port: %s", optarg);
 			if (v != 0)
 				bad_usage("UDP is not supported (use -U 0): %s",
@@ -302,10 +242,7 @@ static void parse_args(int argc, char **argv)
 		bad_usage("unexpected argument: %s", argv[optind]);
 	if (settings.unix_path && !given.port)
 		settings.port = 0;	/* as memcached: -s means no network */
-	if (!settings.segment)
-		settings.segment = getenv("PLKV_SEGMENT");
-	if (!settings.segment || !*settings.segment)
-		settings.segment = "plkv";
+	settings.segment = plkv_arg_segment(settings.segment);
 	if (settings.mem_limit / 2 < settings.item_size_max)
 		bad_usage("item size limit (-I) above half the memory limit (-m)%s",
 			  "");
