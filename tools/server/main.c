@@ -94,6 +94,16 @@ static void __attribute__((noreturn)) bad_usage(const char *fmt, const char *arg
 	exit(2);
 }
 
+/* optarg as a decimal from @min to @max, else a usage error: @what. */
+static uint64_t arg_range(const char *what, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+
+	if (plkv_arg_u64(optarg, &v) || v < min || v > max)
+		bad_usage(what, optarg);
+	return v;
+}
+
 enum { OPT_SEGMENT = 256 };
 
 static void parse_args(int argc, char **argv)
@@ -129,9 +139,7 @@ static void parse_args(int argc, char **argv)
 				 opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			if (plkv_arg_u64(optarg, &v) || v > 65535)
-				bad_usage("bad port: %s", optarg);
-			settings.port = (int)v;
+			settings.port = (int)arg_range("bad port: %s", 0, 65535);
 			given.port = true;
 			break;
 		case 'l':
@@ -169,30 +177,24 @@ static void parse_args(int argc, char **argv)
 			given.factor = true;
 			break;
 		case 'n':
-			if (plkv_arg_u64(optarg, &v) || v > (1u << 20) || v < 8)
-				bad_usage("bad minimum chunk size: %s", optarg);
-			settings.chunk_size = (uint32_t)v;
+			settings.chunk_size = (uint32_t)arg_range(
+				"bad minimum chunk size: %s", 8, 1u << 20);
 			given.chunk = true;
 			break;
 		case 't':
-			if (plkv_arg_u64(optarg, &v) || v > 256 || v == 0)
-				bad_usage("bad thread count (1-256): %s", optarg);
-			settings.threads = (unsigned)v;
+			settings.threads = (unsigned)arg_range(
+				"bad thread count (1-256): %s", 1, 256);
 			break;
 		case 'c':
-			if (plkv_arg_u64(optarg, &v) || v > (1u << 24) || v == 0)
-				bad_usage("bad connection limit: %s", optarg);
-			settings.maxconns = (unsigned)v;
+			settings.maxconns = (unsigned)arg_range(
+				"bad connection limit: %s", 1, 1u << 24);
 			break;
 		case 'b':
-			if (plkv_arg_u64(optarg, &v) || v > INT_MAX || v == 0)
-				bad_usage("bad listen backlog: %s", optarg);
-			settings.backlog = (int)v;
+			settings.backlog = (int)arg_range("bad listen backlog: %s",
+							  1, INT_MAX);
 			break;
 		case 'U':
-			if (plkv_arg_u64(optarg, &v) || v > 65535)
-				bad_usage("bad UDP port: %s", optarg);
-			if (v != 0)
+			if (arg_range("bad UDP port: %s", 0, 65535))
 				bad_usage("UDP is not supported (use -U 0): %s",
 					  optarg);
 			break;
