@@ -4,7 +4,7 @@
  * linked items, and each kind of corruption reported as PLKV_ECORRUPT with
  * a message saying what and where (the store is poked directly).
  */
-#include "eng_test.h"
+#include "ut_suite.h"
 
 /* Find key's item (no lock needed: single-threaded test). */
 static struct plkv_item *item_of(const char *key)
@@ -19,6 +19,13 @@ static struct plkv_item *item_of(const char *key)
 	return it;
 }
 
+/* The usual victim: "a" stored, its item. */
+static struct plkv_item *stored_a(void)
+{
+	ut_set(kv, "a", "1");
+	return item_of("a");
+}
+
 static void expect_corrupt(const char *needle)
 {
 	char msg[256];
@@ -30,10 +37,8 @@ static void expect_corrupt(const char *needle)
 
 START_TEST(refcounts_and_flags)
 {
-	struct plkv_item *it;
+	struct plkv_item *it = stored_a();
 
-	ut_set(kv, "a", "1");
-	it = item_of("a");
 	ck_assert_uint_eq(atomic_load(&it->refcount), 1);
 	ck_assert(it->it_flags & ITEM_LINKED);
 	ck_assert(!(it->it_flags & ITEM_SLABBED));
@@ -49,37 +54,29 @@ END_TEST
 
 START_TEST(detects_refcount)
 {
-	ut_set(kv, "a", "1");
-	atomic_store(&item_of("a")->refcount, 2);
+	atomic_store(&stored_a()->refcount, 2);
 	expect_corrupt("refcount 2");
 }
 END_TEST
 
 START_TEST(detects_linked_flag)
 {
-	ut_set(kv, "a", "1");
-	item_of("a")->it_flags &= ~ITEM_LINKED;
+	stored_a()->it_flags &= ~ITEM_LINKED;
 	expect_corrupt("lacks LINKED");
 }
 END_TEST
 
 START_TEST(detects_wrong_bucket)
 {
-	struct plkv_item *it;
-
-	ut_set(kv, "a", "1");
-	it = item_of("a");
-	it->hv ^= 1;
+	stored_a()->hv ^= 1;
 	expect_corrupt("hashes to");
 }
 END_TEST
 
 START_TEST(detects_lru_count)
 {
-	struct plkv_item *it;
+	struct plkv_item *it = stored_a();
 
-	ut_set(kv, "a", "1");
-	it = item_of("a");
 	eng(kv)->lru[it->slab_class].count[it->lru]++;
 	expect_corrupt("count");
 }
@@ -117,33 +114,20 @@ END_TEST
 
 START_TEST(detects_hash_cycle)
 {
-	struct plkv_item *it;
+	struct plkv_item *it = stored_a();
 
-	ut_set(kv, "a", "1");
-	it = item_of("a");
 	it->h_next = O(kv, it);
 	expect_corrupt("twice");
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("check");
-	TCase *tc = ut_tcase("check", 30);
-
-	tcase_add_test(tc, refcounts_and_flags);
-	tcase_add_test(tc, detects_refcount);
-	tcase_add_test(tc, detects_linked_flag);
-	tcase_add_test(tc, detects_wrong_bucket);
-	tcase_add_test(tc, detects_lru_count);
-	tcase_add_test(tc, detects_leak);
-	tcase_add_test(tc, detects_free_list);
-	tcase_add_test(tc, detects_hash_cycle);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return ut_run(suite());
+	const TTest *const tests[] = {
+		refcounts_and_flags, detects_refcount, detects_linked_flag,
+		detects_wrong_bucket, detects_lru_count, detects_leak,
+		detects_free_list, detects_hash_cycle, NULL
+	};
+
+	return ut_main("check", 30, ut_setup, tests);
 }

@@ -5,7 +5,7 @@
  * expiry on access and the crawler's reclaim; flush_all now, delayed,
  * and a later flush replacing a pending one.
  */
-#include "eng_test.h"
+#include "ut_suite.h"
 
 #define DAY30 2592000
 
@@ -148,23 +148,12 @@ START_TEST(flush_replaces_pending)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("expiry");
-	TCase *tc = ut_tcase("expiry", 60);
-
-	tcase_add_test(tc, relative);
-	tcase_add_test(tc, absolute_and_boundary);
-	tcase_add_test(tc, negative);
-	tcase_add_test(tc, crawler_reclaims);
-	tcase_add_test(tc, flush_now);
-	tcase_add_test(tc, flush_delayed);
-	tcase_add_test(tc, flush_replaces_pending);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return ut_run(suite());
+	const TTest *const tests[] = {
+		relative, absolute_and_boundary, negative, crawler_reclaims,
+		flush_now, flush_delayed, flush_replaces_pending, NULL
+	};
+
+	return ut_main("expiry", 60, ut_setup, tests);
 }

@@ -4,7 +4,7 @@
  * expansions, reading everything back while the table is expanding,
  * plkv_check() in the middle of an expansion, and the stats that show it.
  */
-#include "eng_test.h"
+#include "ut_suite.h"
 
 static void setup_small_hash(void)
 {
@@ -141,19 +141,12 @@ START_TEST(deletes_during_expansion)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("hash");
-	TCase *tc = ut_tcase_setup("hash", 120, setup_small_hash);
-
-	tcase_add_test(tc, grows_incrementally);
-	tcase_add_test(tc, expansion_is_bounded_per_op);
-	tcase_add_test(tc, deletes_during_expansion);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return ut_run(suite());
+	const TTest *const tests[] = {
+		grows_incrementally, expansion_is_bounded_per_op,
+		deletes_during_expansion, NULL
+	};
+
+	return ut_main("hash", 120, setup_small_hash, tests);
 }

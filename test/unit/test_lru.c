@@ -5,7 +5,7 @@
  * stats add up; with PLKV_O_NO_EVICT the store says PLKV_ENOMEM instead
  * and keeps everything it acknowledged.
  */
-#include "eng_test.h"
+#include "ut_suite.h"
 
 static void setup8(void)
 {
@@ -191,21 +191,12 @@ START_TEST(pages_move_between_classes)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("lru");
-	TCase *tc = ut_tcase_setup("lru", 120, setup8);
-
-	tcase_add_test(tc, evicts_when_full);
-	tcase_add_test(tc, large_items_evict);
-	tcase_add_test(tc, segments);
-	tcase_add_test(tc, no_evict_enomem);
-	tcase_add_test(tc, pages_move_between_classes);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return ut_run(suite());
+	const TTest *const tests[] = {
+		evicts_when_full, large_items_evict, segments, no_evict_enomem,
+		pages_move_between_classes, NULL
+	};
+
+	return ut_main("lru", 120, setup8, tests);
 }

@@ -4,7 +4,7 @@
  * large (chunked) items up to item_size_max, including an item_size_max
  * larger than a page.
  */
-#include "eng_test.h"
+#include "ut_suite.h"
 
 struct slabstat {
 	uint64_t v[ENG_MAX_CLASSES + 1][8];
@@ -172,21 +172,12 @@ START_TEST(item_size_max_above_page)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("slabs");
-	TCase *tc = ut_tcase("slabs", 60);
-
-	tcase_add_test(tc, class_sizes);
-	tcase_add_test(tc, growth_factor_option);
-	tcase_add_test(tc, page_accounting);
-	tcase_add_test(tc, large_items);
-	tcase_add_test(tc, item_size_max_above_page);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return ut_run(suite());
+	const TTest *const tests[] = {
+		class_sizes, growth_factor_option, page_accounting, large_items,
+		item_size_max_above_page, NULL
+	};
+
+	return ut_main("slabs", 60, ut_setup, tests);
 }
