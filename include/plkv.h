@@ -151,10 +151,20 @@ struct plkv_meta {
 PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen,
 		      void *buf, size_t cap, struct plkv_meta *meta);
 
-/** Like plkv_get() but also sets the exptime (memcached gat). */
+/** Like plkv_get() but also sets the exptime (memcached gat); meta
+ * reports the new one. */
 PLKV_API int plkv_gat(plkv_t *kv, const char *key, size_t klen,
 		      int64_t exptime, void *buf, size_t cap,
 		      struct plkv_meta *meta);
+
+/**
+ * @brief plkv_gat() that also reports the exptime the item had before the
+ * touch, read under the same lock (memcached mg "t" asked before "T").
+ * @param[out] prev_exptime absolute, 0 = never; may be NULL.
+ */
+PLKV_API int plkv_gat_prev(plkv_t *kv, const char *key, size_t klen,
+			   int64_t exptime, void *buf, size_t cap,
+			   struct plkv_meta *meta, int64_t *prev_exptime);
 
 /** One key of a plkv_mget() batch. */
 struct plkv_mget_key {
@@ -187,7 +197,11 @@ enum plkv_store_mode {
 
 /**
  * @brief Store a value (memcached set/add/replace/append/prepend/cas).
- * @param[in] cas_in the CAS to compare, PLKV_CAS only.
+ * @param[in] cas_in the CAS to compare, 0 for none; checked under the
+ *	item's lock, as memcached's meta "ms ... C<cas>": SET and REPLACE
+ *	with a CAS act as PLKV_CAS; APPEND and PREPEND store only if the
+ *	item's CAS equals it (PLKV_EEXISTS otherwise, PLKV_ENOTSTORED when
+ *	missing); ADD ignores it.
  * @param[out] cas_out the new item's CAS; may be NULL.
  * @return 0, PLKV_ENOTSTORED, PLKV_ENOTFOUND (cas on a missing key),
  *	PLKV_EEXISTS (cas mismatch), PLKV_ETOOBIG, PLKV_ENOMEM, PLKV_EBADKEY.
@@ -213,6 +227,39 @@ PLKV_API int plkv_cas(plkv_t *kv, const char *key, size_t klen,
 		      const void *val, size_t vlen, uint32_t flags,
 		      int64_t exptime, uint64_t cas);
 
+/** plkv_arith.flags */
+#define PLKV_ARITH_DECR		(1u << 0) /**< subtract, flooring at 0 */
+#define PLKV_ARITH_VIVIFY	(1u << 1) /**< create the item if missing */
+#define PLKV_ARITH_TOUCH	(1u << 2) /**< also set the exptime */
+
+/** What plkv_arith() does (memcached's meta "ma" flags). */
+struct plkv_arith {
+	uint64_t delta;		/**< added or subtracted (ma D) */
+	uint64_t cas_in;	/**< compare first, 0 = don't (ma C) */
+	uint64_t initial;	/**< VIVIFY: the value created (ma J) */
+	int64_t vivify_exptime;	/**< VIVIFY: the created item's exptime (ma N) */
+	int64_t exptime;	/**< TOUCH: the new exptime (ma T) */
+	uint32_t flags;		/**< PLKV_ARITH_* */
+};
+
+/**
+ * @brief incr/decr with options, in one call under the item's lock: a CAS
+ * compare, creation of a missing item, a new exptime, and the resulting
+ * item's metadata.  A created item holds @p op->initial (delta not
+ * applied), client flags 0, whatever op->cas_in says; TOUCH's exptime
+ * then wins over vivify_exptime.
+ * @param[out] result the new value; may be NULL.
+ * @param[out] meta the item after the operation (its new CAS, exptime,
+ *	length, flags); may be NULL.
+ * @param[out] prev_exptime the exptime before TOUCH applied it (after
+ *	creation); may be NULL.
+ * @return 0, PLKV_ENOTFOUND, PLKV_EEXISTS (CAS mismatch),
+ *	PLKV_ENONNUMERIC, PLKV_ENOMEM, PLKV_EBADKEY, -EINVAL.
+ */
+PLKV_API int plkv_arith(plkv_t *kv, const char *key, size_t klen,
+			const struct plkv_arith *op, uint64_t *result,
+			struct plkv_meta *meta, int64_t *prev_exptime);
+
 /**
  * @brief Add @p delta to a decimal value (64-bit unsigned, wraps).
  * @return 0 with *result set, PLKV_ENOTFOUND, PLKV_ENONNUMERIC.
@@ -225,6 +272,14 @@ PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
 
 /** @return 0 or PLKV_ENOTFOUND. */
 PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen);
+
+/**
+ * @brief Delete only if the item's CAS is @p cas (0: unconditionally),
+ * compared under the item's lock (memcached's meta "md ... C<cas>").
+ * @return 0, PLKV_ENOTFOUND, PLKV_EEXISTS (the CAS differs).
+ */
+PLKV_API int plkv_delete_cas(plkv_t *kv, const char *key, size_t klen,
+			     uint64_t cas);
 
 /** Set a new exptime.  @return 0 or PLKV_ENOTFOUND. */
 PLKV_API int plkv_touch(plkv_t *kv, const char *key, size_t klen,
@@ -246,6 +301,13 @@ PLKV_API int plkv_flush_all(plkv_t *kv, int64_t delay);
 typedef int (*plkv_stat_fn)(void *ctx, const char *name, const char *value);
 PLKV_API int plkv_stats(plkv_t *kv, const char *group, plkv_stat_fn fn,
 			void *ctx);
+
+/**
+ * @brief Zero the counters memcached's "stats reset" zeroes: command,
+ * hit and miss counts, evictions, reclaims, total_items, cmd_flush,
+ * slabs_moved.  Gauges (curr_items, bytes, pages...) are kept.
+ */
+PLKV_API int plkv_stats_reset(plkv_t *kv);
 
 /** One general statistic as a number (e.g. "curr_items"); -ENOENT if none. */
 PLKV_API int plkv_stat_u64(plkv_t *kv, const char *name, uint64_t *value);

@@ -67,7 +67,7 @@ static void mut_leave(struct plkv_ctx *ctx)
 
 static int get_common(plkv_t *kv, const char *key, size_t klen, bool touch,
 		      int64_t exptime, void *buf, size_t cap,
-		      struct plkv_meta *meta)
+		      struct plkv_meta *meta, int64_t *prev_exptime)
 {
 	struct plkv_ctx ctx;
 	int rc;
@@ -78,12 +78,14 @@ static int get_common(plkv_t *kv, const char *key, size_t klen, bool touch,
 	if (rc)
 		return rc;
 	if (!plkv_outside(kv, buf, cap) ||
-	    !plkv_outside(kv, meta, sizeof(*meta)))
+	    !plkv_outside(kv, meta, sizeof(*meta)) ||
+	    !plkv_outside(kv, prev_exptime, sizeof(*prev_exptime)))
 		return -EFAULT;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
-	rc = eng_get(&ctx, key, klen, touch, exptime, buf, cap, meta);
+	rc = eng_get(&ctx, key, klen, touch, exptime, buf, cap, meta,
+		     prev_exptime);
 	eng_after_op(&ctx, false);
 	plkv_leave(&ctx);
 	return rc;
@@ -92,14 +94,22 @@ static int get_common(plkv_t *kv, const char *key, size_t klen, bool touch,
 PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen, void *buf,
 		      size_t cap, struct plkv_meta *meta)
 {
-	return get_common(kv, key, klen, false, 0, buf, cap, meta);
+	return get_common(kv, key, klen, false, 0, buf, cap, meta, NULL);
 }
 
 PLKV_API int plkv_gat(plkv_t *kv, const char *key, size_t klen,
 		      int64_t exptime, void *buf, size_t cap,
 		      struct plkv_meta *meta)
 {
-	return get_common(kv, key, klen, true, exptime, buf, cap, meta);
+	return get_common(kv, key, klen, true, exptime, buf, cap, meta, NULL);
+}
+
+PLKV_API int plkv_gat_prev(plkv_t *kv, const char *key, size_t klen,
+			   int64_t exptime, void *buf, size_t cap,
+			   struct plkv_meta *meta, int64_t *prev_exptime)
+{
+	return get_common(kv, key, klen, true, exptime, buf, cap, meta,
+			  prev_exptime);
 }
 
 PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
@@ -128,7 +138,7 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 			continue;
 		k->rc = eng_get(&ctx, k->key, k->klen, false, 0,
 				buf ? (char *)buf + used : NULL, cap - used,
-				&k->meta);
+				&k->meta, NULL);
 		if (k->rc == 0)
 			used += k->meta.len;
 	}
@@ -210,23 +220,29 @@ PLKV_API int plkv_cas(plkv_t *kv, const char *key, size_t klen,
 			  cas, NULL);
 }
 
-static int arith(plkv_t *kv, const char *key, size_t klen, bool incr,
-		 uint64_t delta, uint64_t *result)
+#define PLKV_ARITH_ALL	(PLKV_ARITH_DECR | PLKV_ARITH_VIVIFY | PLKV_ARITH_TOUCH)
+
+PLKV_API int plkv_arith(plkv_t *kv, const char *key, size_t klen,
+			const struct plkv_arith *op, uint64_t *result,
+			struct plkv_meta *meta, int64_t *prev_exptime)
 {
 	struct plkv_ctx ctx;
 	int rc;
 
-	if (!kv)
+	if (!kv || !op || (op->flags & ~PLKV_ARITH_ALL))
 		return -EINVAL;
 	rc = key_check(kv, key, klen);
 	if (rc)
 		return rc;
-	if (!plkv_outside(kv, result, sizeof(*result)))
+	if (!plkv_outside(kv, op, sizeof(*op)) ||
+	    !plkv_outside(kv, result, sizeof(*result)) ||
+	    !plkv_outside(kv, meta, sizeof(*meta)) ||
+	    !plkv_outside(kv, prev_exptime, sizeof(*prev_exptime)))
 		return -EFAULT;
 	rc = mut_enter(kv, &ctx, OP_INCR);
 	if (rc)
 		return rc;
-	rc = eng_arith(&ctx, key, klen, incr, delta, result);
+	rc = eng_arith(&ctx, key, klen, op, result, meta, prev_exptime);
 	mut_leave(&ctx);
 	return rc;
 }
@@ -234,25 +250,35 @@ static int arith(plkv_t *kv, const char *key, size_t klen, bool incr,
 PLKV_API int plkv_incr(plkv_t *kv, const char *key, size_t klen,
 		       uint64_t delta, uint64_t *result)
 {
-	return arith(kv, key, klen, true, delta, result);
+	struct plkv_arith a = { .delta = delta };
+
+	return plkv_arith(kv, key, klen, &a, result, NULL, NULL);
 }
 
 PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
 		       uint64_t delta, uint64_t *result)
 {
-	return arith(kv, key, klen, false, delta, result);
+	struct plkv_arith a = { .delta = delta, .flags = PLKV_ARITH_DECR };
+
+	return plkv_arith(kv, key, klen, &a, result, NULL, NULL);
 }
 
-PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen)
+PLKV_API int plkv_delete_cas(plkv_t *kv, const char *key, size_t klen,
+			     uint64_t cas)
 {
 	struct plkv_ctx ctx;
 	int rc = mut_enter_key(kv, &ctx, key, klen, OP_DELETE);
 
 	if (rc)
 		return rc;
-	rc = eng_delete(&ctx, key, klen);
+	rc = eng_delete(&ctx, key, klen, cas);
 	mut_leave(&ctx);
 	return rc;
+}
+
+PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen)
+{
+	return plkv_delete_cas(kv, key, klen, 0);
 }
 
 PLKV_API int plkv_touch(plkv_t *kv, const char *key, size_t klen,
@@ -316,6 +342,21 @@ PLKV_API int plkv_stats(plkv_t *kv, const char *group, plkv_stat_fn fn,
 		rc = fn(arg, sb.name[i], sb.value[i]);
 	eng_statbuf_free(&sb);
 	return rc;
+}
+
+PLKV_API int plkv_stats_reset(plkv_t *kv)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	if (!kv)
+		return -EINVAL;
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	eng_stats_reset(&ctx);
+	plkv_leave(&ctx);
+	return 0;
 }
 
 PLKV_API int plkv_stat_u64(plkv_t *kv, const char *name, uint64_t *value)

@@ -414,16 +414,17 @@ PLKV_HIDDEN void lru_ensure(struct plkv_ctx *ctx, plkv_off_t it, bool in);
 /* ---- ops.c ---- */
 PLKV_HIDDEN int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 			bool touch, int64_t exptime, void *buf, size_t cap,
-			struct plkv_meta *meta);
+			struct plkv_meta *meta, int64_t *prev_exptime);
 PLKV_HIDDEN int eng_store(struct plkv_ctx *ctx, int mode, const char *key,
 			  size_t nkey, const void *val, size_t vlen,
 			  uint32_t flags, int64_t exptime, uint64_t cas_in,
 			  uint64_t *cas_out);
 PLKV_HIDDEN int eng_arith(struct plkv_ctx *ctx, const char *key,
-			  size_t nkey, bool incr, uint64_t delta,
-			  uint64_t *result);
+			  size_t nkey, const struct plkv_arith *a,
+			  uint64_t *result, struct plkv_meta *meta,
+			  int64_t *prev_exptime);
 PLKV_HIDDEN int eng_delete(struct plkv_ctx *ctx, const char *key,
-			   size_t nkey);
+			   size_t nkey, uint64_t cas);
 PLKV_HIDDEN int eng_touch(struct plkv_ctx *ctx, const char *key,
 			  size_t nkey, int64_t exptime);
 PLKV_HIDDEN int eng_flush(struct plkv_ctx *ctx, int64_t delay);
@@ -440,6 +441,7 @@ struct eng_statbuf {
 PLKV_HIDDEN int eng_stats_collect(struct plkv_ctx *ctx, const char *group,
 				  struct eng_statbuf *sb);
 PLKV_HIDDEN void eng_statbuf_free(struct eng_statbuf *sb);
+PLKV_HIDDEN void eng_stats_reset(struct plkv_ctx *ctx);
 PLKV_HIDDEN uint64_t eng_curr_items(struct plkv_ctx *ctx, uint64_t *bytes);
 
 /* ---- check.c ---- */

@@ -97,7 +97,8 @@ static void fill_meta(struct plkv_meta *meta, const struct plkv_item *it)
 }
 
 int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
-	    int64_t exptime, void *buf, size_t cap, struct plkv_meta *meta)
+	    int64_t exptime, void *buf, size_t cap, struct plkv_meta *meta,
+	    int64_t *prev_exptime)
 {
 	uint32_t hv = eng_hash(key, nkey);
 	unsigned lk = eng_stripe_lock(hv);
@@ -114,6 +115,8 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
 		return PLKV_ENOTFOUND;
 	}
 	if (touch) {
+		if (prev_exptime)
+			*prev_exptime = it->exptime;
 		it->exptime = item_realtime(ctx, exptime);
 		stat_inc(ctx, ST_TOUCH_HITS);
 	}
@@ -206,10 +209,11 @@ static int store_new(struct plkv_ctx *ctx, int mode, const char *key,
 	return 0;
 }
 
-/* append, prepend: the new item is built from the old under the lock. */
+/* append, prepend: the new item is built from the old under the lock;
+ * a nonzero cas_in must equal the old item's CAS. */
 static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
 			size_t nkey, const void *val, size_t vlen,
-			uint64_t *cas_out)
+			uint64_t cas_in, uint64_t *cas_out)
 {
 	struct plkv *kv = ctx->kv;
 	struct plkv_engine *e = eng(kv);
@@ -222,6 +226,8 @@ static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
 	y = lock_live(ctx, key, nkey, hv);
 	if (!y)
 		return unlock_done(ctx, hv, PLKV_ENOTSTORED);
+	if (cas_in && y->cas != cas_in)
+		return unlock_done(ctx, hv, PLKV_EEXISTS);
 	ylen = y->nbytes;
 	if (ylen + vlen > e->item_size_max)
 		return unlock_done(ctx, hv, PLKV_ETOOBIG);
@@ -251,7 +257,12 @@ int eng_store(struct plkv_ctx *ctx, int mode, const char *key, size_t nkey,
 {
 	stat_inc(ctx, ST_CMD_SET);
 	if (mode == PLKV_APPEND || mode == PLKV_PREPEND)
-		return store_concat(ctx, mode, key, nkey, val, vlen, cas_out);
+		return store_concat(ctx, mode, key, nkey, val, vlen, cas_in,
+				    cas_out);
+	/* As memcached's ms: set or replace with a CAS is a cas; add
+	 * ignores it. */
+	if (cas_in && (mode == PLKV_SET || mode == PLKV_REPLACE))
+		mode = PLKV_CAS;
 	return store_new(ctx, mode, key, nkey, val, vlen, flags, exptime,
 			 cas_in, cas_out);
 }
@@ -298,64 +309,127 @@ bool eng_parse_u64(const char *s, size_t n, uint64_t *out)
 	return true;
 }
 
-int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey, bool incr,
-	      uint64_t delta, uint64_t *result)
+static uint32_t ndigits(uint64_t v)
+{
+	uint32_t n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Link a new item holding the digits of v in place of y (NULL: insert).
+ * Holding the stripe lock, phase PH_LOCKED: the item is allocated under
+ * it, as append's.
+ */
+static int arith_link(struct plkv_ctx *ctx, const char *key, size_t nkey,
+		      uint32_t hv, uint64_t v, uint32_t flags, int64_t exptime,
+		      struct plkv_item *y, struct plkv_meta *meta)
 {
 	struct plkv *kv = ctx->kv;
 	struct plkv_oprec *op = ctx->op;
-	uint32_t hv = eng_hash(key, nkey);
-	struct plkv_item *y, *x;
+	struct plkv_item *x;
 	char buf[24];
-	uint64_t v;
 	int len, rc;
 
-	y = lock_live(ctx, key, nkey, hv);
-	if (!y) {
-		stat_inc(ctx, incr ? ST_INCR_MISSES : ST_DECR_MISSES);
-		return unlock_done(ctx, hv, PLKV_ENOTFOUND);
-	}
-	if (y->nbytes == 0 || (y->it_flags & ITEM_CHUNKED) ||
-	    !eng_parse_u64(y->data + y->nkey, y->nbytes, &v))
-		return unlock_done(ctx, hv, PLKV_ENONNUMERIC);
-	stat_inc(ctx, incr ? ST_INCR_HITS : ST_DECR_HITS);
-	if (incr)
-		v += delta;
-	else
-		v = delta > v ? 0 : v - delta;
-	if (result)
-		*result = v;
 	len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-	if ((uint32_t)len == y->nbytes) {
-		/* Same length: rewrite in place, redoable from the record. */
-		rec_set(op, W_Y, O(kv, y));
-		rec_set(op, W_VAL, v);
-		rec_set(op, W_CAS, next_cas(ctx));
-		rec_phase(op, PH_INPLACE);
-		PLKV_CRASH_POINT(ctx);
-		item_digits(y, v);
-		PLKV_CRASH_POINT(ctx);
-		y->cas = op->w[W_CAS];
-		return unlock_done(ctx, hv, 0);
-	}
-	rc = item_alloc(ctx, key, nkey, (size_t)len, y->flags, y->exptime, hv);
+	rc = item_alloc(ctx, key, nkey, (size_t)len, flags, exptime, hv);
 	if (rc)
 		return unlock_done(ctx, hv, rc);
 	x = I(kv, op->w[W_X]);
 	item_write(kv, x, 0, buf, (size_t)len);
 	x->cas = next_cas(ctx);
+	fill_meta(meta, x);
 	rec_set(op, W_Y, O(kv, y));
 	item_txn(ctx);
 	return unlock_done(ctx, hv, 0);
 }
 
-int eng_delete(struct plkv_ctx *ctx, const char *key, size_t nkey)
+/* A missing item with PLKV_ARITH_VIVIFY: create it holding a->initial. */
+static int arith_vivify(struct plkv_ctx *ctx, const char *key, size_t nkey,
+			uint32_t hv, const struct plkv_arith *a,
+			uint64_t *result, struct plkv_meta *meta,
+			int64_t *prev_exptime)
+{
+	int64_t exptime = item_realtime(ctx, a->vivify_exptime);
+
+	if (prev_exptime)
+		*prev_exptime = exptime;
+	if (a->flags & PLKV_ARITH_TOUCH)
+		exptime = item_realtime(ctx, a->exptime);
+	if (result)
+		*result = a->initial;
+	return arith_link(ctx, key, nkey, hv, a->initial, 0, exptime, NULL,
+			  meta);
+}
+
+int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey,
+	      const struct plkv_arith *a, uint64_t *result,
+	      struct plkv_meta *meta, int64_t *prev_exptime)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_oprec *op = ctx->op;
+	uint32_t hv = eng_hash(key, nkey);
+	bool incr = !(a->flags & PLKV_ARITH_DECR);
+	struct plkv_item *y;
+	int64_t exptime;
+	uint64_t v;
+
+	y = lock_live(ctx, key, nkey, hv);
+	if (!y) {
+		if (a->flags & PLKV_ARITH_VIVIFY)
+			return arith_vivify(ctx, key, nkey, hv, a, result,
+					    meta, prev_exptime);
+		stat_inc(ctx, incr ? ST_INCR_MISSES : ST_DECR_MISSES);
+		return unlock_done(ctx, hv, PLKV_ENOTFOUND);
+	}
+	if (a->cas_in && y->cas != a->cas_in)
+		return unlock_done(ctx, hv, PLKV_EEXISTS);
+	if (y->nbytes == 0 || (y->it_flags & ITEM_CHUNKED) ||
+	    !eng_parse_u64(y->data + y->nkey, y->nbytes, &v))
+		return unlock_done(ctx, hv, PLKV_ENONNUMERIC);
+	stat_inc(ctx, incr ? ST_INCR_HITS : ST_DECR_HITS);
+	if (incr)
+		v += a->delta;
+	else
+		v = a->delta > v ? 0 : v - a->delta;
+	if (result)
+		*result = v;
+	if (prev_exptime)
+		*prev_exptime = y->exptime;
+	exptime = a->flags & PLKV_ARITH_TOUCH ? item_realtime(ctx, a->exptime)
+					      : y->exptime;
+	/* A new exptime goes with the new value in one swap (all or
+	 * nothing after a crash), so only the digits are done in place. */
+	if (ndigits(v) != y->nbytes || exptime != y->exptime)
+		return arith_link(ctx, key, nkey, hv, v, y->flags, exptime, y,
+				  meta);
+	/* Same length: rewrite in place, redoable from the record. */
+	rec_set(op, W_Y, O(kv, y));
+	rec_set(op, W_VAL, v);
+	rec_set(op, W_CAS, next_cas(ctx));
+	rec_phase(op, PH_INPLACE);
+	PLKV_CRASH_POINT(ctx);
+	item_digits(y, v);
+	PLKV_CRASH_POINT(ctx);
+	y->cas = op->w[W_CAS];
+	fill_meta(meta, y);
+	return unlock_done(ctx, hv, 0);
+}
+
+int eng_delete(struct plkv_ctx *ctx, const char *key, size_t nkey,
+	       uint64_t cas)
 {
 	uint32_t hv = eng_hash(key, nkey);
 	struct plkv_item *y = lock_live(ctx, key, nkey, hv);
 
-	if (!y) {
+	if (!y || (cas && y->cas != cas)) {
+		/* memcached counts a CAS mismatch as a delete miss */
 		stat_inc(ctx, ST_DELETE_MISSES);
-		return unlock_done(ctx, hv, PLKV_ENOTFOUND);
+		return unlock_done(ctx, hv, y ? PLKV_EEXISTS : PLKV_ENOTFOUND);
 	}
 	stat_inc(ctx, ST_DELETE_HITS);
 	rec_set(ctx->op, W_Y, O(ctx->kv, y));

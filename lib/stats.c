@@ -293,3 +293,45 @@ int eng_stats_collect(struct plkv_ctx *ctx, const char *group,
 		return stats_settings(ctx, sb);
 	return -EINVAL;
 }
+
+/*
+ * stats reset.  Threads bump their own slot counters without atomics, so
+ * those are never written from here: the global counters take minus the
+ * current total instead (sums wrap, so the reported total becomes 0).
+ * The globals are read before the slots: a slot retired in between (its
+ * count folded into the globals) is then merely not reset, never counted
+ * twice.  GLOBAL serialises resets.  The LRU and page counters are zeroed
+ * under their own locks (GLOBAL stands alone in the lock order).
+ */
+void eng_stats_reset(struct plkv_ctx *ctx)
+{
+	struct plkv_engine *e = eng(ctx->kv);
+	uint64_t st[ST_N];
+	unsigned i, c;
+
+	plkv_lock(ctx, ENG_LOCK_GLOBAL);
+	sum_threads(ctx, st);
+	for (i = 0; i < ST_N; i++)
+		atomic_fetch_sub_explicit(&e->g_stat[i], st[i],
+					  memory_order_relaxed);
+	e->cmd_flush = 0;
+	plkv_unlock(ctx, ENG_LOCK_GLOBAL);
+	for (c = 1; c <= e->nclasses; c++) {
+		struct eng_lru *L = &e->lru[c];
+		uint64_t *zero[] = {
+			&L->total_items, &L->evicted, &L->evicted_nonzero,
+			&L->evicted_unfetched, &L->evicted_time,
+			&L->expired_unfetched, &L->reclaimed,
+			&L->outofmemory, &L->moves_to_cold, &L->moves_to_warm,
+			&L->moves_within_lru,
+		};
+
+		plkv_lock(ctx, ENG_LOCK_LRU0 + c);
+		for (i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
+			__atomic_store_n(zero[i], 0, __ATOMIC_RELAXED);
+		plkv_unlock(ctx, ENG_LOCK_LRU0 + c);
+	}
+	plkv_lock(ctx, ENG_LOCK_PAGES);
+	e->slabs_moved = 0;
+	plkv_unlock(ctx, ENG_LOCK_PAGES);
+}

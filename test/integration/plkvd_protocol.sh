@@ -319,6 +319,50 @@ matches "mg c, ms c: CAS values" 'ms cc 1 c\r\nx\r\nmg cc c v\r\n' \
 	'^HD c[0-9]+$' '^VA 1 c[0-9]+$'
 exchange "me on a missing key" 'me nope\r\n' 'EN\r\n'
 
+# ---- C, N/J and T: one call each in the library ----
+
+# cas_of KEY: the CAS mg reports for KEY
+cas_of() {
+	printf 'mg %s c\r\nquit\r\n' "$1" | send
+	tr -d '\r' <"$tmp/resp" | sed -n 's/^HD c\([0-9]*\)$/\1/p'
+}
+
+printf 'ms cd 1\r\nx\r\nms ca 1\r\nx\r\nms cn 1\r\n5\r\nquit\r\n' | send
+c=$(cas_of cd)
+exchange "md C: mismatch EX, match HD, then NF" \
+	"md cd C$((c + 1))\r\nmd cd C$c\r\nmd cd C$c\r\n" 'EX\r\nHD\r\nNF\r\n'
+c=$(cas_of ca)
+exchange "ms MA/MP with C: mismatch EX, match HD, missing NS" \
+	"ms ca 1 MA C$((c + 1))\r\ny\r\nms ca 1 MA C$c\r\ny\r\nms ca 1 MP C$c\r\nz\r\nms cnone 1 MA C$c\r\ny\r\nmg ca v\r\n" \
+	'EX\r\nHD\r\nEX\r\nNS\r\nVA 2\r\nxy\r\n'
+c=$(cas_of cn)
+exchange "ma C: mismatch EX, match, the old CAS then EX, missing NF" \
+	"ma cn C$((c + 1)) v\r\nma cn C$c v\r\nma cn C$c\r\nma cnone C$c\r\n" \
+	'EX\r\nVA 1\r\n6\r\nEX\r\nNF\r\n'
+printf 'ma cn c\r\nmg cn c\r\nquit\r\n' | send
+tr -d '\r' <"$tmp/resp" | sed -n 's/^HD c\([0-9]*\)$/\1/p' >"$tmp/cas2"
+if [ "$(wc -l <"$tmp/cas2")" = 2 ] && [ "$(sort -u "$tmp/cas2" | wc -l)" = 1 ]; then
+	ok "ma c: the CAS of the item it updated"
+else
+	not_ok "ma c: the CAS of the item it updated"
+	show got "$tmp/resp"
+fi
+exchange "ma N/J: created once, then counted" \
+	'ma cv N0 J7 v\r\nma cv N0 J7 v\r\nma cv MD D8 v t\r\n' \
+	'VA 1\r\n7\r\nVA 1\r\n8\r\nVA 1 t-1\r\n0\r\n'
+exchange "ma, mg: t before T shows the old TTL, after it the new" \
+	'ms tm 1 T100\r\n5\r\nma tm t T50\r\nma tm T20 t\r\nmg tm T30 t v\r\nmg tm t T40\r\nmg tm t\r\n' \
+	'HD\r\nHD t100\r\nHD t20\r\nVA 1 t30\r\n7\r\nHD t30\r\nHD t40\r\n'
+
+# ---- stats reset ----
+
+printf 'get nothing\r\nset sr 0 0 1\r\nx\r\nquit\r\n' | send
+exchange "stats reset" 'stats reset\r\n' 'RESET\r\n'
+matches "stats reset: counters from 0, gauges kept" 'stats\r\n' \
+	'^STAT get_misses 0$' '^STAT get_hits 0$' '^STAT cmd_set 0$' \
+	'^STAT total_items 0$' '^STAT curr_items [1-9][0-9]*$' \
+	'^STAT total_connections [0-9]+$'
+
 # ---- hostile input ----
 
 printf 'get a' | send

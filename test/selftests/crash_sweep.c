@@ -72,6 +72,17 @@ static int run_op(plkv_t *kv, const char *op, int nkeys)
 		return plkv_incr(kv, "counter99", 9, 1, &v);
 	if (!strcmp(op, "decr"))
 		return plkv_decr(kv, "counter", 7, 3, &v);
+	if (!strcmp(op, "vivify") || !strcmp(op, "incr_touch")) {
+		/* creates "fresh"; or the counter's value with a new TTL */
+		struct plkv_arith a = {
+			.delta = 5, .initial = 5, .exptime = 1000,
+			.flags = op[0] == 'v' ? PLKV_ARITH_VIVIFY
+					      : PLKV_ARITH_TOUCH,
+		};
+
+		return plkv_arith(kv, op[0] == 'v' ? "fresh" : "counter",
+				  op[0] == 'v' ? 5 : 7, &a, &v, NULL, NULL);
+	}
 	if (!strcmp(op, "delete"))
 		return plkv_delete(kv, "victim", 6);
 	if (!strcmp(op, "touch"))
@@ -100,6 +111,8 @@ static const struct crash_op ops[] = {
 	{ "incr", 0, 0, NKEYS, 16, "counter", "1000", "1005" },
 	{ "incr_grow", 0, 0, NKEYS, 16, "counter99", "99", "100" },
 	{ "decr", 0, 0, NKEYS, 16, "counter", "1000", "997" },
+	{ "vivify", 0, 0, NKEYS, 16, "fresh", NULL, "5" },
+	{ "incr_touch", 0, 0, NKEYS, 16, "counter", "1000", "1005" },
 	{ "delete", 0, 0, NKEYS, 16, "victim", "old-value", NULL },
 	{ "touch", 0, 0, NKEYS, 16, "victim", "old-value", "old-value" },
 	{ "flush", 0, 0, NKEYS, 16, NULL, NULL, NULL },

@@ -26,15 +26,19 @@
 /* Rename the library calls the protocol makes to the mocks. */
 #define plkv_get	mock_get
 #define plkv_gat	mock_gat
+#define plkv_gat_prev	mock_gat_prev
 #define plkv_mget	mock_mget
 #define plkv_store	mock_store
 #define plkv_add	mock_add
 #define plkv_delete	mock_delete
+#define plkv_delete_cas	mock_delete_cas
+#define plkv_arith	mock_arith
 #define plkv_incr	mock_incr
 #define plkv_decr	mock_decr
 #define plkv_touch	mock_touch
 #define plkv_flush_all	mock_flush_all
 #define plkv_stats	mock_stats
+#define plkv_stats_reset mock_stats_reset
 #define plkv_strerror	mock_strerror
 #define plkv_version	mock_version
 
@@ -82,7 +86,7 @@ struct item {
 static struct item items[NITEMS];
 static uint64_t next_cas;
 static int64_t flushed_at;	/* items older than this are gone */
-static unsigned calls_mget, calls_get;
+static unsigned calls_mget, calls_get, calls_stats_reset, calls_net_reset;
 
 static void mock_reset(void)
 {
@@ -92,7 +96,7 @@ static void mock_reset(void)
 	}
 	next_cas = 0;
 	flushed_at = 0;
-	calls_mget = calls_get = 0;
+	calls_mget = calls_get = calls_stats_reset = calls_net_reset = 0;
 }
 
 static int64_t abs_time(int64_t e)
@@ -163,6 +167,16 @@ static int put(const char *k, size_t n, const void *v, size_t vlen,
 	return 0;
 }
 
+static void item_meta(const struct item *it, struct plkv_meta *m)
+{
+	if (m) {
+		m->len = it->vlen;
+		m->flags = it->flags;
+		m->cas = it->cas;
+		m->exptime = it->exptime;
+	}
+}
+
 int mock_get(plkv_t *kv, const char *key, size_t klen, void *buf, size_t cap,
 	     struct plkv_meta *m)
 {
@@ -175,15 +189,11 @@ int mock_get(plkv_t *kv, const char *key, size_t klen, void *buf, size_t cap,
 	it = find(key, klen);
 	if (!it)
 		return PLKV_ENOTFOUND;
-	if (m) {
-		m->len = it->vlen;
-		m->flags = it->flags;
-		m->cas = it->cas;
-		m->exptime = it->exptime;
-	}
+	item_meta(it, m);
 	if (it->vlen > cap)
 		return PLKV_ETOOSMALL;
-	memcpy(buf, it->val, it->vlen);
+	if (it->vlen)
+		memcpy(buf, it->val, it->vlen);
 	return 0;
 }
 
@@ -201,12 +211,22 @@ int mock_touch(plkv_t *kv, const char *key, size_t klen, int64_t exptime)
 	return 0;
 }
 
+int mock_gat_prev(plkv_t *kv, const char *key, size_t klen, int64_t exptime,
+		  void *buf, size_t cap, struct plkv_meta *m, int64_t *prev)
+{
+	struct item *it = bad_key(key, klen) ? NULL : find(key, klen);
+
+	if (it && prev)
+		*prev = it->exptime;
+	if (it)
+		it->exptime = abs_time(exptime);
+	return mock_get(kv, key, klen, buf, cap, m);
+}
+
 int mock_gat(plkv_t *kv, const char *key, size_t klen, int64_t exptime,
 	     void *buf, size_t cap, struct plkv_meta *m)
 {
-	int rc = mock_touch(kv, key, klen, exptime);
-
-	return rc ? rc : mock_get(kv, key, klen, buf, cap, m);
+	return mock_gat_prev(kv, key, klen, exptime, buf, cap, m, NULL);
 }
 
 int mock_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n, void *buf,
@@ -241,6 +261,11 @@ int mock_store(plkv_t *kv, int mode, const char *key, size_t klen,
 	if (vlen > settings.item_size_eff - 64)
 		return PLKV_ETOOBIG;
 	it = find(key, klen);
+	if (cas_in && (mode == PLKV_SET || mode == PLKV_REPLACE))
+		mode = PLKV_CAS;	/* as the library: a CAS compares */
+	if (cas_in && it && it->cas != cas_in &&
+	    (mode == PLKV_APPEND || mode == PLKV_PREPEND))
+		return PLKV_EEXISTS;
 	switch (mode) {
 	case PLKV_ADD:
 		if (it)
@@ -289,7 +314,7 @@ int mock_add(plkv_t *kv, const char *key, size_t klen, const void *val,
 			  0, NULL);
 }
 
-int mock_delete(plkv_t *kv, const char *key, size_t klen)
+int mock_delete_cas(plkv_t *kv, const char *key, size_t klen, uint64_t cas)
 {
 	struct item *it;
 
@@ -299,51 +324,105 @@ int mock_delete(plkv_t *kv, const char *key, size_t klen)
 	it = find(key, klen);
 	if (!it)
 		return PLKV_ENOTFOUND;
+	if (cas && it->cas != cas)
+		return PLKV_EEXISTS;
 	free(it->val);
 	memset(it, 0, sizeof(*it));
 	return 0;
 }
 
-static int arith(const char *key, size_t klen, uint64_t delta, bool incr,
-		 uint64_t *res)
+int mock_delete(plkv_t *kv, const char *key, size_t klen)
+{
+	return mock_delete_cas(kv, key, klen, 0);
+}
+
+/* The digits of v as the item's new value, its exptime kept. */
+static int put_number(struct item *it, const char *key, size_t klen,
+		      uint64_t v, uint32_t flags, int64_t exptime)
+{
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+
+	if (put(key, klen, buf, (size_t)n, flags, 0, it))
+		return PLKV_ENOMEM;
+	find(key, klen)->exptime = exptime;
+	return 0;
+}
+
+int mock_arith(plkv_t *kv, const char *key, size_t klen,
+	       const struct plkv_arith *a, uint64_t *res, struct plkv_meta *m,
+	       int64_t *prev)
 {
 	struct item *it;
-	char buf[24];
 	uint64_t v = 0;
 	size_t i;
-	int n;
+	int rc;
 
+	(void)kv;
 	if (bad_key(key, klen))
 		return PLKV_EBADKEY;
 	it = find(key, klen);
-	if (!it)
+	if (!it && !(a->flags & PLKV_ARITH_VIVIFY))
 		return PLKV_ENOTFOUND;
-	if (it->vlen == 0 || it->vlen > 20)
-		return PLKV_ENONNUMERIC;
-	for (i = 0; i < it->vlen; i++) {
-		if (it->val[i] < '0' || it->val[i] > '9')
+	if (!it) {
+		v = a->initial;
+		rc = put_number(NULL, key, klen, v, 0,
+				abs_time(a->vivify_exptime));
+	} else {
+		if (a->cas_in && it->cas != a->cas_in)
+			return PLKV_EEXISTS;
+		if (it->vlen == 0 || it->vlen > 20)
 			return PLKV_ENONNUMERIC;
-		v = v * 10 + (uint64_t)(it->val[i] - '0');
+		for (i = 0; i < it->vlen; i++) {
+			if (it->val[i] < '0' || it->val[i] > '9')
+				return PLKV_ENONNUMERIC;
+			v = v * 10 + (uint64_t)(it->val[i] - '0');
+		}
+		if (a->flags & PLKV_ARITH_DECR)
+			v = a->delta > v ? 0 : v - a->delta;
+		else
+			v += a->delta;
+		rc = put_number(it, key, klen, v, it->flags, it->exptime);
 	}
-	v = incr ? v + delta : (delta > v ? 0 : v - delta);
-	n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-	*res = v;
-	return put(key, klen, buf, (size_t)n, it->flags, 0, it) ? PLKV_ENOMEM :
-		(it->exptime = it->exptime, 0);
+	if (rc)
+		return rc;
+	it = find(key, klen);
+	if (prev)
+		*prev = it->exptime;
+	if (a->flags & PLKV_ARITH_TOUCH)
+		it->exptime = abs_time(a->exptime);
+	if (res)
+		*res = v;
+	item_meta(it, m);
+	return 0;
 }
 
 int mock_incr(plkv_t *kv, const char *key, size_t klen, uint64_t delta,
 	      uint64_t *result)
 {
-	(void)kv;
-	return arith(key, klen, delta, true, result);
+	struct plkv_arith a = { .delta = delta };
+
+	return mock_arith(kv, key, klen, &a, result, NULL, NULL);
 }
 
 int mock_decr(plkv_t *kv, const char *key, size_t klen, uint64_t delta,
 	      uint64_t *result)
 {
+	struct plkv_arith a = { .delta = delta, .flags = PLKV_ARITH_DECR };
+
+	return mock_arith(kv, key, klen, &a, result, NULL, NULL);
+}
+
+void net_stats_reset(void)
+{
+	calls_net_reset++;
+}
+
+int mock_stats_reset(plkv_t *kv)
+{
 	(void)kv;
-	return arith(key, klen, delta, false, result);
+	calls_stats_reset++;
+	return 0;
 }
 
 int mock_flush_all(plkv_t *kv, int64_t delay)
@@ -1129,6 +1208,57 @@ START_TEST(meta_vivify)
 }
 END_TEST
 
+/* The C, N/J and T flags are one library call each: what it compares,
+ * creates and touches, and the CAS and TTL it reports. */
+START_TEST(meta_cas_compare)
+{
+	/* md: match, mismatch, missing; C0 never matches */
+	exchange("ms d 1\r\nx\r\nmd d C5\r\nmd d C0\r\nmd d C1 k\r\n"
+		 "md d C1\r\nmg d\r\n",
+		 "HD\r\nEX\r\nEX\r\nHD kd\r\nNF\r\nEN\r\n");
+	/* ms MA/MP with C: mismatch EX, match HD, missing NS */
+	exchange("ms a 1\r\nx\r\nms a 1 MP C7\r\ny\r\nms a 1 MP C1 c\r\n"
+		 "y\r\nms z 1 MA C2\r\ny\r\nmg a v c\r\n",
+		 "HD\r\nEX\r\nHD c2\r\nNS\r\nVA 2 c2\r\nyx\r\n");
+	/* ma C: mismatch, match (new CAS returned), missing */
+	exchange("ms n 1\r\n5\r\nma n C9 v\r\nma n C1 v c\r\nma n C1\r\n"
+		 "ma n C2 MD v\r\nma none C4\r\n",
+		 "HD\r\nEX\r\nVA 1 c2\r\n6\r\nEX\r\nVA 1\r\n5\r\n"
+		 "NF\r\n");
+}
+END_TEST
+
+START_TEST(meta_arith_vivify_ttl)
+{
+	/* N/J create (C ignored on a miss, as memcached), then count */
+	exchange("ma v N0 J7 C99 v c t\r\nma v N0 J7 v\r\nma v MD D8 v\r\n",
+		 "VA 1 c1 t-1\r\n7\r\nVA 1\r\n8\r\nVA 1\r\n0\r\n");
+	exchange("ma w N100 J1 t\r\n", "HD t100\r\n");
+	/* T with t before it shows the old TTL, after it the new one */
+	/* (q: the update and the touch still happen) */
+	exchange("ms n 1 T100\r\n5\r\nma n t T50 v\r\nma n T20 t\r\n"
+		 "mg n t v\r\nma n q T0\r\nmg n t v\r\n",
+		 "HD\r\nVA 1 t100\r\n6\r\nHD t20\r\nVA 1 t20\r\n7\r\n"
+		 "VA 1 t-1\r\n8\r\n");
+}
+END_TEST
+
+START_TEST(meta_get_touch)
+{
+	exchange("ms tt 1 T100\r\nz\r\nmg tt T50 t v\r\nmg tt t T20 c\r\n"
+		 "mg tt t s\r\nmg none t T5\r\n",
+		 "HD\r\nVA 1 t50\r\nz\r\nHD t50 c1\r\nHD t20 s1\r\nEN\r\n");
+}
+END_TEST
+
+START_TEST(stats_reset)
+{
+	exchange("stats reset\r\nstats reset\r\n", "RESET\r\nRESET\r\n");
+	ck_assert_uint_eq(calls_stats_reset, 2);
+	ck_assert_uint_eq(calls_net_reset, 2);
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
 	Suite *s = suite_create("plkvd protocol");
@@ -1170,6 +1300,10 @@ static Suite *proto_suite(void)
 	tcase_add_test(tm, meta_errors);
 	tcase_add_test(tm, meta_ttl_order_and_b64);
 	tcase_add_test(tm, meta_vivify);
+	tcase_add_test(tm, meta_cas_compare);
+	tcase_add_test(tm, meta_arith_vivify_ttl);
+	tcase_add_test(tm, meta_get_touch);
+	tcase_add_test(tc, stats_reset);
 	suite_add_tcase(s, tm);
 	return s;
 }

@@ -21,14 +21,15 @@
 enum op {
 	O_SET_NEW, O_SET_REPLACE, O_ADD, O_REPLACE, O_APPEND, O_PREPEND, O_CAS,
 	O_INCR, O_INCR_GROW, O_DECR_SHRINK, O_DELETE, O_TOUCH, O_FLUSH,
-	O_SET_EVICT, O_SET_LARGE, O_SET_GROW, O_MAINTAIN, O_SET_NEWPAGE, O_DELETE_EXPIRED, O_SET_STEAL, O_NOPS
+	O_SET_EVICT, O_SET_LARGE, O_SET_GROW, O_MAINTAIN, O_SET_NEWPAGE, O_DELETE_EXPIRED, O_SET_STEAL,
+	O_VIVIFY, O_INCR_TOUCH, O_NOPS
 };
 
 static const char *op_names[] = {
 	"set-new", "set-replace", "add", "replace", "append", "prepend", "cas",
 	"incr", "incr-grow", "decr-shrink", "delete", "touch", "flush",
 	"set-evict", "set-large", "set-grow", "maintain", "set-newpage",
-	"delete-expired", "set-steal",
+	"delete-expired", "set-steal", "vivify", "incr-touch",
 };
 
 #define NPOP 200
@@ -205,6 +206,18 @@ static int child(const char *seg, int op)
 	case O_DELETE_EXPIRED:	/* finds it expired: reclaims it */
 		rc = plkv_delete(h, "exp:0", 5) != PLKV_ENOTFOUND;
 		break;
+	case O_VIVIFY:
+	case O_INCR_TOUCH: {	/* creates "viv"; num3's value and TTL */
+		struct plkv_arith a = {
+			.delta = 1, .initial = 7, .exptime = 1000,
+			.flags = op == O_VIVIFY ? PLKV_ARITH_VIVIFY
+						: PLKV_ARITH_TOUCH,
+		};
+
+		rc = plkv_arith(h, op == O_VIVIFY ? "viv" : "num3",
+				op == O_VIVIFY ? 3 : 4, &a, &r, NULL, NULL);
+		break;
+	}
 	default:
 		rc = 3;
 	}
@@ -287,6 +300,19 @@ static void verify(plkv_t *h, enum op op, int n)
 		ck_assert_msg(rc == 0 && (!strcmp(b, "100") ||
 					  !strcmp(b, "101") || !strcmp(b, "99")),
 			      "%s@%d: num3 = '%s' (%d)", op_names[op], n, b, rc);
+		break;
+	case O_VIVIFY:
+		rc = ut_get(h, "viv", b, sizeof(b), NULL);
+		ck_assert_msg(rc == PLKV_ENOTFOUND || (rc == 0 && !strcmp(b, "7")),
+			      "%s@%d: viv = '%s' (%d)", op_names[op], n,
+			      rc ? "" : b, rc);
+		break;
+	case O_INCR_TOUCH:	/* the new value comes with the new TTL */
+		rc = ut_get(h, "num3", b, sizeof(b), &m);
+		ck_assert_msg(rc == 0 && ((!strcmp(b, "100") && !m.exptime) ||
+					  (!strcmp(b, "101") && m.exptime)),
+			      "%s@%d: num3 = '%s' exptime %lld (%d)",
+			      op_names[op], n, b, (long long)m.exptime, rc);
 		break;
 	case O_INCR_GROW:
 		rc = ut_get(h, "num", b, sizeof(b), NULL);

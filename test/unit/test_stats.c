@@ -144,6 +144,57 @@ START_TEST(retired_threads_counted)
 }
 END_TEST
 
+/* Counters go to 0 (those of live and retired threads alike), gauges
+ * stay, and counting goes on from there. */
+START_TEST(reset_counters)
+{
+	pthread_t t[2];
+	uint64_t r;
+	char b[8];
+	int i;
+
+	ck_assert_int_eq(plkv_flush_all(kv, 0), 0);
+	for (i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, thread_ops, NULL);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(ut_set(kv, "x", "1"), 0);
+	ut_get(kv, "x", b, sizeof(b), NULL);
+	ut_get(kv, "nope", b, sizeof(b), NULL);
+	plkv_delete(kv, "nope", 4);
+	plkv_incr(kv, "nope", 4, 1, &r);
+	ck_assert_uint_eq(ut_stat(kv, "cmd_set"), 21);
+	ck_assert_uint_eq(ut_stat(kv, "total_items"), 21);
+
+	ck_assert_int_eq(plkv_stats_reset(kv), 0);
+	ck_assert_uint_eq(ut_stat(kv, "cmd_set"), 0);
+	ck_assert_uint_eq(ut_stat(kv, "cmd_get"), 0);
+	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 0);
+	ck_assert_uint_eq(ut_stat(kv, "get_misses"), 0);
+	ck_assert_uint_eq(ut_stat(kv, "delete_misses"), 0);
+	ck_assert_uint_eq(ut_stat(kv, "incr_misses"), 0);
+	ck_assert_uint_eq(ut_stat(kv, "cmd_flush"), 0);
+	ck_assert_uint_eq(ut_stat(kv, "total_items"), 0);
+	ck_assert_uint_eq(ut_stat(kv, "curr_items"), 2);
+	ck_assert_uint_gt(ut_stat(kv, "bytes"), 0);
+	/* twice in a row: still 0, never below */
+	ck_assert_int_eq(plkv_stats_reset(kv), 0);
+	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 0);
+
+	ut_get(kv, "x", b, sizeof(b), NULL);
+	ck_assert_int_eq(ut_set(kv, "y", "2"), 0);
+	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 1);
+	ck_assert_uint_eq(ut_stat(kv, "cmd_set"), 1);
+	ck_assert_uint_eq(ut_stat(kv, "total_items"), 1);
+	/* a thread that retires after the reset adds only what it did */
+	pthread_create(&t[0], NULL, thread_ops, NULL);
+	pthread_join(t[0], NULL);
+	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 11);
+	ck_assert_int_eq(plkv_stats_reset(NULL), -EINVAL);
+	ck_store_ok(kv);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("stats");
@@ -153,6 +204,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, items_slabs_settings);
 	tcase_add_test(tc, callback_stops);
 	tcase_add_test(tc, retired_threads_counted);
+	tcase_add_test(tc, reset_counters);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,7 +31,6 @@ enum conn_state {
 struct pending_store {
 	int mode;		/* PLKV_SET ... PLKV_CAS */
 	bool meta;		/* ms: answer HD/NS/EX/NF */
-	bool cas_check;		/* ms C with append/prepend: compare first */
 	bool key_b64;		/* ms b: echo the key base64-encoded */
 	bool quiet;		/* ms q: no HD */
 	uint32_t flags;
@@ -110,7 +109,8 @@ void out_errstring(struct conn *c, const char *s);
 int proto_process(struct conn *c);
 size_t proto_read_hint(struct conn *c);
 int fetch_value(struct conn *c, const char *key, size_t klen, bool touch,
-		int64_t exptime, struct plkv_meta *m, char **val);
+		int64_t exptime, struct plkv_meta *m, int64_t *prev,
+		char **val);
 void commit_value(struct conn *c, const char *hdr, size_t hl,
 		  const char *val, size_t len);
 #define HDR_ROOM	1024	/* room for a reply header before a value */

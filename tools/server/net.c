@@ -76,7 +76,11 @@ static unsigned nworkers;
 static int stopping;
 static int spare_fd = -1;	/* given up to accept-and-close at EMFILE */
 
-void net_thread_stats(struct plkvd_thread_stats *sum)
+/* What "stats reset" saw: reported counts start from here.  (Workers
+ * own their counters; only they write them.) */
+static struct plkvd_thread_stats stats_base;
+
+static void sum_workers(struct plkvd_thread_stats *sum)
 {
 	for (unsigned i = 0; i < nworkers; i++) {
 		struct plkvd_thread_stats *s = &workers[i].stats;
@@ -85,6 +89,26 @@ void net_thread_stats(struct plkvd_thread_stats *sum)
 		sum->bytes_written += uatomic_read(&s->bytes_written);
 		sum->cmd_meta += uatomic_read(&s->cmd_meta);
 	}
+}
+
+void net_thread_stats(struct plkvd_thread_stats *sum)
+{
+	sum_workers(sum);
+	sum->bytes_read -= uatomic_read(&stats_base.bytes_read);
+	sum->bytes_written -= uatomic_read(&stats_base.bytes_written);
+	sum->cmd_meta -= uatomic_read(&stats_base.cmd_meta);
+}
+
+void net_stats_reset(void)
+{
+	struct plkvd_thread_stats now = { 0 };
+
+	sum_workers(&now);
+	uatomic_set(&stats_base.bytes_read, now.bytes_read);
+	uatomic_set(&stats_base.bytes_written, now.bytes_written);
+	uatomic_set(&stats_base.cmd_meta, now.cmd_meta);
+	uatomic_set(&server_stats.total_conns, 0);
+	uatomic_set(&server_stats.rejected_conns, 0);
 }
 
 static int verbose(void)

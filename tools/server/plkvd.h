@@ -80,6 +80,8 @@ struct plkvd_thread_stats {
 	uint64_t cmd_meta;
 };
 void net_thread_stats(struct plkvd_thread_stats *sum);
+/* stats reset: the counters above, total and rejected connections. */
+void net_stats_reset(void);
 
 /* Start listening (before daemonizing: errors go to the terminal). */
 int net_listen(void);

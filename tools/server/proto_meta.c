@@ -13,12 +13,13 @@
  * (q silences only the nominal code: EN for mg, HD for ms/md, success
  * for ma), as memcached 1.6.18 does.
  *
- * What the library cannot do in one call is done in two, and is then
- * not atomic: a CAS check for ms append/prepend, md and ma (read the CAS,
- * compare, then act), the CAS and TTL that ma returns (read after the
- * update), and "t" before "T" in mg (read, then touch).  Stale items and
- * win tokens (mg R, md I, the W/Z/X flags) are memcached's own LRU
- * machinery; mg N creates the item and answers W to the creator only.
+ * Each command is one library call, atomic under the item's lock: the
+ * C (CAS) compare of ms, md and ma, ma's creation (N/J), new TTL (T) and
+ * returned CAS and TTL, mg's touch (T) with the TTL before it (for a "t"
+ * asked before "T", as memcached answers flags in request order).  mg N
+ * is an add, then the get (W goes to the one whose add created it).
+ * Stale items and win tokens (mg R, md I, the W/Z/X flags) are
+ * memcached's own LRU machinery and are not done.
  */
 #include <errno.h>
 #include <limits.h>
@@ -34,7 +35,6 @@
 #define TOO_MANY_FLAGS	"CLIENT_ERROR options flags too long"
 #define MFLAG_MAX_OPT_LENGTH	20
 #define MFLAG_MAX_OPAQUE_LENGTH	32
-#define REALTIME_MAXDELTA	(60 * 60 * 24 * 30)
 
 struct meta_flags {
 	bool has_error;
@@ -258,20 +258,6 @@ static int meta_check_opaque(struct conn *c, struct token *t, size_t nt)
 	return 0;
 }
 
-/* The absolute time an exptime argument means (for "t" after "T"). */
-static int64_t abs_exptime(int32_t e)
-{
-	int64_t now = (int64_t)time(NULL);
-
-	if (e == 0)
-		return 0;
-	if (e < 0)
-		return now - 1;
-	if (e <= REALTIME_MAXDELTA)
-		return now + e;
-	return e;
-}
-
 static char *put_key(char *p, const char *key, size_t klen, bool b64)
 {
 	*p++ = ' ';
@@ -338,21 +324,21 @@ static char *put_status(char *p, bool value, uint64_t len)
 }
 
 /*
- * A return flag that mg and ma both take, in request order: T sets the
- * TTL (so a later t shows the new one), t, c, O, k.  Others are left to
- * the caller.
+ * A return flag that mg and ma both take, in request order: t, c, O, k;
+ * T (applied by the library call already) makes a later t show the new
+ * TTL: *ttl_exptime starts as the exptime before the touch.  Others are
+ * left to the caller.
  */
 static char *put_common_flag(char *p, const struct token *tk, const char *key,
 			     size_t klen, const struct meta_flags *of,
-			     struct plkv_meta *m)
+			     const struct plkv_meta *m, int64_t *ttl_exptime)
 {
 	switch (tk->value[0]) {
 	case 'T':
-		plkv_touch(plkvd_kv, key, klen, of->exptime);
-		m->exptime = abs_exptime(of->exptime);
+		*ttl_exptime = m->exptime;
 		break;
 	case 't':
-		p = put_ttl(p, m->exptime);
+		p = put_ttl(p, *ttl_exptime);
 		break;
 	case 'c':
 		p = put_flag_u64(p, 'c', m->cas);
@@ -386,36 +372,35 @@ static void out_code(struct conn *c, const char *code, struct token *t,
 /* Read an item's metadata only (no value copied). */
 static int peek_meta(const char *key, size_t klen, struct plkv_meta *m)
 {
-	char one;
-	int rc = plkv_get(plkvd_kv, key, klen, &one, 0, m);
+	int rc = plkv_get(plkvd_kv, key, klen, NULL, 0, m);
 
 	return rc == PLKV_ETOOSMALL ? 0 : rc;
 }
 
-/* md, ma with C: the item's CAS must be the one given (read first, so
- * not atomic with what follows).  0, or the error to answer. */
-static int cas_matches(const char *key, size_t klen,
-		       const struct meta_flags *of, struct plkv_meta *m)
+/* ---- mg ---- */
+
+/* The item's metadata, its value with v, touched in the same call with
+ * T (*prev: the exptime before; without T, the exptime). */
+static int mg_fetch(struct conn *c, const char *key, size_t klen,
+		    const struct meta_flags *of, struct plkv_meta *m,
+		    int64_t *prev, char **val)
 {
 	int rc;
 
-	if (!of->has_cas)
-		return 0;
-	rc = peek_meta(key, klen, m);
-	if (rc == 0 && m->cas != of->req_cas)
-		rc = PLKV_EEXISTS;
-	return rc;
-}
-
-/* ---- mg ---- */
-
-static int mg_fetch(struct conn *c, const char *key, size_t klen, bool value,
-		    struct plkv_meta *m, char **val)
-{
-	if (value)
-		return fetch_value(c, key, klen, false, 0, m, val);
 	*val = NULL;
-	return peek_meta(key, klen, m);
+	if (of->value)
+		rc = fetch_value(c, key, klen, of->new_ttl, of->exptime, m,
+				 prev, val);
+	else if (of->new_ttl)
+		rc = plkv_gat_prev(plkvd_kv, key, klen, of->exptime, NULL, 0,
+				   m, prev);
+	else
+		rc = peek_meta(key, klen, m);
+	if (rc == PLKV_ETOOSMALL && !of->value)
+		rc = 0;
+	if (rc == 0 && !of->new_ttl)
+		*prev = m->exptime;
+	return rc;
 }
 
 static void process_mget(struct conn *c, struct token *t, size_t nt)
@@ -427,6 +412,7 @@ static void process_mget(struct conn *c, struct token *t, size_t nt)
 	const char *key;
 	size_t klen, i;
 	bool created = false;
+	int64_t ttl_exptime;
 	int rc;
 
 	if (meta_check_line(c, t, nt,
@@ -441,11 +427,11 @@ static void process_mget(struct conn *c, struct token *t, size_t nt)
 	key = t[1].value;
 	klen = t[1].length;
 
-	rc = mg_fetch(c, key, klen, of.value, &m, &val);
+	rc = mg_fetch(c, key, klen, &of, &m, &ttl_exptime, &val);
 	if (rc == PLKV_ENOTFOUND && of.vivify &&
 	    plkv_add(plkvd_kv, key, klen, "", 0, 0, of.autoviv_exptime) == 0) {
 		created = true;
-		rc = mg_fetch(c, key, klen, of.value, &m, &val);
+		rc = mg_fetch(c, key, klen, &of, &m, &ttl_exptime, &val);
 	}
 	if (c->state == CONN_CLOSING)
 		return;
@@ -472,7 +458,8 @@ static void process_mget(struct conn *c, struct token *t, size_t nt)
 			p = put_flag_u64(p, 'h', created ? 0 : 1);
 			break;
 		default:
-			p = put_common_flag(p, &t[i], key, klen, &of, &m);
+			p = put_common_flag(p, &t[i], key, klen, &of, &m,
+					    &ttl_exptime);
 			break;
 		}
 	}
@@ -549,11 +536,11 @@ static void process_mset(struct conn *c, struct token *t, size_t nt)
 		errstr = "CLIENT_ERROR invalid mode for ms M token";
 		goto error;
 	}
+	/* The library compares a CAS in every mode but add (as
+	 * memcached); set and replace with one answer as cas does. */
 	if (of.has_cas) {
 		if (st->mode == PLKV_SET || st->mode == PLKV_REPLACE)
 			st->mode = PLKV_CAS;
-		else if (st->mode != PLKV_ADD)
-			st->cas_check = true;
 		st->cas = of.req_cas;
 	}
 	if (has_error)
@@ -633,9 +620,16 @@ static void process_mdelete(struct conn *c, struct token *t, size_t nt)
 	}
 	if (meta_check_opaque(c, t, nt) != 0)
 		return;
-	rc = cas_matches(t[1].value, t[1].length, &of, &m);
-	if (rc == 0)
-		rc = plkv_delete(plkvd_kv, t[1].value, t[1].length);
+	/* C0 never matches in memcached (no item has CAS 0); to the
+	 * library 0 means "no compare", so that case only reads. */
+	if (of.has_cas && of.req_cas == 0) {
+		rc = peek_meta(t[1].value, t[1].length, &m);
+		if (rc == 0)
+			rc = PLKV_EEXISTS;
+	} else {
+		rc = plkv_delete_cas(plkvd_kv, t[1].value, t[1].length,
+				     of.req_cas);
+	}
 	if (rc == 0) {
 		if (of.no_reply)
 			return;
@@ -655,11 +649,12 @@ static void process_marith(struct conn *c, struct token *t, size_t nt)
 	struct meta_flags of = { .delta = 1 };
 	const char *errstr = BAD_FORMAT;
 	struct plkv_meta m = { 0 };
+	struct plkv_arith a = { 0 };
 	char hdr[HDR_ROOM], num[24], *p;
 	const char *key;
 	size_t klen, nlen, i;
 	uint64_t value = 0;
-	bool incr = true, need_meta = false;
+	int64_t ttl_exptime = 0;
 	int rc;
 
 	if (meta_check_line(c, t, nt, TOO_MANY_FLAGS) != 0)
@@ -670,10 +665,9 @@ static void process_marith(struct conn *c, struct token *t, size_t nt)
 	}
 	switch (of.mode) {
 	case 0: case 'I': case 'i': case '+':
-		incr = true;
 		break;
 	case 'D': case 'd': case '-':
-		incr = false;
+		a.flags |= PLKV_ARITH_DECR;
 		break;
 	default:
 		out_errstring(c, "CLIENT_ERROR invalid mode for ma M token");
@@ -684,22 +678,18 @@ static void process_marith(struct conn *c, struct token *t, size_t nt)
 	key = t[1].value;
 	klen = t[1].length;
 
-	rc = cas_matches(key, klen, &of, &m);
-	for (int tries = 0; rc == 0 && tries < 2; tries++) {
-		if (incr)
-			rc = plkv_incr(plkvd_kv, key, klen, of.delta, &value);
-		else
-			rc = plkv_decr(plkvd_kv, key, klen, of.delta, &value);
-		if (rc != PLKV_ENOTFOUND || !of.vivify)
-			break;
-		nlen = (size_t)(fmt_u64(num, of.initial) - num);
-		rc = plkv_add(plkvd_kv, key, klen, num, nlen, 0,
-			      of.autoviv_exptime);
-		value = of.initial;
-		if (rc != PLKV_ENOTSTORED)
-			break;
-		rc = 0;		/* someone else created it: update theirs */
+	a.delta = of.delta;
+	a.cas_in = of.has_cas ? of.req_cas : 0;
+	if (of.vivify) {
+		a.flags |= PLKV_ARITH_VIVIFY;
+		a.initial = of.initial;
+		a.vivify_exptime = of.autoviv_exptime;
 	}
+	if (of.new_ttl) {
+		a.flags |= PLKV_ARITH_TOUCH;
+		a.exptime = of.exptime;
+	}
+	rc = plkv_arith(plkvd_kv, key, klen, &a, &value, &m, &ttl_exptime);
 	switch (rc) {
 	case 0:
 		break;
@@ -721,21 +711,12 @@ static void process_marith(struct conn *c, struct token *t, size_t nt)
 		out_errstring(c, hdr);
 		return;
 	}
-
-	for (i = 2; i < nt - 1; i++)
-		if (t[i].value[0] == 'c' || t[i].value[0] == 't')
-			need_meta = true;
-	if (need_meta)
-		peek_meta(key, klen, &m);
-	if (of.no_reply) {
-		if (of.new_ttl)
-			plkv_touch(plkvd_kv, key, klen, of.exptime);
+	if (of.no_reply)
 		return;
-	}
 	nlen = (size_t)(fmt_u64(num, value) - num);
 	p = put_status(hdr, of.value, nlen);
 	for (i = 2; i < nt - 1; i++)
-		p = put_common_flag(p, &t[i], key, klen, &of, &m);
+		p = put_common_flag(p, &t[i], key, klen, &of, &m, &ttl_exptime);
 	if (of.value) {
 		memcpy(p, "\r\n", 2);
 		p += 2;

@@ -270,20 +270,6 @@ static void text_complete_store(struct conn *c, int rc)
 		out_string(c, answer[o]);
 }
 
-/* ms with C in append/prepend mode: the API compares CAS only in CAS
- * mode, so compare first.  Not atomic with the store that follows. */
-static int cas_precheck(struct pending_store *st)
-{
-	struct plkv_meta m;
-	char one;
-	int rc;
-
-	rc = plkv_get(plkvd_kv, st->key, st->klen, &one, 0, &m);
-	if (rc != 0 && rc != PLKV_ETOOSMALL)
-		return rc == PLKV_ENOTFOUND ? PLKV_ENOTSTORED : rc;
-	return m.cas == st->cas ? 0 : PLKV_EEXISTS;
-}
-
 static int try_nread(struct conn *c)
 {
 	struct pending_store *st = &c->st;
@@ -304,11 +290,8 @@ static int try_nread(struct conn *c)
 			out_string(c, "CLIENT_ERROR bad data chunk");
 		return 1;
 	}
-	rc = st->cas_check ? cas_precheck(st) : 0;
-	if (rc == 0)
-		rc = plkv_store(plkvd_kv, st->mode, st->key, st->klen, v,
-				st->vlen - 2, st->flags, st->exptime, st->cas,
-				&cas_out);
+	rc = plkv_store(plkvd_kv, st->mode, st->key, st->klen, v, st->vlen - 2,
+			st->flags, st->exptime, st->cas, &cas_out);
 	/* As memcached: a set that failed for space leaves no stale value. */
 	if ((rc == PLKV_ETOOBIG || rc == PLKV_ENOMEM) && st->mode == PLKV_SET)
 		plkv_delete(plkvd_kv, st->key, st->klen);
@@ -406,11 +389,13 @@ static char *value_header(char *p, const char *key, size_t klen,
 /*
  * Fetch @key's value into the write buffer, HDR_ROOM bytes past its end,
  * growing the room to the value's size when the library reports it too
- * small.  With @touch, also set the exptime (gat).  On 0, *val is where
- * the value lies; commit_value() then puts a header before it.
+ * small.  With @touch, also set the exptime (gat; @prev, if not NULL,
+ * gets the exptime before).  On 0, *val is where the value lies;
+ * commit_value() then puts a header before it.
  */
 int fetch_value(struct conn *c, const char *key, size_t klen, bool touch,
-		int64_t exptime, struct plkv_meta *m, char **val)
+		int64_t exptime, struct plkv_meta *m, int64_t *prev,
+		char **val)
 {
 	size_t cap = c->vsize > 4096 ? c->vsize : 4096;
 	char *p;
@@ -424,7 +409,8 @@ int fetch_value(struct conn *c, const char *key, size_t klen, bool touch,
 		}
 		*val = p + HDR_ROOM;
 		if (touch)
-			rc = plkv_gat(plkvd_kv, key, klen, exptime, *val, cap, m);
+			rc = plkv_gat_prev(plkvd_kv, key, klen, exptime, *val,
+					   cap, m, prev);
 		else
 			rc = plkv_get(plkvd_kv, key, klen, *val, cap, m);
 		if (rc != PLKV_ETOOSMALL)
@@ -452,7 +438,7 @@ static void emit_direct(struct conn *c, const char *key, size_t klen)
 	struct plkv_meta m;
 	char hdr[HDR_ROOM], *val, *e;
 
-	if (fetch_value(c, key, klen, g->touch, g->exptime, &m, &val) != 0)
+	if (fetch_value(c, key, klen, g->touch, g->exptime, &m, NULL, &val) != 0)
 		return;
 	e = value_header(hdr, key, klen, &m, g->cas);
 	commit_value(c, hdr, (size_t)(e - hdr), val, m.len);
@@ -941,8 +927,12 @@ static void process_stats(struct conn *c, struct token *t, size_t nt)
 		server_stats_settings(c);
 		sc.skip = settings_names;
 	} else if (strcmp(group, "reset") == 0) {
-		/* The library keeps its counters; only ours could reset. */
-		out_string(c, "RESET");
+		rc = plkv_stats_reset(plkvd_kv);
+		net_stats_reset();
+		if (rc)
+			out_store_error(c, rc);
+		else
+			out_string(c, "RESET");
 		return;
 	} else if (strcmp(group, "detail") == 0) {
 		out_string(c, "CLIENT_ERROR usage: stats detail on|off|dump");
