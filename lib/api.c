@@ -43,20 +43,6 @@ static int mut_enter(plkv_t *kv, struct plkv_ctx *ctx, uint32_t op)
 	return 0;
 }
 
-/* A mutation that takes only a key: check the handle and the key, enter. */
-static int mut_enter_key(plkv_t *kv, struct plkv_ctx *ctx, const char *key,
-			 size_t klen, uint32_t op)
-{
-	int rc;
-
-	if (!kv)
-		return -EINVAL;
-	rc = key_check(kv, key, klen);
-	if (rc)
-		return rc;
-	return mut_enter(kv, ctx, op);
-}
-
 static void mut_leave(struct plkv_ctx *ctx)
 {
 	eng_after_op(ctx, true);
@@ -263,45 +249,51 @@ PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
 	return plkv_arith(kv, key, klen, &a, result, NULL, NULL);
 }
 
-PLKV_API int plkv_delete_cas(plkv_t *kv, const char *key, size_t klen,
-			     uint64_t cas)
-{
-	struct plkv_ctx ctx;
-	int rc = mut_enter_key(kv, &ctx, key, klen, OP_DELETE);
-
-	if (rc)
-		return rc;
-	rc = eng_delete(&ctx, key, klen, cas);
-	mut_leave(&ctx);
-	return rc;
-}
-
-PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen)
-{
-	return plkv_delete_cas(kv, key, klen, 0);
-}
-
-PLKV_API int plkv_touch(plkv_t *kv, const char *key, size_t klen,
-			int64_t exptime)
-{
-	struct plkv_ctx ctx;
-	int rc = mut_enter_key(kv, &ctx, key, klen, OP_TOUCH);
-
-	if (rc)
-		return rc;
-	rc = eng_touch(&ctx, key, klen, exptime);
-	mut_leave(&ctx);
-	return rc;
-}
-
-PLKV_API int plkv_flush_all(plkv_t *kv, int64_t delay)
+/* delete (compared to cas unless 0) and touch: a mutation of one key. */
+static int key_mutate(plkv_t *kv, const char *key, size_t klen, uint32_t op,
+		      uint64_t cas, int64_t exptime)
 {
 	struct plkv_ctx ctx;
 	int rc;
 
 	if (!kv)
 		return -EINVAL;
-	rc = mut_enter(kv, &ctx, OP_FLUSH);
+	rc = key_check(kv, key, klen);
+	if (rc)
+		return rc;
+	rc = mut_enter(kv, &ctx, op);
+	if (rc)
+		return rc;
+	if (op == OP_DELETE)
+		rc = eng_delete(&ctx, key, klen, cas);
+	else
+		rc = eng_touch(&ctx, key, klen, exptime);
+	mut_leave(&ctx);
+	return rc;
+}
+
+PLKV_API int plkv_delete_cas(plkv_t *kv, const char *key, size_t klen,
+			     uint64_t cas)
+{
+	return key_mutate(kv, key, klen, OP_DELETE, cas, 0);
+}
+
+PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen)
+{
+	return key_mutate(kv, key, klen, OP_DELETE, 0, 0);
+}
+
+PLKV_API int plkv_touch(plkv_t *kv, const char *key, size_t klen,
+			int64_t exptime)
+{
+	return key_mutate(kv, key, klen, OP_TOUCH, 0, exptime);
+}
+
+PLKV_API int plkv_flush_all(plkv_t *kv, int64_t delay)
+{
+	struct plkv_ctx ctx;
+	int rc = kv ? mut_enter(kv, &ctx, OP_FLUSH) : -EINVAL;
+
 	if (rc)
 		return rc;
 	rc = eng_flush(&ctx, delay);
@@ -347,11 +339,8 @@ PLKV_API int plkv_stats(plkv_t *kv, const char *group, plkv_stat_fn fn,
 PLKV_API int plkv_stats_reset(plkv_t *kv)
 {
 	struct plkv_ctx ctx;
-	int rc;
+	int rc = plkv_enter_kv(kv, &ctx);
 
-	if (!kv)
-		return -EINVAL;
-	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
 	eng_stats_reset(&ctx);
@@ -385,11 +374,8 @@ PLKV_API int plkv_stat_u64(plkv_t *kv, const char *name, uint64_t *value)
 PLKV_API int plkv_maintain(plkv_t *kv, unsigned budget)
 {
 	struct plkv_ctx ctx;
-	int rc;
+	int rc = plkv_enter_kv(kv, &ctx);
 
-	if (!kv)
-		return -EINVAL;
-	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
 	plkv_crash_op_begin(&ctx);

@@ -12,6 +12,7 @@
 #ifndef PLKV_CORE_H
 #define PLKV_CORE_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -212,6 +213,17 @@ static inline _Atomic uint32_t *plkv_lockword(const struct plkv *kv,
  */
 PLKV_HIDDEN int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx);
 PLKV_HIDDEN void plkv_leave(struct plkv_ctx *ctx);
+
+/*
+ * plkv_enter() for a public call with no other argument to check before
+ * the gate.  The NULL test stays out of plkv_enter(): the data calls test
+ * the handle with their key, before the gate, and their path should not
+ * pay for a second test.
+ */
+static inline int plkv_enter_kv(struct plkv *kv, struct plkv_ctx *ctx)
+{
+	return kv ? plkv_enter(kv, ctx) : -EINVAL;
+}
 /* Grant/revoke the key without the rest of the gate (open, close). */
 PLKV_HIDDEN void plkv_gate_open(struct plkv *kv);
 PLKV_HIDDEN void plkv_gate_close(struct plkv *kv);

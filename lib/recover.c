@@ -138,11 +138,8 @@ int plkv_recover_dead(struct plkv_ctx *ctx)
 PLKV_API int plkv_recover(plkv_t *kv, unsigned *recovered)
 {
 	struct plkv_ctx ctx;
-	int rc;
+	int rc = plkv_enter_kv(kv, &ctx);
 
-	if (!kv)
-		return -EINVAL;
-	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
 	rc = plkv_recover_dead(&ctx);
