@@ -129,8 +129,8 @@ static inline int ut_get(plkv_t *h, const char *k, char *buf, size_t cap,
 			      "NOTFOUND", (k), _rc); \
 	} while (0)
 
-/* A test case whose every test gets a store from @setup (torn down
- * after it); ut_tcase() gives the default 64 MiB one. */
+/* A test case whose every test gets a store from @setup (ut_setup():
+ * the default 64 MiB one), torn down after it. */
 static inline TCase *ut_tcase_setup(const char *name, int timeout,
 				    void (*setup)(void))
 {
@@ -139,11 +139,6 @@ static inline TCase *ut_tcase_setup(const char *name, int timeout,
 	tcase_add_checked_fixture(tc, setup, ut_teardown);
 	tcase_set_timeout(tc, timeout);
 	return tc;
-}
-
-static inline TCase *ut_tcase(const char *name, int timeout)
-{
-	return ut_tcase_setup(name, timeout, ut_setup);
 }
 
 #endif /* PLKV_ENG_TEST_H */

@@ -4,7 +4,7 @@
  * replace/append/prepend/cas, incr/decr, delete, touch, gat, get/mget,
  * ETOOSMALL, argument validation (bad input changes nothing).
  */
-#include "eng_test.h"
+#include "ut_suite.h"
 
 START_TEST(set_get_basic)
 {
@@ -325,29 +325,14 @@ START_TEST(too_big)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("commands");
-	TCase *tc = ut_tcase("commands", 30);
-
-	tcase_add_test(tc, set_get_basic);
-	tcase_add_test(tc, add_replace);
-	tcase_add_test(tc, append_prepend_keep_flags);
-	tcase_add_test(tc, cas_semantics);
-	tcase_add_test(tc, cas_unique_per_store);
-	tcase_add_test(tc, incr_decr);
-	tcase_add_test(tc, incr_length_change);
-	tcase_add_test(tc, incr_nonnumeric);
-	tcase_add_test(tc, delete_touch_gat);
-	tcase_add_test(tc, etoosmall);
-	tcase_add_test(tc, mget_partial);
-	tcase_add_test(tc, bad_arguments);
-	tcase_add_test(tc, too_big);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return ut_run(suite());
+	const TTest *const tests[] = {
+		set_get_basic, add_replace, append_prepend_keep_flags,
+		cas_semantics, cas_unique_per_store, incr_decr,
+		incr_length_change, incr_nonnumeric, delete_touch_gat,
+		etoosmall, mget_partial, bad_arguments, too_big, NULL
+	};
+
+	return ut_main("commands", 30, ut_setup, tests);
 }

@@ -8,7 +8,7 @@
  */
 #include <pthread.h>
 
-#include "eng_test.h"
+#include "ut_suite.h"
 
 static uint64_t cas_of(const char *k)
 {
@@ -347,24 +347,13 @@ START_TEST(delete_cas_races_set)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("conditional");
-	TCase *tc = ut_tcase("conditional", 60);
-
-	tcase_add_test(tc, store_cas_every_mode);
-	tcase_add_test(tc, delete_cas);
-	tcase_add_test(tc, arith_cas_and_meta);
-	tcase_add_test(tc, arith_touch);
-	tcase_add_test(tc, arith_vivify);
-	tcase_add_test(tc, gat_prev);
-	tcase_add_test(tc, vivify_exactly_once);
-	tcase_add_test(tc, delete_cas_races_set);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return ut_run(suite());
+	const TTest *const tests[] = {
+		store_cas_every_mode, delete_cas, arith_cas_and_meta,
+		arith_touch, arith_vivify, gat_prev, vivify_exactly_once,
+		delete_cas_races_set, NULL
+	};
+
+	return ut_main("conditional", 60, ut_setup, tests);
 }

@@ -1259,56 +1259,38 @@ START_TEST(stats_reset)
 }
 END_TEST
 
-static Suite *proto_suite(void)
+/* A test case of @tests on a fresh connection and store each. */
+static TCase *proto_tcase(const char *name, const TTest *const *tests)
 {
-	Suite *s = suite_create("plkvd protocol");
-	TCase *tc = tcase_create("text");
-	TCase *tm = tcase_create("meta");
+	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_checked_fixture(tm, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, tokenizer);
-	tcase_add_test(tc, numbers);
-	tcase_add_test(tc, set_get);
-	tcase_add_test(tc, gets_cas);
-	tcase_add_test(tc, add_replace_append_prepend);
-	tcase_add_test(tc, multiget);
-	tcase_add_test(tc, multiget_large_values);
-	tcase_add_test(tc, get_pauses_for_output);
-	tcase_add_test(tc, noreply);
-	tcase_add_test(tc, bad_lines);
-	tcase_add_test(tc, long_keys);
-	tcase_add_test(tc, too_large_is_swallowed);
-	tcase_add_test(tc, too_large_noreply);
-	tcase_add_test(tc, announced_value_grows_with_data);
-	tcase_add_test(tc, arithmetic);
-	tcase_add_test(tc, delete_forms);
-	tcase_add_test(tc, touch_gat);
-	tcase_add_test(tc, flush_verbosity_version_quit);
-	tcase_add_test(tc, stats_groups);
-	tcase_add_test(tc, stats_other_groups);
-	tcase_add_test(tc, line_limits);
-	tcase_add_test(tc, get_line_streamed);
-	tcase_add_test(tc, get_line_streamed_bad_key);
-	tcase_add_test(tc, binary_junk);
-	suite_add_tcase(s, tc);
-	tcase_add_test(tm, meta_basic);
-	tcase_add_test(tm, meta_set_modes);
-	tcase_add_test(tm, meta_too_large);
-	tcase_add_test(tm, meta_delete_arith);
-	tcase_add_test(tm, meta_errors);
-	tcase_add_test(tm, meta_ttl_order_and_b64);
-	tcase_add_test(tm, meta_vivify);
-	tcase_add_test(tm, meta_cas_compare);
-	tcase_add_test(tm, meta_arith_vivify_ttl);
-	tcase_add_test(tm, meta_get_touch);
-	tcase_add_test(tc, stats_reset);
-	suite_add_tcase(s, tm);
-	return s;
+	ut_tcase_add(tc, tests);
+	return tc;
 }
 
 int main(void)
 {
-	return ut_run(proto_suite());
+	const TTest *const text[] = {
+		tokenizer, numbers, set_get, gets_cas,
+		add_replace_append_prepend, multiget, multiget_large_values,
+		get_pauses_for_output, noreply, bad_lines, long_keys,
+		too_large_is_swallowed, too_large_noreply,
+		announced_value_grows_with_data, arithmetic, delete_forms,
+		touch_gat, flush_verbosity_version_quit, stats_groups,
+		stats_other_groups, line_limits, get_line_streamed,
+		get_line_streamed_bad_key, binary_junk, stats_reset, NULL
+	};
+	const TTest *const meta[] = {
+		meta_basic, meta_set_modes, meta_too_large, meta_delete_arith,
+		meta_errors, meta_ttl_order_and_b64, meta_vivify,
+		meta_cas_compare, meta_arith_vivify_ttl, meta_get_touch, NULL
+	};
+	Suite *s = suite_create("plkvd protocol");
+	TCase *tc = proto_tcase("text", text);
+
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	suite_add_tcase(s, proto_tcase("meta", meta));
+	return ut_run(s);
 }

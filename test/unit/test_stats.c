@@ -6,7 +6,7 @@
  */
 #include <pthread.h>
 
-#include "eng_test.h"
+#include "ut_suite.h"
 
 struct kvs {
 	char name[64][48];
@@ -195,21 +195,12 @@ START_TEST(reset_counters)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("stats");
-	TCase *tc = ut_tcase("stats", 30);
-
-	tcase_add_test(tc, general_after_sequence);
-	tcase_add_test(tc, items_slabs_settings);
-	tcase_add_test(tc, callback_stops);
-	tcase_add_test(tc, retired_threads_counted);
-	tcase_add_test(tc, reset_counters);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return ut_run(suite());
+	const TTest *const tests[] = {
+		general_after_sequence, items_slabs_settings, callback_stops,
+		retired_threads_counted, reset_counters, NULL
+	};
+
+	return ut_main("stats", 30, ut_setup, tests);
 }

@@ -24,10 +24,8 @@ static inline int ut_main(const char *name, int timeout, void (*setup)(void),
 {
 	Suite *s = suite_create(name);
 	TCase *tc = ut_tcase_setup(name, timeout, setup);
-	size_t i;
 
-	for (i = 0; tests[i]; i++)
-		tcase_add_test(tc, tests[i]);
+	ut_tcase_add(tc, tests);
 	suite_add_tcase(s, tc);
 	return ut_run(s);
 }
