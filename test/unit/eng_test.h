@@ -96,6 +96,36 @@ static inline uint64_t ut_stat(plkv_t *h, const char *name)
 	return v;
 }
 
+/* A stat and the value it must have, for ck_stats(). */
+struct ut_stat_want {
+	const char *name;
+	uint64_t value;
+};
+
+/* The first of @w whose stat is not its value (*got: the stat's), or
+ * the terminator. */
+static inline const struct ut_stat_want *
+ut_stat_mismatch(plkv_t *h, const struct ut_stat_want *w, uint64_t *got)
+{
+	for (; w->name; w++) {
+		*got = ut_stat(h, w->name);
+		if (*got != w->value)
+			break;
+	}
+	return w;
+}
+
+/* Each stat has its value: ck_stats(h, { "cmd_set", 3 }, { "bytes", 0 }) */
+#define ck_stats(h, ...) do { \
+		uint64_t _v = 0; \
+		const struct ut_stat_want *_w = ut_stat_mismatch((h), \
+			(const struct ut_stat_want[]){ __VA_ARGS__, \
+						       { NULL, 0 } }, &_v); \
+		ck_assert_msg(!_w->name, "stat %s: %llu, expected %llu", \
+			      _w->name, (unsigned long long)_v, \
+			      (unsigned long long)_w->value); \
+	} while (0)
+
 static inline int ut_set(plkv_t *h, const char *k, const char *v)
 {
 	return plkv_set(h, k, strlen(k), v, strlen(v), 0, 0);

@@ -87,9 +87,8 @@ START_TEST(cas_semantics)
 	ck_get_eq(kv, "c", "v2");
 	/* the old cas no longer matches */
 	ck_assert_int_eq(plkv_cas(kv, "c", 1, "v3", 2, 5, 0, c1), PLKV_EEXISTS);
-	ck_assert_uint_eq(ut_stat(kv, "cas_misses"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "cas_hits"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "cas_badval"), 2);
+	ck_stats(kv, { "cas_misses", 1 }, { "cas_hits", 1 },
+		 { "cas_badval", 2 });
 }
 END_TEST
 
@@ -134,9 +133,8 @@ START_TEST(incr_decr)
 	ck_assert_int_eq(plkv_incr(kv, "n", 1, 2, &r), 0);
 	ck_assert_uint_eq(r, 1);
 	ck_get_eq(kv, "n", "1");
-	ck_assert_uint_eq(ut_stat(kv, "incr_hits"), 2);
-	ck_assert_uint_eq(ut_stat(kv, "incr_misses"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "decr_hits"), 1);
+	ck_stats(kv, { "incr_hits", 2 }, { "incr_misses", 1 },
+		 { "decr_hits", 1 });
 	ck_store_ok(kv);
 }
 END_TEST
@@ -219,11 +217,9 @@ START_TEST(delete_touch_gat)
 	ck_assert_int_eq(m.exptime, 0);
 	ck_assert_int_eq(plkv_gat(kv, "zz", 2, 0, buf, sizeof(buf), &m),
 			 PLKV_ENOTFOUND);
-	ck_assert_uint_eq(ut_stat(kv, "delete_hits"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "delete_misses"), 2);
-	ck_assert_uint_eq(ut_stat(kv, "touch_hits"), 2);
-	ck_assert_uint_eq(ut_stat(kv, "touch_misses"), 2);
-	ck_assert_uint_eq(ut_stat(kv, "cmd_touch"), 4);
+	ck_stats(kv, { "delete_hits", 1 }, { "delete_misses", 2 },
+		 { "touch_hits", 2 }, { "touch_misses", 2 },
+		 { "cmd_touch", 4 });
 	ck_store_ok(kv);
 }
 END_TEST

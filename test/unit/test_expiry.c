@@ -21,9 +21,9 @@ START_TEST(relative)
 	ck_get_eq(kv, "r", "v");
 	plkv_test_time_offset = 10;
 	ck_get_missing(kv, "r");
-	ck_assert_uint_eq(ut_stat(kv, "get_expired"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "get_misses"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "curr_items"), 0);	/* reclaimed */
+	/* curr_items 0: reclaimed */
+	ck_stats(kv, { "get_expired", 1 }, { "get_misses", 1 },
+		 { "curr_items", 0 });
 	ck_store_ok(kv);
 }
 END_TEST
@@ -81,9 +81,8 @@ START_TEST(crawler_reclaims)
 	while (plkv_maintain(kv, 1000) > 0 &&
 	       ut_stat(kv, "curr_items") > 100)
 		;
-	ck_assert_uint_eq(ut_stat(kv, "curr_items"), 100);
-	ck_assert_uint_eq(ut_stat(kv, "reclaimed"), 500);
-	ck_assert_uint_eq(ut_stat(kv, "expired_unfetched"), 500);
+	ck_stats(kv, { "curr_items", 100 }, { "reclaimed", 500 },
+		 { "expired_unfetched", 500 });
 	for (i = 0; i < 100; i++) {
 		snprintf(k, sizeof(k), "keep:%u", i);
 		ck_get_eq(kv, k, "v");

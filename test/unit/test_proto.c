@@ -138,6 +138,20 @@ static struct item *find(const char *k, size_t n)
 	return NULL;
 }
 
+/* The live item of a valid key; else NULL, *rc the library's error. */
+static struct item *lookup(const char *k, size_t n, int *rc)
+{
+	struct item *it;
+
+	if (bad_key(k, n)) {
+		*rc = PLKV_EBADKEY;
+		return NULL;
+	}
+	it = find(k, n);
+	*rc = it ? 0 : PLKV_ENOTFOUND;
+	return it;
+}
+
 static int put(const char *k, size_t n, const void *v, size_t vlen,
 	       uint32_t flags, int64_t exptime, struct item *it)
 {
@@ -181,14 +195,13 @@ int mock_get(plkv_t *kv, const char *key, size_t klen, void *buf, size_t cap,
 	     struct plkv_meta *m)
 {
 	struct item *it;
+	int rc;
 
 	(void)kv;
 	calls_get++;
-	if (bad_key(key, klen))
-		return PLKV_EBADKEY;
-	it = find(key, klen);
+	it = lookup(key, klen, &rc);
 	if (!it)
-		return PLKV_ENOTFOUND;
+		return rc;
 	item_meta(it, m);
 	if (it->vlen > cap)
 		return PLKV_ETOOSMALL;
@@ -199,16 +212,13 @@ int mock_get(plkv_t *kv, const char *key, size_t klen, void *buf, size_t cap,
 
 int mock_touch(plkv_t *kv, const char *key, size_t klen, int64_t exptime)
 {
-	struct item *it;
+	int rc;
+	struct item *it = lookup(key, klen, &rc);
 
 	(void)kv;
-	if (bad_key(key, klen))
-		return PLKV_EBADKEY;
-	it = find(key, klen);
-	if (!it)
-		return PLKV_ENOTFOUND;
-	it->exptime = abs_time(exptime);
-	return 0;
+	if (it)
+		it->exptime = abs_time(exptime);
+	return rc;
 }
 
 int mock_gat_prev(plkv_t *kv, const char *key, size_t klen, int64_t exptime,
@@ -316,14 +326,12 @@ int mock_add(plkv_t *kv, const char *key, size_t klen, const void *val,
 
 int mock_delete_cas(plkv_t *kv, const char *key, size_t klen, uint64_t cas)
 {
-	struct item *it;
+	int rc;
+	struct item *it = lookup(key, klen, &rc);
 
 	(void)kv;
-	if (bad_key(key, klen))
-		return PLKV_EBADKEY;
-	it = find(key, klen);
 	if (!it)
-		return PLKV_ENOTFOUND;
+		return rc;
 	if (cas && it->cas != cas)
 		return PLKV_EEXISTS;
 	free(it->val);
@@ -359,11 +367,9 @@ int mock_arith(plkv_t *kv, const char *key, size_t klen,
 	int rc;
 
 	(void)kv;
-	if (bad_key(key, klen))
-		return PLKV_EBADKEY;
-	it = find(key, klen);
-	if (!it && !(a->flags & PLKV_ARITH_VIVIFY))
-		return PLKV_ENOTFOUND;
+	it = lookup(key, klen, &rc);
+	if (!it && (rc == PLKV_EBADKEY || !(a->flags & PLKV_ARITH_VIVIFY)))
+		return rc;
 	if (!it) {
 		v = a->initial;
 		rc = put_number(NULL, key, klen, v, 0,

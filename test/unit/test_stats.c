@@ -48,19 +48,12 @@ START_TEST(general_after_sequence)
 	ut_get(kv, "x", b, sizeof(b), NULL);
 	plkv_delete(kv, "b", 1);
 	plkv_touch(kv, "a", 1, 100);
-	ck_assert_uint_eq(ut_stat(kv, "cmd_set"), 3);
-	ck_assert_uint_eq(ut_stat(kv, "cmd_get"), 3);
-	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 2);
-	ck_assert_uint_eq(ut_stat(kv, "get_misses"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "curr_items"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "total_items"), 3);
-	ck_assert_uint_eq(ut_stat(kv, "bytes"), item_ntotal(1, 3));
-	ck_assert_uint_eq(ut_stat(kv, "delete_hits"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "touch_hits"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "limit_maxbytes"), 64 << 20);
-	ck_assert_uint_eq(ut_stat(kv, "hash_power_level"), 16);
-	ck_assert_uint_eq(ut_stat(kv, "hash_is_expanding"), 0);
-	ck_assert_uint_eq(ut_stat(kv, "evictions"), 0);
+	ck_stats(kv, { "cmd_set", 3 }, { "cmd_get", 3 }, { "get_hits", 2 },
+		 { "get_misses", 1 }, { "curr_items", 1 },
+		 { "total_items", 3 }, { "bytes", item_ntotal(1, 3) },
+		 { "delete_hits", 1 }, { "touch_hits", 1 },
+		 { "limit_maxbytes", 64 << 20 }, { "hash_power_level", 16 },
+		 { "hash_is_expanding", 0 }, { "evictions", 0 });
 	{
 		uint64_t v;
 
@@ -167,15 +160,10 @@ START_TEST(reset_counters)
 	ck_assert_uint_eq(ut_stat(kv, "total_items"), 21);
 
 	ck_assert_int_eq(plkv_stats_reset(kv), 0);
-	ck_assert_uint_eq(ut_stat(kv, "cmd_set"), 0);
-	ck_assert_uint_eq(ut_stat(kv, "cmd_get"), 0);
-	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 0);
-	ck_assert_uint_eq(ut_stat(kv, "get_misses"), 0);
-	ck_assert_uint_eq(ut_stat(kv, "delete_misses"), 0);
-	ck_assert_uint_eq(ut_stat(kv, "incr_misses"), 0);
-	ck_assert_uint_eq(ut_stat(kv, "cmd_flush"), 0);
-	ck_assert_uint_eq(ut_stat(kv, "total_items"), 0);
-	ck_assert_uint_eq(ut_stat(kv, "curr_items"), 2);
+	ck_stats(kv, { "cmd_set", 0 }, { "cmd_get", 0 }, { "get_hits", 0 },
+		 { "get_misses", 0 }, { "delete_misses", 0 },
+		 { "incr_misses", 0 }, { "cmd_flush", 0 },
+		 { "total_items", 0 }, { "curr_items", 2 });
 	ck_assert_uint_gt(ut_stat(kv, "bytes"), 0);
 	/* twice in a row: still 0, never below */
 	ck_assert_int_eq(plkv_stats_reset(kv), 0);
@@ -183,9 +171,7 @@ START_TEST(reset_counters)
 
 	ut_get(kv, "x", b, sizeof(b), NULL);
 	ck_assert_int_eq(ut_set(kv, "y", "2"), 0);
-	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "cmd_set"), 1);
-	ck_assert_uint_eq(ut_stat(kv, "total_items"), 1);
+	ck_stats(kv, { "get_hits", 1 }, { "cmd_set", 1 }, { "total_items", 1 });
 	/* a thread that retires after the reset adds only what it did */
 	pthread_create(&t[0], NULL, thread_ops, NULL);
 	pthread_join(t[0], NULL);
