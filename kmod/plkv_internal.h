@@ -111,6 +111,8 @@ int plkv_ioc_attach(struct plkv_file *pf, void __user *uarg);
 int plkv_ioc_destroy(struct plkv_file *pf, void __user *uarg);
 int plkv_ioc_seg_info(struct plkv_file *pf, void __user *uarg);
 int plkv_ioc_list_segs(struct plkv_file *pf, void __user *uarg);
+int plkv_list_copy_out(void __user *uarg, struct plkv_list *l, void *buf,
+		       u32 filled, size_t esize);
 
 /* plkv_proc.c */
 struct plkv_proc *plkv_proc_alloc(void);

@@ -253,13 +253,7 @@ out_unlock:
 		return ret;
 
 	l.count = n;
-	if (filled && copy_to_user(u64_to_user_ptr(l.buf), buf,
-				   filled * sizeof(*buf)))
-		ret = -EFAULT;
-	else if (copy_to_user(uarg, &l, sizeof(l)))
-		ret = -EFAULT;
-	kvfree(buf);
-	return ret;
+	return plkv_list_copy_out(uarg, &l, buf, filled, sizeof(*buf));
 }
 
 /*

@@ -86,6 +86,36 @@ static int plkv_name_check(const char *name, bool allow_empty)
 	return 0;
 }
 
+/*
+ * The checks ATTACH and DESTROY share: no flags, zero padding and reserved
+ * fields, a valid non-empty name.
+ */
+static int plkv_named_args_check(const char *name, u32 flags, u32 pad,
+				 bool reserved_zeroed)
+{
+	if (flags || pad || !reserved_zeroed)
+		return -EINVAL;
+	return plkv_name_check(name, false);
+}
+
+/*
+ * The end of LIST_SEGS and LIST_PROCS: copy out the filled entries (each
+ * esize bytes) and the header with the total count, free the buffer.
+ */
+int plkv_list_copy_out(void __user *uarg, struct plkv_list *l, void *buf,
+		       u32 filled, size_t esize)
+{
+	int ret = 0;
+
+	if (filled && copy_to_user(u64_to_user_ptr(l->buf), buf,
+				   filled * esize))
+		ret = -EFAULT;
+	else if (copy_to_user(uarg, l, sizeof(*l)))
+		ret = -EFAULT;
+	kvfree(buf);
+	return ret;
+}
+
 static struct plkv_seg *plkv_seg_find(const char *name)
 {
 	struct plkv_seg *seg;
@@ -264,9 +294,8 @@ int plkv_ioc_attach(struct plkv_file *pf, void __user *uarg)
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if (a.flags || a.pad || !plkv_zeroed(a.reserved))
-		return -EINVAL;
-	ret = plkv_name_check(a.name, false);
+	ret = plkv_named_args_check(a.name, a.flags, a.pad,
+				    plkv_zeroed(a.reserved));
 	if (ret)
 		return ret;
 	/* Probe the copy-out now rather than undo an attach for it later. */
@@ -336,9 +365,8 @@ int plkv_ioc_destroy(struct plkv_file *pf, void __user *uarg)
 
 	if (copy_from_user(&d, uarg, sizeof(d)))
 		return -EFAULT;
-	if (d.flags || d.pad || !plkv_zeroed(d.reserved))
-		return -EINVAL;
-	ret = plkv_name_check(d.name, false);
+	ret = plkv_named_args_check(d.name, d.flags, d.pad,
+				    plkv_zeroed(d.reserved));
 	if (ret)
 		return ret;
 
@@ -419,7 +447,6 @@ int plkv_ioc_list_segs(struct plkv_file *pf, void __user *uarg)
 	struct plkv_seg *seg;
 	struct plkv_list l;
 	u32 n = 0, filled = 0;
-	int ret = 0;
 
 	if (copy_from_user(&l, uarg, sizeof(l)))
 		return -EFAULT;
@@ -447,11 +474,5 @@ int plkv_ioc_list_segs(struct plkv_file *pf, void __user *uarg)
 	mutex_unlock(&plkv_mutex);
 
 	l.count = n;
-	if (filled && copy_to_user(u64_to_user_ptr(l.buf), buf,
-				   filled * sizeof(*buf)))
-		ret = -EFAULT;
-	else if (copy_to_user(uarg, &l, sizeof(l)))
-		ret = -EFAULT;
-	kvfree(buf);
-	return ret;
+	return plkv_list_copy_out(uarg, &l, buf, filled, sizeof(*buf));
 }
