@@ -13,43 +13,14 @@
  */
 #include "kmod_util.h"
 
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 
 #define SEG_SIZE	(1u << 20)
 #define NSLOTS		(PLKV_MAX_THREADS - 1)
 
-FIXTURE(fx) {
-	bool ready;
-	char name[PLKV_NAME_MAX];
-	struct kd_client c;
-};
-
-FIXTURE_SETUP(fx)
-{
-	int cfd;
-
-	KD_REQUIRE_DEV();
-	th_unique_name(self->name, sizeof(self->name), "fx");
-	cfd = kd_open();
-	ASSERT_LE(0, cfd);
-	ASSERT_EQ(0, kd_create(cfd, self->name, SEG_SIZE, 0600));
-	close(cfd);
-	self->ready = true;
-	self->c.fd = -1;
-	ASSERT_EQ(0, kd_client_open(&self->c, self->name));
-}
-
-FIXTURE_TEARDOWN(fx)
-{
-	int rc;
-
-	if (!self->ready)
-		return;
-	kd_client_close(&self->c);
-	rc = kd_destroy_name(self->name);
-	EXPECT_EQ(0, rc) TH_LOG("destroy: %s", strerror(-rc));
-}
+KD_CLIENT_FIXTURE(fx, "fx", SEG_SIZE)
 
 static bool slot_bit(const struct plkv_proc_info *pi, uint32_t slot)
 {
@@ -59,31 +30,13 @@ static bool slot_bit(const struct plkv_proc_info *pi, uint32_t slot)
 /* True once pid sleeps in ioctl(2) (from /proc/PID/syscall and stat). */
 static bool blocked_in_ioctl(pid_t pid)
 {
-	char path[64], buf[256];
-	int fd;
-	ssize_t n;
+	char buf[256];
 
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (!kd_read_proc(pid, "syscall", buf, sizeof(buf)) ||
+	    atoi(buf) != SYS_ioctl || !strchr(buf, ' '))
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	if (atoi(buf) != SYS_ioctl || !strchr(buf, ' '))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	return strstr(buf, ") S ") != NULL;
+	return kd_read_proc(pid, "stat", buf, sizeof(buf)) &&
+	       strstr(buf, ") S ") != NULL;
 }
 
 static bool wait_blocked(pid_t pid, int secs)
@@ -343,60 +296,101 @@ static long handoffs(void)
 	return s && atol(s) > 0 ? atol(s) : 100000;
 }
 
+/* Per side of the ping-pong, in the segment so the parent sees both. */
+struct pp_stats {
+	long sleeps;	/* WAITs that slept (and were woken) */
+	long eagain;	/* WAITs that found the word changed already */
+	long wakes;	/* WAKEs called */
+};
+
+/* Run on CPU 0 only: both sides then share one CPU. */
+static int pin_to_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
 /*
- * Strict alternation on one word: side s waits until the word is s, then
- * stores 1 - s and wakes.  Every handoff may need a wakeup, none waits
- * with a timeout: a lost wakeup hangs both sides.
+ * Strict alternation on one word: side s waits until the word says s,
+ * then stores 1 - s.  A side that finds the word not yet its own sets
+ * WAITERS and sleeps on that value; the other side wakes it only when
+ * WAITERS was set, as the library's locks do.  No wait has a timeout: one
+ * lost wakeup hangs both sides.  Nothing spins, so nearly every handoff
+ * is a WAIT and a WAKE.
+ *
+ * The first half of the rounds run on two CPUs: the waiter's check and
+ * the waker's store race for real.  The second half run with both sides
+ * on one CPU, where the race is between preemption points instead and a
+ * handoff costs a third (under TCG a cross-CPU wakeup is an emulated IPI
+ * to a halted CPU, the expensive part of this test).
  */
 static int pingpong(int fd, char *base, uint32_t side, long rounds,
-		    long *sleeps)
+		    struct pp_stats *st)
 {
 	_Atomic uint32_t *w = kd_lock_word(base, 0);
+	uint64_t off = kd_lock_off(0);
 	long i;
 	int rc;
 
 	for (i = 0; i < rounds; i++) {
 		uint32_t v;
 
-		while ((v = atomic_load(w)) != side) {
-			rc = kd_wait(fd, kd_lock_off(0), v, -1);
-			if (rc && rc != -EAGAIN && rc != -EINTR)
+		if (i == rounds / 2 && pin_to_cpu0())
+			return -errno;
+		while (((v = atomic_load(w)) & ~PLKV_LOCK_WAITERS) != side) {
+			if (!(v & PLKV_LOCK_WAITERS) &&
+			    !atomic_compare_exchange_strong(w, &v,
+						v | PLKV_LOCK_WAITERS))
+				continue;
+			rc = kd_wait(fd, off, v | PLKV_LOCK_WAITERS, -1);
+			if (rc == -EAGAIN)
+				st->eagain++;
+			else if (!rc || rc == -EINTR)
+				st->sleeps++;
+			else
 				return rc;
-			(*sleeps)++;
 		}
-		atomic_store(w, 1 - side);
-		rc = kd_wake(fd, kd_lock_off(0), 1);
-		if (rc < 0)
-			return rc;
+		if (atomic_exchange(w, 1 - side) & PLKV_LOCK_WAITERS) {
+			st->wakes++;
+			rc = kd_wake(fd, off, 1);
+			if (rc < 0)
+				return rc;
+		}
 	}
 	return 0;
 }
 
+static int pingpong_child(struct kd_client *c, void *arg)
+{
+	struct pp_stats *st = (void *)(c->base + PLKV_SEG_LIB_OFF);
+
+	return pingpong(c->fd, c->base, 1, *(long *)arg, st) ? 11 : 0;
+}
+
 TEST_F_TIMEOUT(fx, handoff_no_lost_wakeups, 240)
 {
-	long n = handoffs(), sleeps = 0;
+	struct pp_stats *theirs = (void *)(self->c.base + PLKV_SEG_LIB_OFF);
+	struct pp_stats mine = { 0 };
+	long rounds = handoffs() / 2;
 	int64_t t0 = kd_now_ns();
-	int status;
 	pid_t pid;
 
 	atomic_store(kd_lock_word(self->c.base, 0), 0);
-	pid = fork();
+	memset(theirs, 0, sizeof(*theirs));
+	pid = kd_fork_client(self->name, pingpong_child, &rounds);
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		struct kd_client c;
-		long s = 0;
-
-		if (kd_client_open(&c, self->name))
-			_exit(10);
-		_exit(pingpong(c.fd, c.base, 1, n / 2, &s) ? 11 : 0);
-	}
-	EXPECT_EQ(0, pingpong(self->c.fd, self->c.base, 0, n / 2, &sleeps));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, pingpong(self->c.fd, self->c.base, 0, rounds, &mine));
+	EXPECT_TRUE(kd_reaped_ok(pid));
 	EXPECT_EQ(0, atomic_load(kd_lock_word(self->c.base, 0)));
-	TH_LOG("%ld handoffs in %.2f s, this side slept %ld times", n / 2 * 2,
-	       (kd_now_ns() - t0) / 1e9, sleeps);
+	TH_LOG("%ld handoffs in %.2f s; slept %ld + %ld, EAGAIN %ld + %ld, woken %ld + %ld",
+	       rounds * 2, (kd_now_ns() - t0) / 1e9, mine.sleeps,
+	       theirs->sleeps, mine.eagain, theirs->eagain, mine.wakes,
+	       theirs->wakes);
+	/* Most handoffs went through WAIT and WAKE. */
+	EXPECT_LE(rounds, mine.sleeps + theirs->sleeps);
 }
 
 /*
@@ -491,8 +485,7 @@ static int64_t owner_death_once(struct th_test __th_unused *_metadata,
 	int pipefd[2], status, rc, child_key;
 	pid_t owner, killer;
 
-	killed_at = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	killed_at = kd_shared_page();
 	ASSERT_NE(MAP_FAILED, killed_at);
 	ASSERT_EQ(0, pipe(pipefd));
 	owner = fork();
@@ -522,14 +515,8 @@ static int64_t owner_death_once(struct th_test __th_unused *_metadata,
 	atomic_store(w3, 900);			/* nobody's: must stay */
 	ASSERT_EQ(s, atomic_load(w0));
 
-	killer = fork();
-	ASSERT_LE(0, killer);
-	if (killer == 0) {
-		kd_sleep_ms(300);
-		*killed_at = kd_now_ns();
-		kill(owner, SIGKILL);
-		_exit(0);
-	}
+	killer = kd_kill_later(owner, 300, killed_at);
+	ASSERT_LT(0, killer);
 	rc = kd_wait(self->c.fd, kd_lock_off(20), s, 10ll * 1000000000);
 	if (!rc && *killed_at)
 		dt = kd_now_ns() - *killed_at;

@@ -12,37 +12,7 @@
 
 #define SEG_SIZE	(1u << 20)
 
-FIXTURE(pr) {
-	bool ready;
-	char name[PLKV_NAME_MAX];
-	struct kd_client c;	/* the survivor: this process */
-};
-
-FIXTURE_SETUP(pr)
-{
-	int cfd;
-
-	KD_REQUIRE_DEV();
-	th_unique_name(self->name, sizeof(self->name), "pr");
-	cfd = kd_open();
-	ASSERT_LE(0, cfd);
-	ASSERT_EQ(0, kd_create(cfd, self->name, SEG_SIZE, 0600));
-	close(cfd);
-	self->ready = true;
-	self->c.fd = -1;
-	ASSERT_EQ(0, kd_client_open(&self->c, self->name));
-}
-
-FIXTURE_TEARDOWN(pr)
-{
-	int rc;
-
-	if (!self->ready)
-		return;
-	kd_client_close(&self->c);
-	rc = kd_destroy_name(self->name);
-	EXPECT_EQ(0, rc) TH_LOG("destroy: %s", strerror(-rc));
-}
+KD_CLIENT_FIXTURE(pr, "pr", SEG_SIZE)
 
 enum how { BY_KILL, BY_EXIT, BY_EXEC, BY_MUNMAP, BY_CLOSE_UNMAPPED,
 	   BY_DETACH };
@@ -266,8 +236,7 @@ static int64_t kill_and_poll(struct th_test __th_unused *_metadata,
 	int pfd[2], status;
 	pid_t victim, killer;
 
-	killed_at = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	killed_at = kd_shared_page();
 	ASSERT_NE(MAP_FAILED, killed_at);
 	ASSERT_EQ(0, pipe(pfd));
 	victim = fork();
@@ -282,14 +251,8 @@ static int64_t kill_and_poll(struct th_test __th_unused *_metadata,
 			pause();
 	}
 	ASSERT_EQ('r', kd_hear(pfd[0]));
-	killer = fork();
-	ASSERT_LE(0, killer);
-	if (killer == 0) {
-		kd_sleep_ms(300);
-		*killed_at = kd_now_ns();
-		kill(victim, SIGKILL);
-		_exit(0);
-	}
+	killer = kd_kill_later(victim, 300, killed_at);
+	ASSERT_LT(0, killer);
 	p.fd = self->c.fd;
 	p.events = POLLPRI;
 	p.revents = 0;
@@ -403,6 +366,52 @@ TEST_F(pr, reattach_after_death)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
+static int hold_until_told(struct kd_client *c, void *arg)
+{
+	int *fds = arg;
+
+	kd_tell(fds[1], 'a');
+	if (kd_hear(fds[2]) != 'q')
+		return 12;
+	kd_client_close(c);
+	return 0;
+}
+
+/* 0 when a live child's record cannot be reaped or claimed (EBUSY). */
+static int live_child_not_reapable(const char *name, int myfd)
+{
+	int up[2], down[2], fds[3], tool, bad = 0;
+	struct plkv_proc_info pi;
+	pid_t pid;
+
+	if (pipe(up) || pipe(down))
+		return -1;
+	fds[1] = up[1];
+	fds[2] = down[0];
+	pid = kd_fork_client(name, hold_until_told, fds);
+	if (pid < 0 || kd_hear(up[0]) != 'a')
+		return -1;
+	tool = kd_open();
+	if (!kd_find_proc(myfd, "", pid, &pi) ||
+	    pi.state != PLKV_PROC_ATTACHED)
+		bad |= 1;
+	if (kd_reap(myfd, "", pid, 0, 0) != -EBUSY)
+		bad |= 2;
+	if (kd_reap(myfd, "", pid, pi.start_time, PLKV_REAP_CLAIM) != -EBUSY)
+		bad |= 4;
+	if (kd_reap(tool, name, pid, 0, 0) != -EBUSY)
+		bad |= 8;
+	close(tool);
+	kd_tell(down[1], 'q');
+	if (!kd_reaped_ok(pid))
+		bad |= 16;
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+	return bad;
+}
+
 TEST_F(pr, reap_rules)
 {
 	struct plkv_proc_info pi;
@@ -424,6 +433,9 @@ TEST_F(pr, reap_rules)
 	r.reserved[0] = 1;
 	EXPECT_EQ(-EINVAL, kd_ioctl(self->c.fd, PLKV_IOC_REAP, &r));
 	EXPECT_EQ(-EINVAL, kd_reap(self->c.fd, "bad/name", 1, 0, 0));
+
+	/* Another live process: EBUSY, from its peers and from a tool. */
+	EXPECT_EQ(0, live_child_not_reapable(self->name, self->c.fd));
 
 	pid = child_goes(self->name, BY_KILL, NULL);
 	ASSERT_LT(0, pid);

@@ -108,10 +108,9 @@ TEST(lifecycle)
 	char *p;
 
 	KD_REQUIRE_DEV();
-	th_unique_name(name, sizeof(name), "life");
+	ASSERT_EQ(0, kd_new_seg(name, "life", SEG_SIZE));
 	cfd = kd_open();
 	ASSERT_LE(0, cfd);
-	ASSERT_EQ(0, kd_create(cfd, name, SEG_SIZE, 0600));
 
 	fd = kd_open();
 	ASSERT_LE(0, fd);
@@ -186,11 +185,42 @@ TEST(lifecycle)
 	close(cfd);
 }
 
+/*
+ * The segment is module memory (vmalloc), allocated at create, kept while
+ * mapped, freed at destroy: VmallocUsed follows it.
+ */
+TEST(memory_follows_segment)
+{
+	const uint64_t size = 32u << 20;
+	const long slack_kb = 2048;	/* other vmalloc users meanwhile */
+	char name[PLKV_NAME_MAX];
+	struct kd_client c;
+	long vm0, vm1, vm2;
+
+	KD_REQUIRE_DEV();
+	vm0 = kd_vmalloc_kb();
+	if (vm0 <= 0)
+		SKIP(return, "no VmallocUsed in /proc/meminfo");
+	ASSERT_EQ(0, kd_new_seg(name, "mem", size));
+	ASSERT_EQ(0, kd_client_open(&c, name));
+	memset(c.base + PLKV_SEG_LIB_OFF, 'm', size - PLKV_SEG_LIB_OFF);
+	vm1 = kd_vmalloc_kb();
+	EXPECT_LE(vm0 + (long)(size / 1024) - slack_kb, vm1);
+	/* Mapped: destroy refused, the memory stays. */
+	EXPECT_EQ(-EBUSY, kd_destroy_name(name));
+	kd_client_close(&c);
+	EXPECT_EQ(0, kd_destroy_name(name));
+	vm2 = kd_vmalloc_kb();
+	EXPECT_GE(vm0 + slack_kb, vm2);
+	TH_LOG("VmallocUsed %ld -> %ld -> %ld kB", vm0, vm1, vm2);
+}
+
 TEST(create_sizes)
 {
 	struct plkv_seg_info si;
 	struct plkv_version v;
 	char name[PLKV_NAME_MAX];
+	uint64_t got = 0;
 	int fd;
 
 	KD_REQUIRE_DEV();
@@ -200,21 +230,18 @@ TEST(create_sizes)
 	th_unique_name(name, sizeof(name), "sz");
 
 	/* 0 is the module's default, a page multiple within the limits. */
-	ASSERT_EQ(0, kd_create(fd, name, 0, 0600));
-	ASSERT_EQ(0, kd_seg_info(fd, name, &si));
-	EXPECT_LE((uint64_t)PLKV_SEG_MIN_SIZE, si.size);
-	EXPECT_GE(v.max_seg_size, si.size);
-	EXPECT_EQ(0, si.size % 4096);
+	ASSERT_EQ(0, kd_create_size(fd, name, 0, &got));
+	EXPECT_LE((uint64_t)PLKV_SEG_MIN_SIZE, got);
+	EXPECT_GE(v.max_seg_size, got);
+	EXPECT_EQ(0, got % 4096);
 	ASSERT_EQ(0, kd_destroy(fd, name));
 
 	/* The minimum exactly; one byte more rounds up to a page. */
-	ASSERT_EQ(0, kd_create(fd, name, PLKV_SEG_MIN_SIZE, 0600));
-	ASSERT_EQ(0, kd_seg_info(fd, name, &si));
-	EXPECT_EQ((uint64_t)PLKV_SEG_MIN_SIZE, si.size);
+	ASSERT_EQ(0, kd_create_size(fd, name, PLKV_SEG_MIN_SIZE, &got));
+	EXPECT_EQ((uint64_t)PLKV_SEG_MIN_SIZE, got);
 	ASSERT_EQ(0, kd_destroy(fd, name));
-	ASSERT_EQ(0, kd_create(fd, name, PLKV_SEG_MIN_SIZE + 1, 0600));
-	ASSERT_EQ(0, kd_seg_info(fd, name, &si));
-	EXPECT_EQ((uint64_t)PLKV_SEG_MIN_SIZE + 4096, si.size);
+	ASSERT_EQ(0, kd_create_size(fd, name, PLKV_SEG_MIN_SIZE + 1, &got));
+	EXPECT_EQ((uint64_t)PLKV_SEG_MIN_SIZE + 4096, got);
 	ASSERT_EQ(0, kd_destroy(fd, name));
 
 	/* Too small: EINVAL; over max_seg_size: ENOMEM. */

@@ -16,7 +16,9 @@
 #include <libgen.h>
 #include <sys/stat.h>
 
-#define SEG_SIZE	(1u << 20)
+#define SEG_SIZE	(16u << 20)
+/* Other vmalloc users may come and go meanwhile: this much, in KiB. */
+#define SLACK_KB	2048
 
 static bool module_loaded(void)
 {
@@ -118,28 +120,55 @@ static int unload(void)
 	return syscall(SYS_delete_module, "plkv", O_NONBLOCK) ? -errno : 0;
 }
 
+/* The module file and parameters to load it again with. */
+struct mod {
+	char ko[600];
+	char params[256];
+	char why[64];	/* why it may not be unloaded */
+};
+
+/* Whether the module may be unloaded (and reloaded as it was). */
+static bool may_unload(struct mod *m)
+{
+	if (!find_ko(m->ko, sizeof(m->ko)))
+		snprintf(m->why, sizeof(m->why),
+			 "no plkv.ko to reload (set PLKV_KO)");
+	else if (module_refcnt() != 0)
+		snprintf(m->why, sizeof(m->why), "plkv is in use (refcnt %d)",
+			 module_refcnt());
+	else
+		return true;
+	return false;
+}
+
+#define REQUIRE_UNLOADABLE(m)						\
+	do {								\
+		KD_REQUIRE_DEV();					\
+		KD_REQUIRE_ROOT();					\
+		if (!may_unload(m))					\
+			SKIP(return, "%s", (m)->why);			\
+		module_params((m)->params, sizeof((m)->params));	\
+	} while (0)
+
 TEST_TIMEOUT(rmmod_refused_while_mapped, 60)
 {
-	char ko[600], params[256], name[PLKV_NAME_MAX];
+	char name[PLKV_NAME_MAX];
 	struct kd_client c;
+	struct mod m;
+	long vm0, vm1, vm2;
 	uint64_t size;
 	int fd, rc;
 
-	KD_REQUIRE_DEV();
-	KD_REQUIRE_ROOT();
-	if (!find_ko(ko, sizeof(ko)))
-		SKIP(return, "no plkv.ko to load again (set PLKV_KO)");
-	if (module_refcnt() != 0)
-		SKIP(return, "plkv is in use (refcnt %d)", module_refcnt());
-	module_params(params, sizeof(params));
-	TH_LOG("module %s, parameters \"%s\"", ko, params);
+	REQUIRE_UNLOADABLE(&m);
+	TH_LOG("module %s, parameters \"%s\"", m.ko, m.params);
 
-	th_unique_name(name, sizeof(name), "unload");
-	fd = kd_open();
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, kd_create(fd, name, SEG_SIZE, 0600));
-	close(fd);
+	vm0 = kd_vmalloc_kb();
+	ASSERT_EQ(0, kd_new_seg(name, "unload", SEG_SIZE));
 	ASSERT_EQ(0, kd_client_open(&c, name));
+	/* The module's memory, not a mapping's: see it in vmalloc. */
+	vm1 = kd_vmalloc_kb();
+	EXPECT_LE(vm0 + SEG_SIZE / 1024 - SLACK_KB, vm1)
+		TH_LOG("VmallocUsed %ld -> %ld kB", vm0, vm1);
 	c.base[PLKV_SEG_LIB_OFF] = 'u';
 
 	/* Mapped and open: refused. */
@@ -163,15 +192,88 @@ TEST_TIMEOUT(rmmod_refused_while_mapped, 60)
 	EXPECT_EQ(0, rc) TH_LOG("rmmod: %s", strerror(-rc));
 	EXPECT_TRUE(wait_for(false, PLKV_DEVICE));
 	EXPECT_FALSE(module_loaded());
+	/* The segment's memory went with it. */
+	vm2 = kd_vmalloc_kb();
+	EXPECT_GE(vm0 + SLACK_KB, vm2)
+		TH_LOG("VmallocUsed %ld -> %ld -> %ld kB", vm0, vm1, vm2);
 
 	/* Back, as it was, and empty. */
 	if (!module_loaded())
-		ASSERT_EQ(0, load(ko, params));
+		ASSERT_EQ(0, load(m.ko, m.params));
 	ASSERT_TRUE(wait_for(true, PLKV_DEVICE));
 	fd = kd_open();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-ENOENT, kd_attach(fd, name, &size));
 	close(fd);
+}
+
+/*
+ * The module parameters: bad combinations are refused at load (EINVAL),
+ * VERSION reports the limits, size 0 gets default_seg_size, a segment
+ * over max_seg_size is ENOMEM, one more than max_segments is ENOSPC.
+ */
+TEST_TIMEOUT(module_parameter_limits, 60)
+{
+	static const char *const bad[] = {
+		"max_segments=0",
+		"max_seg_size=4096",
+		"max_seg_size=2199023255552",	/* 2 TiB */
+		"default_seg_size=4096",
+		"default_seg_size=8388608 max_seg_size=4194304",
+	};
+	char names[3][PLKV_NAME_MAX];
+	const uint64_t max = 4u << 20, def = 2u << 20;
+	struct plkv_version v;
+	uint64_t got = 0;
+	unsigned int i;
+	struct mod m;
+	int fd, rc;
+
+	REQUIRE_UNLOADABLE(&m);
+	rc = unload();
+	ASSERT_EQ(0, rc) TH_LOG("rmmod: %s", strerror(-rc));
+	ASSERT_TRUE(wait_for(false, PLKV_DEVICE));
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-EINVAL, load(m.ko, bad[i])) TH_LOG("%s", bad[i]);
+		if (module_loaded())
+			unload();
+	}
+
+	ASSERT_EQ(0, load(m.ko, "max_segments=2 max_seg_size=4194304 "
+			      "default_seg_size=2097152"));
+	ASSERT_TRUE(wait_for(true, PLKV_DEVICE));
+	fd = kd_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kd_version(fd, &v));
+	EXPECT_EQ(max, v.max_seg_size);
+	EXPECT_EQ(2, v.max_segments);
+	for (i = 0; i < 3; i++) {
+		char sfx[8];
+
+		snprintf(sfx, sizeof(sfx), "lim%u", i);
+		th_unique_name(names[i], PLKV_NAME_MAX, sfx);
+	}
+	EXPECT_EQ(-ENOMEM, kd_create(fd, names[0], max + 1, 0600));
+	EXPECT_EQ(0, kd_create_size(fd, names[0], 0, &got));
+	EXPECT_EQ(def, got);
+	EXPECT_EQ(0, kd_create_size(fd, names[1], max, &got));
+	EXPECT_EQ(max, got);
+	EXPECT_EQ(-ENOSPC, kd_create(fd, names[2], PLKV_SEG_MIN_SIZE, 0600));
+	/* The size is checked first: ENOMEM says what to change. */
+	EXPECT_EQ(-ENOMEM, kd_create(fd, names[2], max + 1, 0600));
+	EXPECT_EQ(0, kd_destroy(fd, names[0]));
+	EXPECT_EQ(0, kd_create(fd, names[2], PLKV_SEG_MIN_SIZE, 0600));
+	EXPECT_EQ(0, kd_destroy(fd, names[1]));
+	EXPECT_EQ(0, kd_destroy(fd, names[2]));
+	close(fd);
+
+	/* Back as it was. */
+	rc = unload();
+	EXPECT_EQ(0, rc) TH_LOG("rmmod: %s", strerror(-rc));
+	ASSERT_TRUE(wait_for(false, PLKV_DEVICE));
+	ASSERT_EQ(0, load(m.ko, m.params)) TH_LOG("parameters \"%s\"", m.params);
+	ASSERT_TRUE(wait_for(true, PLKV_DEVICE));
 }
 
 TEST_HARNESS_MAIN

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,6 +125,23 @@ static __th_unused int kd_destroy(int fd, const char *name)
 	return kd_ioctl(fd, PLKV_IOC_DESTROY, &d);
 }
 
+/*
+ * A new segment of size bytes, mode 0600, named th_unique_name(prefix)
+ * into name (PLKV_NAME_MAX bytes), created through a fresh fd.
+ */
+static __th_unused int kd_new_seg(char *name, const char *prefix,
+				  uint64_t size)
+{
+	int fd = kd_open(), rc;
+
+	th_unique_name(name, PLKV_NAME_MAX, prefix);
+	if (fd < 0)
+		return fd;
+	rc = kd_create(fd, name, size, 0600);
+	close(fd);
+	return rc;
+}
+
 /* Destroy through a fresh fd (for teardowns). */
 static __th_unused int kd_destroy_name(const char *name)
 {
@@ -143,6 +161,20 @@ static __th_unused int kd_seg_info(int fd, const char *name,
 	if (name)
 		kd_name(si->name, name);
 	return kd_ioctl(fd, PLKV_IOC_SEG_INFO, si);
+}
+
+/* CREATE, then the size the module gave it in *got (if got). */
+static __th_unused int kd_create_size(int fd, const char *name, uint64_t size,
+				      uint64_t *got)
+{
+	struct plkv_seg_info si;
+	int rc = kd_create(fd, name, size, 0600);
+
+	if (!rc && got) {
+		rc = kd_seg_info(fd, name, &si);
+		*got = si.size;
+	}
+	return rc;
 }
 
 /* LIST_PROCS into info[cap]; returns the count or -errno. */
@@ -330,15 +362,55 @@ static __th_unused void kd_client_close(struct kd_client *c)
 	c->fd = -1;
 }
 
-static __th_unused _Atomic uint32_t *kd_lock_word(char *base, unsigned int i)
-{
-	return (_Atomic uint32_t *)(base + PLKV_LOCK_TABLE_OFF +
-				    (size_t)i * PLKV_LOCK_STRIDE);
-}
+/*
+ * KD_CLIENT_FIXTURE(f, prefix, size): fixture f holds a fresh segment
+ * (self->name) and this process as a client of it (self->c), closed
+ * cleanly and destroyed at teardown.
+ */
+#define KD_CLIENT_FIXTURE(f, prefix, size)				\
+	FIXTURE(f) {							\
+		bool ready;						\
+		char name[PLKV_NAME_MAX];				\
+		struct kd_client c;					\
+	};								\
+	FIXTURE_SETUP(f)						\
+	{								\
+		KD_REQUIRE_DEV();					\
+		self->c.fd = -1;					\
+		ASSERT_EQ(0, kd_new_seg(self->name, prefix, size));	\
+		self->ready = true;					\
+		ASSERT_EQ(0, kd_client_open(&self->c, self->name));	\
+	}								\
+	FIXTURE_TEARDOWN(f)						\
+	{								\
+		int rc;							\
+									\
+		if (!self->ready)					\
+			return;						\
+		kd_client_close(&self->c);				\
+		rc = kd_destroy_name(self->name);			\
+		EXPECT_EQ(0, rc) TH_LOG("destroy: %s", strerror(-rc));	\
+	}
 
-static __th_unused uint64_t kd_lock_off(unsigned int i)
+/*
+ * A child process that attaches as a client of name and runs fn(c, arg);
+ * it exits 10 if it cannot attach, else with what fn returns.  Returns
+ * the child's pid (or -1) to the parent.
+ */
+static __th_unused pid_t kd_fork_client(const char *name,
+					int (*fn)(struct kd_client *, void *),
+					void *arg)
 {
-	return PLKV_LOCK_TABLE_OFF + (uint64_t)i * PLKV_LOCK_STRIDE;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct kd_client c;
+
+		if (kd_client_open(&c, name))
+			_exit(10);
+		_exit(fn(&c, arg));
+	}
+	return pid;
 }
 
 static __th_unused int64_t kd_now_ns(void)
@@ -355,6 +427,54 @@ static __th_unused void kd_sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+/*
+ * A process that sleeps ms milliseconds, stores the time (kd_now_ns()) in
+ * *killed_at (shared memory: see kd_shared_page()) and sends SIGKILL to
+ * victim.  Returns its pid.
+ */
+static __th_unused pid_t kd_kill_later(pid_t victim, long ms,
+				       int64_t *killed_at)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		kd_sleep_ms(ms);
+		*killed_at = kd_now_ns();
+		kill(victim, SIGKILL);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* A zeroed page shared with the children forked after: MAP_FAILED or it. */
+static __th_unused void *kd_shared_page(void)
+{
+	return mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+}
+
+/* waitpid() for a child that must exit with status 0: true if it did. */
+static __th_unused bool kd_reaped_ok(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static __th_unused _Atomic uint32_t *kd_lock_word(char *base, unsigned int i)
+{
+	return (_Atomic uint32_t *)(base + PLKV_LOCK_TABLE_OFF +
+				    (size_t)i * PLKV_LOCK_STRIDE);
+}
+
+static __th_unused uint64_t kd_lock_off(unsigned int i)
+{
+	return PLKV_LOCK_TABLE_OFF + (uint64_t)i * PLKV_LOCK_STRIDE;
 }
 
 /*
@@ -404,23 +524,63 @@ static __th_unused char kd_hear(int rfd)
 	return c;
 }
 
+/* Up to len - 1 bytes of /proc/PID/what (pid 0: self), NUL-ended. */
+static __th_unused bool kd_read_proc(pid_t pid, const char *what, char *buf,
+				     size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	else
+		snprintf(path, sizeof(path), "/proc/%s", what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return true;
+}
+
+/* Write str to a file (a /proc or /sys knob): true if all of it went. */
+static __th_unused bool kd_write_file(const char *path, const char *str)
+{
+	size_t len = strlen(str);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, str, len) == (ssize_t)len;
+	close(fd);
+	return ok;
+}
+
+/* The kernel's vmalloc use in KiB (VmallocUsed in /proc/meminfo), or -1. */
+static __th_unused long kd_vmalloc_kb(void)
+{
+	char buf[4096], *p;
+
+	if (!kd_read_proc(0, "meminfo", buf, sizeof(buf)))
+		return -1;
+	p = strstr(buf, "VmallocUsed:");
+	return p ? strtol(p + 12, NULL, 10) : -1;
+}
+
 /* /proc/self/stat field 22 (start time in clock ticks since boot). */
 static __th_unused unsigned long long kd_proc_starttime(pid_t pid)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	unsigned long long v = 0;
-	int fd, i;
-	ssize_t n;
+	int i;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (!kd_read_proc(pid, "stat", buf, sizeof(buf)))
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	p = strrchr(buf, ')');
 	if (!p)
 		return 0;
