@@ -11,10 +11,21 @@
  * (the key the child was changing may hold its old or its new value, or be
  * gone for a delete/eviction), and the store still serves reads and writes.
  *
- * Prints "# crash points exercised: N, violations: V".
+ * The same points are also abandoned: PLKV_CRASH's "signal" mode raises
+ * SIGUSR1 there and the child's handler siglongjmps out of the call, as a
+ * client's handler may.  The child then either calls again from the same
+ * thread, or (the operation having run in a thread of its own) lets that
+ * thread exit; either must recover the abandoned call, so the child's
+ * next calls, which need the same locks, finish (a watchdog alarm kills
+ * it otherwise), and the survivor checks the store as after a death.
+ *
+ * Prints "# crash points exercised: N, violations: V" (deaths; V counts
+ * the abandoned calls' violations too) and the abandoned calls' count.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +38,17 @@
 
 #define NKEYS		200
 #define MAX_POINTS	400
+
+/* How the child leaves the operation at the crash point. */
+enum leave {
+	DIE_EXIT,	/* _exit() */
+	DIE_KILL,	/* SIGKILL */
+	JUMP_CALL,	/* longjmp out, then call again from the same thread */
+	JUMP_THREAD,	/* longjmp out in a thread, which then exits */
+};
+static const char *const leave_spec[] = { "exit", "kill", "signal", "signal" };
+/* The child's exit status per way of leaving (128 + signal when killed). */
+static const int leave_status[] = { 99, 128 + SIGKILL, 98, 98 };
 
 struct crash_op {
 	const char *name;
@@ -137,22 +159,80 @@ static void value_of(char *buf, size_t len, int i)
 		buf[k] = (char)('a' + (i + k) % 26);
 }
 
-static int child_main(const char *seg, const char *op)
+static sigjmp_buf jump_target;
+
+static void jump_out(int sig)
+{
+	(void)sig;
+	siglongjmp(jump_target, 1);
+}
+
+struct child_call {
+	plkv_t *kv;
+	const char *op;
+	int rc;
+	bool jumped;
+};
+
+static void *child_call_op(void *arg)
+{
+	struct child_call *cc = arg;
+
+	if (sigsetjmp(jump_target, 1)) {
+		cc->jumped = true;
+		return NULL;
+	}
+	cc->rc = run_op(cc->kv, cc->op, NKEYS);
+	return NULL;
+}
+
+/* After an abandoned call: calls that need the locks it may have held,
+ * from the thread that abandoned it (which recovers it first) or from
+ * another one (its thread's exit recovered it). */
+static int child_after_jump(plkv_t *kv)
+{
+	char probe[4096], got[64];
+	struct plkv_meta m;
+	int rc;
+
+	alarm(20);	/* a lock left held would hang us */
+	rc = plkv_get(kv, "victim", 6, got, sizeof(got), &m);
+	if (rc && rc != PLKV_ENOTFOUND && rc != PLKV_ETOOSMALL)
+		return 3;
+	memset(probe, 'p', sizeof(probe));
+	rc = plkv_set(kv, "probe", 5, probe, sizeof(probe), 0, 0);
+	if (rc && rc != PLKV_ENOMEM)
+		return 3;
+	alarm(0);
+	return leave_status[JUMP_CALL];
+}
+
+static int child_main(const char *seg, const char *op, const char *how)
 {
 	struct plkv_options o;
-	plkv_t *kv;
+	struct child_call cc = { .op = op };
+	pthread_t th;
 	int rc;
 
 	plkv_options_init(&o);
 	o.flags = 0;
-	rc = plkv_open(seg, &o, &kv);
+	rc = plkv_open(seg, &o, &cc.kv);
 	if (rc) {
 		fprintf(stderr, "child open: %s\n", plkv_strerror(rc));
 		return 2;
 	}
-	rc = run_op(kv, op, NKEYS);
-	plkv_close(kv);
-	return rc == 0 || rc == PLKV_ENOTSTORED ? 0 : 3;
+	signal(SIGUSR1, jump_out);
+	if (atoi(how) == JUMP_THREAD) {
+		if (pthread_create(&th, NULL, child_call_op, &cc) ||
+		    pthread_join(th, NULL))
+			return 4;
+	} else {
+		child_call_op(&cc);
+	}
+	rc = cc.jumped ? child_after_jump(cc.kv) :
+	     cc.rc == 0 || cc.rc == PLKV_ENOTSTORED ? 0 : 3;
+	plkv_close(cc.kv);
+	return rc;
 }
 
 static plkv_t *prepare(const char *seg, const struct crash_op *c)
@@ -248,22 +328,22 @@ static int verify(plkv_t *kv, const struct crash_op *c, int point)
 	return bad;
 }
 
-static int spawn(const char *seg, const char *op, int point)
+static int spawn(const char *seg, const char *op, int point, enum leave how)
 {
-	char spec[32];
+	char spec[32], how_arg[8];
 	pid_t pid;
 	int st;
 
-	/* Half the deaths are SIGKILL (kill -9 mid-call), half _exit. */
-	snprintf(spec, sizeof(spec), "1:%d:%s", point,
-		 point % 2 ? "exit" : "kill");
+	snprintf(spec, sizeof(spec), "1:%d:%s", point, leave_spec[how]);
+	snprintf(how_arg, sizeof(how_arg), "%d", how);
 	pid = fork();
 	if (pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, 2);
 		setenv("PLKV_CRASH", spec, 1);
-		execl(self_exe, self_exe, "--crash-child", seg, op, NULL);
+		execl(self_exe, self_exe, "--crash-child", seg, op, how_arg,
+		      NULL);
 		_exit(127);
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid)
@@ -273,39 +353,54 @@ static int spawn(const char *seg, const char *op, int point)
 	return 128 + WTERMSIG(st);
 }
 
-static int total_points, total_violations;
+static int total_points, total_abandoned, total_violations;
+
+/* Leave @c at crash point @point in way @how and check the store.
+ * Returns 1 when the operation ran to completion (no such point). */
+static int crash_at(struct th_test __th_unused *_metadata, const char *seg,
+		    const struct crash_op *c, int point, enum leave how,
+		    int *violations)
+{
+	plkv_t *kv = prepare(seg, c);
+	int rc;
+
+	ASSERT_NE_NULL(kv);
+	rc = spawn(seg, c->name, point, how);
+	if (rc != 0 && rc != leave_status[how]) {
+		printf("# %s@%d: child (%s) failed with status %d\n", c->name,
+		       point, how == JUMP_THREAD ? "thread" : leave_spec[how],
+		       rc);
+		(*violations)++;
+	}
+	*violations += verify(kv, c, point);
+	plkv_close(kv);
+	return rc == 0;
+}
 
 static void sweep(struct th_test __th_unused *_metadata,
 		  const struct crash_op *c)
 {
+	/* Half the deaths are SIGKILL (kill -9 mid-call), half _exit. */
+	enum leave hows[] = { DIE_EXIT, JUMP_CALL, JUMP_THREAD };
 	char seg[64];
-	int point, rc, violations = 0;
-	plkv_t *kv;
+	int point, violations = 0, done = 0;
+	size_t h;
 
 	snprintf(seg, sizeof(seg), "st-crash-%s-%d", c->name, (int)getpid());
-	for (point = 1; point <= MAX_POINTS; point++) {
-		kv = prepare(seg, c);
-		ASSERT_NE_NULL(kv);
-		rc = spawn(seg, c->name, point);
-		if (rc == 0) {		/* ran to completion: swept all */
-			violations += verify(kv, c, point);
-			plkv_close(kv);
-			break;
-		}
-		if (rc != 99 && rc != 128 + SIGKILL) {
-			printf("# %s@%d: child failed with status %d\n",
-			       c->name, point, rc);
-			violations++;
-		}
-		violations += verify(kv, c, point);
-		plkv_close(kv);
+	for (point = 1; point <= MAX_POINTS && !done; point++) {
+		hows[0] = point % 2 ? DIE_EXIT : DIE_KILL;
+		for (h = 0; h < sizeof(hows) / sizeof(hows[0]) && !done; h++)
+			done = crash_at(_metadata, seg, c, point, hows[h],
+					&violations);
 	}
+	point--;	/* the one that ran to completion */
 	plkv_destroy(seg, PLKV_BACKEND_AUTO);
 	total_points += point - 1;
+	total_abandoned += 2 * (point - 1);
 	total_violations += violations;
-	printf("# %s: %d crash points, %d violations\n", c->name, point - 1,
-	       violations);
-	EXPECT_GT(MAX_POINTS, point) TH_LOG("%s never completed", c->name);
+	printf("# %s: %d crash points, each a death and 2 abandoned calls, %d violations\n",
+	       c->name, point - 1, violations);
+	EXPECT_TRUE(done) TH_LOG("%s never completed", c->name);
 	EXPECT_LT(0, point - 1) TH_LOG("%s has no crash point", c->name);
 	EXPECT_EQ(0, violations);
 }
@@ -316,6 +411,7 @@ TEST_TIMEOUT(crash_every_point_of_every_op, 1200)
 
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		sweep(_metadata, &ops[i]);
+	printf("# abandoned calls exercised: %d\n", total_abandoned);
 	printf("# crash points exercised: %d, violations: %d\n", total_points,
 	       total_violations);
 }
@@ -326,7 +422,7 @@ int main(int argc, char **argv)
 
 	if (n > 0)
 		self_exe[n] = '\0';
-	if (argc == 4 && !strcmp(argv[1], "--crash-child"))
-		return child_main(argv[2], argv[3]);
+	if (argc == 5 && !strcmp(argv[1], "--crash-child"))
+		return child_main(argv[2], argv[3], argv[4]);
 	return __th_main(argc, argv);
 }
