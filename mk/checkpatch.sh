@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# make checkpatch: the kernel's scripts/checkpatch.pl over kmod/*.c and
-# kmod/*.h (kbuild's generated files excluded).  checkpatch.pl and the
+# make checkpatch: the kernel's scripts/checkpatch.pl over kmod/*.c,
+# kmod/*.h (kbuild's generated files excluded) and the uapi header.  checkpatch.pl and the
 # files it reads next to itself (spelling.txt, const_structs.checkpatch)
 # are taken once from /usr/src/linux-source-*.tar.* (package
 # linux-source-6.1, `make deps`) into .tools/checkpatch/.
@@ -27,7 +27,7 @@ skip() {
 }
 
 files=
-for f in kmod/*.c kmod/*.h; do
+for f in kmod/*.c kmod/*.h include/uapi/linux/plkv.h; do
 	case $f in *.mod.c) continue ;; esac
 	[ -f "$f" ] && files="$files $f"
 done
@@ -61,9 +61,9 @@ echo "TAP version 13"
 echo "1..1"
 n=$(echo "$files" | wc -w)
 if [ $rc -eq 0 ]; then
-	echo "ok 1 checkpatch: $n files in kmod/"
+	echo "ok 1 checkpatch: $n files in kmod/ and include/uapi/"
 else
 	echo "$out" | sed 's/^/# /'
-	echo "not ok 1 checkpatch: $n files in kmod/"
+	echo "not ok 1 checkpatch: $n files in kmod/ and include/uapi/"
 fi
 exit $rc

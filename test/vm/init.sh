@@ -45,6 +45,29 @@ load_module() {
 	rc=$?
 	[ -n "$out" ] && echo "$out" | sed 's/^/# insmod: /'
 	mark insmod rc=$rc
+	# An O_DIRECT target for kmod_map (one 4 MiB RAM disk).
+	if [ -f /plkv/kmod/brd.ko ] && insmod /plkv/kmod/brd.ko rd_nr=1 rd_size=4096 &&
+	   [ -b /dev/ram0 ]; then
+		export PLKV_ODIRECT_DEV=/dev/ram0
+	fi
+}
+
+# After the suite: kmemleak's verdict when the kernel has it (a count of
+# suspected leaks, their reports going to the kernel log), else "none".
+kmemleak() {
+	f=/sys/kernel/debug/kmemleak
+	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+	if [ ! -w $f ]; then
+		mark kmemleak none
+		return
+	fi
+	echo scan >$f
+	sleep 6		# kmemleak reports objects at least 5 s old
+	echo scan >$f
+	cat $f >/tmp/kmemleak.txt
+	n=$(grep -c '^unreferenced object' /tmp/kmemleak.txt)
+	[ "$n" -gt 0 ] && sed 's/^/kmemleak: /' /tmp/kmemleak.txt >/dev/kmsg
+	mark kmemleak "$n"
 }
 
 finish() {
@@ -102,4 +125,5 @@ for t in $TESTS; do
 	mark end "$t" rc=$?
 	cd / || exit 1
 done
+kmemleak
 finish

@@ -233,6 +233,16 @@ make_initramfs() {
 		fi
 	done
 	[ -n "$ko" ] && cp "$ko" "$root/plkv/kmod/plkv.ko"
+	# brd (a RAM block device) gives kmod_map an O_DIRECT target:
+	# tmpfs takes no O_DIRECT before Linux 6.6.
+	for f in "/lib/modules/$kver/kernel/drivers/block/brd.ko"*; do
+		case $f in
+		*.ko) cp "$f" "$root/plkv/kmod/brd.ko" ;;
+		*.ko.xz) xz -dc "$f" >"$root/plkv/kmod/brd.ko" ;;
+		*.ko.zst) zstd -qdc "$f" >"$root/plkv/kmod/brd.ko" ;;
+		*.ko.gz) gzip -dc "$f" >"$root/plkv/kmod/brd.ko" ;;
+		esac || rm -f "$root/plkv/kmod/brd.ko"
+	done
 	for f in "$top"/tools/* "$top"/examples/*; do
 		{ [ -f "$f" ] && [ -x "$f" ]; } || continue
 		case $f in
@@ -314,6 +324,7 @@ close_prog() {	# close_prog RC [WHY]
 	cur=
 }
 
+prog_start=0
 prog_line() {
 	local line=$1 rest
 	if [ "$mode" = cmd ]; then
@@ -373,6 +384,7 @@ prog_line() {
 	"@@plkv-vm begin "*)
 		[ -n "$cur" ] && close_prog 1 "no end marker"
 		cur=${line#@@plkv-vm begin }
+		prog_start=$(date +%s)
 		plan='' count=0 prog_fails=0 skip_all='' ;;
 	"@@plkv-vm end "*)
 		r=${line##*rc=}
@@ -381,8 +393,17 @@ prog_line() {
 		elif [ "$mode" = cmd ]; then
 			cmd_rc=$r; cur=
 		else
+			echo "# vm/$cur: took $(($(date +%s) - prog_start)) s"
 			close_prog "$r"
 		fi ;;
+	"@@plkv-vm kmemleak "*)
+		r=${line#@@plkv-vm kmemleak }
+		[ "$mode" = tests ] || continue
+		case $r in
+		none) tap skip "vm: kmemleak" "the kernel has no kmemleak (CONFIG_DEBUG_KMEMLEAK)" ;;
+		0) tap ok "vm: kmemleak: no leaks suspected" ;;
+		*) tap fail "vm: kmemleak: $r leaks suspected (see $build/dmesg.log)" ;;
+		esac ;;
 	"@@plkv-vm dmesg-begin")
 		in_dmesg=1 ;;
 	"@@plkv-vm done")
