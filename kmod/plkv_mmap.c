@@ -3,7 +3,8 @@
  * The segment mapping and its seal.
  *
  * A process maps its segment once, whole, shared, and with no access at
- * all.  The one change the vma will then take is an mprotect() to
+ * all; an address space holds at most one mapping of a segment, whichever
+ * record or process (a CLONE_VM sibling) asks.  The one change the vma will then take is an mprotect() to
  * read/write with a non-zero protection key (key 0 when the CPU has no
  * PKU); the library does it with pkey_mprotect() right after mmap().  From
  * then on the key and the protection are sealed: the mprotect hook refuses

@@ -102,6 +102,7 @@ TEST(lifecycle)
 {
 	struct plkv_seg_khdr *khdr;
 	struct plkv_seg_info si;
+	struct kd_client c;
 	char name[PLKV_NAME_MAX];
 	uint64_t size = 0;
 	int cfd, fd, key;
@@ -148,19 +149,12 @@ TEST(lifecycle)
 	EXPECT_EQ(0, si.death_gen);
 
 	/* The data survives the client. */
-	fd = kd_open();
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, kd_attach(fd, name, &size));
-	p = kd_map(fd, size);
-	ASSERT_NE(MAP_FAILED, p);
 	if (key > 0)
 		pkey_free(key);
-	key = kd_seal(p, size);
-	ASSERT_LE(0, key);
-	EXPECT_EQ('z', p[SEG_SIZE - 1]);
-	ASSERT_EQ(0, kd_detach(fd));
-	ASSERT_EQ(0, munmap(p, size));
-	close(fd);
+	ASSERT_EQ(0, kd_client_open(&c, name));
+	EXPECT_EQ(SEG_SIZE, c.size);
+	EXPECT_EQ('z', c.base[SEG_SIZE - 1]);
+	kd_client_close(&c);
 
 	ASSERT_EQ(0, kd_destroy(cfd, name));
 	EXPECT_EQ(-ENOENT, kd_seg_info(cfd, name, &si));
@@ -169,18 +163,9 @@ TEST(lifecycle)
 	close(fd);
 	/* The name is free again, and a new segment is zeroed. */
 	ASSERT_EQ(0, kd_create(cfd, name, SEG_SIZE, 0600));
-	fd = kd_open();
-	ASSERT_EQ(0, kd_attach(fd, name, &size));
-	p = kd_map(fd, size);
-	ASSERT_NE(MAP_FAILED, p);
-	if (key > 0)
-		pkey_free(key);
-	key = kd_seal(p, size);
-	ASSERT_LE(0, key);
-	EXPECT_EQ(0, p[SEG_SIZE - 1]);
-	ASSERT_EQ(0, kd_detach(fd));
-	ASSERT_EQ(0, munmap(p, size));
-	close(fd);
+	ASSERT_EQ(0, kd_client_open(&c, name));
+	EXPECT_EQ(0, c.base[SEG_SIZE - 1]);
+	kd_client_close(&c);
 	ASSERT_EQ(0, kd_destroy(cfd, name));
 	close(cfd);
 }
