@@ -110,8 +110,29 @@ struct plkv_options {
 	uint32_t mode;		/**< create: permission bits (default 0600) */
 };
 
+/** Ranges of the create fields that plkv_open() accepts. */
+#define PLKV_MEM_LIMIT_MIN	(2ULL << 20)
+#define PLKV_MEM_LIMIT_MAX	(1ULL << 40)
+#define PLKV_ITEM_SIZE_MIN	1024u		/**< and at most mem_limit / 2 */
+#define PLKV_ITEM_SIZE_MAX	(1u << 30)
+#define PLKV_GROWTH_MIN		1.01
+#define PLKV_GROWTH_MAX		4.0
+#define PLKV_HASH_POWER_MIN	8u
+#define PLKV_HASH_POWER_MAX	31u
+#define PLKV_CHUNK_MIN_MIN	48u
+#define PLKV_CHUNK_MIN_MAX	4096u
+
 /** Fill opts with the defaults. */
 PLKV_API void plkv_options_init(struct plkv_options *opts);
+
+/**
+ * @brief Check @p opts as plkv_open() will.
+ * @param[out] msg on -EINVAL, which value is out of which range; may be
+ *	NULL.
+ * @return 0 or -EINVAL.
+ */
+PLKV_API int plkv_options_check(const struct plkv_options *opts, char *msg,
+				size_t cap);
 
 /**
  * @brief Open (and with PLKV_O_CREATE, create) the store named @p name.

@@ -80,22 +80,69 @@ static uint64_t core_size(void)
 	return PLKV_SEG_LIB_OFF + ((sz + 4095) & ~4095ULL);
 }
 
-static int check_options(const struct plkv_options *o)
+/* Sizes in the unit that shows them best, for messages. */
+static const char *size_str(char *buf, size_t cap, uint64_t v)
 {
-	if (o->mem_limit < 2 * MIB || o->mem_limit > (1ULL << 40))
+	static const char unit[] = "KMGTPE";
+	int u = -1;
+
+	while (v >= 1024 && !(v % 1024) && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, cap, "%llu bytes", (unsigned long long)v);
+	else
+		snprintf(buf, cap, "%llu %ciB", (unsigned long long)v, unit[u]);
+	return buf;
+}
+
+int plkv_options_check(const struct plkv_options *o, char *msg, size_t cap)
+{
+	char a[32], b[32], c[32];
+	char scratch[1];
+
+	if (!msg) {
+		msg = scratch;
+		cap = sizeof(scratch);
+	}
+	if (!o) {
+		snprintf(msg, cap, "no options");
 		return -EINVAL;
-	if (o->item_size_max < 1024 || o->item_size_max > 1024 * MIB ||
-	    o->item_size_max > o->mem_limit / 2)
-		return -EINVAL;
-	if (o->growth_factor < 1.01 || o->growth_factor > 4.0)
-		return -EINVAL;
-	if (o->hash_power < 8 || o->hash_power > 31)
-		return -EINVAL;
-	if (o->chunk_min < 48 || o->chunk_min > 4096)
-		return -EINVAL;
-	if (o->mode & ~0777u)
-		return -EINVAL;
-	return 0;
+	}
+	if (o->mem_limit < PLKV_MEM_LIMIT_MIN ||
+	    o->mem_limit > PLKV_MEM_LIMIT_MAX)
+		snprintf(msg, cap, "memory limit %s: must be %s to %s",
+			 size_str(a, sizeof(a), o->mem_limit),
+			 size_str(b, sizeof(b), PLKV_MEM_LIMIT_MIN),
+			 size_str(c, sizeof(c), PLKV_MEM_LIMIT_MAX));
+	else if (o->item_size_max < PLKV_ITEM_SIZE_MIN ||
+		 o->item_size_max > PLKV_ITEM_SIZE_MAX ||
+		 o->item_size_max > o->mem_limit / 2)
+		snprintf(msg, cap, "item size limit %s: must be %s to %s, "
+			 "and at most half the memory limit",
+			 size_str(a, sizeof(a), o->item_size_max),
+			 size_str(b, sizeof(b), PLKV_ITEM_SIZE_MIN),
+			 size_str(c, sizeof(c), PLKV_ITEM_SIZE_MAX));
+	else if (!(o->growth_factor >= PLKV_GROWTH_MIN &&
+		   o->growth_factor <= PLKV_GROWTH_MAX))
+		snprintf(msg, cap, "growth factor %g: must be %g to %g",
+			 o->growth_factor, PLKV_GROWTH_MIN, PLKV_GROWTH_MAX);
+	else if (o->hash_power < PLKV_HASH_POWER_MIN ||
+		 o->hash_power > PLKV_HASH_POWER_MAX)
+		snprintf(msg, cap, "hash power %u: must be %u to %u",
+			 o->hash_power, PLKV_HASH_POWER_MIN,
+			 PLKV_HASH_POWER_MAX);
+	else if (o->chunk_min < PLKV_CHUNK_MIN_MIN ||
+		 o->chunk_min > PLKV_CHUNK_MIN_MAX)
+		snprintf(msg, cap, "smallest chunk %u bytes: must be %u to %u",
+			 o->chunk_min, PLKV_CHUNK_MIN_MIN, PLKV_CHUNK_MIN_MAX);
+	else if (o->mode & ~0777u)
+		snprintf(msg, cap, "mode %o: only permission bits (0777)",
+			 o->mode);
+	else
+		return 0;
+	return -EINVAL;
 }
 
 static void format_header(struct plkv *kv, const struct plkv_options *o)
@@ -232,7 +279,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	name = default_name(name);
 	if (!plkv_name_valid(name))
 		return PLKV_EBADSEG;
-	rc = check_options(opts);
+	rc = plkv_options_check(opts, NULL, 0);
 	if (rc)
 		return rc;
 	backend = resolve_backend(opts->backend);

@@ -193,6 +193,15 @@ ctl create --factor 0.5
 check "create --factor 0.5: usage error" usage_error
 ctl create extra
 check "create with an operand: usage error" usage_error
+ctl create --size 2t
+check "create --size 2t: out of range, the range said" \
+	eval 'usage_error && err_has "memory limit 2 TiB: must be 2 MiB to 1 TiB"'
+ctl create --size 16m --item-max 9m
+check "create --item-max above half the size: usage error" \
+	eval 'usage_error && err_has "at most half the memory limit"'
+ctl create --hash-power 40
+check "create --hash-power 40: usage error with the range" \
+	eval 'usage_error && err_has "hash power 40: must be 8 to 31"'
 
 run "$CTL" --json --segment "$seg2" create --size 8m --item-max 512k \
 	--factor 1.5 --no-evict --mode 0640

@@ -449,7 +449,8 @@ if plkvd_only; then
 		not_ok "SIGINT: exit status $rc, socket $(ls "$sock" 2>&1)"
 
 	for args in "-p abc" "-t 0" "-I 1x" "-m -5" "-f 0.5" "-U 5" "--bogus" \
-		    "-p" "-B binary" "extra"; do
+		    "-p" "-B binary" "extra" "-m 1" "-m 2000000" "-m 4 -I 3m" \
+		    "-n 8"; do
 		# shellcheck disable=SC2086
 		"$PLKVD" $args >"$tmp/out" 2>"$tmp/err"
 		rc=$?

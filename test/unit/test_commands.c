@@ -321,13 +321,67 @@ START_TEST(too_big)
 }
 END_TEST
 
+/* Out-of-range create options: plkv_options_check() names the value and
+ * its range, plkv_open() refuses them and creates nothing. */
+START_TEST(options_out_of_range)
+{
+	static const struct {
+		uint64_t mem_limit;
+		uint32_t item_size_max, hash_power, chunk_min;
+		double growth_factor;
+		const char *msg;
+	} bad[] = {
+		{ 1 << 20, 0, 0, 0, 0, "memory limit 1 MiB: must be 2 MiB to 1 TiB" },
+		{ 3ULL << 40, 0, 0, 0, 0, "memory limit 3 TiB" },
+		{ 0, 512, 0, 0, 0, "item size limit 512 bytes" },
+		{ 4 << 20, 3 << 20, 0, 0, 0, "at most half the memory limit" },
+		{ 0, 0, 7, 0, 0, "hash power 7: must be 8 to 31" },
+		{ 0, 0, 32, 0, 0, "hash power 32" },
+		{ 0, 0, 0, 40, 0, "smallest chunk 40 bytes: must be 48 to 4096" },
+		{ 0, 0, 0, 0, 1.0, "growth factor 1: must be 1.01 to 4" },
+		{ 0, 0, 0, 0, 4.5, "growth factor 4.5" },
+	};
+	struct plkv_options o;
+	char msg[160], name[80];
+	plkv_t *h = NULL;
+	size_t i;
+
+	plkv_options_init(&o);
+	ck_assert_int_eq(plkv_options_check(&o, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(plkv_options_check(NULL, msg, sizeof(msg)), -EINVAL);
+	snprintf(name, sizeof(name), "%s-opts", seg_name);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		plkv_options_init(&o);
+		o.backend = PLKV_BACKEND_USER;
+		if (bad[i].mem_limit)
+			o.mem_limit = bad[i].mem_limit;
+		if (bad[i].item_size_max)
+			o.item_size_max = bad[i].item_size_max;
+		if (bad[i].hash_power)
+			o.hash_power = bad[i].hash_power;
+		if (bad[i].chunk_min)
+			o.chunk_min = bad[i].chunk_min;
+		if (bad[i].growth_factor)
+			o.growth_factor = bad[i].growth_factor;
+		ck_assert_int_eq(plkv_options_check(&o, msg, sizeof(msg)),
+				 -EINVAL);
+		ck_assert_msg(strstr(msg, bad[i].msg), "case %zu: '%s'", i, msg);
+		ck_assert_int_eq(plkv_options_check(&o, NULL, 0), -EINVAL);
+		ck_assert_int_eq(plkv_open(name, &o, &h), -EINVAL);
+		ck_assert_ptr_null(h);
+		ck_assert_int_eq(plkv_destroy(name, PLKV_BACKEND_USER), -ENOENT);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
 		set_get_basic, add_replace, append_prepend_keep_flags,
 		cas_semantics, cas_unique_per_store, incr_decr,
 		incr_length_change, incr_nonnumeric, delete_touch_gat,
-		etoosmall, mget_partial, bad_arguments, too_big, NULL
+		etoosmall, mget_partial, bad_arguments, too_big,
+		options_out_of_range, NULL
 	};
 
 	return ut_main("commands", 30, ut_setup, tests);

@@ -97,15 +97,15 @@ static int create_option(void *ctx, int ch, const char *arg)
 		opts->item_size_max = (uint32_t)v;
 		break;
 	case 'f':
-		if (plkv_arg_double(arg, &f) || !(f > 1.0) || f > 100)
-			return ctl_usage(&cmd_create, "bad growth factor "
-					 "'%s' (> 1)", arg);
+		if (plkv_arg_double(arg, &f))
+			return ctl_usage(&cmd_create, "bad growth factor '%s'",
+					 arg);
 		opts->growth_factor = f;
 		break;
 	case 'H':
-		if (plkv_arg_u64(arg, &v) || v < 1 || v > 32)
-			return ctl_usage(&cmd_create, "bad hash power '%s' "
-					 "(1-32)", arg);
+		if (plkv_arg_u64(arg, &v) || v > UINT32_MAX)
+			return ctl_usage(&cmd_create, "bad hash power '%s'",
+					 arg);
 		opts->hash_power = (uint32_t)v;
 		break;
 	case 'M':
@@ -119,6 +119,7 @@ static int create_run(int argc, char **argv)
 {
 	struct plkv_options opts;
 	struct plkv_info in;
+	char msg[160];
 	plkv_t *kv;
 	int err, status;
 
@@ -126,11 +127,9 @@ static int create_run(int argc, char **argv)
 	if (!cmd_parse(&cmd_create, argc, argv, &opts, &status))
 		return status;
 
+	if (plkv_options_check(&opts, msg, sizeof(msg)))
+		return ctl_usage(&cmd_create, "%s", msg);
 	err = plkv_open(ctl.segment, &opts, &kv);
-	if (err == -EINVAL)
-		return ctl_fail_msg(err, "the library refused these parameters "
-				    "(size, item size, factor or hash power "
-				    "out of range)");
 	if (err)
 		return ctl_fail_open(err);
 	err = plkv_info(kv, &in);

@@ -106,8 +106,27 @@ static uint64_t arg_range(const char *what, uint64_t min, uint64_t max)
 
 enum { OPT_SEGMENT = 256 };
 
+/* The store's options from the command line (used when creating it). */
+static void store_options(struct plkv_options *o)
+{
+	plkv_options_init(o);
+	o->flags = PLKV_O_CREATE | PLKV_O_EXCL;
+	if (given.mem)
+		o->mem_limit = settings.mem_limit;
+	if (given.item)
+		o->item_size_max = settings.item_size_max;
+	if (given.factor)
+		o->growth_factor = settings.factor;
+	if (given.chunk)
+		o->chunk_min = settings.chunk_size;
+	if (settings.no_evict)
+		o->flags |= PLKV_O_NO_EVICT;
+}
+
 static void parse_args(int argc, char **argv)
 {
+	struct plkv_options o;
+	char msg[160];
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -153,15 +172,14 @@ static void parse_args(int argc, char **argv)
 				bad_usage("bad unix socket mask (octal): %s", optarg);
 			break;
 		case 'm':
-			if (plkv_arg_size(optarg, 1u << 20, &v) || v < (1u << 20))
+			if (plkv_arg_size(optarg, 1u << 20, &v))
 				bad_usage("bad memory limit: %s", optarg);
 			settings.mem_limit = v;
 			given.mem = true;
 			break;
 		case 'I':
-			if (plkv_arg_size(optarg, 1, &v) || v < 1024 ||
-			    v > (1u << 30))
-				bad_usage("bad item size (1k to 1g): %s", optarg);
+			if (plkv_arg_size(optarg, 1, &v) || v > UINT32_MAX)
+				bad_usage("bad item size: %s", optarg);
 			settings.item_size_max = (uint32_t)v;
 			given.item = true;
 			break;
@@ -170,10 +188,8 @@ static void parse_args(int argc, char **argv)
 			given.evict = true;
 			break;
 		case 'f':
-			if (plkv_arg_double(optarg, &settings.factor) ||
-			    !(settings.factor > 1.0) || settings.factor > 100)
-				bad_usage("bad growth factor (must be > 1): %s",
-					  optarg);
+			if (plkv_arg_double(optarg, &settings.factor))
+				bad_usage("bad growth factor: %s", optarg);
 			given.factor = true;
 			break;
 		case 'n':
@@ -245,9 +261,9 @@ static void parse_args(int argc, char **argv)
 	if (settings.unix_path && !given.port)
 		settings.port = 0;	/* as memcached: -s means no network */
 	settings.segment = plkv_arg_segment(settings.segment);
-	if (settings.mem_limit / 2 < settings.item_size_max)
-		bad_usage("item size limit (-I) above half the memory limit (-m)%s",
-			  "");
+	store_options(&o);
+	if (plkv_options_check(&o, msg, sizeof(msg)))
+		bad_usage("%s", msg);
 }
 
 /* Open the store, creating it with our settings when it does not exist. */
@@ -258,18 +274,7 @@ static int open_store(void)
 	bool created = true;
 	int rc;
 
-	plkv_options_init(&o);
-	o.flags = PLKV_O_CREATE | PLKV_O_EXCL;
-	if (given.mem)
-		o.mem_limit = settings.mem_limit;
-	if (given.item)
-		o.item_size_max = settings.item_size_max;
-	if (given.factor)
-		o.growth_factor = settings.factor;
-	if (given.chunk)
-		o.chunk_min = settings.chunk_size;
-	if (settings.no_evict)
-		o.flags |= PLKV_O_NO_EVICT;
+	store_options(&o);
 	rc = plkv_open(settings.segment, &o, &plkvd_kv);
 	if (rc == -EEXIST) {
 		created = false;
