@@ -357,6 +357,7 @@ int main(int argc, char **argv)
 	plkv_t *kv;
 	uint64_t counter, bad, ops = 0;
 	double first = 1e300, last = 0;
+	struct plkv_meta meta;
 	char val[32];
 	unsigned w;
 	int err, status, failed = 0;
@@ -452,13 +453,13 @@ int main(int argc, char **argv)
 	printf("together: %" PRIu64 " ops in %.3f s (first start to last "
 	       "end), %.0f ops/s\n", ops, last - first, ops / (last - first));
 
-	err = plkv_get(kv, "counter", 7, val, sizeof(val) - 1, NULL);
+	err = plkv_get(kv, "counter", 7, val, sizeof(val) - 1, &meta);
 	if (err) {
 		fprintf(stderr, "shared_counter: get counter: %s\n",
 			plkv_strerror(err));
 		goto out_unmap;
 	}
-	val[sizeof(val) - 1] = '\0';
+	val[meta.len] = '\0';
 	counter = strtoull(val, NULL, 10);
 	printf("\ncounter: %" PRIu64 " (expected %u): %s\n", counter,
 	       nworkers * rounds,
