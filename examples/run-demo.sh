@@ -34,20 +34,28 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Load the module when this machine allows it; otherwise say why not, and
-# the library falls back to the user backend.
+# Load the module when this machine allows it; otherwise say why not (in
+# $no_module), and the library falls back to the user backend.
+no_module=
 load_module() {
 	local built running err
-	[ -f "$ko" ] || { echo "$ko was not built (kernel headers missing?)"; return 1; }
-	[ "$(id -u)" = 0 ] || { echo "not root, cannot insmod $ko"; return 1; }
+	if [ ! -f "$ko" ]; then
+		no_module="$ko was not built (kernel headers missing?)"
+		return 1
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		no_module="not root, cannot insmod $ko"
+		return 1
+	fi
+	# (busybox's modinfo may print nothing: then insmod decides)
 	built=$(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1)
 	running=$(uname -r)
-	if [ "$built" != "$running" ]; then
-		echo "$ko is built for kernel $built, this one runs $running"
+	if [ -n "$built" ] && [ "$built" != "$running" ]; then
+		no_module="$ko is built for kernel $built, this one runs $running"
 		return 1
 	fi
 	if ! err=$(insmod "$ko" 2>&1); then
-		echo "insmod $ko failed: $err"
+		no_module="insmod $ko failed: $err"
 		return 1
 	fi
 	loaded_here=1
@@ -56,13 +64,12 @@ load_module() {
 		[ -e /dev/plkv ] && return 0
 		sleep 0.1
 	done
-	echo "insmod $ko succeeded but /dev/plkv did not appear"
+	no_module="insmod $ko succeeded but /dev/plkv did not appear"
 	return 1
 }
 
-no_module=
 if [ ! -e /dev/plkv ] && [ "${PLKV_BACKEND:-}" != user ]; then
-	no_module=$(load_module) || true
+	load_module || true
 fi
 
 if [ "${PLKV_BACKEND:-}" = kmod ] && [ ! -e /dev/plkv ]; then
