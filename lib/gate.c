@@ -124,12 +124,12 @@ static void tls_destroy(void *p)
 
 	if (t->kv->base) {
 		/* A thread that exits after a longjmp out of a call must not
-		 * leave its locks held for as long as its process lives. */
-		if (t->depth || t->rec->op.state) {
-			plkv_gate_open(t->kv);
+		 * leave its locks held for as long as its process lives.
+		 * (Its record is in the segment: read it inside the gate.) */
+		plkv_gate_open(t->kv);
+		if (t->depth || t->rec->op.state)
 			gate_recover_abandoned(&ctx);
-			plkv_gate_close(t->kv);
-		}
+		plkv_gate_close(t->kv);
 		tls_release(t);
 	}
 	free(t);
