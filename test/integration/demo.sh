@@ -8,7 +8,7 @@
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
-. test/integration/lib/tap.sh
+. test/lib/tap.sh
 demo=examples/run-demo.sh
 out=$(mktemp)
 err=$(mktemp)

@@ -10,7 +10,7 @@
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
-. test/integration/lib/tap.sh
+. test/lib/tap.sh
 tmp=$(mktemp -d)
 seg="${PLKV_TEST_PREFIX:-}install-$$"
 log=$tmp/log

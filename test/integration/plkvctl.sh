@@ -18,7 +18,7 @@
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
-. test/integration/lib/tap.sh
+. test/lib/tap.sh
 CTL=${PLKVCTL:-tools/plkvctl}
 seg="${PLKV_TEST_PREFIX:-}plkvctl-$$"
 seg2="$seg-b"

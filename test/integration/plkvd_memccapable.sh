@@ -17,7 +17,7 @@
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
-. test/integration/lib/tap.sh
+. test/lib/tap.sh
 . test/integration/lib/plkvd.sh
 
 # A failure shows the end of the tool's log and of plkvd's stderr.

@@ -25,7 +25,7 @@ set -u
 
 cd "$(dirname "$0")/../.." || exit 1
 REF=${PLKVD_REFERENCE:-}
-. test/integration/lib/tap.sh
+. test/lib/tap.sh
 . test/integration/lib/plkvd.sh
 
 echo "TAP version 13"

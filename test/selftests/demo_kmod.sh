@@ -11,33 +11,19 @@
 # module loaded, as it found it.  POSIX sh: busybox sh in the VM.
 set -u
 
+. "$(dirname "$0")/../lib/tap.sh"
 echo "TAP version 13"
 if [ "${PLKV_VM:-0}" != 1 ] && [ "${PLKV_KMOD_TEST:-0}" != 1 ]; then
-	echo "1..0 # SKIP module loading not possible on this host"
-	exit 0
+	skip_all "module loading not possible on this host"
 fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$top/examples/run-demo.sh" ] || top=$(cd "$top/.." && pwd)
 demo=$top/examples/run-demo.sh
 ko=$top/kmod/plkv.ko
-if [ ! -f "$demo" ] || [ ! -f "$ko" ]; then
-	echo "1..0 # SKIP $demo or $ko missing"
-	exit 0
-fi
+[ -f "$demo" ] && [ -f "$ko" ] || skip_all "$demo or $ko missing"
 out=/tmp/demo_kmod.$$
-
-n=0
-fails=0
-echo "1..7"
-result() {	# result STATUS description: STATUS 0 is ok
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		fails=$((fails + 1))
-		sed 's/^/# /' "$out"
-	fi
+fail_details() {
+	sed 's/^/# /' "$out"
 }
 loaded() { [ -d /sys/module/plkv ]; }
 
@@ -66,4 +52,4 @@ result $? "and leaves it loaded"
 
 [ -n "$was_loaded" ] || rmmod plkv
 rm -f "$out"
-[ $fails -eq 0 ]
+finish

@@ -12,30 +12,13 @@
 # POSIX sh: it runs under busybox sh in the VM.
 set -u
 
+. "$(dirname "$0")/../lib/tap.sh"
 echo "TAP version 13"
 if [ "${PLKV_VM:-0}" != 1 ] && [ "${PLKV_KMOD_TEST:-0}" != 1 ]; then
-	echo "1..0 # SKIP module loading not possible on this host"
-	exit 0
+	skip_all "module loading not possible on this host"
 fi
 ko=${PLKV_KO:-$(dirname "$0")/../../kmod/plkv.ko}
-if [ ! -f "$ko" ]; then
-	echo "1..0 # SKIP $ko is not built"
-	exit 0
-fi
-
-n=0
-fails=0
-echo "1..10"
-
-result() {	# result STATUS description: STATUS 0 is ok
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		fails=$((fails + 1))
-	fi
-}
+[ -f "$ko" ] || skip_all "$ko is not built"
 
 loaded() { [ -d /sys/module/plkv ]; }
 
@@ -101,4 +84,4 @@ result $? "insmod plkv.ko a third time (left loaded)"
 loaded && dev_settles 1 && dev_ok
 result $? "/dev/plkv present for the tests that follow"
 
-[ "$fails" -eq 0 ]
+finish

@@ -230,6 +230,7 @@ make_initramfs() {
 			copy_elf "$f" "$root/plkv/tests/$n" || return 1
 		else
 			cp "$top/test/selftests/$n.sh" "$root/plkv/tests/" || return 1
+			cp "$top/test/lib/tap.sh" "$root/plkv/lib/" || return 1
 		fi
 	done
 	[ -n "$ko" ] && cp "$ko" "$root/plkv/kmod/plkv.ko"

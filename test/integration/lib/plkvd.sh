@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
 # A plkvd for the integration scripts to talk to, sourced by them from
-# the top of the tree (after lib/tap.sh).  It sets:
+# the top of the tree (after test/lib/tap.sh).  It sets:
 #
 #	PLKVD, CTL	the binaries ($PLKVD and $PLKVCTL override them)
 #	seg		a fresh store, plkvd-test-PID on the user backend

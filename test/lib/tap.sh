@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: MIT
 #
-# TAP 13 for the integration scripts, sourced by them (the test runner
-# runs test/integration/*.sh; what is in lib/ only serves them).  The
-# script prints "TAP version 13" itself, then reports with:
+# TAP 13 for the test scripts (test/integration/*.sh, and the
+# test/selftests/*.sh that also run in the VM: POSIX sh, busybox's there,
+# where this file is /plkv/lib/tap.sh, i.e. ../lib/tap.sh from the test
+# as on the host).  The script prints "TAP version 13" itself, then
+# reports with:
 #
 #	ok NAME [WHY]	a pass; with WHY, a skip and its reason
 #	not_ok NAME	a failure, followed by fail_details, which a script
 #			redefines to show what went wrong (the default
 #			shows nothing)
+#	result RC NAME	ok when RC (a command's $?) is 0, else not_ok
 #	skip_all WHY	no tests can run here: plan 1..0 with the reason
 #	finish		the plan and the totals; exits 0 when nothing failed
 #
@@ -31,6 +34,10 @@ not_ok() {
 	echo "not ok $n $1"
 	fail_details
 	return 0
+}
+
+result() {
+	if [ "$1" -eq 0 ]; then ok "$2"; else not_ok "$2"; fi
 }
 
 skip_all() {
