@@ -4,9 +4,10 @@
  *
  * A process maps its segment once, whole, shared, and with no access at
  * all; an address space holds at most one mapping of a segment, whichever
- * record or process (a CLONE_VM sibling) asks.  The one change the vma will then take is an mprotect() to
- * read/write with a non-zero protection key (key 0 when the CPU has no
- * PKU); the library does it with pkey_mprotect() right after mmap().  From
+ * record or process (a CLONE_VM sibling) asks.  The one change the vma
+ * will then take is an mprotect() to read/write with a non-zero
+ * protection key (key 0 when the CPU has no PKU); the library does it
+ * with pkey_mprotect() right after mmap().  From
  * then on the key and the protection are sealed: the mprotect hook refuses
  * every further change, may_split refuses partial munmap/mprotect/madvise,
  * the mremap hook refuses moves (growing is refused by VM_DONTEXPAND), and
