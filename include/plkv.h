@@ -155,12 +155,24 @@ PLKV_API int plkv_close(plkv_t *kv);
  */
 PLKV_API int plkv_destroy(const char *name, int backend);
 
-/** What a read returns besides the value. */
+/**
+ * What a read returns besides the value.  last_access and fetched are as
+ * the item was before the call that reports them (memcached's mg "l" and
+ * "h", me "la" and "fetch").
+ */
 struct plkv_meta {
 	size_t len;		/**< value length (the size needed on ETOOSMALL) */
 	uint32_t flags;		/**< client flags */
 	uint64_t cas;		/**< CAS unique */
 	int64_t exptime;	/**< absolute Unix time, 0 = never */
+	int64_t last_access;	/**< absolute Unix time of the last store or
+				 * read; a read moves it at most once a
+				 * minute, as memcached */
+	uint32_t fetched;	/**< nonzero: read since it was stored */
+	uint32_t slab_class;	/**< its class in "stats slabs"/"items" */
+	size_t item_size;	/**< bytes it takes: header, key and value,
+				 * as the "bytes" statistic counts it
+				 * (memcached's me "size") */
 };
 
 /**
@@ -171,6 +183,17 @@ struct plkv_meta {
  */
 PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen,
 		      void *buf, size_t cap, struct plkv_meta *meta);
+
+/**
+ * @brief An item's metadata, without its value (memcached's "me"): no hit
+ * or miss is counted and the item's LRU position, fetched mark and last
+ * access stay as they are.  An expired or flushed item found is reclaimed,
+ * as a get does, but not counted as a get_expired or get_flushed.
+ * @param[out] meta may be NULL (then only whether the key is live).
+ * @return 0, PLKV_ENOTFOUND, PLKV_EBADKEY, -EFAULT, -EINVAL.
+ */
+PLKV_API int plkv_peek(plkv_t *kv, const char *key, size_t klen,
+		       struct plkv_meta *meta);
 
 /** Like plkv_get() but also sets the exptime (memcached gat); meta
  * reports the new one. */

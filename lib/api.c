@@ -51,11 +51,11 @@ static void mut_leave(struct plkv_ctx *ctx)
 	plkv_leave(ctx);
 }
 
-static int get_common(plkv_t *kv, const char *key, size_t klen, bool touch,
-		      int64_t exptime, void *buf, size_t cap,
-		      struct plkv_meta *meta, int64_t *prev_exptime)
+/* The arguments of a single-key read (get, gat, peek). */
+static int read_check(plkv_t *kv, const char *key, size_t klen,
+		      const void *buf, size_t cap, const struct plkv_meta *meta,
+		      const int64_t *prev_exptime)
 {
-	struct plkv_ctx ctx;
 	int rc;
 
 	if (!kv || (!buf && cap))
@@ -67,6 +67,19 @@ static int get_common(plkv_t *kv, const char *key, size_t klen, bool touch,
 	    !plkv_outside(kv, meta, sizeof(*meta)) ||
 	    !plkv_outside(kv, prev_exptime, sizeof(*prev_exptime)))
 		return -EFAULT;
+	return 0;
+}
+
+static int get_common(plkv_t *kv, const char *key, size_t klen, bool touch,
+		      int64_t exptime, void *buf, size_t cap,
+		      struct plkv_meta *meta, int64_t *prev_exptime)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	rc = read_check(kv, key, klen, buf, cap, meta, prev_exptime);
+	if (rc)
+		return rc;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
@@ -81,6 +94,23 @@ PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen, void *buf,
 		      size_t cap, struct plkv_meta *meta)
 {
 	return get_common(kv, key, klen, false, 0, buf, cap, meta, NULL);
+}
+
+PLKV_API int plkv_peek(plkv_t *kv, const char *key, size_t klen,
+		       struct plkv_meta *meta)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	rc = read_check(kv, key, klen, NULL, 0, meta, NULL);
+	if (rc)
+		return rc;
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	rc = eng_peek(&ctx, key, klen, meta);
+	plkv_leave(&ctx);
+	return rc;
 }
 
 PLKV_API int plkv_gat(plkv_t *kv, const char *key, size_t klen,

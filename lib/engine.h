@@ -415,6 +415,8 @@ PLKV_HIDDEN void lru_ensure(struct plkv_ctx *ctx, plkv_off_t it, bool in);
 PLKV_HIDDEN int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 			bool touch, int64_t exptime, void *buf, size_t cap,
 			struct plkv_meta *meta, int64_t *prev_exptime);
+PLKV_HIDDEN int eng_peek(struct plkv_ctx *ctx, const char *key, size_t nkey,
+			 struct plkv_meta *meta);
 PLKV_HIDDEN int eng_store(struct plkv_ctx *ctx, int mode, const char *key,
 			  size_t nkey, const void *val, size_t vlen,
 			  uint32_t flags, int64_t exptime, uint64_t cas_in,

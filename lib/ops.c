@@ -86,6 +86,7 @@ static int unlock_done(struct plkv_ctx *ctx, uint32_t hv, int rc)
 	return rc;
 }
 
+/* Before lru_bump(): last_access and fetched are the caller's "before". */
 static void fill_meta(struct plkv_meta *meta, const struct plkv_item *it)
 {
 	if (!meta)
@@ -94,6 +95,24 @@ static void fill_meta(struct plkv_meta *meta, const struct plkv_item *it)
 	meta->flags = it->flags;
 	meta->cas = it->cas;
 	meta->exptime = it->exptime;
+	meta->last_access = it->time;
+	meta->fetched = !!(it->act & ACT_FETCHED);
+	meta->slab_class = it->slab_class;
+	meta->item_size = item_size(it);
+}
+
+/* The reads' lookup: the live item of key with its stripe locked, or
+ * NULL with it unlocked. */
+static struct plkv_item *read_find(struct plkv_ctx *ctx, const char *key,
+				   size_t nkey, uint32_t hv, bool count)
+{
+	struct plkv_item *it;
+
+	plkv_lock(ctx, eng_stripe_lock(hv));
+	it = find_live(ctx, key, nkey, hv, count);
+	if (!it)
+		plkv_unlock(ctx, eng_stripe_lock(hv));
+	return it;
 }
 
 int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
@@ -105,10 +124,8 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
 	struct plkv_item *it;
 	int rc = 0;
 
-	plkv_lock(ctx, lk);
-	it = find_live(ctx, key, nkey, hv, true);
+	it = read_find(ctx, key, nkey, hv, true);
 	if (!it) {
-		plkv_unlock(ctx, lk);
 		stat_inc(ctx, ST_GET_MISSES);
 		if (touch)
 			stat_inc(ctx, ST_TOUCH_MISSES);
@@ -129,6 +146,20 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
 	plkv_unlock(ctx, lk);
 	stat_inc(ctx, ST_GET_HITS);
 	return rc;
+}
+
+/* memcached's "me": no counter, no bump; only a reclaim changes anything. */
+int eng_peek(struct plkv_ctx *ctx, const char *key, size_t nkey,
+	     struct plkv_meta *meta)
+{
+	uint32_t hv = eng_hash(key, nkey);
+	struct plkv_item *it = read_find(ctx, key, nkey, hv, false);
+
+	if (!it)
+		return PLKV_ENOTFOUND;
+	fill_meta(meta, it);
+	plkv_unlock(ctx, eng_stripe_lock(hv));
+	return 0;
 }
 
 static uint64_t next_cas(struct plkv_ctx *ctx)
