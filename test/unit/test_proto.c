@@ -27,6 +27,7 @@
 #define plkv_get	mock_get
 #define plkv_gat	mock_gat
 #define plkv_gat_prev	mock_gat_prev
+#define plkv_peek	mock_peek
 #define plkv_mget	mock_mget
 #define plkv_store	mock_store
 #define plkv_add	mock_add
@@ -79,8 +80,15 @@ struct item {
 	uint32_t flags;
 	int64_t exptime;
 	uint64_t cas;
+	int64_t atime;		/* last access */
+	bool fetched;
 	bool used;
 };
+
+/* The mock's own item size and class: header, key, value; a class per
+ * MOCK_CLASS_BYTES. */
+#define MOCK_HDR		64
+#define MOCK_CLASS_BYTES	100
 
 #define NITEMS 512
 static struct item items[NITEMS];
@@ -178,6 +186,8 @@ static int put(const char *k, size_t n, const void *v, size_t vlen,
 	it->flags = flags;
 	it->exptime = abs_time(exptime);
 	it->cas = ++next_cas;
+	it->atime = time(NULL);
+	it->fetched = false;	/* a new item, as the library's */
 	return 0;
 }
 
@@ -188,7 +198,36 @@ static void item_meta(const struct item *it, struct plkv_meta *m)
 		m->flags = it->flags;
 		m->cas = it->cas;
 		m->exptime = it->exptime;
+		m->last_access = it->atime;
+		m->fetched = it->fetched;
+		m->item_size = MOCK_HDR + it->klen + it->vlen;
+		m->slab_class = 1 + (uint32_t)(m->item_size / MOCK_CLASS_BYTES);
 	}
+}
+
+/* What a get does to the item after reporting it (lru_bump). */
+static void item_fetch(struct item *it)
+{
+	int64_t now = time(NULL);
+
+	it->fetched = true;
+	if (now - it->atime >= 60)
+		it->atime = now;
+}
+
+int mock_peek(plkv_t *kv, const char *key, size_t klen, struct plkv_meta *m)
+{
+	struct item *it;
+
+	/* not lookup(): gcc then can't see m filled whenever 0 is returned */
+	(void)kv;
+	if (bad_key(key, klen))
+		return PLKV_EBADKEY;
+	it = find(key, klen);
+	if (!it)
+		return PLKV_ENOTFOUND;
+	item_meta(it, m);
+	return 0;
 }
 
 int mock_get(plkv_t *kv, const char *key, size_t klen, void *buf, size_t cap,
@@ -203,6 +242,7 @@ int mock_get(plkv_t *kv, const char *key, size_t klen, void *buf, size_t cap,
 	if (!it)
 		return rc;
 	item_meta(it, m);
+	item_fetch(it);
 	if (it->vlen > cap)
 		return PLKV_ETOOSMALL;
 	if (it->vlen)
@@ -307,6 +347,8 @@ int mock_store(plkv_t *kv, int mode, const char *key, size_t klen,
 		it->val = nv;
 		it->vlen += vlen;
 		it->cas = ++next_cas;
+		it->atime = time(NULL);
+		it->fetched = false;
 		if (cas_out)
 			*cas_out = it->cas;
 		return 0;
@@ -509,6 +551,12 @@ static void feed_n(const char *in, size_t n, size_t step)
 		if (last_rc == PROTO_CLOSE)
 			break;
 	}
+}
+
+/* Feed a whole string at once. */
+static void feed_str(const char *in)
+{
+	feed_n(in, strlen(in), 1u << 30);
 }
 
 /*
@@ -1222,6 +1270,7 @@ START_TEST(meta_cas_compare)
 	exchange("ms d 1\r\nx\r\nmd d C5\r\nmd d C0\r\nmd d C1 k\r\n"
 		 "md d C1\r\nmg d\r\n",
 		 "HD\r\nEX\r\nEX\r\nHD kd\r\nNF\r\nEN\r\n");
+	ck_assert_uint_eq(calls_get, 1);	/* the mg: md C0 only looked */
 	/* ms MA/MP with C: mismatch EX, match HD, missing NS */
 	exchange("ms a 1\r\nx\r\nms a 1 MP C7\r\ny\r\nms a 1 MP C1 c\r\n"
 		 "y\r\nms z 1 MA C2\r\ny\r\nmg a v c\r\n",
@@ -1254,6 +1303,93 @@ START_TEST(meta_get_touch)
 	exchange("ms tt 1 T100\r\nz\r\nmg tt T50 t v\r\nmg tt t T20 c\r\n"
 		 "mg tt t s\r\nmg none t T5\r\n",
 		 "HD\r\nVA 1 t50\r\nz\r\nHD t50 c1\r\nHD t20 s1\r\nEN\r\n");
+}
+END_TEST
+
+/* mg h and l: the fetched mark and the access time as the get found
+ * them, in request order; an mg N creation is not yet fetched. */
+START_TEST(meta_hit_and_last_access)
+{
+	exchange("ms k 1\r\nx\r\nmg k h l\r\nmg k l h\r\nmg k v h\r\n"
+		 "mg viv N30 h\r\nmg viv h\r\n",
+		 "HD\r\nHD h0 l0\r\nHD l0 h1\r\nVA 1 h1\r\nx\r\n"
+		 "HD h0 W\r\nHD h1\r\n");
+}
+END_TEST
+
+START_TEST(meta_last_access_from_the_store)
+{
+	unsigned l = 0;
+	int64_t before;
+
+	feed_str("ms k 1\r\nx\r\n");
+	before = time(NULL) - 100;
+	ck_assert_ptr_nonnull(find("k", 1));
+	find("k", 1)->atime = before;
+	outlen = 0;
+	feed_str("mg k l h\r\nmg k h\r\n");
+	ck_assert_msg(sscanf(out, "HD l%u h0\r\nHD h1\r\n", &l) == 1,
+		      "got %s", out);
+	ck_assert_uint_ge(l, 100);
+	ck_assert_uint_le(l, (uint64_t)(time(NULL) - before));
+}
+END_TEST
+
+/* A value larger than the first read's room: h, l and t are what the
+ * first try found, not what it left for the retry. */
+START_TEST(meta_hit_of_a_large_value)
+{
+	size_t vlen = 10000, n;
+	char *in = value_request(vlen, "\r\nmg big h t T50 v\r\n", &n,
+				 "ms big %zu T100\r\n", vlen);
+	char want[64];
+
+	feed_n(in, n, 1u << 30);
+	snprintf(want, sizeof(want), "HD\r\nVA %zu h0 t100\r\n", vlen);
+	ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "got %.40s",
+		      out);
+	free(in);
+}
+END_TEST
+
+/* me: the metadata the store reports, read without a get. */
+START_TEST(meta_debug)
+{
+	char want[256];
+	int n;
+
+	n = snprintf(want, sizeof(want),
+		     "HD\r\nME n exp=-1 la=0 cas=1 fetch=no cls=%u size=%u\r\n"
+		     "ME n exp=-1 la=0 cas=1 fetch=no cls=%u size=%u\r\n"
+		     "VA 1\r\nx\r\n"
+		     "ME n exp=-1 la=0 cas=1 fetch=yes cls=%u size=%u\r\n"
+		     "ME bg== exp=-1 la=0 cas=1 fetch=yes cls=%u size=%u\r\n"
+		     "EN\r\n",
+		     1u, MOCK_HDR + 2, 1u, MOCK_HDR + 2, 1u, MOCK_HDR + 2,
+		     1u, MOCK_HDR + 2);
+	ck_assert_int_lt(n, (int)sizeof(want));
+	exchange("ms n 1\r\nx\r\nme n\r\nme n\r\nmg n v\r\nme n\r\n"
+		 "me bg== b\r\nme nope\r\n", want);
+	/* only the mg was a get */
+	ck_assert_uint_eq(calls_get, 1);
+}
+END_TEST
+
+/* me exp is the TTL left (memcached's exptime - now), not its negation. */
+START_TEST(meta_debug_ttl)
+{
+	int exp = 0, la = -1;
+	char fetch[4];
+
+	feed_str("ms e 1 T100\r\nx\r\nme e\r\n");
+	ck_assert_msg(sscanf(out, "HD\r\nME e exp=%d la=%d cas=1 fetch=%3s",
+			     &exp, &la, fetch) == 3, "got %s", out);
+	ck_assert_int_ge(exp, 98);
+	ck_assert_int_le(exp, 100);
+	ck_assert_int_ge(la, 0);
+	ck_assert_int_le(la, 2);
+	ck_assert_str_eq(fetch, "no");
+	ck_assert_uint_eq(calls_get, 0);
 }
 END_TEST
 
@@ -1290,7 +1426,9 @@ int main(void)
 	const TTest *const meta[] = {
 		meta_basic, meta_set_modes, meta_too_large, meta_delete_arith,
 		meta_errors, meta_ttl_order_and_b64, meta_vivify,
-		meta_cas_compare, meta_arith_vivify_ttl, meta_get_touch, NULL
+		meta_cas_compare, meta_arith_vivify_ttl, meta_get_touch,
+		meta_hit_and_last_access, meta_last_access_from_the_store,
+		meta_hit_of_a_large_value, meta_debug, meta_debug_ttl, NULL
 	};
 	Suite *s = suite_create("plkvd protocol");
 	TCase *tc = proto_tcase("text", text);

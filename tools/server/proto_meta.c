@@ -7,6 +7,7 @@
  *   md <key> <flags>*            HD / NF / EX
  *   ma <key> <flags>*            HD / VA <len> + number / NF / EX
  *   mn                           MN
+ *   me <key> [b]                 ME <key> exp= la= cas= fetch= cls= size= / EN
  *
  * A flag is one character, maybe followed by an argument.  Return flags
  * come back in the order they were asked for.  Errors always answer
@@ -18,6 +19,9 @@
  * returned CAS and TTL, mg's touch (T) with the TTL before it (for a "t"
  * asked before "T", as memcached answers flags in request order).  mg N
  * is an add, then the get (W goes to the one whose add created it).
+ * mg h and l are the fetched mark and the last access time as the get
+ * found them, before it updated them; me reads the same metadata through
+ * plkv_peek(), which counts nothing and updates nothing.
  * Stale items and win tokens (mg R, md I, the W/Z/X flags) are
  * memcached's own LRU machinery and are not done.
  */
@@ -369,12 +373,21 @@ static void out_code(struct conn *c, const char *code, struct token *t,
 	out_line(c, hdr, put_opaque_key(hdr + 2, t, nt, key, klen, b64));
 }
 
-/* Read an item's metadata only (no value copied). */
-static int peek_meta(const char *key, size_t klen, struct plkv_meta *m)
+/* A get that copies no value: still a hit, and a fetch of the item. */
+static int get_meta(const char *key, size_t klen, struct plkv_meta *m)
 {
 	int rc = plkv_get(plkvd_kv, key, klen, NULL, 0, m);
 
 	return rc == PLKV_ETOOSMALL ? 0 : rc;
+}
+
+/* Seconds since t, as mg l and me la; 0 for a t this clock has not
+ * reached (the library read its clock a moment ago). */
+static uint64_t seconds_since(int64_t t)
+{
+	int64_t d = (int64_t)time(NULL) - t;
+
+	return d > 0 ? (uint64_t)d : 0;
 }
 
 /* ---- mg ---- */
@@ -395,7 +408,7 @@ static int mg_fetch(struct conn *c, const char *key, size_t klen,
 		rc = plkv_gat_prev(plkvd_kv, key, klen, of->exptime, NULL, 0,
 				   m, prev);
 	else
-		rc = peek_meta(key, klen, m);
+		rc = get_meta(key, klen, m);
 	if (rc == PLKV_ETOOSMALL && !of->value)
 		rc = 0;
 	if (rc == 0 && !of->new_ttl)
@@ -452,10 +465,10 @@ static void process_mget(struct conn *c, struct token *t, size_t nt)
 			p = put_flag_u64(p, 'f', m.flags);
 			break;
 		case 'l':
-			p = put_flag_u64(p, 'l', 0);
+			p = put_flag_u64(p, 'l', seconds_since(m.last_access));
 			break;
 		case 'h':
-			p = put_flag_u64(p, 'h', created ? 0 : 1);
+			p = put_flag_u64(p, 'h', m.fetched ? 1 : 0);
 			break;
 		default:
 			p = put_common_flag(p, &t[i], key, klen, &of, &m,
@@ -621,9 +634,10 @@ static void process_mdelete(struct conn *c, struct token *t, size_t nt)
 	if (meta_check_opaque(c, t, nt) != 0)
 		return;
 	/* C0 never matches in memcached (no item has CAS 0); to the
-	 * library 0 means "no compare", so that case only reads. */
+	 * library 0 means "no compare", so that case only looks, as
+	 * memcached's md reads without a hit. */
 	if (of.has_cas && of.req_cas == 0) {
-		rc = peek_meta(t[1].value, t[1].length, &m);
+		rc = plkv_peek(plkvd_kv, t[1].value, t[1].length, &m);
 		if (rc == 0)
 			rc = PLKV_EEXISTS;
 	} else {
@@ -728,6 +742,8 @@ static void process_marith(struct conn *c, struct token *t, size_t nt)
 
 /* ---- me (debug) ---- */
 
+/* "ME <key> exp=<TTL left, -1 never> la=<seconds since last access>
+ * cas=<cas> fetch=yes|no cls=<slab class> size=<item bytes>", or EN. */
 static void process_mdebug(struct conn *c, struct token *t, size_t nt)
 {
 	char orig[KEY_MAX_LENGTH + 1];
@@ -746,14 +762,18 @@ static void process_mdebug(struct conn *c, struct token *t, size_t nt)
 			return;
 		}
 	}
-	if (peek_meta(t[1].value, klen, &m) != 0) {
+	/* A look that counts nothing and leaves the LRU, the fetched mark
+	 * and the access time alone, as memcached's DONT_UPDATE get. */
+	if (plkv_peek(plkvd_kv, t[1].value, klen, &m) != 0) {
 		out_errstring(c, "EN");
 		return;
 	}
-	conn_printf(c, "ME %.*s exp=%lld la=0 cas=%llu fetch=no cls=0 size=%zu\r\n",
-		    (int)t[1].length, orig,
-		    m.exptime ? (long long)((int64_t)time(NULL) - m.exptime) : -1LL,
-		    (unsigned long long)m.cas, klen + m.len);
+	conn_printf(c, "ME %.*s exp=%lld la=%llu cas=%llu fetch=%s cls=%u "
+		    "size=%zu\r\n", (int)t[1].length, orig,
+		    (long long)remaining_ttl(m.exptime),
+		    (unsigned long long)seconds_since(m.last_access),
+		    (unsigned long long)m.cas, m.fetched ? "yes" : "no",
+		    m.slab_class, m.item_size);
 }
 
 void process_meta(struct conn *c, struct token *t, size_t nt)
