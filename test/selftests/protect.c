@@ -229,6 +229,7 @@ TEST_F(prot, kernel_paths_refused)
 TEST(segment_pointers_refused)
 {
 	struct plkv_mget_key mk = { .key = "k", .klen = 1 };
+	const struct plkv_arith one = { .delta = 1 };
 	char name[64], buf[16], msg[256];
 	struct plkv_meta m;
 	uint64_t v;
@@ -250,10 +251,19 @@ TEST(segment_pointers_refused)
 	EXPECT_EQ(-EFAULT, plkv_mget(kv, (struct plkv_mget_key *)seg, 1,
 				     buf, sizeof(buf)));
 	EXPECT_EQ(-EFAULT, plkv_check(kv, seg, 64));
+	EXPECT_EQ(-EFAULT, plkv_peek(kv, "k", 1, (struct plkv_meta *)seg));
+	EXPECT_EQ(-EFAULT, plkv_gat_prev(kv, "k", 1, 0, buf, sizeof(buf), &m,
+					 (int64_t *)seg));
+	EXPECT_EQ(-EFAULT, plkv_arith(kv, "n", 1, (struct plkv_arith *)seg,
+				      &v, NULL, NULL));
+	EXPECT_EQ(-EFAULT, plkv_arith(kv, "n", 1, &one, &v,
+				      (struct plkv_meta *)seg, NULL));
 	/* Nothing was changed by the refused calls. */
 	EXPECT_EQ(0, plkv_get(kv, "k", 1, buf, sizeof(buf), &m));
 	EXPECT_EQ(0, memcmp(buf, "intact", 6));
 	EXPECT_EQ(PLKV_ENOTFOUND, plkv_get(kv, "x", 1, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, plkv_get(kv, "n", 1, buf, sizeof(buf), &m));
+	EXPECT_EQ(0, memcmp(buf, "1", m.len));
 	EXPECT_EQ(0, plkv_stat_u64(kv, "curr_items", &v));
 	EXPECT_EQ(2, v);
 	EXPECT_EQ(0, plkv_check(kv, msg, sizeof(msg))) TH_LOG("%s", msg);
