@@ -146,13 +146,16 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 		return rc;
 	for (i = 0; i < n; i++) {
 		struct plkv_mget_key *k = &keys[i];
+		/* Read once: another client thread may change the array. */
+		const char *key = k->key;
+		size_t klen = k->klen;
 
 		memset(&k->meta, 0, sizeof(k->meta));
 		k->off = used;
-		k->rc = key_check(kv, k->key, k->klen);
+		k->rc = key_check(kv, key, klen);
 		if (k->rc)
 			continue;
-		k->rc = eng_get(&ctx, k->key, k->klen, false, 0,
+		k->rc = eng_get(&ctx, key, klen, false, 0,
 				buf ? (char *)buf + used : NULL, cap - used,
 				&k->meta, NULL);
 		if (k->rc == 0)
@@ -242,10 +245,11 @@ PLKV_API int plkv_arith(plkv_t *kv, const char *key, size_t klen,
 			const struct plkv_arith *op, uint64_t *result,
 			struct plkv_meta *meta, int64_t *prev_exptime)
 {
+	struct plkv_arith a;
 	struct plkv_ctx ctx;
 	int rc;
 
-	if (!kv || !op || (op->flags & ~PLKV_ARITH_ALL))
+	if (!kv || !op)
 		return -EINVAL;
 	rc = key_check(kv, key, klen);
 	if (rc)
@@ -255,10 +259,15 @@ PLKV_API int plkv_arith(plkv_t *kv, const char *key, size_t klen,
 	    !plkv_outside(kv, meta, sizeof(*meta)) ||
 	    !plkv_outside(kv, prev_exptime, sizeof(*prev_exptime)))
 		return -EFAULT;
+	/* Read *op once, outside the segment's key (it may be the segment:
+	 * refused above) and before another client thread can change it. */
+	a = *op;
+	if (a.flags & ~PLKV_ARITH_ALL)
+		return -EINVAL;
 	rc = mut_enter(kv, &ctx, OP_INCR);
 	if (rc)
 		return rc;
-	rc = eng_arith(&ctx, key, klen, op, result, meta, prev_exptime);
+	rc = eng_arith(&ctx, key, klen, &a, result, meta, prev_exptime);
 	mut_leave(&ctx);
 	return rc;
 }
