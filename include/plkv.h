@@ -179,7 +179,8 @@ struct plkv_meta {
  * @brief Copy the value of @p key into @p buf.
  * @param[out] meta may be NULL.
  * @return 0, PLKV_ENOTFOUND, PLKV_ETOOSMALL (meta->len = size needed),
- *	PLKV_EBADKEY.
+ *	PLKV_EBADKEY.  PLKV_ETOOSMALL into a @p buf did nothing else (no hit
+ *	counted, no LRU bump); @p buf NULL asks for the size as a get.
  */
 PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen,
 		      void *buf, size_t cap, struct plkv_meta *meta);

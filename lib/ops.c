@@ -131,6 +131,13 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
 			stat_inc(ctx, ST_TOUCH_MISSES);
 		return PLKV_ENOTFOUND;
 	}
+	if (buf && it->nbytes > cap) {
+		/* Nothing delivered: no hit, touch or bump, so the caller's
+		 * retry with the size reported counts once. */
+		fill_meta(meta, it);
+		plkv_unlock(ctx, lk);
+		return PLKV_ETOOSMALL;
+	}
 	if (touch) {
 		if (prev_exptime)
 			*prev_exptime = it->exptime;
@@ -139,7 +146,7 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
 	}
 	fill_meta(meta, it);
 	if (it->nbytes > cap)
-		rc = PLKV_ETOOSMALL;
+		rc = PLKV_ETOOSMALL;	/* a size query (no buffer): a hit */
 	else if (it->nbytes)
 		item_read(ctx->kv, it, 0, buf, it->nbytes);
 	lru_bump(ctx, it);

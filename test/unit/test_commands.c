@@ -234,8 +234,17 @@ START_TEST(etoosmall)
 	ck_assert_int_eq(plkv_get(kv, "big", 3, buf, sizeof(buf), &m),
 			 PLKV_ETOOSMALL);
 	ck_assert_uint_eq(m.len, 16);
+	/* A buffer too small delivered nothing: no hit, no touch, no fetch;
+	 * the retry counts once. */
+	ck_assert_int_eq(plkv_gat(kv, "big", 3, 100, buf, sizeof(buf), &m),
+			 PLKV_ETOOSMALL);
+	ck_assert_int_eq(m.exptime, 0);
+	ck_assert_uint_eq(m.fetched, 0);
+	ck_stats(kv, { "get_hits", 0 }, { "cmd_get", 0 }, { "touch_hits", 0 });
 	ck_assert_int_eq(plkv_get(kv, "big", 3, NULL, 0, &m), PLKV_ETOOSMALL);
 	ck_assert_uint_eq(m.len, 16);
+	/* A size query (no buffer) is a get, as memcached's mg without v. */
+	ck_stats(kv, { "get_hits", 1 }, { "cmd_get", 1 });
 }
 END_TEST
 
@@ -262,8 +271,11 @@ START_TEST(mget_partial)
 	ck_assert_int_eq(keys[4].rc, 0);
 	ck_assert_uint_eq(keys[4].off, 4);
 	ck_assert_int_eq(memcmp(buf + 4, "CC", 2), 0);
-	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 3);
+	/* b was not delivered: not a hit until the caller's retry */
+	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 2);
 	ck_assert_uint_eq(ut_stat(kv, "get_misses"), 1);
+	ck_get_eq(kv, "b", "BBBBBBBBBB");
+	ck_assert_uint_eq(ut_stat(kv, "get_hits"), 3);
 }
 END_TEST
 

@@ -391,17 +391,15 @@ static char *value_header(char *p, const char *key, size_t klen,
  * growing the room to the value's size when the library reports it too
  * small.  With @touch, also set the exptime (gat; @prev, if not NULL,
  * gets the exptime before).  On 0, *val is where the value lies;
- * commit_value() then puts a header before it.  m's fetched and
- * last_access, and *prev, are the first try's: a retry finds them
- * updated by it.
+ * commit_value() then puts a header before it.  A try whose buffer was
+ * too small changed and counted nothing (the library's rule), so the
+ * retry's metadata is the item's as this fetch found it.
  */
 int fetch_value(struct conn *c, const char *key, size_t klen, bool touch,
 		int64_t exptime, struct plkv_meta *m, int64_t *prev,
 		char **val)
 {
 	size_t cap = c->vsize > 4096 ? c->vsize : 4096;
-	struct plkv_meta first = { 0 };
-	int64_t first_prev = 0;
 	char *p;
 	int rc = PLKV_ETOOSMALL, tries;
 
@@ -419,17 +417,7 @@ int fetch_value(struct conn *c, const char *key, size_t klen, bool touch,
 			rc = plkv_get(plkvd_kv, key, klen, *val, cap, m);
 		if (rc != PLKV_ETOOSMALL)
 			break;
-		if (tries == 0) {
-			first = *m;
-			first_prev = prev ? *prev : 0;
-		}
 		cap = m->len;
-	}
-	if (tries > 0 && rc == 0 && m->cas == first.cas) {
-		m->fetched = first.fetched;
-		m->last_access = first.last_access;
-		if (prev)
-			*prev = first_prev;
 	}
 	return rc;
 }
