@@ -173,7 +173,15 @@ struct plkv_meta {
 	size_t item_size;	/**< bytes it takes: header, key and value,
 				 * as the "bytes" statistic counts it
 				 * (memcached's me "size") */
+	uint32_t token;		/**< PLKV_TOKEN_*: mg W, Z, X */
 };
+
+/** plkv_meta.token: the item's stale-while-revalidate state. */
+#define PLKV_TOKEN_STALE	(1u << 0) /**< invalidated (md I): mg X */
+#define PLKV_TOKEN_SENT		(1u << 1) /**< a win went out before this
+					   * read: mg Z */
+#define PLKV_TOKEN_WIN		(1u << 2) /**< this read won: the caller
+					   * should recache (mg W) */
 
 /**
  * @brief Copy the value of @p key into @p buf.
@@ -211,6 +219,47 @@ PLKV_API int plkv_gat_prev(plkv_t *kv, const char *key, size_t klen,
 			   int64_t exptime, void *buf, size_t cap,
 			   struct plkv_meta *meta, int64_t *prev_exptime);
 
+/** plkv_read.flags */
+#define PLKV_READ_TOUCH		(1u << 0) /**< set the exptime (gat,
+					   * mg T) */
+#define PLKV_READ_WIN		(1u << 1) /**< hand out win tokens, as mg:
+					   * the first read of a stale item
+					   * wins (PLKV_TOKEN_WIN) */
+#define PLKV_READ_VIVIFY	(1u << 2) /**< create an empty item if missing;
+					   * the creator wins (mg N) */
+#define PLKV_READ_RECACHE	(1u << 3) /**< win if the TTL left is below
+					   * recache (mg R) */
+
+/** What plkv_read() does besides reading (memcached's mg flags). */
+struct plkv_read {
+	uint32_t flags;		/**< PLKV_READ_* */
+	int64_t exptime;	/**< TOUCH: the new exptime (mg T) */
+	int64_t vivify_exptime;	/**< VIVIFY: the created item's (mg N) */
+	int64_t recache;	/**< RECACHE: an exptime, as for a store
+				 * (mg R) */
+};
+
+/**
+ * @brief plkv_get() with options, all under the item's lock: a touch,
+ * creation of a missing item, and memcached's win tokens.  With
+ * PLKV_READ_WIN (implied by VIVIFY and RECACHE) the read that creates
+ * the item, the first read of a stale one (plkv_delete_ex() with
+ * PLKV_DEL_INVALIDATE), or, with RECACHE, the first whose item expires
+ * before @p op->recache gets PLKV_TOKEN_WIN in meta->token; the item
+ * then remembers it, and later reads get PLKV_TOKEN_SENT instead until
+ * a store replaces it or it is invalidated again.  A RECACHE test looks
+ * at the exptime before TOUCH; TOUCH wins over vivify_exptime.
+ * @param[in] op NULL: a plain plkv_get().
+ * @param[out] prev_exptime the exptime before TOUCH (without TOUCH: the
+ *	exptime); may be NULL.
+ * @return as plkv_get() (PLKV_ETOOSMALL into a @p buf touched and won
+ *	nothing; a created item is empty, so it always fits);
+ *	PLKV_ENOMEM when VIVIFY could not create; -EINVAL.
+ */
+PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
+		       const struct plkv_read *op, void *buf, size_t cap,
+		       struct plkv_meta *meta, int64_t *prev_exptime);
+
 /** One key of a plkv_mget() batch. */
 struct plkv_mget_key {
 	const char *key;	/**< in */
@@ -239,6 +288,13 @@ enum plkv_store_mode {
 	PLKV_PREPEND,	/**< only if present; flags and exptime kept */
 	PLKV_CAS,	/**< only if present and its CAS equals cas_in */
 };
+
+/**
+ * OR'd into a plkv_store() mode (memcached's ms I): a SET, REPLACE or CAS
+ * whose nonzero cas_in is lower than the item's CAS still stores, and the
+ * new value stays stale (keeps the item's exptime and win-token state).
+ */
+#define PLKV_STORE_INVALIDATE	0x100
 
 /**
  * @brief Store a value (memcached set/add/replace/append/prepend/cas).
@@ -325,6 +381,22 @@ PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen);
  */
 PLKV_API int plkv_delete_cas(plkv_t *kv, const char *key, size_t klen,
 			     uint64_t cas);
+
+/** plkv_delete_ex() flags */
+#define PLKV_DEL_INVALIDATE	(1u << 0) /**< mark stale instead (md I) */
+#define PLKV_DEL_TOUCH		(1u << 1) /**< INVALIDATE: also set the
+					   * exptime (md I T) */
+
+/**
+ * @brief plkv_delete_cas() with flags.  PLKV_DEL_INVALIDATE keeps the
+ * item and its value but marks it stale, clears its win-token mark and
+ * gives it a new CAS (memcached's md I): the next plkv_read() with
+ * PLKV_READ_WIN wins.
+ * @return 0, PLKV_ENOTFOUND, PLKV_EEXISTS, -EINVAL (TOUCH without
+ *	INVALIDATE, unknown flags).
+ */
+PLKV_API int plkv_delete_ex(plkv_t *kv, const char *key, size_t klen,
+			    uint64_t cas, unsigned flags, int64_t exptime);
 
 /** Set a new exptime.  @return 0 or PLKV_ENOTFOUND. */
 PLKV_API int plkv_touch(plkv_t *kv, const char *key, size_t klen,

@@ -70,30 +70,47 @@ static int read_check(plkv_t *kv, const char *key, size_t klen,
 	return 0;
 }
 
-static int get_common(plkv_t *kv, const char *key, size_t klen, bool touch,
-		      int64_t exptime, void *buf, size_t cap,
-		      struct plkv_meta *meta, int64_t *prev_exptime)
+#define READ_FLAGS	(PLKV_READ_TOUCH | PLKV_READ_WIN | \
+			 PLKV_READ_VIVIFY | PLKV_READ_RECACHE)
+
+/* The single-key reads.  One that may create (VIVIFY) is a mutating
+ * call: it has an op record and crash points, as a store. */
+PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
+		       const struct plkv_read *op, void *buf, size_t cap,
+		       struct plkv_meta *meta, int64_t *prev_exptime)
 {
+	struct plkv_read r = { 0 };
 	struct plkv_ctx ctx;
+	bool vivify;
 	int rc;
 
 	rc = read_check(kv, key, klen, buf, cap, meta, prev_exptime);
 	if (rc)
 		return rc;
-	rc = plkv_enter(kv, &ctx);
+	if (!plkv_outside(kv, op, sizeof(*op)))
+		return -EFAULT;
+	if (op)
+		r = *op;	/* once, after refusing a segment pointer */
+	if (r.flags & ~READ_FLAGS)
+		return -EINVAL;
+	vivify = r.flags & PLKV_READ_VIVIFY;
+	rc = vivify ? mut_enter(kv, &ctx, OP_STORE) : plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
-	rc = eng_get(&ctx, key, klen, touch, exptime, buf, cap, meta,
-		     prev_exptime);
-	eng_after_op(&ctx, false);
-	plkv_leave(&ctx);
+	rc = eng_get(&ctx, key, klen, &r, buf, cap, meta, prev_exptime);
+	if (vivify) {
+		mut_leave(&ctx);
+	} else {
+		eng_after_op(&ctx, false);
+		plkv_leave(&ctx);
+	}
 	return rc;
 }
 
 PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen, void *buf,
 		      size_t cap, struct plkv_meta *meta)
 {
-	return get_common(kv, key, klen, false, 0, buf, cap, meta, NULL);
+	return plkv_read(kv, key, klen, NULL, buf, cap, meta, NULL);
 }
 
 PLKV_API int plkv_peek(plkv_t *kv, const char *key, size_t klen,
@@ -117,15 +134,16 @@ PLKV_API int plkv_gat(plkv_t *kv, const char *key, size_t klen,
 		      int64_t exptime, void *buf, size_t cap,
 		      struct plkv_meta *meta)
 {
-	return get_common(kv, key, klen, true, exptime, buf, cap, meta, NULL);
+	return plkv_gat_prev(kv, key, klen, exptime, buf, cap, meta, NULL);
 }
 
 PLKV_API int plkv_gat_prev(plkv_t *kv, const char *key, size_t klen,
 			   int64_t exptime, void *buf, size_t cap,
 			   struct plkv_meta *meta, int64_t *prev_exptime)
 {
-	return get_common(kv, key, klen, true, exptime, buf, cap, meta,
-			  prev_exptime);
+	struct plkv_read r = { .flags = PLKV_READ_TOUCH, .exptime = exptime };
+
+	return plkv_read(kv, key, klen, &r, buf, cap, meta, prev_exptime);
 }
 
 PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
@@ -155,7 +173,7 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 		k->rc = key_check(kv, key, klen);
 		if (k->rc)
 			continue;
-		k->rc = eng_get(&ctx, key, klen, false, 0,
+		k->rc = eng_get(&ctx, key, klen, NULL,
 				buf ? (char *)buf + used : NULL, cap - used,
 				&k->meta, NULL);
 		if (k->rc == 0)
@@ -173,7 +191,9 @@ PLKV_API int plkv_store(plkv_t *kv, int mode, const char *key, size_t klen,
 	struct plkv_ctx ctx;
 	int rc;
 
-	if (!kv || mode < PLKV_SET || mode > PLKV_CAS || (!val && vlen))
+	int base = mode & ~PLKV_STORE_INVALIDATE;
+
+	if (!kv || base < PLKV_SET || base > PLKV_CAS || (!val && vlen))
 		return -EINVAL;
 	rc = key_check(kv, key, klen);
 	if (rc)
@@ -288,14 +308,18 @@ PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
 	return plkv_arith(kv, key, klen, &a, result, NULL, NULL);
 }
 
-/* delete (compared to cas unless 0) and touch: a mutation of one key. */
+#define DEL_FLAGS	(PLKV_DEL_INVALIDATE | PLKV_DEL_TOUCH)
+
+/* delete (compared to cas unless 0; flags PLKV_DEL_*) and touch: a
+ * mutation of one key. */
 static int key_mutate(plkv_t *kv, const char *key, size_t klen, uint32_t op,
-		      uint64_t cas, int64_t exptime)
+		      uint64_t cas, unsigned flags, int64_t exptime)
 {
 	struct plkv_ctx ctx;
 	int rc;
 
-	if (!kv)
+	if (!kv || (flags & ~DEL_FLAGS) ||
+	    (flags & (PLKV_DEL_INVALIDATE | PLKV_DEL_TOUCH)) == PLKV_DEL_TOUCH)
 		return -EINVAL;
 	rc = key_check(kv, key, klen);
 	if (rc)
@@ -304,7 +328,7 @@ static int key_mutate(plkv_t *kv, const char *key, size_t klen, uint32_t op,
 	if (rc)
 		return rc;
 	if (op == OP_DELETE)
-		rc = eng_delete(&ctx, key, klen, cas);
+		rc = eng_delete(&ctx, key, klen, cas, flags, exptime);
 	else
 		rc = eng_touch(&ctx, key, klen, exptime);
 	mut_leave(&ctx);
@@ -314,18 +338,24 @@ static int key_mutate(plkv_t *kv, const char *key, size_t klen, uint32_t op,
 PLKV_API int plkv_delete_cas(plkv_t *kv, const char *key, size_t klen,
 			     uint64_t cas)
 {
-	return key_mutate(kv, key, klen, OP_DELETE, cas, 0);
+	return key_mutate(kv, key, klen, OP_DELETE, cas, 0, 0);
+}
+
+PLKV_API int plkv_delete_ex(plkv_t *kv, const char *key, size_t klen,
+			    uint64_t cas, unsigned flags, int64_t exptime)
+{
+	return key_mutate(kv, key, klen, OP_DELETE, cas, flags, exptime);
 }
 
 PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen)
 {
-	return key_mutate(kv, key, klen, OP_DELETE, 0, 0);
+	return key_mutate(kv, key, klen, OP_DELETE, 0, 0, 0);
 }
 
 PLKV_API int plkv_touch(plkv_t *kv, const char *key, size_t klen,
 			int64_t exptime)
 {
-	return key_mutate(kv, key, klen, OP_TOUCH, 0, exptime);
+	return key_mutate(kv, key, klen, OP_TOUCH, 0, 0, exptime);
 }
 
 PLKV_API int plkv_flush_all(plkv_t *kv, int64_t delay)

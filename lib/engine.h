@@ -68,6 +68,10 @@ static inline unsigned eng_stripe_lock(uint32_t hv)
 #define ITEM_SLABBED	0x02	/* on a free list */
 #define ITEM_CHUNKED	0x04	/* value continues in a chunk chain */
 #define ITEM_CHUNK	0x08	/* a continuation chunk, not an item */
+/* memcached's stale-while-revalidate marks: each change is one store of
+ * it_flags under the stripe lock, so no transaction records them */
+#define ITEM_STALE	0x10	/* invalidated (md I), value kept */
+#define ITEM_TOKEN_SENT	0x20	/* a win token was handed out */
 
 /* act: hints written by readers (stripe lock) and the LRU (LRU lock) */
 #define ACT_FETCHED	0x01
@@ -413,7 +417,7 @@ PLKV_HIDDEN void lru_ensure(struct plkv_ctx *ctx, plkv_off_t it, bool in);
 
 /* ---- ops.c ---- */
 PLKV_HIDDEN int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
-			bool touch, int64_t exptime, void *buf, size_t cap,
+			const struct plkv_read *r, void *buf, size_t cap,
 			struct plkv_meta *meta, int64_t *prev_exptime);
 PLKV_HIDDEN int eng_peek(struct plkv_ctx *ctx, const char *key, size_t nkey,
 			 struct plkv_meta *meta);
@@ -426,7 +430,8 @@ PLKV_HIDDEN int eng_arith(struct plkv_ctx *ctx, const char *key,
 			  uint64_t *result, struct plkv_meta *meta,
 			  int64_t *prev_exptime);
 PLKV_HIDDEN int eng_delete(struct plkv_ctx *ctx, const char *key,
-			   size_t nkey, uint64_t cas);
+			   size_t nkey, uint64_t cas, unsigned flags,
+			   int64_t exptime);
 PLKV_HIDDEN int eng_touch(struct plkv_ctx *ctx, const char *key,
 			  size_t nkey, int64_t exptime);
 PLKV_HIDDEN int eng_flush(struct plkv_ctx *ctx, int64_t delay);

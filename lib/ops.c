@@ -99,6 +99,8 @@ static void fill_meta(struct plkv_meta *meta, const struct plkv_item *it)
 	meta->fetched = !!(it->act & ACT_FETCHED);
 	meta->slab_class = it->slab_class;
 	meta->item_size = item_size(it);
+	meta->token = (it->it_flags & ITEM_STALE ? PLKV_TOKEN_STALE : 0) |
+		      (it->it_flags & ITEM_TOKEN_SENT ? PLKV_TOKEN_SENT : 0);
 }
 
 /* The reads' lookup: the live item of key with its stripe locked, or
@@ -115,16 +117,85 @@ static struct plkv_item *read_find(struct plkv_ctx *ctx, const char *key,
 	return it;
 }
 
-int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
-	    int64_t exptime, void *buf, size_t cap, struct plkv_meta *meta,
-	    int64_t *prev_exptime)
+static struct plkv_item *link_new(struct plkv_ctx *ctx, const char *key,
+				  size_t nkey, uint32_t hv, const void *val,
+				  size_t len, uint32_t flags, int64_t exptime,
+				  struct plkv_item *y, int *rc);
+
+/* mg N: the read's lookup, creating an empty item under the lock the key
+ * was found missing with (as arith's vivify), so racing creators make
+ * one.  The stripe stays locked (phase PH_LOCKED) unless *rc is set. */
+static struct plkv_item *read_vivify(struct plkv_ctx *ctx, const char *key,
+				     size_t nkey, uint32_t hv,
+				     const struct plkv_read *r, bool *created,
+				     int *rc)
 {
+	struct plkv_item *it;
+
+	rec_set(ctx->op, W_HV, hv);
+	plkv_lock(ctx, eng_stripe_lock(hv));
+	rec_phase(ctx->op, PH_LOCKED);
+	it = find_live(ctx, key, nkey, hv, true);
+	if (it)
+		return it;
+	it = link_new(ctx, key, nkey, hv, NULL, 0, 0,
+		      item_realtime(ctx, r->vivify_exptime), NULL, rc);
+	if (!it)
+		unlock_done(ctx, hv, *rc);
+	*created = true;
+	return it;
+}
+
+/*
+ * memcached's mg win tokens on the item found (stripe held, meta filled
+ * as found): its creator, the first reader after it went stale, or with
+ * R the first reader of an item expiring before the threshold wins.  The
+ * mark is one store of it_flags, so a crash leaves it set or not.
+ */
+static void read_token(struct plkv_ctx *ctx, struct plkv_item *it,
+		       const struct plkv_read *r, bool created,
+		       int64_t exptime, struct plkv_meta *meta)
+{
+	uint16_t f = it->it_flags;
+	bool win = created;
+
+	if (f & ITEM_TOKEN_SENT)
+		return;
+	if ((r->flags & PLKV_READ_RECACHE) && exptime != 0 &&
+	    exptime < item_realtime(ctx, r->recache))
+		win = true;
+	if (f & ITEM_STALE)
+		win = true;
+	if (!win)
+		return;
+	it->it_flags = f | ITEM_TOKEN_SENT;
+	if (meta)
+		meta->token |= PLKV_TOKEN_WIN;
+}
+
+int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
+	    const struct plkv_read *r, void *buf, size_t cap,
+	    struct plkv_meta *meta, int64_t *prev_exptime)
+{
+	static const struct plkv_read plain;
 	uint32_t hv = eng_hash(key, nkey);
 	unsigned lk = eng_stripe_lock(hv);
 	struct plkv_item *it;
+	bool created = false, vivify, touch;
+	int64_t before;
 	int rc = 0;
 
-	it = read_find(ctx, key, nkey, hv, true);
+	if (!r)
+		r = &plain;
+	vivify = r->flags & PLKV_READ_VIVIFY;
+	touch = r->flags & PLKV_READ_TOUCH;
+	if (vivify) {
+		it = read_vivify(ctx, key, nkey, hv, r, &created, &rc);
+		if (rc)
+			return rc;
+	} else {
+		it = read_find(ctx, key, nkey, hv, true);
+	}
 	if (!it) {
 		stat_inc(ctx, ST_GET_MISSES);
 		if (touch)
@@ -132,26 +203,32 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey, bool touch,
 		return PLKV_ENOTFOUND;
 	}
 	if (buf && it->nbytes > cap) {
-		/* Nothing delivered: no hit, touch or bump, so the caller's
-		 * retry with the size reported counts once. */
+		/* Nothing delivered: no hit, touch, win or bump, so the
+		 * caller's retry with the size reported counts once. */
 		fill_meta(meta, it);
-		plkv_unlock(ctx, lk);
-		return PLKV_ETOOSMALL;
+		rc = PLKV_ETOOSMALL;
+		goto out;
 	}
+	before = it->exptime;
+	if (prev_exptime)
+		*prev_exptime = before;
 	if (touch) {
-		if (prev_exptime)
-			*prev_exptime = it->exptime;
-		it->exptime = item_realtime(ctx, exptime);
+		it->exptime = item_realtime(ctx, r->exptime);
 		stat_inc(ctx, ST_TOUCH_HITS);
 	}
 	fill_meta(meta, it);
+	if (r->flags & (PLKV_READ_WIN | PLKV_READ_VIVIFY | PLKV_READ_RECACHE))
+		read_token(ctx, it, r, created, before, meta);
 	if (it->nbytes > cap)
 		rc = PLKV_ETOOSMALL;	/* a size query (no buffer): a hit */
 	else if (it->nbytes)
 		item_read(ctx->kv, it, 0, buf, it->nbytes);
 	lru_bump(ctx, it);
-	plkv_unlock(ctx, lk);
 	stat_inc(ctx, ST_GET_HITS);
+out:
+	if (vivify)
+		return unlock_done(ctx, hv, rc);
+	plkv_unlock(ctx, lk);
 	return rc;
 }
 
@@ -174,11 +251,15 @@ static uint64_t next_cas(struct plkv_ctx *ctx)
 	return atomic_fetch_add(&eng(ctx->kv)->cas_next, 1);
 }
 
-/* Mode's condition on the live old item y (or none): 0 to store. */
+/* store_check(): store, the new value stale (ms I with an older CAS) */
+#define STORE_STALE	1
+
+/* Mode's condition on the live old item y (or none): 0 or STORE_STALE to
+ * store. */
 static int store_check(struct plkv_ctx *ctx, int mode, struct plkv_item *y,
 		       uint64_t cas_in)
 {
-	switch (mode) {
+	switch (mode & ~PLKV_STORE_INVALIDATE) {
 	case PLKV_ADD:
 		if (y) {
 			lru_bump(ctx, y);	/* memcached touches it */
@@ -192,12 +273,19 @@ static int store_check(struct plkv_ctx *ctx, int mode, struct plkv_item *y,
 			stat_inc(ctx, ST_CAS_MISSES);
 			return PLKV_ENOTFOUND;
 		}
-		if (y->cas != cas_in) {
-			stat_inc(ctx, ST_CAS_BADVAL);
-			return PLKV_EEXISTS;
+		if (y->cas == cas_in) {
+			stat_inc(ctx, ST_CAS_HITS);
+			return 0;
 		}
-		stat_inc(ctx, ST_CAS_HITS);
-		return 0;
+		/* memcached's CAS_STALE: a writer that read before the
+		 * invalidate may still fill in, but stays stale */
+		if ((mode & PLKV_STORE_INVALIDATE) && cas_in &&
+		    cas_in < y->cas) {
+			stat_inc(ctx, ST_CAS_HITS);
+			return STORE_STALE;
+		}
+		stat_inc(ctx, ST_CAS_BADVAL);
+		return PLKV_EEXISTS;
 	default:
 		return 0;
 	}
@@ -232,11 +320,16 @@ static int store_new(struct plkv_ctx *ctx, int mode, const char *key,
 	y = old && !item_expired(ctx, old) && !item_flushed(ctx, old) ? old
 								       : NULL;
 	rc = store_check(ctx, mode, y, cas_in);
-	if (rc) {
+	if (rc < 0) {
 		item_free_owned(ctx, ctx->slot);
 		rec_phase(op, PH_DONE);
 		plkv_unlock(ctx, lk);
 		return rc;
+	}
+	if (rc == STORE_STALE) {
+		/* X is still ours alone: plain stores */
+		x->exptime = y->exptime;
+		x->it_flags |= ITEM_STALE | (y->it_flags & ITEM_TOKEN_SENT);
 	}
 	x->cas = next_cas(ctx);
 	if (cas_out)
@@ -293,14 +386,16 @@ int eng_store(struct plkv_ctx *ctx, int mode, const char *key, size_t nkey,
 	      const void *val, size_t vlen, uint32_t flags, int64_t exptime,
 	      uint64_t cas_in, uint64_t *cas_out)
 {
+	int base = mode & ~PLKV_STORE_INVALIDATE;
+
 	stat_inc(ctx, ST_CMD_SET);
-	if (mode == PLKV_APPEND || mode == PLKV_PREPEND)
-		return store_concat(ctx, mode, key, nkey, val, vlen, cas_in,
+	if (base == PLKV_APPEND || base == PLKV_PREPEND)
+		return store_concat(ctx, base, key, nkey, val, vlen, cas_in,
 				    cas_out);
 	/* As memcached's ms: set or replace with a CAS is a cas; add
 	 * ignores it. */
-	if (cas_in && (mode == PLKV_SET || mode == PLKV_REPLACE))
-		mode = PLKV_CAS;
+	if (cas_in && (base == PLKV_SET || base == PLKV_REPLACE))
+		mode = PLKV_CAS | (mode & PLKV_STORE_INVALIDATE);
 	return store_new(ctx, mode, key, nkey, val, vlen, flags, exptime,
 			 cas_in, cas_out);
 }
@@ -359,31 +454,47 @@ static uint32_t ndigits(uint64_t v)
 }
 
 /*
- * Link a new item holding the digits of v in place of y (NULL: insert).
- * Holding the stripe lock, phase PH_LOCKED: the item is allocated under
- * it, as append's.
+ * Link a new item holding val in place of y (NULL: insert).  Holding the
+ * stripe lock, phase PH_LOCKED: the item is allocated under it, as
+ * append's.  NULL with *rc set if it could not be allocated.
  */
+static struct plkv_item *link_new(struct plkv_ctx *ctx, const char *key,
+				  size_t nkey, uint32_t hv, const void *val,
+				  size_t len, uint32_t flags, int64_t exptime,
+				  struct plkv_item *y, int *rc)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_oprec *op = ctx->op;
+	struct plkv_item *x;
+
+	*rc = item_alloc(ctx, key, nkey, len, flags, exptime, hv);
+	if (*rc)
+		return NULL;
+	x = I(kv, op->w[W_X]);
+	if (len)
+		item_write(kv, x, 0, val, len);
+	x->cas = next_cas(ctx);
+	rec_set(op, W_Y, O(kv, y));
+	item_txn(ctx);
+	return x;
+}
+
+/* Link a new item holding the digits of v in place of y (NULL: insert),
+ * then unlock. */
 static int arith_link(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		      uint32_t hv, uint64_t v, uint32_t flags, int64_t exptime,
 		      struct plkv_item *y, struct plkv_meta *meta)
 {
-	struct plkv *kv = ctx->kv;
-	struct plkv_oprec *op = ctx->op;
 	struct plkv_item *x;
 	char buf[24];
 	int len, rc;
 
 	len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-	rc = item_alloc(ctx, key, nkey, (size_t)len, flags, exptime, hv);
-	if (rc)
-		return unlock_done(ctx, hv, rc);
-	x = I(kv, op->w[W_X]);
-	item_write(kv, x, 0, buf, (size_t)len);
-	x->cas = next_cas(ctx);
-	fill_meta(meta, x);
-	rec_set(op, W_Y, O(kv, y));
-	item_txn(ctx);
-	return unlock_done(ctx, hv, 0);
+	x = link_new(ctx, key, nkey, hv, buf, (size_t)len, flags, exptime, y,
+		     &rc);
+	if (x)
+		fill_meta(meta, x);
+	return unlock_done(ctx, hv, rc);
 }
 
 /* A missing item with PLKV_ARITH_VIVIFY: create it holding a->initial. */
@@ -458,8 +569,28 @@ int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	return unlock_done(ctx, hv, 0);
 }
 
+/*
+ * md I: keep the item and its value, mark it stale with a new CAS (and,
+ * with TOUCH, exptime), as memcached.  Up to three stores under the
+ * stripe lock and no record: each field alone makes a valid item, so a
+ * crash between them leaves a valid item carrying part of an invalidate
+ * that never returned, and nothing for recovery to finish.
+ */
+static void invalidate(struct plkv_ctx *ctx, struct plkv_item *y,
+		       unsigned flags, int64_t exptime)
+{
+	if (flags & PLKV_DEL_TOUCH) {
+		y->exptime = item_realtime(ctx, exptime);
+		PLKV_CRASH_POINT(ctx);
+	}
+	/* TOKEN_SENT cleared: the next reader of the stale item wins */
+	y->it_flags = (uint16_t)((y->it_flags | ITEM_STALE) & ~ITEM_TOKEN_SENT);
+	PLKV_CRASH_POINT(ctx);
+	y->cas = next_cas(ctx);
+}
+
 int eng_delete(struct plkv_ctx *ctx, const char *key, size_t nkey,
-	       uint64_t cas)
+	       uint64_t cas, unsigned flags, int64_t exptime)
 {
 	uint32_t hv = eng_hash(key, nkey);
 	struct plkv_item *y = lock_live(ctx, key, nkey, hv);
@@ -468,6 +599,11 @@ int eng_delete(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		/* memcached counts a CAS mismatch as a delete miss */
 		stat_inc(ctx, ST_DELETE_MISSES);
 		return unlock_done(ctx, hv, y ? PLKV_EEXISTS : PLKV_ENOTFOUND);
+	}
+	if (flags & PLKV_DEL_INVALIDATE) {
+		/* not counted as a delete hit, as memcached */
+		invalidate(ctx, y, flags, exptime);
+		return unlock_done(ctx, hv, 0);
 	}
 	stat_inc(ctx, ST_DELETE_HITS);
 	rec_set(ctx->op, W_Y, O(ctx->kv, y));

@@ -22,14 +22,15 @@ enum op {
 	O_SET_NEW, O_SET_REPLACE, O_ADD, O_REPLACE, O_APPEND, O_PREPEND, O_CAS,
 	O_INCR, O_INCR_GROW, O_DECR_SHRINK, O_DELETE, O_TOUCH, O_FLUSH,
 	O_SET_EVICT, O_SET_LARGE, O_SET_GROW, O_MAINTAIN, O_SET_NEWPAGE, O_DELETE_EXPIRED, O_SET_STEAL,
-	O_VIVIFY, O_INCR_TOUCH, O_NOPS
+	O_VIVIFY, O_INCR_TOUCH, O_INVALIDATE, O_READ_VIVIFY, O_NOPS
 };
 
 static const char *op_names[] = {
 	"set-new", "set-replace", "add", "replace", "append", "prepend", "cas",
 	"incr", "incr-grow", "decr-shrink", "delete", "touch", "flush",
 	"set-evict", "set-large", "set-grow", "maintain", "set-newpage",
-	"delete-expired", "set-steal", "vivify", "incr-touch",
+	"delete-expired", "set-steal", "vivify", "incr-touch", "invalidate",
+	"read-vivify",
 };
 
 #define NPOP 200
@@ -218,6 +219,19 @@ static int child(const char *seg, int op)
 				op == O_VIVIFY ? 3 : 4, &a, &r, NULL, NULL);
 		break;
 	}
+	case O_INVALIDATE:	/* md I T: flags, CAS, exptime, no record */
+		rc = plkv_delete_ex(h, "pop:1", 5, 0,
+				    PLKV_DEL_INVALIDATE | PLKV_DEL_TOUCH, 1000);
+		break;
+	case O_READ_VIVIFY: {	/* mg N: creates "rviv" empty, wins */
+		struct plkv_read rd = {
+			.flags = PLKV_READ_VIVIFY | PLKV_READ_WIN,
+			.vivify_exptime = 1000,
+		};
+
+		rc = plkv_read(h, "rviv", 4, &rd, NULL, 0, NULL, NULL);
+		break;
+	}
 	default:
 		rc = 3;
 	}
@@ -306,6 +320,17 @@ static void verify(plkv_t *h, enum op op, int n)
 		ck_assert_msg(rc == PLKV_ENOTFOUND || (rc == 0 && !strcmp(b, "7")),
 			      "%s@%d: viv = '%s' (%d)", op_names[op], n,
 			      rc ? "" : b, rc);
+		break;
+	case O_INVALIDATE:	/* any part of it: the value stays */
+		rc = ut_get(h, "pop:1", b, sizeof(b), NULL);
+		ck_assert_msg(rc == 0 && !strcmp(b, "value-1"),
+			      "%s@%d: pop:1 = '%s' (%d)", op_names[op], n,
+			      rc ? "" : b, rc);
+		break;
+	case O_READ_VIVIFY:
+		rc = plkv_peek(h, "rviv", 4, &m);
+		ck_assert_msg(rc == PLKV_ENOTFOUND || (rc == 0 && m.len == 0),
+			      "%s@%d: rviv (%d)", op_names[op], n, rc);
 		break;
 	case O_INCR_TOUCH:	/* the new value comes with the new TTL */
 		rc = ut_get(h, "num3", b, sizeof(b), &m);
