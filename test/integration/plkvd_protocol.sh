@@ -324,6 +324,22 @@ matches "mg h l: not fetched, then fetched" \
 	'ms hl 1\r\nx\r\nmg hl h l\r\nmg hl l h v\r\n' \
 	'^HD h0 l[01]$' '^VA 1 l[01] h1$'
 
+# Stale items and win tokens (anti-dogpiling): md I marks stale, the first
+# mg after it wins (X W), later ones see the token sent (Z X); ms I with
+# an older CAS stores but stays stale; R and N hand out one win each.
+exchange "md I: X W, then Z X; T; a set clears it" \
+	'ms k 2 T100\r\nhi\r\nmg k\r\nmd k I\r\nmg k v t\r\nmg k v\r\nmg k s\r\nmd k I T30 q\r\nmg k t\r\nmg k k O1\r\nms k 2\r\nnw\r\nmg k v\r\nmd k I C99\r\nmd nope I O2\r\nmn\r\n' \
+	'HD\r\nHD\r\nHD\r\nVA 2 t100 X W\r\nhi\r\nVA 2 Z X\r\nhi\r\nHD s2 Z X\r\nHD t30 X W\r\nHD kk O1 Z X\r\nHD\r\nVA 2\r\nnw\r\nEX\r\nNF O2\r\nMN\r\n'
+# CAS values are the server's own: learn the item's before the invalidate.
+printf 'ms st 1 c\r\na\r\nquit\r\n' | send
+c0=$(tr -d '\r' <"$tmp/resp" | sed -n 's/^HD c//p')
+exchange "ms I: an older CAS stores and stays stale, a newer one is EX" \
+	"md st I\r\nmg st\r\nms st 1 C$c0 I\r\nb\r\nmg st v\r\nms st 1 C$((c0 + 1000)) I\r\nc\r\nms st 1 C$c0\r\nd\r\nms st 1\r\ne\r\nmg st v\r\n" \
+	'HD\r\nHD X W\r\nHD\r\nVA 1 Z X\r\nb\r\nEX\r\nEX\r\nHD\r\nVA 1\r\ne\r\n'
+exchange "mg R: a TTL left below the token wins once; N: the creator wins, then Z" \
+	'ms rc 1 T10\r\nx\r\nmg rc R5\r\nmg rc R30 t\r\nmg rc R30\r\nmg rc\r\nms rc 1 T10\r\ny\r\nmg rc\r\nmg nv N30 s t\r\nmg nv N30 t\r\nmg nv v\r\n' \
+	'HD\r\nHD\r\nHD t10 W\r\nHD Z\r\nHD Z\r\nHD\r\nHD\r\nHD s0 t30 W\r\nHD t30 Z\r\nVA 0 Z\r\n\r\n'
+
 # stat_of NAME: a general statistic's value
 stat_of() {
 	printf 'stats\r\nquit\r\n' | send

@@ -27,12 +27,14 @@
 #define plkv_get	mock_get
 #define plkv_gat	mock_gat
 #define plkv_gat_prev	mock_gat_prev
+#define plkv_read	mock_read
 #define plkv_peek	mock_peek
 #define plkv_mget	mock_mget
 #define plkv_store	mock_store
 #define plkv_add	mock_add
 #define plkv_delete	mock_delete
 #define plkv_delete_cas	mock_delete_cas
+#define plkv_delete_ex	mock_delete_ex
 #define plkv_arith	mock_arith
 #define plkv_incr	mock_incr
 #define plkv_decr	mock_decr
@@ -82,6 +84,8 @@ struct item {
 	uint64_t cas;
 	int64_t atime;		/* last access */
 	bool fetched;
+	bool stale;		/* invalidated (md I) */
+	bool token_sent;	/* a win was handed out */
 	bool used;
 };
 
@@ -188,6 +192,7 @@ static int put(const char *k, size_t n, const void *v, size_t vlen,
 	it->cas = ++next_cas;
 	it->atime = time(NULL);
 	it->fetched = false;	/* a new item, as the library's */
+	it->stale = it->token_sent = false;
 	return 0;
 }
 
@@ -202,6 +207,8 @@ static void item_meta(const struct item *it, struct plkv_meta *m)
 		m->fetched = it->fetched;
 		m->item_size = MOCK_HDR + it->klen + it->vlen;
 		m->slab_class = 1 + (uint32_t)(m->item_size / MOCK_CLASS_BYTES);
+		m->token = (it->stale ? PLKV_TOKEN_STALE : 0) |
+			   (it->token_sent ? PLKV_TOKEN_SENT : 0);
 	}
 }
 
@@ -230,26 +237,60 @@ int mock_peek(plkv_t *kv, const char *key, size_t klen, struct plkv_meta *m)
 	return 0;
 }
 
-int mock_get(plkv_t *kv, const char *key, size_t klen, void *buf, size_t cap,
-	     struct plkv_meta *m)
+/* The library's read: create (VIVIFY), touch, win tokens, as ops.c. */
+int mock_read(plkv_t *kv, const char *key, size_t klen,
+	      const struct plkv_read *r, void *buf, size_t cap,
+	      struct plkv_meta *m, int64_t *prev)
 {
+	static const struct plkv_read plain;
 	struct item *it;
+	bool created = false;
+	int64_t before;
 	int rc;
 
 	(void)kv;
+	if (!r)
+		r = &plain;
 	calls_get++;
 	it = lookup(key, klen, &rc);
+	if (!it && rc == PLKV_ENOTFOUND && (r->flags & PLKV_READ_VIVIFY)) {
+		if (put(key, klen, "", 0, 0, r->vivify_exptime, NULL))
+			return PLKV_ENOMEM;
+		it = find(key, klen);
+		created = true;
+	}
 	if (!it)
 		return rc;
 	item_meta(it, m);
 	if (buf && it->vlen > cap)	/* the library's rule: nothing done */
 		return PLKV_ETOOSMALL;
+	before = it->exptime;
+	if (prev)
+		*prev = before;
+	if (r->flags & PLKV_READ_TOUCH)
+		it->exptime = abs_time(r->exptime);
+	item_meta(it, m);
+	if ((r->flags & (PLKV_READ_WIN | PLKV_READ_VIVIFY |
+			 PLKV_READ_RECACHE)) && !it->token_sent &&
+	    (created || it->stale ||
+	     ((r->flags & PLKV_READ_RECACHE) && before &&
+	      before < abs_time(r->recache)))) {
+		it->token_sent = true;
+		if (m)
+			m->token |= PLKV_TOKEN_WIN;
+	}
 	item_fetch(it);
 	if (it->vlen > cap)
 		return PLKV_ETOOSMALL;
 	if (it->vlen)
 		memcpy(buf, it->val, it->vlen);
 	return 0;
+}
+
+int mock_get(plkv_t *kv, const char *key, size_t klen, void *buf, size_t cap,
+	     struct plkv_meta *m)
+{
+	return mock_read(kv, key, klen, NULL, buf, cap, m, NULL);
 }
 
 int mock_touch(plkv_t *kv, const char *key, size_t klen, int64_t exptime)
@@ -266,15 +307,9 @@ int mock_touch(plkv_t *kv, const char *key, size_t klen, int64_t exptime)
 int mock_gat_prev(plkv_t *kv, const char *key, size_t klen, int64_t exptime,
 		  void *buf, size_t cap, struct plkv_meta *m, int64_t *prev)
 {
-	struct item *it = bad_key(key, klen) ? NULL : find(key, klen);
+	struct plkv_read r = { .flags = PLKV_READ_TOUCH, .exptime = exptime };
 
-	if (it && buf && it->vlen > cap)	/* no touch either */
-		return mock_get(kv, key, klen, buf, cap, m);
-	if (it && prev)
-		*prev = it->exptime;
-	if (it)
-		it->exptime = abs_time(exptime);
-	return mock_get(kv, key, klen, buf, cap, m);
+	return mock_read(kv, key, klen, &r, buf, cap, m, prev);
 }
 
 int mock_gat(plkv_t *kv, const char *key, size_t klen, int64_t exptime,
@@ -305,11 +340,14 @@ int mock_store(plkv_t *kv, int mode, const char *key, size_t klen,
 	       const void *val, size_t vlen, uint32_t flags, int64_t exptime,
 	       uint64_t cas_in, uint64_t *cas_out)
 {
+	bool inval = mode & PLKV_STORE_INVALIDATE, stale = false, sent = false;
+	int64_t stale_exptime = 0;
 	struct item *it;
 	char *nv;
 	int rc;
 
 	(void)kv;
+	mode &= ~PLKV_STORE_INVALIDATE;
 	if (bad_key(key, klen))
 		return PLKV_EBADKEY;
 	if (vlen > settings.item_size_eff - 64)
@@ -332,8 +370,14 @@ int mock_store(plkv_t *kv, int mode, const char *key, size_t klen,
 	case PLKV_CAS:
 		if (!it)
 			return PLKV_ENOTFOUND;
-		if (it->cas != cas_in)
+		if (it->cas == cas_in)
+			break;
+		/* ms I: an older CAS stores, the value stays stale */
+		if (!inval || !cas_in || cas_in > it->cas)
 			return PLKV_EEXISTS;
+		stale = true;
+		sent = it->token_sent;
+		stale_exptime = it->exptime;
 		break;
 	case PLKV_APPEND:
 	case PLKV_PREPEND:
@@ -353,11 +397,17 @@ int mock_store(plkv_t *kv, int mode, const char *key, size_t klen,
 		it->cas = ++next_cas;
 		it->atime = time(NULL);
 		it->fetched = false;
+		it->stale = it->token_sent = false;
 		if (cas_out)
 			*cas_out = it->cas;
 		return 0;
 	}
 	rc = put(key, klen, val, vlen, flags, exptime, it);
+	if (rc == 0 && stale) {
+		it->stale = true;
+		it->token_sent = sent;
+		it->exptime = stale_exptime;
+	}
 	if (rc == 0 && cas_out)
 		*cas_out = next_cas;
 	return rc;
@@ -370,7 +420,8 @@ int mock_add(plkv_t *kv, const char *key, size_t klen, const void *val,
 			  0, NULL);
 }
 
-int mock_delete_cas(plkv_t *kv, const char *key, size_t klen, uint64_t cas)
+int mock_delete_ex(plkv_t *kv, const char *key, size_t klen, uint64_t cas,
+		   unsigned flags, int64_t exptime)
 {
 	int rc;
 	struct item *it = lookup(key, klen, &rc);
@@ -380,9 +431,22 @@ int mock_delete_cas(plkv_t *kv, const char *key, size_t klen, uint64_t cas)
 		return rc;
 	if (cas && it->cas != cas)
 		return PLKV_EEXISTS;
+	if (flags & PLKV_DEL_INVALIDATE) {
+		if (flags & PLKV_DEL_TOUCH)
+			it->exptime = abs_time(exptime);
+		it->stale = true;
+		it->token_sent = false;
+		it->cas = ++next_cas;
+		return 0;
+	}
 	free(it->val);
 	memset(it, 0, sizeof(*it));
 	return 0;
+}
+
+int mock_delete_cas(plkv_t *kv, const char *key, size_t klen, uint64_t cas)
+{
+	return mock_delete_ex(kv, key, klen, cas, 0, 0);
 }
 
 int mock_delete(plkv_t *kv, const char *key, size_t klen)
@@ -1262,12 +1326,43 @@ END_TEST
 START_TEST(meta_vivify)
 {
 	exchange("mg viv N30 v t c\r\nmg viv v t\r\n",
-		 "VA 0 t30 c1 W\r\n\r\nVA 0 t30\r\n\r\n");
+		 "VA 0 t30 c1 W\r\n\r\nVA 0 t30 Z\r\n\r\n");
 }
 END_TEST
 
 /* The C, N/J and T flags are one library call each: what it compares,
  * creates and touches, and the CAS and TTL it reports. */
+/* Stale items and win tokens; the replies are memcached 1.6.18's. */
+START_TEST(meta_stale_and_win)
+{
+	/* md I: X W to the first mg, Z X after; T; a set clears it */
+	exchange("ms k 2 T100\r\nhi\r\nmg k c\r\nmd k I\r\n"
+		 "mg k v c t\r\nmg k v\r\nmg k s\r\nmd k I T30 q\r\n"
+		 "mg k t\r\nmg k k O1\r\nms k 2\r\nnw\r\nmg k v\r\n"
+		 "md k I C99\r\nmd nope I O2\r\nmn\r\n",
+		 "HD\r\nHD c1\r\nHD\r\nVA 2 c2 t100 X W\r\nhi\r\n"
+		 "VA 2 Z X\r\nhi\r\nHD s2 Z X\r\nHD t30 X W\r\n"
+		 "HD kk O1 Z X\r\nHD\r\nVA 2\r\nnw\r\nEX\r\nNF O2\r\n"
+		 "MN\r\n");
+	/* ms I: an older CAS stores and stays stale; a newer one is EX;
+	 * the matching one (or none) makes a fresh item */
+	exchange("ms s 1 c\r\na\r\nmd s I\r\nmg s c\r\n"
+		 "ms s 1 C1 I c\r\nb\r\nmg s v c\r\nms s 1 C9 I\r\nc\r\n"
+		 "ms s 1 C1\r\nd\r\nms s 1 C3 I c\r\ne\r\nmg s v\r\n"
+		 "ms s 1 I\r\nf\r\nmg s\r\n",
+		 "HD c1\r\nHD\r\nHD c2 X W\r\nHD c3\r\nVA 1 c3 Z X\r\n"
+		 "b\r\nEX\r\nEX\r\nHD c4\r\nVA 1\r\ne\r\nHD\r\nHD\r\n");
+	/* R: a TTL left below the token wins once; N: the creator wins,
+	 * later readers get Z */
+	exchange("ms r 1 T10\r\nx\r\nmg r R5\r\nmg r R30 t\r\n"
+		 "mg r R30\r\nmg r\r\nms r 1 T10\r\ny\r\nmg r\r\n"
+		 "mg n N30 s t\r\nmg n N30 t\r\nmg n v\r\nmg r Rx\r\n",
+		 "HD\r\nHD\r\nHD t10 W\r\nHD Z\r\nHD Z\r\nHD\r\nHD\r\n"
+		 "HD s0 t30 W\r\nHD t30 Z\r\nVA 0 Z\r\n\r\n"
+		 "CLIENT_ERROR bad token in command line format\r\n");
+}
+END_TEST
+
 START_TEST(meta_cas_compare)
 {
 	/* md: match, mismatch, missing; C0 never matches */
@@ -1317,7 +1412,7 @@ START_TEST(meta_hit_and_last_access)
 	exchange("ms k 1\r\nx\r\nmg k h l\r\nmg k l h\r\nmg k v h\r\n"
 		 "mg viv N30 h\r\nmg viv h\r\n",
 		 "HD\r\nHD h0 l0\r\nHD l0 h1\r\nVA 1 h1\r\nx\r\n"
-		 "HD h0 W\r\nHD h1\r\n");
+		 "HD h0 W\r\nHD h1 Z\r\n");
 }
 END_TEST
 
@@ -1430,9 +1525,10 @@ int main(void)
 	const TTest *const meta[] = {
 		meta_basic, meta_set_modes, meta_too_large, meta_delete_arith,
 		meta_errors, meta_ttl_order_and_b64, meta_vivify,
-		meta_cas_compare, meta_arith_vivify_ttl, meta_get_touch,
-		meta_hit_and_last_access, meta_last_access_from_the_store,
-		meta_hit_of_a_large_value, meta_debug, meta_debug_ttl, NULL
+		meta_stale_and_win, meta_cas_compare, meta_arith_vivify_ttl,
+		meta_get_touch, meta_hit_and_last_access,
+		meta_last_access_from_the_store, meta_hit_of_a_large_value,
+		meta_debug, meta_debug_ttl, NULL
 	};
 	Suite *s = suite_create("plkvd protocol");
 	TCase *tc = proto_tcase("text", text);

@@ -30,6 +30,7 @@ enum conn_state {
 /* A storage command (set ... / ms) waiting for its value. */
 struct pending_store {
 	int mode;		/* PLKV_SET ... PLKV_CAS */
+	bool invalidate;	/* ms I with a CAS: PLKV_STORE_INVALIDATE */
 	bool meta;		/* ms: answer HD/NS/EX/NF */
 	bool key_b64;		/* ms b: echo the key base64-encoded */
 	bool quiet;		/* ms q: no HD */
@@ -108,8 +109,8 @@ void out_errstring(struct conn *c, const char *s);
 /* proto_text.c */
 int proto_process(struct conn *c);
 size_t proto_read_hint(struct conn *c);
-int fetch_value(struct conn *c, const char *key, size_t klen, bool touch,
-		int64_t exptime, struct plkv_meta *m, int64_t *prev,
+int fetch_value(struct conn *c, const char *key, size_t klen,
+		const struct plkv_read *r, struct plkv_meta *m, int64_t *prev,
 		char **val);
 void commit_value(struct conn *c, const char *hdr, size_t hl,
 		  const char *val, size_t len);

@@ -18,12 +18,20 @@
  * C (CAS) compare of ms, md and ma, ma's creation (N/J), new TTL (T) and
  * returned CAS and TTL, mg's touch (T) with the TTL before it (for a "t"
  * asked before "T", as memcached answers flags in request order).  mg N
- * is an add, then the get (W goes to the one whose add created it).
+ * creates the item in the same call.
  * mg h and l are the fetched mark and the last access time as the get
  * found them, before it updated them; me reads the same metadata through
  * plkv_peek(), which counts nothing and updates nothing.
- * Stale items and win tokens (mg R, md I, the W/Z/X flags) are
- * memcached's own LRU machinery and are not done.
+ *
+ * Stale items and win tokens (anti-dogpiling) are the library's, one
+ * call each: md I marks the item stale with a new CAS (and T's TTL),
+ * keeping its value (plkv_delete_ex); mg then answers X, and the first
+ * mg after the item went stale, or after it was created by N, or whose
+ * TTL left is below R's, also W; the item remembers that a win was sent,
+ * so later mg answer Z (plkv_read's meta.token).  As memcached, Z X W
+ * follow the requested flags in that order.  ms I with a CAS older than
+ * the item's stores but stays stale (PLKV_STORE_INVALIDATE); any other
+ * store makes a fresh item.
  */
 #include <errno.h>
 #include <limits.h>
@@ -49,9 +57,11 @@ struct meta_flags {
 	bool new_ttl;
 	bool key_b64;
 	bool set_stale;
+	bool recache;
 	char mode;
 	int32_t exptime;
 	int32_t autoviv_exptime;
+	int32_t recache_time;
 	uint32_t client_flags;
 	uint64_t req_cas;
 	uint64_t delta;
@@ -171,13 +181,12 @@ static int meta_preparse(struct token *t, size_t start, struct meta_flags *of,
 			else
 				of->new_ttl = true;
 			break;
-		case 'R': {
-			int32_t unused;
-
-			if (!safe_strtol(arg, &unused))
+		case 'R':
+			if (!safe_strtol(arg, &of->recache_time))
 				flag_error(of, errstr, BAD_TOKEN);
+			else
+				of->recache = true;
 			break;
-		}
 		case 'l': case 'O': case 'P': case 'L': case 'k': case 's':
 		case 't': case 'c': case 'f': case 'h': case 'u':
 			break;
@@ -373,14 +382,6 @@ static void out_code(struct conn *c, const char *code, struct token *t,
 	out_line(c, hdr, put_opaque_key(hdr + 2, t, nt, key, klen, b64));
 }
 
-/* A get that copies no value: still a hit, and a fetch of the item. */
-static int get_meta(const char *key, size_t klen, struct plkv_meta *m)
-{
-	int rc = plkv_get(plkvd_kv, key, klen, NULL, 0, m);
-
-	return rc == PLKV_ETOOSMALL ? 0 : rc;
-}
-
 /* Seconds since t, as mg l and me la; 0 for a t this clock has not
  * reached (the library read its clock a moment ago). */
 static uint64_t seconds_since(int64_t t)
@@ -392,28 +393,50 @@ static uint64_t seconds_since(int64_t t)
 
 /* ---- mg ---- */
 
-/* The item's metadata, its value with v, touched in the same call with
- * T (*prev: the exptime before; without T, the exptime). */
+/* The item's metadata and win token, its value with v, created with N
+ * and touched with T in the same call (*prev: the exptime before T). */
 static int mg_fetch(struct conn *c, const char *key, size_t klen,
 		    const struct meta_flags *of, struct plkv_meta *m,
 		    int64_t *prev, char **val)
 {
+	struct plkv_read r = {
+		.flags = PLKV_READ_WIN |
+			 (of->new_ttl ? PLKV_READ_TOUCH : 0) |
+			 (of->vivify ? PLKV_READ_VIVIFY : 0) |
+			 (of->recache ? PLKV_READ_RECACHE : 0),
+		.exptime = of->exptime,
+		.vivify_exptime = of->autoviv_exptime,
+		.recache = of->recache_time,
+	};
 	int rc;
 
 	*val = NULL;
 	if (of->value)
-		rc = fetch_value(c, key, klen, of->new_ttl, of->exptime, m,
-				 prev, val);
-	else if (of->new_ttl)
-		rc = plkv_gat_prev(plkvd_kv, key, klen, of->exptime, NULL, 0,
-				   m, prev);
-	else
-		rc = get_meta(key, klen, m);
-	if (rc == PLKV_ETOOSMALL && !of->value)
-		rc = 0;
-	if (rc == 0 && !of->new_ttl)
-		*prev = m->exptime;
-	return rc;
+		return fetch_value(c, key, klen, &r, m, prev, val);
+	/* no buffer: a size query, which reads (a hit) */
+	rc = plkv_read(plkvd_kv, key, klen, &r, NULL, 0, m, prev);
+	return rc == PLKV_ETOOSMALL ? 0 : rc;
+}
+
+/* memcached's order after the requested flags: Z, X, W. */
+static char *put_token(char *p, uint32_t token)
+{
+	static const struct {
+		uint32_t bit;
+		char f;
+	} order[] = {
+		{ PLKV_TOKEN_SENT, 'Z' },
+		{ PLKV_TOKEN_STALE, 'X' },
+		{ PLKV_TOKEN_WIN, 'W' },
+	};
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (token & order[i].bit) {
+			*p++ = ' ';
+			*p++ = order[i].f;
+		}
+	}
+	return p;
 }
 
 static void process_mget(struct conn *c, struct token *t, size_t nt)
@@ -424,7 +447,6 @@ static void process_mget(struct conn *c, struct token *t, size_t nt)
 	char hdr[HDR_ROOM], *p, *val;
 	const char *key;
 	size_t klen, i;
-	bool created = false;
 	int64_t ttl_exptime;
 	int rc;
 
@@ -441,11 +463,6 @@ static void process_mget(struct conn *c, struct token *t, size_t nt)
 	klen = t[1].length;
 
 	rc = mg_fetch(c, key, klen, &of, &m, &ttl_exptime, &val);
-	if (rc == PLKV_ENOTFOUND && of.vivify &&
-	    plkv_add(plkvd_kv, key, klen, "", 0, 0, of.autoviv_exptime) == 0) {
-		created = true;
-		rc = mg_fetch(c, key, klen, &of, &m, &ttl_exptime, &val);
-	}
 	if (c->state == CONN_CLOSING)
 		return;
 	if (rc != 0) {
@@ -476,10 +493,7 @@ static void process_mget(struct conn *c, struct token *t, size_t nt)
 			break;
 		}
 	}
-	if (created) {
-		memcpy(p, " W", 2);
-		p += 2;
-	}
+	p = put_token(p, m.token);
 	memcpy(p, "\r\n", 2);
 	p += 2;
 	if (of.value)
@@ -556,6 +570,8 @@ static void process_mset(struct conn *c, struct token *t, size_t nt)
 			st->mode = PLKV_CAS;
 		st->cas = of.req_cas;
 	}
+	/* as memcached: I counts only for a compare-and-set */
+	st->invalidate = of.set_stale && st->mode == PLKV_CAS;
 	if (has_error)
 		goto error;
 	if ((uint32_t)vlen > settings.item_size_eff) {
@@ -641,8 +657,13 @@ static void process_mdelete(struct conn *c, struct token *t, size_t nt)
 		if (rc == 0)
 			rc = PLKV_EEXISTS;
 	} else {
-		rc = plkv_delete_cas(plkvd_kv, t[1].value, t[1].length,
-				     of.req_cas);
+		/* I: mark stale (T: with a new TTL) instead of deleting */
+		unsigned fl = !of.set_stale ? 0 :
+			      of.new_ttl ? PLKV_DEL_INVALIDATE | PLKV_DEL_TOUCH
+					 : PLKV_DEL_INVALIDATE;
+
+		rc = plkv_delete_ex(plkvd_kv, t[1].value, t[1].length,
+				    of.req_cas, fl, of.exptime);
 	}
 	if (rc == 0) {
 		if (of.no_reply)

@@ -290,8 +290,10 @@ static int try_nread(struct conn *c)
 			out_string(c, "CLIENT_ERROR bad data chunk");
 		return 1;
 	}
-	rc = plkv_store(plkvd_kv, st->mode, st->key, st->klen, v, st->vlen - 2,
-			st->flags, st->exptime, st->cas, &cas_out);
+	rc = plkv_store(plkvd_kv, st->mode |
+			(st->invalidate ? PLKV_STORE_INVALIDATE : 0), st->key,
+			st->klen, v, st->vlen - 2, st->flags, st->exptime,
+			st->cas, &cas_out);
 	/* As memcached: a set that failed for space leaves no stale value. */
 	if ((rc == PLKV_ETOOBIG || rc == PLKV_ENOMEM) && st->mode == PLKV_SET)
 		plkv_delete(plkvd_kv, st->key, st->klen);
@@ -389,14 +391,14 @@ static char *value_header(char *p, const char *key, size_t klen,
 /*
  * Fetch @key's value into the write buffer, HDR_ROOM bytes past its end,
  * growing the room to the value's size when the library reports it too
- * small.  With @touch, also set the exptime (gat; @prev, if not NULL,
- * gets the exptime before).  On 0, *val is where the value lies;
+ * small.  @r is plkv_read()'s options (NULL: a get; gat touches, mg
+ * more); @prev, if not NULL, gets the exptime before a touch.  On 0, *val is where the value lies;
  * commit_value() then puts a header before it.  A try whose buffer was
  * too small changed and counted nothing (the library's rule), so the
  * retry's metadata is the item's as this fetch found it.
  */
-int fetch_value(struct conn *c, const char *key, size_t klen, bool touch,
-		int64_t exptime, struct plkv_meta *m, int64_t *prev,
+int fetch_value(struct conn *c, const char *key, size_t klen,
+		const struct plkv_read *r, struct plkv_meta *m, int64_t *prev,
 		char **val)
 {
 	size_t cap = c->vsize > 4096 ? c->vsize : 4096;
@@ -410,11 +412,7 @@ int fetch_value(struct conn *c, const char *key, size_t klen, bool touch,
 			return -ENOMEM;
 		}
 		*val = p + HDR_ROOM;
-		if (touch)
-			rc = plkv_gat_prev(plkvd_kv, key, klen, exptime, *val,
-					   cap, m, prev);
-		else
-			rc = plkv_get(plkvd_kv, key, klen, *val, cap, m);
+		rc = plkv_read(plkvd_kv, key, klen, r, *val, cap, m, prev);
 		if (rc != PLKV_ETOOSMALL)
 			break;
 		cap = m->len;
@@ -437,10 +435,12 @@ void commit_value(struct conn *c, const char *hdr, size_t hl,
 static void emit_direct(struct conn *c, const char *key, size_t klen)
 {
 	struct pending_get *g = &c->get;
+	struct plkv_read r = { .flags = PLKV_READ_TOUCH, .exptime = g->exptime };
 	struct plkv_meta m;
 	char hdr[HDR_ROOM], *val, *e;
 
-	if (fetch_value(c, key, klen, g->touch, g->exptime, &m, NULL, &val) != 0)
+	if (fetch_value(c, key, klen, g->touch ? &r : NULL, &m, NULL,
+			&val) != 0)
 		return;
 	e = value_header(hdr, key, klen, &m, g->cas);
 	commit_value(c, hdr, (size_t)(e - hdr), val, m.len);
