@@ -38,8 +38,12 @@ SONAME		:= libplkv.so.0
 
 # Flags every C file gets; CFLAGS/CPPFLAGS/LDFLAGS from the user add to them.
 PLKV_CFLAGS	:= -std=gnu11 $(CFLAGS) -Wall -Wextra -Werror -D_GNU_SOURCE \
-		   -Iinclude -Iinclude/uapi -Ilib -fvisibility=hidden -MMD -MP \
+		   -Iinclude -Iinclude/uapi -fvisibility=hidden -MMD -MP \
 		   $(CPPFLAGS)
+# The library's internal headers: for lib/ and the tests that may call its
+# hidden functions.  Tools, examples and the bench see include/ only, so the
+# build itself keeps them on the public API.
+LIB_INTERNAL	:= -Ilib
 ASAN_FLAGS	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 		   -fno-omit-frame-pointer
 # What libplkv itself links with.
@@ -125,11 +129,11 @@ help:
 
 lib/.obj/%.o: lib/%.c
 	@mkdir -p $(@D)
-	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) -fPIC -c -o $@ $<
+	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) -fPIC -c -o $@ $<
 
 lib/.obj-asan/%.o: lib/%.c
 	@mkdir -p $(@D)
-	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(ASAN_FLAGS) -fPIC -c -o $@ $<
+	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) $(ASAN_FLAGS) -fPIC -c -o $@ $<
 
 $(LIB_REAL): $(LIB_OBJS)
 	$(Q)$(call say,LD,$@)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs \
@@ -173,22 +177,22 @@ $(EXAMPLE_BINS): examples/%: examples/%.c $(LIB_SO)
 
 # Unit tests may call hidden functions: static archive / objects.
 $(UNIT_BINS): test/unit/%: test/unit/%.c $(LIB_A)
-	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) -Itest $(CHECK_CFLAGS) \
+	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) -Itest $(CHECK_CFLAGS) \
 		$(LDFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(LIB_LDLIBS)
 
 $(UNIT_ASAN_BINS): test/unit/%-asan: test/unit/%.c $(LIB_ASAN_OBJS)
-	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(ASAN_FLAGS) -Itest \
+	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) $(ASAN_FLAGS) -Itest \
 		$(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_ASAN_OBJS) \
 		$(CHECK_LIBS) $(LIB_LDLIBS)
 
 $(SELFTEST_BINS): test/selftests/%: test/selftests/%.c $(LIB_A)
-	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) -Itest $(LDFLAGS) \
+	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) -Itest $(LDFLAGS) \
 		-o $@ $< $(LIB_A) $(LIB_LDLIBS)
 
 # The same selftests, static, for the initramfs of the VM.
 $(VM_BINS): test/vm/build/bin/%: test/selftests/%.c $(LIB_A)
 	@mkdir -p $(@D)
-	$(Q)$(call say,CC,$@ [static])$(CC) $(PLKV_CFLAGS) -Itest -static \
+	$(Q)$(call say,CC,$@ [static])$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) -Itest -static \
 		$(LDFLAGS) -o $@ $< $(LIB_A) $(LIB_LDLIBS)
 
 $(HARNESS_BIN): test/harness_selftest.c test/harness.h

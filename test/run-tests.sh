@@ -117,6 +117,9 @@ run() {
 		echo "not ok $progs $label # $f failed"
 	elif [ -n "$skip_all" ] && [ "$results" -eq 0 ]; then
 		echo "ok $progs $label # SKIP $skip_all"
+	elif [ "$p" -eq 0 ] && [ "$s" -gt 0 ]; then
+		# Nothing ran here: say so, as a skip, not as a pass.
+		echo "ok $progs $label # SKIP all $s tests skipped"
 	else
 		echo "ok $progs $label # $p passed, $s skipped"
 	fi

@@ -15,7 +15,7 @@ BENCH_SRCS	:= $(wildcard test/bench/*.c)
 BENCH_OBJS	:= $(BENCH_SRCS:test/bench/%.c=test/bench/.obj/%.o)
 BENCH_BIN	:= test/bench/plkv-bench
 BENCH_CFLAGS	= $(if $(PLKV_CFLAGS),$(PLKV_CFLAGS),-std=gnu11 -O2 -g -Wall \
-		  -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi -Ilib \
+		  -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iinclude/uapi \
 		  -MMD -MP)
 BENCH_LDLIBS	:= -Llib -lplkv -Wl,-rpath,'$$ORIGIN/../../lib' -lpthread
 BENCH_ARGS	?=

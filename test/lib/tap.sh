@@ -18,9 +18,11 @@
 
 n=0
 failures=0
+skips=0
 
 ok() {
 	n=$((n + 1))
+	[ -n "${2:-}" ] && skips=$((skips + 1))
 	echo "ok $n $1${2:+ # SKIP $2}"
 }
 
@@ -47,7 +49,7 @@ skip_all() {
 
 finish() {
 	echo "1..$n"
-	echo "# totals: pass:$((n - failures)) fail:$failures"
+	echo "# totals: pass:$((n - failures - skips)) fail:$failures skip:$skips"
 	[ "$failures" -eq 0 ]
 	exit
 }
