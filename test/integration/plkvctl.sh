@@ -382,7 +382,11 @@ check "top sees gets from another process" \
 	json 'sum(s["get_per_s"] for s in d) > 0 and sum(s["hits_per_s"] for s in d) > 0'
 "$CTL" --segment "$seg" --json top --interval 0.2 >"$tmp/top" 2>&1 &
 topper=$!
-sleep 1
+# Interrupt it once it has printed its first sample (at most 10 s).
+for _ in $(seq 100); do
+	grep -q get_per_s "$tmp/top" 2>/dev/null && break
+	sleep 0.1
+done
 kill -INT $topper
 wait $topper
 r1=$?

@@ -214,10 +214,15 @@ TEST_F(store, kill9_owner_wakes_waiter)
 	pthread_t t;
 	void *res = (void *)1;
 	double t0;
+	int i;
 
 	ASSERT_LT(0, child);
 	ASSERT_EQ(0, pthread_create(&t, NULL, lock_waiter, self->kv));
-	usleep(100 * 1000);	/* let it sleep on the word */
+	/* The waiter sets WAITERS just before it sleeps on the word. */
+	for (i = 0; i < 5000 &&
+	     !(lock_word(self->kv, TLOCK) & PLKV_LOCK_WAITERS); i++)
+		usleep(1000);
+	ASSERT_NE(0, lock_word(self->kv, TLOCK) & PLKV_LOCK_WAITERS);
 	t0 = now_ms();
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
