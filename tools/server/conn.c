@@ -45,7 +45,7 @@ void conn_release(struct conn *c)
 	free(c->wbuf);
 	free(c->vbuf);
 	c->rbuf = c->wbuf = c->vbuf = NULL;
-	c->rsize = c->wsize = c->vsize = 0;
+	c->rsize = c->wsize = c->vsize = c->vwant = 0;
 }
 
 static size_t grow_size(size_t have, size_t need)
@@ -205,6 +205,6 @@ void conn_shrink(struct conn *c)
 	if (c->vsize > SHRINK_ABOVE) {
 		free(c->vbuf);
 		c->vbuf = NULL;
-		c->vsize = 0;
+		c->vsize = c->vwant = 0;
 	}
 }

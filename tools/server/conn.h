@@ -79,6 +79,7 @@ struct conn {
 
 	char *vbuf;		/* values copied out by plkv_mget() */
 	size_t vsize;
+	size_t vwant;		/* vbuf's size for the next batch */
 
 	size_t swallow;		/* bytes still to discard */
 	struct pending_store st;

@@ -37,6 +37,8 @@
 #include "conn.h"
 
 #define BAD_FORMAT	"CLIENT_ERROR bad command line format"
+#define VBUF_INIT	16384		/* a multi-get's first value buffer */
+#define VBUF_MAX	(4u << 20)	/* ... grown up to this for large values */
 #define TOO_LARGE	"SERVER_ERROR object too large for cache"
 #define OUT_OF_MEMORY	"SERVER_ERROR out of memory storing object"
 #define NON_NUMERIC	"CLIENT_ERROR cannot increment or decrement non-numeric value"
@@ -499,31 +501,35 @@ static int next_batch(struct conn *c)
 	g->i = 0;
 	if (n == 0 || g->touch || (n == 1 && g->pos >= g->end))
 		return (int)n;	/* answered one by one, by emit_direct() */
-	if (!c->vbuf) {
-		c->vbuf = malloc(16384);
-		if (!c->vbuf) {
+	/*
+	 * The buffer is replaced only here, when every value of the batch
+	 * before has been emitted from it: emit_batched() copies out of it
+	 * until then, one write buffer at a time.
+	 */
+	if (!c->vbuf || c->vwant > c->vsize) {
+		size_t sz = c->vwant > VBUF_INIT ? c->vwant : VBUF_INIT;
+		char *nb = malloc(sz);
+
+		if (nb) {
+			free(c->vbuf);
+			c->vbuf = nb;
+			c->vsize = sz;
+		} else if (!c->vbuf) {
 			c->state = CONN_CLOSING;
 			return 0;
 		}
-		c->vsize = 16384;
 	}
 	plkv_mget(plkvd_kv, g->keys, n, c->vbuf, c->vsize);
 	/* Values that did not fit are fetched alone; make room for next time. */
 	for (i = 0; i < n; i++)
 		if (g->keys[i].rc == PLKV_ETOOSMALL)
 			need += g->keys[i].meta.len;
-	if (need && c->vsize < (4u << 20)) {
+	if (need && c->vsize < VBUF_MAX) {
 		size_t sz = c->vsize;
-		char *nb;
 
-		while (sz < need + c->vsize / 2 && sz < (4u << 20))
+		while (sz < need + c->vsize / 2 && sz < VBUF_MAX)
 			sz *= 2;
-		nb = malloc(sz);
-		if (nb) {
-			free(c->vbuf);
-			c->vbuf = nb;
-			c->vsize = sz;
-		}
+		c->vwant = sz;
 	}
 	return (int)n;
 }
