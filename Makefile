@@ -85,6 +85,10 @@ SRV_OBJS	:= $(SRV_SRCS:tools/server/%.c=tools/server/.obj/%.o)
 TCOM_SRCS	:= $(wildcard tools/common/*.c)
 TCOM_OBJS	:= $(TCOM_SRCS:tools/common/%.c=tools/common/.obj/%.o)
 TOOL_BINS	:= $(if $(CTL_SRCS),tools/plkvctl) $(if $(SRV_SRCS),tools/plkvd)
+# plkvd under ASan/UBSan, for the integration tests (make check).
+SRV_ASAN_OBJS	:= $(SRV_SRCS:tools/server/%.c=tools/server/.obj-asan/%.o) \
+		   $(TCOM_SRCS:tools/common/%.c=tools/common/.obj-asan/%.o)
+SRV_ASAN_BIN	:= $(if $(SRV_SRCS),tools/plkvd-asan)
 
 EXAMPLE_SRCS	:= $(wildcard examples/*.c)
 EXAMPLE_BINS	:= $(EXAMPLE_SRCS:.c=)
@@ -110,7 +114,8 @@ all: lib tools examples tests kmod
 lib: $(LIB_TARGETS)
 tools: $(TOOL_BINS)
 examples: $(EXAMPLE_BINS)
-tests: $(UNIT_BINS) $(UNIT_ASAN_BINS) $(SELFTEST_BINS) $(VM_BINS) $(HARNESS_BIN)
+tests: $(UNIT_BINS) $(UNIT_ASAN_BINS) $(SELFTEST_BINS) $(VM_BINS) $(HARNESS_BIN) \
+	$(SRV_ASAN_BIN)
 
 help:
 	@echo 'make [V=1]        build everything: lib, tools, examples, tests, kmod'
@@ -160,6 +165,23 @@ tools/$(1)/.obj/%.o: tools/$(1)/%.c
 		-Itools/common -c -o $$@ $$<
 endef
 $(foreach d,ctl server common,$(eval $(call tool_obj_rule,$(d))))
+
+# The ASan/UBSan twin links the library's sanitized objects and the C
+# library's malloc (ASan replaces it; jemalloc would hide the heap from it).
+tools/server/.obj-asan/%.o: tools/server/%.c
+	@mkdir -p $(@D)
+	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(ASAN_FLAGS) $(TOOL_CFLAGS) \
+		-Itools/common -c -o $@ $<
+
+tools/common/.obj-asan/%.o: tools/common/%.c
+	@mkdir -p $(@D)
+	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(ASAN_FLAGS) $(TOOL_CFLAGS) \
+		-Itools/common -c -o $@ $<
+
+tools/plkvd-asan: $(SRV_ASAN_OBJS) $(LIB_ASAN_OBJS)
+	$(Q)$(call say,LD,$@)$(CC) $(ASAN_FLAGS) $(LDFLAGS) -o $@ \
+		$(SRV_ASAN_OBJS) $(LIB_ASAN_OBJS) \
+		$(filter-out -ljemalloc,$(TOOL_LIBS)) $(LIB_LDLIBS)
 
 tools/plkvctl: $(CTL_OBJS) $(TCOM_OBJS) $(LIB_SO)
 	$(Q)$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(TCOM_OBJS) \
@@ -289,7 +311,8 @@ ifneq ($(wildcard kmod/Makefile),)
 endif
 	$(Q)rm -rf lib/.obj lib/.obj-asan lib/libplkv.so* lib/libplkv.a \
 		tools/plkvctl tools/plkvd tools/ctl/.obj tools/server/.obj \
-		tools/common/.obj \
+		tools/common/.obj tools/plkvd-asan tools/server/.obj-asan \
+		tools/common/.obj-asan \
 		$(EXAMPLE_BINS) examples/*.d \
 		$(UNIT_BINS) $(UNIT_ASAN_BINS) test/unit/*.d \
 		$(SELFTEST_BINS) test/selftests/*.d \
@@ -301,4 +324,5 @@ include $(wildcard test/*/*.mk)
 
 -include $(wildcard lib/.obj/*.d lib/.obj-asan/*.d tools/ctl/.obj/*.d \
 	tools/server/.obj/*.d tools/common/.obj/*.d examples/*.d \
+	tools/server/.obj-asan/*.d tools/common/.obj-asan/*.d \
 	test/unit/*.d test/selftests/*.d test/vm/build/bin/*.d test/*.d)
