@@ -439,6 +439,18 @@ exchange "NULs and control characters in lines" \
 	'set nul 0 0 1\r\nx\r\nget nul\0junk\r\nset \001\002 0 0 1\r\nx\r\n\0\r\nversion\r\n' \
 	"STORED\r\nVALUE nul 0 1\r\nx\r\nEND\r\n$(plkvd_only && echo 'CLIENT_ERROR bad command line format' || echo STORED)\r\nERROR\r\n$V\r\n"
 
+# A browser's request to a localhost cache (a page can POST to it): an
+# unknown command whose last word starts with HTTP/ closes the connection
+# at once, unanswered, and nothing after it runs.
+exchange "an HTTP request line: hung up, nothing executed" \
+	'POST /x HTTP/1.1\r\nContent-Length: 20\r\n\r\nset web 0 0 1\r\nx\r\n' ''
+exchange "a GET / HTTP/1.0 line after a command: no reply at all" \
+	'version\r\nGET / HTTP/1.0\r\nset web 0 0 1\r\nx\r\n' ''
+exchange "the HTTP bodies stored nothing" 'get web\r\n' 'END\r\n'
+exchange "HTTP/ as a known command's argument is just a key" \
+	'get HTTP/1.1\r\nversion HTTP/2\r\nGET /HTTP/1.1\r\n' \
+	"END\r\n$V\r\nERROR\r\n"
+
 # Many clients at once, each its own keys, each checks what it reads.
 for c in $(seq 8); do
 	(

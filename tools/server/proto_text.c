@@ -1048,6 +1048,14 @@ static void process_command(struct conn *c, char *line, size_t len)
 		process_verbosity(c, t, nt);
 	} else if (strcmp(cmd, "shutdown") == 0) {
 		out_string(c, "ERROR: shutdown not enabled");
+	} else if (strncmp(t[nt - 2].value, "HTTP/", 5) == 0) {
+		/*
+		 * A browser's request line (a web page can make one to a
+		 * cache on localhost): hang up unanswered, as memcached does,
+		 * before its body can be read as commands.
+		 */
+		c->wpos = c->wlen = 0;
+		c->state = CONN_CLOSING;
 	} else {
 		out_string(c, "ERROR");
 	}
