@@ -2,10 +2,12 @@
 /*
  * Listeners and worker threads.
  *
- * Every worker has its own epoll set holding all the listening sockets
- * (EPOLLEXCLUSIVE, so one idle worker wakes per new client rather than
- * all of them) and the connections it accepted, which stay with it for
- * their life: no locks between workers, no hand-off.
+ * One dispatcher thread accepts every new client and hands each to the
+ * next worker in turn (memcached's way): clients that connect together
+ * spread over the workers instead of landing on whichever woke first.
+ * A worker has its own epoll set with the connections it was handed,
+ * which stay with it for their life; the hand-off queue is the only
+ * thing workers share.
  *
  * A connection is driven by drive(): parse what is buffered, send what
  * that produced, read more, until the socket has nothing (EAGAIN) or a
@@ -60,14 +62,32 @@ struct nconn {
 	struct nconn *prev, *next;
 };
 
+/* An accepted client on its way from the dispatcher to a worker. */
+struct handoff {
+	int fd;
+	bool is_unix;
+	struct handoff *next;
+};
+
 struct worker {
 	pthread_t thread;
 	int epfd;
-	struct ev_src wake;
+	struct ev_src wake;	/* new clients queued, or stopping */
 	struct nconn *conns;
 	struct plkvd_thread_stats stats;
+	pthread_mutex_t qlock;
+	struct handoff *qhead, **qtail;
 	bool started;
 };
+
+/* The dispatcher: its own epoll set over the listeners. */
+static struct {
+	pthread_t thread;
+	int epfd;
+	struct ev_src wake;
+	unsigned next;		/* the worker the next client goes to */
+	bool started;
+} disp = { .epfd = -1, .wake = { SRC_WAKE, -1 } };
 
 static struct listener listeners[MAX_LISTENERS];
 static unsigned nlisteners;
@@ -427,14 +447,60 @@ static void new_conn(struct worker *w, int fd, bool is_unix)
 		fprintf(stderr, "<%d new client connection\n", fd);
 }
 
-static void do_accept(struct worker *w, struct listener *l)
+/* Queue @fd for @w and wake it: 0, or -1 (then @fd is still ours). */
+static int hand_off(struct worker *w, int fd, bool is_unix)
+{
+	struct handoff *h = malloc(sizeof(*h));
+	uint64_t one = 1;
+
+	if (!h)
+		return -1;
+	h->fd = fd;
+	h->is_unix = is_unix;
+	h->next = NULL;
+	pthread_mutex_lock(&w->qlock);
+	*w->qtail = h;
+	w->qtail = &h->next;
+	pthread_mutex_unlock(&w->qlock);
+	if (write(w->wake.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		perror("plkvd: wake worker");
+	return 0;
+}
+
+/* The worker side: adopt every client queued for it. */
+static void adopt_queued(struct worker *w)
+{
+	struct handoff *h, *next;
+	uint64_t n;
+
+	if (read(w->wake.fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		perror("plkvd: worker wake-up");
+	pthread_mutex_lock(&w->qlock);
+	h = w->qhead;
+	w->qhead = NULL;
+	w->qtail = &w->qhead;
+	pthread_mutex_unlock(&w->qlock);
+	for (; h; h = next) {
+		next = h->next;
+		if (uatomic_read(&stopping))
+			close(h->fd);
+		else
+			new_conn(w, h->fd, h->is_unix);
+		free(h);
+	}
+}
+
+static void do_accept(struct listener *l)
 {
 	int fd;
 
 	for (int i = 0; i < 32; i++) {
 		fd = accept4(l->src.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			new_conn(w, fd, l->is_unix);
+			struct worker *w = &workers[disp.next++ % nworkers];
+
+			if (hand_off(w, fd, l->is_unix))
+				reject(fd);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -452,6 +518,30 @@ static void do_accept(struct worker *w, struct listener *l)
 		}
 		return;
 	}
+}
+
+static void *dispatcher_main(void *arg)
+{
+	struct epoll_event ev[MAX_LISTENERS + 1];
+	int n, i;
+
+	(void)arg;
+	while (!uatomic_read(&stopping)) {
+		n = epoll_wait(disp.epfd, ev, MAX_LISTENERS + 1, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("plkvd: epoll_wait");
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			struct ev_src *src = ev[i].data.ptr;
+
+			if (src->kind == SRC_LISTENER)
+				do_accept((struct listener *)src);
+		}
+	}
+	return NULL;
 }
 
 static void *worker_main(void *arg)
@@ -472,21 +562,38 @@ static void *worker_main(void *arg)
 		for (i = 0; i < n; i++) {
 			struct ev_src *src = ev[i].data.ptr;
 
-			if (src->kind == SRC_LISTENER)
-				do_accept(w, (struct listener *)src);
+			if (src->kind == SRC_WAKE)
+				adopt_queued(w);
 			else if (src->kind == SRC_CONN)
 				drive((struct nconn *)src);
 		}
 	}
+	adopt_queued(w);	/* closes what is still queued */
 	while (w->conns)
 		conn_close(w->conns);
 	return NULL;
 }
 
+/* An epoll set with @wake in it: 0, or -1 with a message. */
+static int epoll_with_wake(int *epfd, struct ev_src *wake)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = wake };
+
+	*epfd = epoll_create1(EPOLL_CLOEXEC);
+	wake->kind = SRC_WAKE;
+	wake->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (*epfd < 0 || wake->fd < 0 ||
+	    epoll_ctl(*epfd, EPOLL_CTL_ADD, wake->fd, &ev)) {
+		perror("plkvd: epoll");
+		return -1;
+	}
+	return 0;
+}
+
 int net_start(void)
 {
 	struct epoll_event ev;
-	unsigned i, j;
+	unsigned i;
 
 	nworkers = settings.threads;
 	workers = calloc(nworkers, sizeof(*workers));
@@ -495,44 +602,57 @@ int net_start(void)
 	for (i = 0; i < nworkers; i++) {
 		struct worker *w = &workers[i];
 
-		w->epfd = epoll_create1(EPOLL_CLOEXEC);
-		w->wake.kind = SRC_WAKE;
-		w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (w->epfd < 0 || w->wake.fd < 0) {
-			perror("plkvd: epoll");
+		pthread_mutex_init(&w->qlock, NULL);
+		w->qtail = &w->qhead;
+		if (epoll_with_wake(&w->epfd, &w->wake))
 			return -1;
-		}
-		ev.events = EPOLLIN;
-		ev.data.ptr = &w->wake;
-		epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake.fd, &ev);
-		for (j = 0; j < nlisteners; j++) {
-			ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-			ev.data.ptr = &listeners[j].src;
-			if (epoll_ctl(w->epfd, EPOLL_CTL_ADD,
-				      listeners[j].src.fd, &ev)) {
-				perror("plkvd: epoll_ctl");
-				return -1;
-			}
-		}
 		if (pthread_create(&w->thread, NULL, worker_main, w)) {
 			fprintf(stderr, "plkvd: cannot start worker threads\n");
 			return -1;
 		}
 		w->started = true;
 	}
+	if (epoll_with_wake(&disp.epfd, &disp.wake))
+		return -1;
+	for (i = 0; i < nlisteners; i++) {
+		ev.events = EPOLLIN;
+		ev.data.ptr = &listeners[i].src;
+		if (epoll_ctl(disp.epfd, EPOLL_CTL_ADD, listeners[i].src.fd,
+			      &ev)) {
+			perror("plkvd: epoll_ctl");
+			return -1;
+		}
+	}
+	if (pthread_create(&disp.thread, NULL, dispatcher_main, NULL)) {
+		fprintf(stderr, "plkvd: cannot start the dispatcher thread\n");
+		return -1;
+	}
+	disp.started = true;
 	return 0;
+}
+
+static void wake(struct ev_src *wake)
+{
+	uint64_t one = 1;
+
+	if (wake->fd >= 0 && write(wake->fd, &one, sizeof(one)) < 0)
+		perror("plkvd: wake thread");
 }
 
 void net_stop(void)
 {
-	uint64_t one = 1;
 	unsigned i;
 
 	uatomic_set(&stopping, 1);
+	/* The dispatcher first: then nothing more is handed to workers. */
+	if (disp.started) {
+		wake(&disp.wake);
+		pthread_join(disp.thread, NULL);
+		disp.started = false;
+	}
 	for (i = 0; i < nworkers; i++)
-		if (workers[i].started &&
-		    write(workers[i].wake.fd, &one, sizeof(one)) < 0)
-			perror("plkvd: wake worker");
+		if (workers[i].started)
+			wake(&workers[i].wake);
 	for (i = 0; i < nworkers; i++)
 		if (workers[i].started)
 			pthread_join(workers[i].thread, NULL);
@@ -547,7 +667,13 @@ void net_stop(void)
 			close(workers[i].epfd);
 		if (workers[i].wake.fd >= 0)
 			close(workers[i].wake.fd);
+		pthread_mutex_destroy(&workers[i].qlock);
 	}
+	if (disp.epfd >= 0)
+		close(disp.epfd);
+	if (disp.wake.fd >= 0)
+		close(disp.wake.fd);
+	disp.epfd = disp.wake.fd = -1;
 	free(workers);
 	workers = NULL;
 	nworkers = 0;
