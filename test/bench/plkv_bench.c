@@ -692,6 +692,77 @@ static double time_loop(int which, plkv_t *kv, const struct key *k)
 	return (double)(now_ns() - t0) / n;
 }
 
+/*
+ * memcslap (Debian's libmemcached-tools), the load memcached's users
+ * know: the same run on memcached's and plkvd's UNIX sockets, alternating,
+ * the best of the repetitions each.  The ratio says whether plkvd keeps up
+ * with memcached as a server; the seconds alone mean little on a VM.
+ */
+static struct {
+	bool done;
+	unsigned execute;		/* memcslap --execute-number */
+	double secs[2];			/* memcached, plkvd */
+} slap;
+
+static double slap_run(const char *sock)
+{
+	char servers[160], execute[48];
+	char *argv[] = { "memcslap", servers, "--concurrency=2", execute,
+			 NULL };
+	uint64_t t0 = now_ns();
+	pid_t pid;
+	int st, fd;
+
+	snprintf(servers, sizeof(servers), "--servers=%s", sock);
+	snprintf(execute, sizeof(execute), "--execute-number=%u",
+		 slap.execute);
+	pid = fork();
+	if (pid == 0) {
+		fd = open("/dev/null", O_WRONLY);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	cleanup_child(pid);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		return -1;
+	cleanup_forget_child(pid);
+	return (double)(now_ns() - t0) / 1e9;
+}
+
+static void bench_memcslap(void)
+{
+	const struct target *t[2] = { &targets[T_MC_UNIX],
+				      &targets[T_PD_UNIX] };
+	double best[2] = { 0, 0 }, secs;
+	unsigned r, i;
+
+	if (t[0]->state != T_READY || t[1]->state != T_READY)
+		return;
+	slap.execute = cfg.quick ? 2000 : 50000;
+	for (r = 0; r < cfg.reps; r++)
+		for (i = 0; i < 2; i++) {
+			secs = slap_run(t[i]->srv.sock);
+			if (secs < 0) {
+				note("memcslap on %s failed (is libmemcached-"
+				     "tools installed?): memcslap row skipped",
+				     t[i]->name);
+				return;
+			}
+			if (best[i] == 0 || secs < best[i])
+				best[i] = secs;
+		}
+	slap.secs[0] = best[0];
+	slap.secs[1] = best[1];
+	slap.done = true;
+}
+
 static void bench_gate(void)
 {
 	struct target *t = &targets[T_LIB];
@@ -1254,6 +1325,20 @@ static void report_gate(void)
 	}
 }
 
+static void report_memcslap(void)
+{
+	printf("\n4. memcslap --concurrency=2 --execute-number=%u on UNIX "
+	       "sockets (best of %u)\n\n", slap.execute, cfg.reps);
+	if (!slap.done) {
+		printf("  not measured\n");
+		return;
+	}
+	printf("  %-15s %8.2f s\n  %-15s %8.2f s\n", "memcached/unix",
+	       slap.secs[0], "plkvd/unix", slap.secs[1]);
+	printf("  plkvd's throughput is %.2fx memcached's\n",
+	       slap.secs[0] / slap.secs[1]);
+}
+
 static const char *pin_text(void)
 {
 	switch (cfg.pin) {
@@ -1284,6 +1369,7 @@ static void report_text(void)
 	report_latency();
 	report_throughput();
 	report_gate();
+	report_memcslap();
 	if (nnotes) {
 		printf("\nnotes:\n");
 		for (i = 0; i < nnotes; i++)
@@ -1397,6 +1483,14 @@ static void report_json(void)
 		printf("{\"get_hit_32\": %.0f, \"get_miss\": %.0f, "
 		       "\"set_32\": %.0f}", cg_instr[CG_HIT], cg_instr[CG_MISS],
 		       cg_instr[CG_SET]);
+	else
+		printf("null");
+	printf(",\n  \"memcslap\": ");
+	if (slap.done)
+		printf("{\"execute_number\": %u, \"memcached_s\": %.3f, "
+		       "\"plkvd_s\": %.3f, \"plkvd_over_memcached\": %.2f}",
+		       slap.execute, slap.secs[0], slap.secs[1],
+		       slap.secs[0] / slap.secs[1]);
 	else
 		printf("null");
 	printf(",\n  \"notes\": [");
@@ -1603,6 +1697,7 @@ int main(int argc, char **argv)
 	bench_latency();
 	bench_throughput();
 	bench_gate();
+	bench_memcslap();
 	if (cfg.callgrind)
 		bench_callgrind();
 
