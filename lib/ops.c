@@ -351,18 +351,38 @@ static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
 	struct plkv_oprec *op = ctx->op;
 	uint32_t hv = eng_hash(key, nkey);
 	struct plkv_item *x, *y;
+	unsigned tries = 0;
 	size_t ylen;
 	int rc;
 
-	y = lock_live(ctx, key, nkey, hv);
-	if (!y)
-		return unlock_done(ctx, hv, PLKV_ENOTSTORED);
-	if (cas_in && y->cas != cas_in)
-		return unlock_done(ctx, hv, PLKV_EEXISTS);
-	ylen = y->nbytes;
-	if (ylen + vlen > e->item_size_max)
-		return unlock_done(ctx, hv, PLKV_ETOOBIG);
-	rc = item_alloc(ctx, key, nkey, ylen + vlen, y->flags, y->exptime, hv);
+	for (;;) {
+		y = lock_live(ctx, key, nkey, hv);
+		if (!y)
+			return unlock_done(ctx, hv, PLKV_ENOTSTORED);
+		if (cas_in && y->cas != cas_in)
+			return unlock_done(ctx, hv, PLKV_EEXISTS);
+		ylen = y->nbytes;
+		if (ylen + vlen > e->item_size_max)
+			return unlock_done(ctx, hv, PLKV_ETOOBIG);
+		rc = item_alloc(ctx, key, nkey, ylen + vlen, y->flags,
+				y->exptime, hv);
+		if (rc != PLKV_ENOMEM || e->no_evict || ++tries > 4)
+			break;
+		/*
+		 * Room may take emptying a page of another class, and such a
+		 * page nearly always holds an item of the stripe held here,
+		 * which eviction must skip.  Make the room unlocked, as a set
+		 * does (an item allocated and freed again leaves its chunks
+		 * on the class's free list), and try again.
+		 */
+		unlock_done(ctx, hv, 0);
+		rec_phase(op, PH_ALLOC);
+		rc = item_alloc(ctx, key, nkey, ylen + vlen, 0, 0, hv);
+		if (rc)
+			return rc;
+		item_free_owned(ctx, ctx->slot);
+		rec_phase(op, PH_DONE);
+	}
 	if (rc)
 		return unlock_done(ctx, hv, rc);
 	x = I(kv, op->w[W_X]);

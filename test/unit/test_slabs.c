@@ -172,11 +172,62 @@ START_TEST(item_size_max_above_page)
 }
 END_TEST
 
+/*
+ * append/prepend on a full store that evicts, when the grown value needs
+ * a class with no page yet: the room comes from another class's page, as
+ * for a set of that size (it used to be PLKV_ENOMEM: the page always held
+ * an item of the stripe the append holds, which eviction skips).
+ */
+START_TEST(concat_on_full_store_evicts)
+{
+	static const size_t sizes[] = { 200, 1000, 5000, 20000, 100000,
+					500000 };
+	struct plkv_options o = ut_opts(32);
+	size_t i, n, got;
+	char k[32], *v, *b;
+	struct plkv_meta m;
+	plkv_t *h;
+
+	h = ut_open(&o);
+	v = malloc(500000 + 10);
+	b = malloc(2 * 500000 + 20);
+	memset(v, 'v', 100);
+	for (i = 0; i < 300000; i++) {
+		snprintf(k, sizeof(k), "fill%zu", i);
+		ck_assert_int_eq(plkv_set(h, k, strlen(k), v, 100, 0, 0), 0);
+	}
+	ck_assert_msg(plkv_get(h, "fill0", 5, b, 200, &m) == PLKV_ENOTFOUND,
+		      "the store is full and evicting");
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		n = sizes[i];
+		snprintf(k, sizeof(k), "grow%zu", n);
+		ck_assert_int_eq(plkv_set(h, k, strlen(k), "0123456789", 10,
+					  0, 0), 0);
+		memset(v, 'a' + (int)i, n);
+		ck_assert_msg(plkv_append(h, k, strlen(k), v, n) == 0,
+			      "append of %zu bytes", n);
+		ck_assert_msg(plkv_prepend(h, k, strlen(k), "P", 1) == 0,
+			      "prepend after the append of %zu bytes", n);
+		ck_assert_int_eq(plkv_get(h, k, strlen(k), b, n + 20, &m), 0);
+		got = m.len;
+		ck_assert_uint_eq(got, n + 11);
+		ck_assert_int_eq(b[0], 'P');
+		ck_assert_int_eq(memcmp(b + 1, "0123456789", 10), 0);
+		ck_assert_int_eq(memcmp(b + 11, v, n), 0);
+	}
+	ck_store_ok(h);
+	free(v);
+	free(b);
+	plkv_close(h);
+	plkv_destroy(seg_name, PLKV_BACKEND_USER);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
 		class_sizes, growth_factor_option, page_accounting, large_items,
-		item_size_max_above_page, NULL
+		item_size_max_above_page, concat_on_full_store_evicts, NULL
 	};
 
 	return ut_main("slabs", 60, ut_setup, tests);
