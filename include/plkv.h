@@ -72,7 +72,8 @@ extern "C" {
 #define PLKV_EVERSION	(-30909) /**< segment format or ABI version mismatch */
 #define PLKV_EWRPKRU	(-30910) /**< stray WRPKRU/XRSTOR found, refused by policy */
 #define PLKV_EBADSEG	(-30911) /**< not a plkv segment, or bad segment name */
-#define PLKV_ELAST	(-30911)
+#define PLKV_ENOMODULE	(-30912) /**< kmod backend asked for, /dev/plkv missing */
+#define PLKV_ELAST	(-30912)
 
 /** Opaque store handle, one per process and segment. */
 typedef struct plkv plkv_t;
@@ -141,7 +142,8 @@ PLKV_API int plkv_options_check(const struct plkv_options *opts, char *msg,
  * @param[in] opts options, or NULL for defaults with PLKV_O_CREATE.
  * @param[out] kv the handle.
  * @return 0, -ENOENT (no such store, no CREATE), -EEXIST (EXCL),
- *	-EACCES, PLKV_EBADSEG, PLKV_EVERSION, PLKV_EWRPKRU, -ENOMEM, -EINVAL.
+ *	-EACCES, PLKV_EBADSEG, PLKV_EVERSION, PLKV_EWRPKRU, -ENOMEM, -EINVAL,
+ *	PLKV_ENOMODULE (the kmod backend without /dev/plkv).
  */
 PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 		       plkv_t **kv);

@@ -23,7 +23,12 @@ static int dev_open(void)
 {
 	int fd = open(PLKV_DEVICE, O_RDWR | O_CLOEXEC);
 
-	return fd < 0 ? -errno : fd;
+	if (fd >= 0)
+		return fd;
+	/* No node, or a node without the driver behind it. */
+	if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
+		return PLKV_ENOMODULE;
+	return -errno;
 }
 
 static int xioctl(int fd, unsigned long cmd, void *arg)

@@ -30,6 +30,8 @@ static const char *const plkv_errstr[] = {
 		"PLKV_EWRPKRU: stray WRPKRU/XRSTOR instructions found in this process",
 	[PLKV_EFIRST - PLKV_EBADSEG] =
 		"PLKV_EBADSEG: not a valid plkv segment or segment name",
+	[PLKV_EFIRST - PLKV_ENOMODULE] =
+		"PLKV_ENOMODULE: /dev/plkv is missing: load plkv.ko (modprobe plkv or insmod kmod/plkv.ko)",
 };
 
 PLKV_API const char *plkv_strerror(int err)

@@ -422,7 +422,7 @@ PLKV_API int plkv_list(int backend, plkv_seg_fn fn, void *ctx)
 		if (access(PLKV_DEVICE, F_OK) == 0)
 			rc = plkv_backend_kmod.list(fn, ctx);
 		else if (backend == PLKV_BACKEND_KMOD)
-			return -ENODEV;
+			return PLKV_ENOMODULE;
 	}
 	if (!rc && (backend == PLKV_BACKEND_AUTO ||
 		    backend == PLKV_BACKEND_USER))

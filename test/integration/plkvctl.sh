@@ -405,12 +405,22 @@ check "top --interval x: usage error" usage_error
 
 # ---- backends ----
 
+nomod="/dev/plkv is missing: load plkv.ko (modprobe plkv or insmod kmod/plkv.ko)"
 if [ -e /dev/plkv ]; then
-	ok "--backend kmod without /dev/plkv fails cleanly" "/dev/plkv exists"
+	for c in create list info destroy plkvd; do
+		ok "--backend kmod $c without /dev/plkv says to load plkv.ko" \
+			"/dev/plkv exists"
+	done
 else
-	run "$CTL" --backend kmod --segment "$seg3" create
-	check "--backend kmod without /dev/plkv fails cleanly" \
-		eval 'rc_is 1 && err_has "plkvctl: $seg3: "'
+	for c in create list info destroy; do
+		run "$CTL" --backend kmod --segment "$seg3" $c
+		check "--backend kmod $c without /dev/plkv says to load plkv.ko" \
+			eval 'rc_is 1 && err_has "$nomod" && ! out_has NAME'
+	done
+	run env PLKV_BACKEND=kmod tools/plkvd -p 0 -s "$tmp/nomod.sock" \
+		--segment "$seg3"
+	check "--backend kmod plkvd without /dev/plkv says to load plkv.ko" \
+		eval '! rc_is 0 && err_has "$nomod"'
 	"$CTL" --segment "$seg3" destroy --force >/dev/null 2>&1
 fi
 run "$CTL" --backend user --json --segment "$seg3" create --size 4m

@@ -275,7 +275,10 @@ static int list_run(int argc, char **argv)
 		return status;
 	lc.t = list_begin(3, hdr, "llr");
 	err = plkv_list(ctl.backend, list_one, &lc);
-	list_end(lc.t);
+	if (err && !lc.n && !ctl.json)
+		table_free(lc.t);	/* no header above the error */
+	else
+		list_end(lc.t);
 	if (err) {
 		fprintf(stderr, "plkvctl: list: %s\n", plkv_strerror(err));
 		return 1;

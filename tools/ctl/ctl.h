@@ -161,6 +161,7 @@ struct table *table_new(int ncols, const char *const *headers,
 			const char *align);	/* 'l' or 'r' per column */
 void table_row(struct table *t, const char *const *cells);
 void table_print(struct table *t);	/* prints what's left and frees */
+void table_free(struct table *t);	/* frees, printing nothing */
 
 /*
  * A command's list of entries, in the format --json chose: a JSON array

@@ -404,14 +404,19 @@ void table_row(struct table *t, const char *const *cells)
 	}
 }
 
-void table_print(struct table *t)
+void table_free(struct table *t)
 {
-	table_flush(t);
-	fflush(stdout);
 	free(t->cells);
 	free(t->width);
 	free(t->align);
 	free(t);
+}
+
+void table_print(struct table *t)
+{
+	table_flush(t);
+	fflush(stdout);
+	table_free(t);
 }
 
 struct table *list_begin(int ncols, const char *const *headers,
