@@ -73,7 +73,8 @@ extern "C" {
 #define PLKV_EWRPKRU	(-30910) /**< stray WRPKRU/XRSTOR found, refused by policy */
 #define PLKV_EBADSEG	(-30911) /**< not a plkv segment, or bad segment name */
 #define PLKV_ENOMODULE	(-30912) /**< kmod backend asked for, /dev/plkv missing */
-#define PLKV_ELAST	(-30912)
+#define PLKV_EOWNER	(-30913) /**< store owned by another user (PLKV_O_ANY_OWNER) */
+#define PLKV_ELAST	(-30913)
 
 /** Opaque store handle, one per process and segment. */
 typedef struct plkv plkv_t;
@@ -95,6 +96,11 @@ enum plkv_backend {
  * see them: plkvctl procs).  Locks a dead process held are still taken
  * over and repaired; plkv_recover() still recovers. */
 #define PLKV_O_NO_RECOVER	(1u << 5)
+/** Attach to a store owned by another user too.  By default plkv_open()
+ * refuses (PLKV_EOWNER) a store whose owner is neither the caller's
+ * effective uid nor root: another user could have created the name first
+ * and would control what the caller reads and writes. */
+#define PLKV_O_ANY_OWNER	(1u << 6)
 
 /**
  * Options for plkv_open().  Initialise with plkv_options_init(); fields
@@ -143,7 +149,9 @@ PLKV_API int plkv_options_check(const struct plkv_options *opts, char *msg,
  * @param[out] kv the handle.
  * @return 0, -ENOENT (no such store, no CREATE), -EEXIST (EXCL),
  *	-EACCES, PLKV_EBADSEG, PLKV_EVERSION, PLKV_EWRPKRU, -ENOMEM, -EINVAL,
- *	PLKV_ENOMODULE (the kmod backend without /dev/plkv).
+ *	PLKV_ENOMODULE (the kmod backend without /dev/plkv), PLKV_EOWNER
+ *	(owned by another user, see PLKV_O_ANY_OWNER).  After PLKV_EBADSEG,
+ *	plkv_open_error() names what was wrong.
  */
 PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 		       plkv_t **kv);
@@ -503,6 +511,13 @@ PLKV_API int plkv_list(int backend, plkv_seg_fn fn, void *ctx);
 
 /** Describe an error code: PLKV_E* or negative errno. */
 PLKV_API const char *plkv_strerror(int err);
+
+/**
+ * @brief What the calling thread's last failed plkv_open() found wrong
+ *	with the segment, e.g. "header field slots_off is 0x1000, expected
+ *	0x12000", or NULL when it said nothing more than its error code.
+ */
+PLKV_API const char *plkv_open_error(void);
 
 /** The library version, "MAJOR.MINOR.PATCH". */
 PLKV_API const char *plkv_version(void);

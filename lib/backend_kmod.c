@@ -87,6 +87,7 @@ static int kmod_open(struct plkv *kv, const struct plkv_options *o,
 {
 	struct plkv_create cr;
 	struct plkv_attach at;
+	struct plkv_seg_info si;
 	void *p;
 	int fd, rc;
 
@@ -113,6 +114,13 @@ static int kmod_open(struct plkv *kv, const struct plkv_options *o,
 	rc = xioctl(fd, PLKV_IOC_ATTACH, &at);
 	if (rc)
 		goto fail_created;
+	/* The owner of the segment this fd is bound to, not of a name that
+	 * may have been destroyed and created again meanwhile. */
+	memset(&si, 0, sizeof(si));
+	rc = xioctl(fd, PLKV_IOC_SEG_INFO, &si);
+	if (rc)
+		goto fail_created;
+	kv->owner_uid = si.uid;
 	p = mmap(NULL, at.size, PROT_NONE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		rc = -errno;

@@ -73,6 +73,7 @@ static int user_open(struct plkv *kv, const struct plkv_options *o,
 					shm_unlink(path);
 					return rc;
 				}
+				kv->owner_uid = (uint32_t)geteuid();
 				*created = true;
 				return 0;
 			}
@@ -105,6 +106,7 @@ static int user_open(struct plkv *kv, const struct plkv_options *o,
 		rc = user_map(kv, fd, (uint64_t)st.st_size);
 		if (rc)
 			close(fd);
+		kv->owner_uid = (uint32_t)st.st_uid;
 		return rc;
 	}
 	return -ETIMEDOUT;

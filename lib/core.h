@@ -136,6 +136,7 @@ struct plkv {
 	uint32_t pkru_deny;		/* PKRU outside */
 	char *base;
 	uint64_t size;
+	uint32_t owner_uid;		/* the segment's, as the backend says */
 	struct plkv_hdr *hdr;
 	struct plkv_seg_khdr *khdr;
 	void *engine;			/* = base + hdr->engine_off */

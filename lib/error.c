@@ -32,6 +32,8 @@ static const char *const plkv_errstr[] = {
 		"PLKV_EBADSEG: not a valid plkv segment or segment name",
 	[PLKV_EFIRST - PLKV_ENOMODULE] =
 		"PLKV_ENOMODULE: /dev/plkv is missing: load plkv.ko (modprobe plkv or insmod kmod/plkv.ko)",
+	[PLKV_EFIRST - PLKV_EOWNER] =
+		"PLKV_EOWNER: the store belongs to another user (neither you nor root); refused unless trusted explicitly",
 };
 
 PLKV_API const char *plkv_strerror(int err)

@@ -8,6 +8,7 @@
  * reports a broken segment instead of waiting forever.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,12 @@ int plkv_options_check(const struct plkv_options *o, char *msg, size_t cap)
 	return -EINVAL;
 }
 
+static uint64_t procs_offset(uint64_t slots_off)
+{
+	return slots_off + (uint64_t)PLKV_MAX_THREADS *
+			   sizeof(struct plkv_slot);
+}
+
 static void format_header(struct plkv *kv, const struct plkv_options *o)
 {
 	struct plkv_hdr *h = kv->hdr;
@@ -167,8 +174,7 @@ static void format_header(struct plkv *kv, const struct plkv_options *o)
 	h->hash_power_init = o->hash_power;
 	h->no_evict = !!(o->flags & PLKV_O_NO_EVICT);
 	h->slots_off = PLKV_SEG_LIB_OFF + 4096;
-	h->procs_off = h->slots_off +
-		       (uint64_t)PLKV_MAX_THREADS * sizeof(struct plkv_slot);
+	h->procs_off = procs_offset(h->slots_off);
 	h->engine_off = core_size();
 	h->engine_size = kv->size - h->engine_off;
 }
@@ -191,20 +197,71 @@ static int wait_ready(struct plkv *kv)
 	return PLKV_EBADSEG;
 }
 
+/* What the last failed plkv_open() of this thread found wrong. */
+static __thread char open_error[160];
+
+PLKV_API const char *plkv_open_error(void)
+{
+	return open_error[0] ? open_error : NULL;
+}
+
+/* PLKV_EBADSEG, saying which header field holds what instead of what. */
+static int bad_field(const char *field, uint64_t got, uint64_t want)
+{
+	snprintf(open_error, sizeof(open_error),
+		 "header field %s is %#" PRIx64 ", expected %#" PRIx64, field,
+		 got, want);
+	return PLKV_EBADSEG;
+}
+
+/*
+ * The segment's headers, before anything in them is used: whoever could
+ * write the segment may have put any value there, so each offset and size
+ * must be exactly what this library's format puts there.
+ */
 static int validate(struct plkv *kv)
 {
 	struct plkv_hdr *h = kv->hdr;
+	uint64_t slots_off = PLKV_SEG_LIB_OFF + 4096;
 
 	if (kv->khdr->magic != PLKV_SEG_KHDR_MAGIC)
-		return PLKV_EBADSEG;
+		return bad_field("khdr.magic", kv->khdr->magic,
+				 PLKV_SEG_KHDR_MAGIC);
 	if (h->magic != PLKV_HDR_MAGIC)
-		return PLKV_EBADSEG;
+		return bad_field("magic", h->magic, PLKV_HDR_MAGIC);
 	if (h->format_version != PLKV_FORMAT_VERSION)
 		return PLKV_EVERSION;
-	if (h->size != kv->size || h->engine_off != core_size() ||
-	    h->engine_off + h->engine_size != h->size)
-		return PLKV_EBADSEG;
+	if (h->size != kv->size)
+		return bad_field("size", h->size, kv->size);
+	if (h->slots_off != slots_off)
+		return bad_field("slots_off", h->slots_off, slots_off);
+	if (h->procs_off != procs_offset(slots_off))
+		return bad_field("procs_off", h->procs_off,
+				 procs_offset(slots_off));
+	if (h->engine_off != core_size())
+		return bad_field("engine_off", h->engine_off, core_size());
+	if (h->engine_size != h->size - h->engine_off)
+		return bad_field("engine_size", h->engine_size,
+				 h->size - h->engine_off);
 	return 0;
+}
+
+/*
+ * Another user's store is refused unless the caller trusts it: whoever
+ * created the name controls every byte the caller will read (name
+ * squatting).  Root's stores are trusted: root can do anything anyway.
+ */
+static int check_owner(const struct plkv *kv, unsigned flags)
+{
+	uid_t me = geteuid();
+
+	if ((flags & PLKV_O_ANY_OWNER) || kv->owner_uid == me ||
+	    kv->owner_uid == 0)
+		return 0;
+	snprintf(open_error, sizeof(open_error),
+		 "store '%s' is owned by uid %u, you are uid %u", kv->name,
+		 kv->owner_uid, (unsigned)me);
+	return PLKV_EOWNER;
 }
 
 struct plkv_proc_rec *plkv_proc_table(struct plkv *kv)
@@ -272,6 +329,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
+	open_error[0] = '\0';
 	if (!opts) {
 		plkv_options_init(&defaults);
 		opts = &defaults;
@@ -310,6 +368,12 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	rc = kv->ops->open(kv, opts, core_size() + plkv_engine_size(opts),
 			   &created);
 	if (rc) {
+		free(kv);
+		return rc;
+	}
+	rc = created ? 0 : check_owner(kv, opts->flags);
+	if (rc) {
+		kv->ops->close(kv);
 		free(kv);
 		return rc;
 	}

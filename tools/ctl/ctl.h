@@ -31,6 +31,7 @@ struct ctl {
 	const char *segment;	/* --segment, $PLKV_SEGMENT, else "plkv" */
 	int backend;		/* enum plkv_backend, from --backend or AUTO */
 	bool json;		/* --json */
+	bool any_owner;		/* --any-owner: PLKV_O_ANY_OWNER */
 };
 
 extern struct ctl ctl;

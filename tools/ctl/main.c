@@ -39,6 +39,9 @@ static void usage(FILE *f)
 	      "$PLKV_BACKEND, else auto:\n"
 	      "                       kmod when /dev/plkv exists, else user)\n"
 	      "  -j, --json           print JSON (one value per command)\n"
+	      "  -A, --any-owner      open a store another user owns (by "
+	      "default only\n"
+	      "                       yours or root's)\n"
 	      "  -h, --help           this help; 'COMMAND --help' for a "
 	      "command's\n"
 	      "  -V, --version        print the versions and exit\n"
@@ -81,6 +84,7 @@ int main(int argc, char **argv)
 		{ 's', "segment", true },
 		{ 'b', "backend", true },
 		{ 'j', "json", false },
+		{ 'A', "any-owner", false },
 		{ 'V', "version", false },
 		{ 0 },
 	};
@@ -105,6 +109,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			ctl.json = true;
+			break;
+		case 'A':
+			ctl.any_owner = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -68,14 +68,18 @@ int ctl_fail_open(int err)
 	case -EEXIST:
 		return ctl_fail_msg(err, "store already exists "
 				    "('plkvctl destroy' removes it)");
+	case PLKV_EOWNER:
+		return ctl_fail_msg(err, "--any-owner trusts it");
 	}
+	if (plkv_open_error())
+		return ctl_fail_msg(err, plkv_open_error());
 	return ctl_fail(err);
 }
 
 void ctl_options(struct plkv_options *opts, unsigned flags)
 {
 	plkv_options_init(opts);
-	opts->flags = flags;
+	opts->flags = flags | (ctl.any_owner ? PLKV_O_ANY_OWNER : 0);
 	opts->backend = ctl.backend;
 }
 

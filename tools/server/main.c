@@ -77,6 +77,8 @@ static void usage(FILE *f)
 "  -d, --daemon                run in the background\n"
 "  -P, --pidfile=FILE          write the pid here (with -d)\n"
 "      --segment=NAME          the store (default $PLKV_SEGMENT or \"plkv\")\n"
+"      --any-owner             attach to a store another user owns (by\n"
+"                              default only yours or root's)\n"
 "  -h, --help                  this text\n"
 "  -V, --version               the version\n"
 "\n"
@@ -104,7 +106,7 @@ static uint64_t arg_range(const char *what, uint64_t min, uint64_t max)
 	return v;
 }
 
-enum { OPT_SEGMENT = 256 };
+enum { OPT_SEGMENT = 256, OPT_ANY_OWNER };
 
 /* The store's options from the command line (used when creating it). */
 static void store_options(struct plkv_options *o)
@@ -121,6 +123,8 @@ static void store_options(struct plkv_options *o)
 		o->chunk_min = settings.chunk_size;
 	if (settings.no_evict)
 		o->flags |= PLKV_O_NO_EVICT;
+	if (settings.any_owner)
+		o->flags |= PLKV_O_ANY_OWNER;
 }
 
 static void parse_args(int argc, char **argv)
@@ -146,6 +150,7 @@ static void parse_args(int argc, char **argv)
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "segment", required_argument, NULL, OPT_SEGMENT },
+		{ "any-owner", no_argument, NULL, OPT_ANY_OWNER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -232,6 +237,9 @@ static void parse_args(int argc, char **argv)
 		case OPT_SEGMENT:
 			settings.segment = optarg;
 			break;
+		case OPT_ANY_OWNER:
+			settings.any_owner = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -282,8 +290,11 @@ static int open_store(void)
 		rc = plkv_open(settings.segment, &o, &plkvd_kv);
 	}
 	if (rc) {
-		fprintf(stderr, "plkvd: cannot open store '%s': %s\n",
-			settings.segment, plkv_strerror(rc));
+		const char *why = plkv_open_error();
+
+		fprintf(stderr, "plkvd: cannot open store '%s': %s%s%s%s\n",
+			settings.segment, plkv_strerror(rc), why ? " (" : "",
+			why ? why : "", why ? ")" : "");
 		return -1;
 	}
 	if (plkv_info(plkvd_kv, &info) == 0) {

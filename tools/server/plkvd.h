@@ -53,6 +53,7 @@ struct plkvd_settings {
 	uint32_t chunk_size;
 	int verbose;			/* 0, 1, 2; changed by "verbosity" */
 	bool daemon;
+	bool any_owner;		/* --any-owner: PLKV_O_ANY_OWNER */
 	const char *pidfile;
 	const char *segment;
 	int backlog;
