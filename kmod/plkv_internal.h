@@ -140,6 +140,14 @@ int plkv_ioc_wake(struct plkv_file *pf, void __user *uarg);
 /* plkv_mmap.c */
 int plkv_mmap(struct file *file, struct vm_area_struct *vma);
 
+/* plkv_guard.c */
+void plkv_guard_init(void);
+void plkv_guard_exit(void);
+bool plkv_guard_active(void);
+void plkv_guard_seal(struct mm_struct *mm, int pkey, unsigned long start,
+		     unsigned long end);
+void plkv_guard_unmap(struct mm_struct *mm, unsigned long start);
+
 /* True when all bytes of a reserved field are zero. */
 #define plkv_zeroed(field)	(!memchr_inv(&(field), 0, sizeof(field)))
 

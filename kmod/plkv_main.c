@@ -80,6 +80,8 @@ static int plkv_ioc_version(void __user *uarg)
 		return -EINVAL;
 	v.abi_version = PLKV_ABI_VERSION;
 	v.flags = arch_pkeys_enabled() ? PLKV_VERSION_F_PKU : 0;
+	if (plkv_guard_active())
+		v.flags |= PLKV_VERSION_F_GUARD;
 	v.max_seg_size = plkv_max_seg_size;
 	v.max_segments = plkv_max_segments;
 	if (copy_to_user(uarg, &v, sizeof(v)))
@@ -156,9 +158,11 @@ static int __init plkv_init(void)
 		       PLKV_SEG_MIN_SIZE);
 		return -EINVAL;
 	}
+	plkv_guard_init();
 	ret = misc_register(&plkv_misc);
 	if (ret) {
 		pr_err("misc_register: %d\n", ret);
+		plkv_guard_exit();
 		return ret;
 	}
 	return 0;
@@ -167,6 +171,7 @@ static int __init plkv_init(void)
 static void __exit plkv_exit(void)
 {
 	misc_deregister(&plkv_misc);
+	plkv_guard_exit();
 	plkv_seg_destroy_all();
 }
 

@@ -75,6 +75,7 @@ static void plkv_vm_close(struct vm_area_struct *vma)
 	struct plkv_seg *seg = pf->seg;
 	struct plkv_proc *proc;
 
+	plkv_guard_unmap(vma->vm_mm, vma->vm_start);
 	mutex_lock(&seg->lock);
 	seg->nmapped--;
 	proc = pf->proc;
@@ -128,6 +129,8 @@ static int plkv_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
 	else
 		ret = -EPERM;	/* detached: no record to seal */
 	mutex_unlock(&seg->lock);
+	if (!ret && pkey)
+		plkv_guard_seal(vma->vm_mm, pkey, start, end);
 	return ret;
 }
 

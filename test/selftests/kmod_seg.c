@@ -74,7 +74,7 @@ TEST(version)
 	EXPECT_EQ(PLKV_ABI_VERSION, v.abi_version);
 	EXPECT_LE((uint64_t)PLKV_SEG_MIN_SIZE, v.max_seg_size);
 	EXPECT_LT(0, v.max_segments);
-	EXPECT_EQ(0, v.flags & ~PLKV_VERSION_F_PKU);
+	EXPECT_EQ(0, v.flags & ~(PLKV_VERSION_F_PKU | PLKV_VERSION_F_GUARD));
 	TH_LOG("max_seg_size %llu max_segments %u pku %d",
 	       (unsigned long long)v.max_seg_size, v.max_segments,
 	       !!(v.flags & PLKV_VERSION_F_PKU));

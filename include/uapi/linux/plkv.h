@@ -63,6 +63,8 @@ struct plkv_seg_khdr {
 
 /* struct plkv_version flags */
 #define PLKV_VERSION_F_PKU	(1U << 0)	/* the CPU and kernel support PKU */
+/* Sealed keys guarded: see Documentation/protection.rst */
+#define PLKV_VERSION_F_GUARD	(1U << 1)
 
 struct plkv_version {
 	__u32 abi_version;	/* out */
