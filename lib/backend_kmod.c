@@ -41,6 +41,17 @@ static int xioctl(int fd, unsigned long cmd, void *arg)
 	return rc < 0 ? -errno : rc;
 }
 
+/* An ioctl on the handle's fd, which may come inside a call: made with
+ * the grant dropped (plkv_gate_suspend()). */
+static int kv_ioctl(struct plkv *kv, unsigned long cmd, void *arg)
+{
+	bool granted = plkv_gate_suspend(kv);
+	int rc = xioctl(kv->fd, cmd, arg);
+
+	plkv_gate_resume(kv, granted);
+	return rc;
+}
+
 static int kmod_check_version(int fd)
 {
 	struct plkv_version v;
@@ -67,7 +78,8 @@ static int kmod_seal(struct plkv *kv, const struct plkv_options *o)
 		return mprotect(kv->base, kv->size, PROT_READ | PROT_WRITE) ?
 		       -errno : 0;
 	}
-	key = pkey_alloc(0, 0);
+	/* Denied from the start: the gate grants it only inside calls. */
+	key = pkey_alloc(0, PKEY_DISABLE_ACCESS);
 	if (key < 0)
 		return -errno;
 	if (pkey_mprotect(kv->base, kv->size, PROT_READ | PROT_WRITE, key)) {
@@ -223,7 +235,7 @@ static int kmod_thread_register(struct plkv *kv, uint32_t *slot)
 	int rc;
 
 	memset(&t, 0, sizeof(t));
-	rc = xioctl(kv->fd, PLKV_IOC_THREAD_REG, &t);
+	rc = kv_ioctl(kv, PLKV_IOC_THREAD_REG, &t);
 	if (rc)
 		return rc;
 	*slot = t.slot;
@@ -236,21 +248,25 @@ static void kmod_thread_unregister(struct plkv *kv, uint32_t slot)
 
 	memset(&t, 0, sizeof(t));
 	t.slot = slot;
-	xioctl(kv->fd, PLKV_IOC_THREAD_UNREG, &t);
+	kv_ioctl(kv, PLKV_IOC_THREAD_UNREG, &t);
 }
 
 static int kmod_wait(struct plkv *kv, _Atomic uint32_t *word,
 		     uint32_t expected, int64_t timeout_ns)
 {
 	struct plkv_wait w;
+	bool granted;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
 	w.offset = (uint64_t)((char *)word - kv->base);
 	w.expected = expected;
 	w.timeout_ns = timeout_ns;
-	rc = ioctl(kv->fd, PLKV_IOC_WAIT, &w);
-	return rc < 0 ? -errno : 0;
+	/* One try, no EINTR loop (xioctl's): the lock code decides. */
+	granted = plkv_gate_suspend(kv);
+	rc = ioctl(kv->fd, PLKV_IOC_WAIT, &w) < 0 ? -errno : 0;
+	plkv_gate_resume(kv, granted);
+	return rc;
 }
 
 static void kmod_wake(struct plkv *kv, _Atomic uint32_t *word, int nr)
@@ -260,7 +276,7 @@ static void kmod_wake(struct plkv *kv, _Atomic uint32_t *word, int nr)
 	memset(&w, 0, sizeof(w));
 	w.offset = (uint64_t)((char *)word - kv->base);
 	w.count = (uint32_t)nr;
-	xioctl(kv->fd, PLKV_IOC_WAKE, &w);
+	kv_ioctl(kv, PLKV_IOC_WAKE, &w);
 }
 
 static int kmod_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
@@ -275,7 +291,7 @@ static int kmod_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
 	memset(&l, 0, sizeof(l));
 	l.buf = (uintptr_t)info;
 	l.capacity = (uint32_t)cap;
-	rc = xioctl(kv->fd, PLKV_IOC_LIST_PROCS, &l);
+	rc = kv_ioctl(kv, PLKV_IOC_LIST_PROCS, &l);
 	if (rc) {
 		free(info);
 		return rc;
@@ -302,7 +318,7 @@ static int kmod_reap_flags(struct plkv *kv, const struct plkv_proc_view *p,
 	r.tgid = p->pid;
 	r.start_time = p->start_time;
 	r.flags = flags;
-	return xioctl(kv->fd, PLKV_IOC_REAP, &r);
+	return kv_ioctl(kv, PLKV_IOC_REAP, &r);
 }
 
 static int kmod_claim(struct plkv *kv, const struct plkv_proc_view *p)
@@ -326,7 +342,7 @@ static void kmod_ack(struct plkv *kv, uint32_t death_gen)
 
 	memset(&a, 0, sizeof(a));
 	a.death_gen = death_gen;
-	xioctl(kv->fd, PLKV_IOC_ACK, &a);
+	kv_ioctl(kv, PLKV_IOC_ACK, &a);
 }
 
 const struct plkv_backend_ops plkv_backend_kmod = {

@@ -144,6 +144,8 @@ struct plkv {
 	uint32_t death_gen_seen;
 	uint32_t wrpkru_found;
 	int proc_index;			/* our plkv_proc_rec */
+	uint32_t pid;			/* getpid() at open: no system call
+					 * inside the gate to ask again */
 	uint64_t start_time;
 	_Atomic int64_t last_scan;	/* user backend liveness scan, s */
 	bool no_recover;		/* PLKV_O_NO_RECOVER */
@@ -153,6 +155,7 @@ struct plkv {
 struct plkv_tls {
 	struct plkv *kv;
 	uint32_t slot;
+	uint32_t tid;
 	struct plkv_slot *rec;
 	uint32_t depth;			/* gate nesting */
 };
@@ -228,6 +231,9 @@ static inline int plkv_enter_kv(struct plkv *kv, struct plkv_ctx *ctx)
 /* Grant/revoke the key without the rest of the gate (open, close). */
 PLKV_HIDDEN void plkv_gate_open(struct plkv *kv);
 PLKV_HIDDEN void plkv_gate_close(struct plkv *kv);
+/* Around a system call inside a call: see gate.c. */
+PLKV_HIDDEN bool plkv_gate_suspend(struct plkv *kv);
+PLKV_HIDDEN void plkv_gate_resume(struct plkv *kv, bool granted);
 PLKV_HIDDEN int plkv_tls_init(struct plkv *kv);
 PLKV_HIDDEN void plkv_tls_fini(struct plkv *kv);
 

@@ -62,6 +62,26 @@ void plkv_gate_close(struct plkv *kv)
 		gate_wrpkru(gate_rdpkru() | (1u << (2 * kv->pkey)));
 }
 
+/*
+ * A system call made inside a call drops the grant for its duration: work
+ * the kernel does for the thread while it is in the kernel (io_uring
+ * task_work completing a read, a signal frame) must not find the key
+ * granted.  Returns whether the key was granted, for plkv_gate_resume().
+ */
+bool plkv_gate_suspend(struct plkv *kv)
+{
+	if (kv->pkey <= 0 || (gate_rdpkru() & pkey_bits(kv->pkey)))
+		return false;
+	plkv_gate_close(kv);
+	return true;
+}
+
+void plkv_gate_resume(struct plkv *kv, bool granted)
+{
+	if (granted)
+		plkv_gate_open(kv);
+}
+
 static void tls_destroy(void *p);
 
 /* Take a fresh thread slot for t and make its record ours. */
@@ -74,8 +94,8 @@ static int slot_take(struct plkv *kv, struct plkv_tls *t)
 	t->rec = plkv_slot_rec(kv, t->slot);
 	/* pid was set by the user backend's claim; the module only keeps
 	 * its own record, so fill ours for liveness and plkvctl. */
-	t->rec->pid = (uint32_t)getpid();
-	t->rec->tid = (uint32_t)syscall(SYS_gettid);
+	t->rec->pid = kv->pid;
+	t->rec->tid = t->tid;
 	t->rec->start_time = kv->start_time;
 	memset(&t->rec->op, 0, sizeof(t->rec->op));
 	memset(t->rec->stat, 0, sizeof(t->rec->stat));
@@ -86,11 +106,15 @@ static int slot_take(struct plkv *kv, struct plkv_tls *t)
 static int tls_register(struct plkv *kv, struct plkv_tls **out)
 {
 	struct plkv_tls *t = calloc(1, sizeof(*t));
+	bool granted;
 	int rc;
 
 	if (!t)
 		return -ENOMEM;
 	t->kv = kv;
+	granted = plkv_gate_suspend(kv);	/* no system call granted */
+	t->tid = (uint32_t)syscall(SYS_gettid);
+	plkv_gate_resume(kv, granted);
 	rc = slot_take(kv, t);
 	if (rc) {
 		free(t);

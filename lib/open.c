@@ -164,7 +164,7 @@ static void format_header(struct plkv *kv, const struct plkv_options *o)
 	}
 	h->magic = PLKV_HDR_MAGIC;
 	h->format_version = PLKV_FORMAT_VERSION;
-	h->init_pid = (uint32_t)getpid();
+	h->init_pid = kv->pid;
 	h->size = kv->size;
 	h->created = (uint64_t)time(NULL);
 	h->mem_limit = o->mem_limit;
@@ -281,7 +281,7 @@ int plkv_proc_rec_add(struct plkv *kv, struct plkv_ctx *ctx)
 
 		if (r->state)
 			continue;
-		r->pid = (uint32_t)getpid();
+		r->pid = kv->pid;
 		r->start_time = kv->start_time;
 		r->pkey = kv->pkey;
 		r->wrpkru_found = kv->wrpkru_found;
@@ -301,7 +301,7 @@ void plkv_proc_rec_del(struct plkv *kv, struct plkv_ctx *ctx, uint32_t pid)
 	int i;
 
 	/* The user backend's reap frees its record itself. */
-	if (kv->backend == PLKV_BACKEND_USER && pid != (uint32_t)getpid())
+	if (kv->backend == PLKV_BACKEND_USER && pid != kv->pid)
 		return;
 	plkv_lock(ctx, PLKV_LOCK_PROCS);
 	for (i = 0; i < PLKV_MAX_PROCS; i++)
@@ -354,7 +354,8 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	kv->pkey = -1;
 	kv->proc_index = -1;
 	kv->no_recover = !!(opts->flags & PLKV_O_NO_RECOVER);
-	kv->start_time = plkv_proc_start_time(getpid());
+	kv->pid = (uint32_t)getpid();
+	kv->start_time = plkv_proc_start_time((pid_t)kv->pid);
 	kv->wrpkru_found = plkv_scan_wrpkru();
 	if (kv->wrpkru_found && (opts->flags & PLKV_O_REFUSE_WRPKRU)) {
 		free(kv);
@@ -435,7 +436,7 @@ fail:
 static void release_other_slots(struct plkv_ctx *ctx)
 {
 	struct plkv *kv = ctx->kv;
-	uint32_t s, me = (uint32_t)getpid();
+	uint32_t s, me = kv->pid;
 
 	for (s = 1; s < PLKV_MAX_THREADS; s++) {
 		struct plkv_slot *rec = plkv_slot_rec(kv, s);
@@ -457,7 +458,7 @@ PLKV_API int plkv_close(plkv_t *kv)
 		return -EINVAL;
 	if (plkv_enter(kv, &ctx) == 0) {
 		release_other_slots(&ctx);
-		plkv_proc_rec_del(kv, &ctx, (uint32_t)getpid());
+		plkv_proc_rec_del(kv, &ctx, kv->pid);
 		plkv_leave(&ctx);
 	}
 	plkv_tls_fini(kv);

@@ -122,7 +122,7 @@ int plkv_recover_dead(struct plkv_ctx *ctx)
 	n = kv->ops->procs(kv, v, PLKV_MAX_PROCS);
 	for (i = 0; i < n && i < PLKV_MAX_PROCS; i++) {
 		if (v[i].state != PLKV_PROC_DEAD ||
-		    v[i].pid == (uint32_t)getpid())
+		    v[i].pid == kv->pid)
 			continue;
 		if (recover_proc(ctx, &v[i]) == 0)
 			done++;

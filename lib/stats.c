@@ -128,7 +128,7 @@ static int stats_general(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 		eu += e->lru[c].evicted_unfetched;
 		xu += e->lru[c].expired_unfetched;
 	}
-	ADDU(sb, "pid", getpid());
+	ADDU(sb, "pid", ctx->kv->pid);
 	ADDU(sb, "uptime", now > e->created ? now - e->created : 0);
 	ADDU(sb, "time", now);
 	sb_add(sb, "version", "%s", PLKV_VERSION_STRING);
