@@ -26,7 +26,7 @@
 #include "core.h"
 
 #define ENG_MAGIC		0x31454e49474e454bULL	/* "KENGINE1" */
-#define ENG_VERSION		1
+#define ENG_VERSION		2	/* 2: XXH3 key hash */
 
 #define ENG_PAGE_SIZE		(1u << 20)	/* slab page */
 #define ENG_CHUNK_MAX		(ENG_PAGE_SIZE / 2) /* largest class chunk */

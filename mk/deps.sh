@@ -9,7 +9,8 @@ set -eu
 
 PKGS="build-essential pkg-config check liburcu-dev libjemalloc-dev
 linux-headers-amd64 linux-image-amd64 qemu-system-x86 busybox-static cpio
-kmod memcached libmemcached-tools linux-source-6.1 xz-utils perl nutcracker"
+kmod memcached libmemcached-tools linux-source-6.1 xz-utils perl nutcracker
+libxxhash-dev"
 
 # shellcheck disable=SC2086 # word splitting of $PKGS is intended
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -386,9 +386,44 @@ START_TEST(options_out_of_range)
 }
 END_TEST
 
+/*
+ * The key rule, checked eight bytes at a time by the library, against the
+ * rule byte by byte: every byte value at every position of keys on both
+ * sides of each 8-byte boundary, the rest of the key valid (including
+ * bytes >= 0x80, which memcached accepts).
+ */
+START_TEST(key_bytes_every_value_every_position)
+{
+	static const size_t lens[] = { 1, 2, 7, 8, 9, 15, 16, 17, 23, 24,
+				       25, 31, 32, 33, 40, 250 };
+	char key[ENG_KEY_MAX], v[8];
+	struct plkv_meta m;
+	size_t li, pos, i;
+	unsigned b;
+	int rc, want;
+
+	for (li = 0; li < ARRAY_SIZE(lens); li++) {
+		for (pos = 0; pos < lens[li]; pos++) {
+			for (i = 0; i < lens[li]; i++)
+				key[i] = (char)(i % 3 == 0 ? 0xc3 : 'a' + i % 26);
+			for (b = 0; b < 256; b++) {
+				key[pos] = (char)b;
+				want = b <= 0x20 || b == 0x7f ? PLKV_EBADKEY
+							      : PLKV_ENOTFOUND;
+				rc = plkv_get(kv, key, lens[li], v, sizeof(v), &m);
+				ck_assert_msg(rc == want, "length %zu, byte %#x "
+					      "at %zu: %d, want %d", lens[li], b,
+					      pos, rc, want);
+			}
+		}
+	}
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
+		key_bytes_every_value_every_position,
 		set_get_basic, add_replace, append_prepend_keep_flags,
 		cas_semantics, cas_unique_per_store, incr_decr,
 		incr_length_change, incr_nonnumeric, delete_touch_gat,
