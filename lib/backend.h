@@ -52,6 +52,9 @@ extern PLKV_HIDDEN const struct plkv_backend_ops plkv_backend_kmod;
 PLKV_HIDDEN int plkv_name_valid(const char *name);
 PLKV_HIDDEN bool plkv_pid_alive(uint32_t pid, uint64_t start_time);
 PLKV_HIDDEN int plkv_pku_supported(void);
+/* What plkv_open_error() will say about this thread's failing open. */
+PLKV_HIDDEN void plkv_set_open_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 /* Own-process record in the segment's table (both backends keep one for
  * what the module doesn't know, e.g. the WRPKRU scan result). */
 PLKV_HIDDEN struct plkv_proc_rec *plkv_proc_table(struct plkv *kv);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,29 @@
 static void shm_path(char *buf, size_t cap, const char *name)
 {
 	snprintf(buf, cap, "/" SHM_PREFIX "%s", name);
+}
+
+/*
+ * Size the new file and take its memory from tmpfs now: a sparse file
+ * would be accepted whatever /dev/shm has free, and the first store to
+ * touch a page past what tmpfs can give would die of SIGBUS (so would
+ * every later one, and recovery).  ENOSPC here instead; the message
+ * (plkv_open_error()) names /dev/shm and its free space.
+ */
+static int shm_reserve(int fd, uint64_t size)
+{
+	struct statvfs vfs;
+	int rc = posix_fallocate(fd, 0, (off_t)size);
+
+	if (!rc)
+		return 0;
+	if (rc == ENOSPC && statvfs("/dev/shm", &vfs) == 0)
+		plkv_set_open_error("/dev/shm has %llu MiB free, the store "
+				    "needs %llu MiB",
+				    (unsigned long long)vfs.f_bavail *
+				    vfs.f_frsize >> 20,
+				    (unsigned long long)size >> 20);
+	return -rc;
 }
 
 static int user_map(struct plkv *kv, int fd, uint64_t size)
@@ -61,8 +85,8 @@ static int user_open(struct plkv *kv, const struct plkv_options *o,
 				/* shm_open applies the umask; the caller's
 				 * mode is what they asked for. */
 				fchmod(fd, o->mode);
-				if (ftruncate(fd, (off_t)size) < 0) {
-					rc = -errno;
+				rc = shm_reserve(fd, size);
+				if (rc) {
 					close(fd);
 					shm_unlink(path);
 					return rc;

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,15 @@ static __thread char open_error[160];
 PLKV_API const char *plkv_open_error(void)
 {
 	return open_error[0] ? open_error : NULL;
+}
+
+void plkv_set_open_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(open_error, sizeof(open_error), fmt, ap);
+	va_end(ap);
 }
 
 /* PLKV_EBADSEG, saying which header field holds what instead of what. */

@@ -187,6 +187,19 @@ check "create twice: exit 1, 'already exists'" \
 	eval 'seg_error && err_has "already exists"'
 ctl create --size 12q
 check "create --size 12q: usage error" usage_error
+# A store larger than /dev/shm can hold (user backend): refused at
+# create, naming /dev/shm's free space, rather than SIGBUS later.
+if [ "${PLKV_BACKEND:-}" = user ] || { [ -z "${PLKV_BACKEND:-}" ] && [ ! -e /dev/plkv ]; }; then
+	free_mib=$(df -m --output=avail /dev/shm | tail -1 | tr -d ' ')
+	run "$CTL" --segment "$seg-huge" create --size "$((free_mib + 1024))m"
+	check "create larger than /dev/shm: ENOSPC naming its free space" \
+		eval 'rc_is 1 && err_has "No space left" && err_has "/dev/shm has"'
+	check "... and leaves no file behind" \
+		eval '[ ! -e "/dev/shm/plkv.$seg-huge" ]'
+else
+	ok "create larger than /dev/shm: ENOSPC naming its free space" "kmod backend"
+	ok "... and leaves no file behind" "kmod backend"
+fi
 ctl create --mode 0999
 check "create --mode 0999: usage error" usage_error
 ctl create --factor 0.5
