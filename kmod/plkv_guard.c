@@ -29,6 +29,8 @@
  * range) under a spinlock: kprobe handlers run with preemption off and may
  * not sleep, so they cannot take seg->lock or mmap_lock.
  */
+#include "plkv_internal.h"
+
 #include <linux/elf.h>
 #include <linux/kprobes.h>
 #include <linux/pid.h>
@@ -39,8 +41,6 @@
 #include <linux/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-
-#include "plkv_internal.h"
 
 struct plkv_sealed {
 	struct list_head node;

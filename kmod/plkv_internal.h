@@ -40,8 +40,6 @@
 #include <linux/wait.h>
 #include <uapi/linux/plkv.h>
 
-/* Upper bound on records (attached or dead) per segment. */
-#define PLKV_MAX_PROCS		4096
 
 /* Wait queues for segment futexes, hashed by offset. */
 #define PLKV_HASH_BITS		6

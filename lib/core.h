@@ -33,7 +33,7 @@ typedef uint64_t plkv_off_t;
 /* ---- the library header, at PLKV_SEG_LIB_OFF ---- */
 
 #define PLKV_HDR_MAGIC		0x31474553564b4c50ULL	/* "PLKVSEG1" */
-#define PLKV_FORMAT_VERSION	1
+#define PLKV_FORMAT_VERSION	2	/* 2: PLKV_MAX_PROCS records */
 
 enum plkv_hdr_state {
 	PLKV_HDR_EMPTY = 0,
@@ -48,7 +48,6 @@ enum {
 	PLKV_LOCK_ENGINE_FIRST = 16,
 };
 
-#define PLKV_MAX_PROCS		256
 #define PLKV_OPREC_WORDS	30	/* engine-defined words per op record */
 
 /* A process attached to the segment (user backend: authoritative). */

@@ -60,6 +60,8 @@ struct plkv_seg_khdr {
 #define PLKV_LOCK_WAITERS	0x80000000U
 #define PLKV_MAX_THREADS	1024	/* thread slots per segment, slot 0 unused */
 #define PLKV_SLOT_WORDS		(PLKV_MAX_THREADS / 64)
+/* Process records per segment, in the module and the library alike */
+#define PLKV_MAX_PROCS		4096
 
 /* struct plkv_version flags */
 #define PLKV_VERSION_F_PKU	(1U << 0)	/* the CPU and kernel support PKU */
