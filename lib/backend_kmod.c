@@ -285,7 +285,7 @@ static int kmod_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
 	struct plkv_list l;
 	int rc, i;
 
-	info = calloc(cap > 0 ? (size_t)cap : 1, sizeof(*info));
+	info = plkv_gate_calloc(kv, cap > 0 ? (size_t)cap : 1, sizeof(*info));
 	if (!info)
 		return -ENOMEM;
 	memset(&l, 0, sizeof(l));
@@ -293,7 +293,7 @@ static int kmod_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
 	l.capacity = (uint32_t)cap;
 	rc = kv_ioctl(kv, PLKV_IOC_LIST_PROCS, &l);
 	if (rc) {
-		free(info);
+		plkv_gate_free(kv, info);
 		return rc;
 	}
 	for (i = 0; i < (int)l.count && i < cap; i++) {
@@ -305,7 +305,7 @@ static int kmod_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
 		v[i].recoverer = info[i].recoverer;
 		memcpy(v[i].slots, info[i].slots, sizeof(v[i].slots));
 	}
-	free(info);
+	plkv_gate_free(kv, info);
 	return (int)l.count;
 }
 

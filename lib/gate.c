@@ -82,6 +82,24 @@ void plkv_gate_resume(struct plkv *kv, bool granted)
 		plkv_gate_open(kv);
 }
 
+/* malloc and free may make a system call (brk, mmap, munmap). */
+void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size)
+{
+	bool granted = plkv_gate_suspend(kv);
+	void *p = calloc(n, size);
+
+	plkv_gate_resume(kv, granted);
+	return p;
+}
+
+void plkv_gate_free(struct plkv *kv, void *p)
+{
+	bool granted = plkv_gate_suspend(kv);
+
+	free(p);
+	plkv_gate_resume(kv, granted);
+}
+
 static void tls_destroy(void *p);
 
 /* Take a fresh thread slot for t and make its record ours. */
@@ -105,7 +123,7 @@ static int slot_take(struct plkv *kv, struct plkv_tls *t)
 
 static int tls_register(struct plkv *kv, struct plkv_tls **out)
 {
-	struct plkv_tls *t = calloc(1, sizeof(*t));
+	struct plkv_tls *t = plkv_gate_calloc(kv, 1, sizeof(*t));
 	bool granted;
 	int rc;
 
@@ -117,7 +135,7 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 	plkv_gate_resume(kv, granted);
 	rc = slot_take(kv, t);
 	if (rc) {
-		free(t);
+		plkv_gate_free(kv, t);
 		return rc;
 	}
 	pthread_setspecific(kv->tkey, t);

@@ -113,12 +113,9 @@ int plkv_recover_dead(struct plkv_ctx *ctx)
 	struct plkv *kv = ctx->kv;
 	struct plkv_proc_view *v;
 	int n, i, done = 0;
-	bool granted;
 	uint32_t gen;
 
-	granted = plkv_gate_suspend(kv);	/* malloc may mmap */
-	v = calloc(PLKV_MAX_PROCS, sizeof(*v));
-	plkv_gate_resume(kv, granted);
+	v = plkv_gate_calloc(kv, PLKV_MAX_PROCS, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	gen = atomic_load((_Atomic uint32_t *)&kv->khdr->death_gen);
@@ -130,9 +127,7 @@ int plkv_recover_dead(struct plkv_ctx *ctx)
 		if (recover_proc(ctx, &v[i]) == 0)
 			done++;
 	}
-	granted = plkv_gate_suspend(kv);
-	free(v);
-	plkv_gate_resume(kv, granted);
+	plkv_gate_free(kv, v);
 	kv->death_gen_seen = atomic_load((_Atomic uint32_t *)
 					 &kv->khdr->death_gen);
 	if (kv->death_gen_seen == gen)

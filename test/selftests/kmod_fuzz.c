@@ -44,6 +44,7 @@ struct fuzz {
 	int fds[NFDS];
 	char *map[NFDS];
 	uint64_t mapsz[NFDS];
+	int key[NFDS];		/* sealed on map[i]; freed once unmapped */
 	unsigned char *buf;	/* the ioctl argument */
 	unsigned char *out;	/* list output */
 	uint64_t calls, ok, errs[140];
@@ -286,12 +287,27 @@ static void count(struct fuzz *f, int rc)
 		f->errs[-rc]++;
 }
 
+/*
+ * Unmap map[i]; its sealed key is freed only once the mapping is gone
+ * (freeing a key still sealed on a mapping is an attack: the module's
+ * guard kills the process).
+ */
+static int unmap(struct fuzz *f, unsigned int i)
+{
+	int rc = munmap(f->map[i], f->mapsz[i]) ? -errno : 0;
+
+	if (!rc && f->key[i] > 0)
+		pkey_free(f->key[i]);
+	if (!rc)
+		f->key[i] = 0;
+	f->map[i] = MAP_FAILED;
+	return rc;
+}
+
 static int fresh_fd(struct fuzz *f, unsigned int i)
 {
-	if (f->map[i] != MAP_FAILED) {
-		munmap(f->map[i], f->mapsz[i]);
-		f->map[i] = MAP_FAILED;
-	}
+	if (f->map[i] != MAP_FAILED)
+		unmap(f, i);
 	if (f->fds[i] >= 0)
 		close(f->fds[i]);
 	f->fds[i] = kd_open();
@@ -328,7 +344,7 @@ static void mm_op(struct fuzz *f)
 
 		count(f, key < 0 ? key : 0);
 		if (key > 0)
-			pkey_free(key);
+			f->key[i] = key;
 		break;
 	}
 	case 1:
@@ -349,8 +365,7 @@ static void mm_op(struct fuzz *f)
 		      -errno : 0);
 		break;
 	default:
-		count(f, munmap(p, f->mapsz[i]) ? -errno : 0);
-		f->map[i] = MAP_FAILED;
+		count(f, unmap(f, i));
 		break;
 	}
 }
@@ -525,7 +540,7 @@ TEST_TIMEOUT(ioctl_fuzz, 600)
 	/* Clean up everything, then the module must still work. */
 	for (j = 0; j < NFDS; j++) {
 		if (f.map[j] != MAP_FAILED)
-			munmap(f.map[j], f.mapsz[j]);
+			unmap(&f, j);
 		if (f.fds[j] >= 0)
 			close(f.fds[j]);
 	}
