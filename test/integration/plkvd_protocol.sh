@@ -256,6 +256,26 @@ printf 'SERVER_ERROR object too large for cache\r\nMN\r\n' >"$tmp/exp"
 cmp -s "$tmp/resp" "$tmp/exp" && ok "2 MB value with ms: too large, swallowed" ||
 	{ not_ok "2 MB value with ms"; show got "$tmp/resp"; }
 
+# memcached's size rule counts the item's overhead: with -I 1m and a
+# 3-byte key the largest value is 1,048,514 bytes (1,048,510 with flags).
+sizes_case() {	# sizes_case FLAGS BYTES EXPECTED NAME
+	big_value "$2"
+	{ printf 'set big %s 0 %s\r\n' "$1" "$2"; cat "$tmp/value"; printf '\r\nquit\r\n'; } | send
+	printf '%s\r\n' "$3" >"$tmp/exp"
+	cmp -s "$tmp/resp" "$tmp/exp" && ok "$4" || { not_ok "$4"; show got "$tmp/resp"; }
+}
+sizes_case 0 1048514 STORED "1,048,514 bytes under a 3-byte key: stored"
+sizes_case 0 1048515 "SERVER_ERROR object too large for cache" \
+	"1,048,515 bytes: too large (the item's overhead counts)"
+sizes_case 7 1048510 STORED "with client flags, 1,048,510 bytes: stored"
+sizes_case 7 1048511 "SERVER_ERROR object too large for cache" \
+	"with client flags, 1,048,511 bytes: too large"
+big_value 1000000
+{ printf 'set grow 0 0 1000000\r\n'; cat "$tmp/value"; printf '\r\nappend grow 0 0 100000\r\n'; head -c 100000 "$tmp/value"; printf '\r\nprepend grow 0 0 100000\r\n'; head -c 100000 "$tmp/value"; printf '\r\nquit\r\n'; } | send
+printf 'STORED\r\nNOT_STORED\r\nNOT_STORED\r\n' >"$tmp/exp"
+cmp -s "$tmp/resp" "$tmp/exp" && ok "append/prepend past the item size limit: NOT_STORED" ||
+	{ not_ok "append/prepend past the item size limit: NOT_STORED"; show got "$tmp/resp"; }
+
 # ---- flush_all ----
 
 exchange "flush_all forms" \

@@ -127,6 +127,7 @@ struct token {
 size_t tokenize_command(char *command, size_t len, struct token *tokens,
 			size_t max_tokens);
 bool safe_strtoul(const char *s, uint32_t *out);
+bool item_too_large(size_t nkey, uint32_t flags, size_t vlen);
 bool safe_strtol(const char *s, int32_t *out);
 bool safe_strtoull(const char *s, uint64_t *out);
 char *fmt_u64(char *p, uint64_t v);

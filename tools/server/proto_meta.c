@@ -574,7 +574,7 @@ static void process_mset(struct conn *c, struct token *t, size_t nt)
 	st->invalidate = of.set_stale && st->mode == PLKV_CAS;
 	if (has_error)
 		goto error;
-	if ((uint32_t)vlen > settings.item_size_eff) {
+	if (item_too_large(t[1].length, of.client_flags, (size_t)vlen)) {
 		errstr = "SERVER_ERROR object too large for cache";
 		/* As memcached: a failed store leaves no stale value. */
 		plkv_delete(plkvd_kv, t[1].value, t[1].length);

@@ -225,8 +225,27 @@ enum store_outcome store_outcome(int rc, int mode)
 		return STORE_EXISTS;
 	case PLKV_ENOTFOUND:
 		return mode == PLKV_CAS ? STORE_NOT_FOUND : STORE_NOT_STORED;
+	case PLKV_ETOOBIG:
+		/* memcached: the grown item could not be made */
+		if (mode == PLKV_APPEND || mode == PLKV_PREPEND)
+			return STORE_NOT_STORED;
+		break;
 	}
 	return STORE_ERROR;
+}
+
+/*
+ * memcached's size rule: the whole item must fit in the item size limit,
+ * its header (48 bytes), the key and its NUL, the client flags when not
+ * 0, the value with its \r\n and the CAS (8) included.  So with -I 1m a
+ * value of 1,048,514 bytes under a 3-byte key is the largest stored.
+ */
+bool item_too_large(size_t nkey, uint32_t flags, size_t vlen)
+{
+	size_t ntotal = 48 + nkey + 1 + (flags ? sizeof(flags) : 0) +
+			vlen + 2 + sizeof(uint64_t);
+
+	return ntotal > settings.item_size_eff;
 }
 
 /* ---- reading values ---- */
@@ -332,7 +351,7 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
 		out_string(c, BAD_FORMAT);
 		return;
 	}
-	if ((uint32_t)vlen > settings.item_size_eff) {
+	if (item_too_large(t[1].length, flags, (size_t)vlen)) {
 		out_string(c, TOO_LARGE);
 		if (mode == PLKV_SET)
 			plkv_delete(plkvd_kv, t[1].value, t[1].length);
