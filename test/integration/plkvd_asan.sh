@@ -18,7 +18,7 @@ asan=tools/plkvd-asan
 logs=$(mktemp -d) || exit 1
 trap 'rm -rf "$logs"' EXIT
 
-for script in plkvd_protocol plkvd_multiget plkvd_memccapable; do
+for script in plkvd_protocol plkvd_multiget plkvd_memccapable plkvd_admin; do
 	rm -f "$logs"/*
 	PLKVD=$asan \
 	ASAN_OPTIONS=log_path=$logs/asan:detect_leaks=1:abort_on_error=0 \

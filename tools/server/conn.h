@@ -147,4 +147,7 @@ enum store_outcome {
 enum store_outcome store_outcome(int rc, int mode);
 const char *store_error_string(int rc, char *buf, size_t size);
 
+/* proto_admin.c */
+void process_stats_cachedump(struct conn *c, struct token *t, size_t nt);
+
 #endif /* PLKVD_CONN_H */

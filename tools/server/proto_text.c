@@ -964,6 +964,9 @@ static void process_stats(struct conn *c, struct token *t, size_t nt)
 	} else if (strcmp(group, "detail") == 0) {
 		out_string(c, "CLIENT_ERROR usage: stats detail on|off|dump");
 		return;
+	} else if (strcmp(group, "cachedump") == 0) {
+		process_stats_cachedump(c, t, nt);
+		return;
 	}
 	rc = plkv_stats(plkvd_kv, group, stat_line, &sc);
 	if (c->state == CONN_CLOSING)

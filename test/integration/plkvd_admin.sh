@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# memcached's admin commands that its own tools use, on plkvd: memcdump
+# (libmemcached-tools) lists every key through "stats cachedump", and the
+# command's errors are memcached 1.6's, byte for byte
+# (PLKVD_REFERENCE=memcached runs the error checks on memcached).
+# Prints TAP 13.
+# shellcheck disable=SC2015
+set -u
+
+cd "$(dirname "$0")/../.." || exit 1
+REF=${PLKVD_REFERENCE:-}
+. test/lib/tap.sh
+. test/integration/lib/plkvd.sh
+
+echo "TAP version 13"
+[ -n "$REF" ] || [ -x "$PLKVD" ] || skip_all "$PLKVD not built (run make)"
+command -v perl >/dev/null || skip_all "perl (the test client) not installed"
+if [ -n "$REF" ]; then
+	launch_tcp() {
+		local user=()
+		[ "$(id -u)" = 0 ] && user=(-u nobody)
+		exec memcached -p "$1" -l 127.0.0.1 -U 0 "${user[@]}"
+	}
+fi
+start_tcp -t 2 || { echo "not ok 1 the server starts"; echo "1..1"; exit 1; }
+
+# talk REQUEST: send it (printf format), print the reply.
+talk() {
+	printf -- "$1quit\r\n" | timeout 30 perl -e '
+		use IO::Socket::INET; my $s = IO::Socket::INET->new($ARGV[0]) or exit 1;
+		local $/; my $r = <STDIN>; print $s $r; shutdown($s, 1);
+		binmode STDOUT; print while <$s>;' "$target"
+}
+
+exchange() {	# exchange NAME REQUEST EXPECTED
+	if [ "$(talk "$2")" = "$(printf -- "$3")" ]; then ok "$1"; else
+		not_ok "$1"; talk "$2" | cat -A | head -5 | sed 's/^/#   got: /'; fi
+}
+
+exchange "stats cachedump: class 64 is an illegal slab id" \
+	'stats cachedump 64 0\r\n' 'CLIENT_ERROR Illegal slab id\r\n'
+exchange "stats cachedump without a limit: bad command line" \
+	'stats cachedump 1\r\n' 'CLIENT_ERROR bad command line\r\n'
+exchange "stats cachedump x 0: bad command line format" \
+	'stats cachedump x 0\r\n' 'CLIENT_ERROR bad command line format\r\n'
+exchange "stats cachedump of an empty class: END" \
+	'stats cachedump 63 0\r\n' 'END\r\n'
+
+if [ -z "$REF" ]; then
+	# Keys of many sizes (so many slab classes), with and without TTLs.
+	req=''
+	for i in $(seq 300); do
+		v=$(head -c $((i * 37 % 5000 + 1)) /dev/zero | tr '\0' v)
+		req="${req}set dump-$i 0 $((i % 3 * 1000)) ${#v}\r\n$v\r\n"
+	done
+	talk "$req" | grep -vc STORED >"$tmp/bad"
+	[ "$(cat "$tmp/bad")" = 0 ] && ok "300 keys stored" || not_ok "300 keys stored"
+	if command -v memcdump >/dev/null; then
+		memcdump --servers="$target" 2>"$tmp/err" | sort >"$tmp/dumped"
+		seq 300 | sed 's/^/dump-/' | sort >"$tmp/want"
+		cmp -s "$tmp/dumped" "$tmp/want"
+		result $? "memcdump lists every key, each once ($(wc -l <"$tmp/dumped") lines)"
+	else
+		ok "memcdump lists every key, each once" "libmemcached-tools not installed"
+	fi
+	talk 'stats cachedump 1 2\r\nstats cachedump 2 0\r\n' >"$tmp/out"
+	[ "$(grep -c '^ITEM dump-[0-9]* \[[0-9]* b; [0-9]* s\]' "$tmp/out")" -ge 1 ] &&
+		[ "$(sed -n '1,/END/p' "$tmp/out" | grep -c '^ITEM')" -le 2 ]
+	result $? "ITEM lines in memcached's format, at most LIMIT of them"
+fi
+
+finish
