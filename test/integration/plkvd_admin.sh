@@ -10,20 +10,12 @@
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
-REF=${PLKVD_REFERENCE:-}
 . test/lib/tap.sh
 . test/integration/lib/plkvd.sh
 
 echo "TAP version 13"
 [ -n "$REF" ] || [ -x "$PLKVD" ] || skip_all "$PLKVD not built (run make)"
 command -v perl >/dev/null || skip_all "perl (the test client) not installed"
-if [ -n "$REF" ]; then
-	launch_tcp() {
-		local user=()
-		[ "$(id -u)" = 0 ] && user=(-u nobody)
-		exec memcached -p "$1" -l 127.0.0.1 -U 0 "${user[@]}"
-	}
-fi
 start_tcp -t 2 || { echo "not ok 1 the server starts"; echo "1..1"; exit 1; }
 
 # talk REQUEST: send it (printf format), print the reply.

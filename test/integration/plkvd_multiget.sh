@@ -16,7 +16,6 @@
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
-REF=${PLKVD_REFERENCE:-}
 . test/lib/tap.sh
 . test/integration/lib/plkvd.sh
 
@@ -25,13 +24,6 @@ echo "TAP version 13"
 command -v perl >/dev/null ||
 	skip_all "perl (the test client) not installed"
 
-if [ -n "$REF" ]; then
-	launch_tcp() {
-		local user=()
-		[ "$(id -u)" = 0 ] && user=(-u nobody)
-		exec memcached -p "$1" -l 127.0.0.1 -U 0 -I 2m -m 256 "${user[@]}"
-	}
-fi
 
 # The client: mg.pl TARGET SCENARIO.  Stores the scenario's keys, then
 # sends its multi-gets on one connection (and, for "fresh", each on a new

@@ -24,7 +24,6 @@
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
-REF=${PLKVD_REFERENCE:-}
 . test/lib/tap.sh
 . test/integration/lib/plkvd.sh
 
@@ -118,15 +117,6 @@ matches() {
 plkvd_only() {
 	[ -z "$REF" ]
 }
-
-# The reference run starts memcached instead of plkvd.
-if [ -n "$REF" ]; then
-	launch_tcp() {
-		local user=()
-		[ "$(id -u)" = 0 ] && user=(-u nobody)
-		exec memcached -p "$1" -l 127.0.0.1 -U 0 "${user[@]}"
-	}
-fi
 
 # A value of $1 bytes of "v", in a file.
 big_value() {
@@ -304,7 +294,7 @@ for g in "" " slabs" " items" " settings"; do
 	fi
 done
 matches "stats settings: the server's" 'stats settings\r\n' \
-	"^STAT maxconns $(plkvd_only && echo 64 || echo 1024)$" \
+	"^STAT maxconns 64$" \
 	"^STAT tcpport $port$" '^STAT num_threads 4$' \
 	'^STAT item_size_max [0-9]+$'
 exchange "stats of an unknown group: ERROR" 'stats nothing\r\n' 'ERROR\r\n'

@@ -520,54 +520,53 @@ static void do_accept(struct listener *l)
 	}
 }
 
-static void *dispatcher_main(void *arg)
+/* Wait for events on @epfd and hand each to @handle, until stopping. */
+static void event_loop(int epfd, void (*handle)(void *ctx, struct ev_src *src),
+		       void *ctx)
 {
-	struct epoll_event ev[MAX_LISTENERS + 1];
+	struct epoll_event ev[MAX_EVENTS];
 	int n, i;
 
-	(void)arg;
 	while (!uatomic_read(&stopping)) {
-		n = epoll_wait(disp.epfd, ev, MAX_LISTENERS + 1, -1);
+		n = epoll_wait(epfd, ev, MAX_EVENTS, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("plkvd: epoll_wait");
 			break;
 		}
-		for (i = 0; i < n; i++) {
-			struct ev_src *src = ev[i].data.ptr;
-
-			if (src->kind == SRC_LISTENER)
-				do_accept((struct listener *)src);
-		}
+		for (i = 0; i < n; i++)
+			handle(ctx, ev[i].data.ptr);
 	}
+}
+
+static void dispatcher_event(void *ctx, struct ev_src *src)
+{
+	(void)ctx;
+	if (src->kind == SRC_LISTENER)
+		do_accept((struct listener *)src);
+}
+
+static void *dispatcher_main(void *arg)
+{
+	event_loop(disp.epfd, dispatcher_event, arg);
 	return NULL;
+}
+
+static void worker_event(void *ctx, struct ev_src *src)
+{
+	if (src->kind == SRC_WAKE)
+		adopt_queued(ctx);
+	else if (src->kind == SRC_CONN)
+		drive((struct nconn *)src);
 }
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct epoll_event ev[MAX_EVENTS];
-	int n, i;
 
 	thread_stats = &w->stats;
-	while (!uatomic_read(&stopping)) {
-		n = epoll_wait(w->epfd, ev, MAX_EVENTS, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			perror("plkvd: epoll_wait");
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			struct ev_src *src = ev[i].data.ptr;
-
-			if (src->kind == SRC_WAKE)
-				adopt_queued(w);
-			else if (src->kind == SRC_CONN)
-				drive((struct nconn *)src);
-		}
-	}
+	event_loop(w->epfd, worker_event, w);
 	adopt_queued(w);	/* closes what is still queued */
 	while (w->conns)
 		conn_close(w->conns);

@@ -59,6 +59,19 @@ launch_tcp() {
 	exec "$PLKVD" -p "$p" -l 127.0.0.1 --segment "$seg" -U 0 "$@"
 }
 
+# PLKVD_REFERENCE=memcached: the same exchanges with memcached itself,
+# started with the same options (plkvd takes memcached's).
+REF=${PLKVD_REFERENCE:-}
+if [ -n "$REF" ]; then
+	launch_tcp() {
+		local p=$1 user=()
+
+		shift
+		[ "$(id -u)" = 0 ] && user=(-u nobody)
+		exec memcached -p "$p" -l 127.0.0.1 -U 0 "${user[@]}" "$@"
+	}
+fi
+
 start_tcp() {
 	local try _
 	for try in 1 2 3 4 5 6 7 8; do
