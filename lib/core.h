@@ -145,6 +145,7 @@ struct plkv {
 	int proc_index;			/* our plkv_proc_rec */
 	uint32_t pid;			/* getpid() at open: no system call
 					 * inside the gate to ask again */
+	uint64_t id;			/* unique to this open in the process */
 	uint64_t start_time;
 	_Atomic int64_t last_scan;	/* user backend liveness scan, s */
 	bool no_recover;		/* PLKV_O_NO_RECOVER */
@@ -153,6 +154,7 @@ struct plkv {
 /* Per-thread, per-handle private state. */
 struct plkv_tls {
 	struct plkv *kv;
+	uint64_t kv_id;			/* kv->id when this was made */
 	uint32_t slot;
 	uint32_t tid;
 	struct plkv_slot *rec;

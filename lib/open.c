@@ -198,6 +198,9 @@ static int wait_ready(struct plkv *kv)
 	return PLKV_EBADSEG;
 }
 
+/* Handles opened in this process: each gets the next as its id. */
+static uint64_t open_count;
+
 /* What the last failed plkv_open() of this thread found wrong. */
 static __thread char open_error[160];
 
@@ -365,6 +368,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	kv->proc_index = -1;
 	kv->no_recover = !!(opts->flags & PLKV_O_NO_RECOVER);
 	kv->pid = (uint32_t)getpid();
+	kv->id = __atomic_add_fetch(&open_count, 1, __ATOMIC_RELAXED);
 	kv->start_time = plkv_proc_start_time((pid_t)kv->pid);
 	kv->wrpkru_found = plkv_scan_wrpkru();
 	if (kv->wrpkru_found && (opts->flags & PLKV_O_REFUSE_WRPKRU)) {
