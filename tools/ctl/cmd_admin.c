@@ -132,6 +132,7 @@ static int procs_run(int argc, char **argv)
 const struct cmd cmd_procs = {
 	.name = "procs",
 	.run = procs_run,
+	.keep_dead = true,
 	.args = "",
 	.summary = "list the processes attached to a store",
 	.help =
@@ -205,6 +206,7 @@ static int recover_run(int argc, char **argv)
 const struct cmd cmd_recover = {
 	.name = "recover",
 	.run = recover_run,
+	.keep_dead = true,
 	.args = "",
 	.summary = "recover the dead processes of a store now",
 	.help =

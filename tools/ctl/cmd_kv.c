@@ -168,7 +168,7 @@ static int set_run(int argc, char **argv)
 		val = buf;
 	}
 
-	if (cmd_open(&kv, &status)) {
+	if (cmd_open(&kv, false, &status)) {
 		err = plkv_set(kv, key, strlen(key), val, vlen,
 			       (uint32_t)sa.flags, sa.exptime);
 		status = ctl_close_status(kv, err);

@@ -53,7 +53,7 @@ static int stats_run(int argc, char **argv)
 		if (i == 0)
 			group = NULL;
 	}
-	if (!cmd_open(&kv, &status))
+	if (!cmd_open(&kv, false, &status))
 		return status;
 	if (ctl.json)
 		json_obj_begin();

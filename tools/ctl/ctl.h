@@ -65,6 +65,10 @@ struct cmd {
 	const char *args;	/* synopsis after the name */
 	const char *summary;	/* one line for the global help */
 	const char *help;	/* options and details for "COMMAND --help" */
+	/* Leave dead processes for the command to see or recover itself
+	 * (procs, recover); the others recover them at their first call,
+	 * as every client does. */
+	bool keep_dead;
 };
 
 extern const struct cmd cmd_create, cmd_destroy, cmd_list, cmd_info;
@@ -102,7 +106,7 @@ int ctl_getopt(const struct cmd *c, int argc, char **argv,
 bool cmd_parse(const struct cmd *c, int argc, char **argv, void *ctx,
 	       int *status);
 /* Attach to the existing store, or report why not: false, return *status. */
-bool cmd_open(plkv_t **kv, int *status);
+bool cmd_open(plkv_t **kv, bool keep_dead, int *status);
 /* cmd_parse(), then cmd_open(). */
 bool cmd_parse_open(const struct cmd *c, int argc, char **argv, void *ctx,
 		    plkv_t **kv, int *status);

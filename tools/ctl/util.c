@@ -169,14 +169,14 @@ bool cmd_parse(const struct cmd *c, int argc, char **argv, void *ctx,
 	return !*status;
 }
 
-/* Attach to an existing store (never creates).  Dead processes stay
- * visible to procs/info until 'plkvctl recover' or a client recovers. */
-bool cmd_open(plkv_t **kv, int *status)
+/* Attach to an existing store (never creates).  With keep_dead, dead
+ * processes stay for the command to see (procs) or recover (recover). */
+bool cmd_open(plkv_t **kv, bool keep_dead, int *status)
 {
 	struct plkv_options opts;
 	int err;
 
-	ctl_options(&opts, PLKV_O_NO_RECOVER);
+	ctl_options(&opts, keep_dead ? PLKV_O_NO_RECOVER : 0);
 	err = plkv_open(ctl.segment, &opts, kv);
 	*status = err ? ctl_fail_open(err) : 0;
 	return !err;
@@ -185,7 +185,8 @@ bool cmd_open(plkv_t **kv, int *status)
 bool cmd_parse_open(const struct cmd *c, int argc, char **argv, void *ctx,
 		    plkv_t **kv, int *status)
 {
-	return cmd_parse(c, argc, argv, ctx, status) && cmd_open(kv, status);
+	return cmd_parse(c, argc, argv, ctx, status) &&
+	       cmd_open(kv, c->keep_dead, status);
 }
 
 const char *backend_name(int backend)
