@@ -299,9 +299,13 @@ static int plkv_reap_locked(struct plkv_seg *seg, struct plkv_proc *me,
 		plkv_death_event(seg);	/* let another survivor claim it */
 		return 0;
 	}
-	if (proc->state == PLKV_PROC_ATTACHED)
-		return -EBUSY;
-	if (proc->state == PLKV_PROC_RECOVERING && proc->claimer != me)
+	/*
+	 * A record goes only once the recovery it exists for is done: the
+	 * process that claimed it (and so recovered it) drops it.  A dead,
+	 * unclaimed record dropped by anyone else would lose the dead
+	 * process's half-done operation and leak what it held.
+	 */
+	if (proc->state != PLKV_PROC_RECOVERING || !me || proc->claimer != me)
 		return -EBUSY;
 	plkv_proc_drop(seg, proc);
 	return 0;

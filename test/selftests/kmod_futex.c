@@ -546,7 +546,7 @@ static int64_t owner_death_once(struct th_test __th_unused *_metadata,
 	atomic_store(w1, 0);
 	atomic_store(w2, 0);
 	atomic_store(w3, 0);
-	ASSERT_EQ(0, kd_reap(self->c.fd, "", owner, 0, 0));
+	ASSERT_EQ(0, kd_reap_recovered(self->c.fd, owner, 0));
 	ASSERT_EQ(0, kd_thread_reg(self->c.fd, &slot));
 	EXPECT_EQ(s, slot);
 	EXPECT_EQ(0, kd_thread_unreg(self->c.fd, slot));

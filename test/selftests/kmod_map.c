@@ -677,7 +677,7 @@ TEST_F(map, core_dump_excludes_segment)
 	/* It died attached: a dead record, reaped here. */
 	ASSERT_TRUE(kd_find_proc(self->c.fd, "", pid, &pi));
 	EXPECT_EQ(PLKV_PROC_DEAD, pi.state);
-	EXPECT_EQ(0, kd_reap(self->c.fd, "", pid, 0, 0));
+	EXPECT_EQ(0, kd_reap_recovered(self->c.fd, pid, 0));
 }
 
 TEST_F(map, madvise_harmless)

@@ -168,7 +168,7 @@ TEST_F(pr, deaths_and_detach)
 		EXPECT_EQ(PLKV_PROC_DEAD, pi.state) TH_LOG("%s", cases[i].what);
 		EXPECT_EQ(pid, pi.tgid);
 		EXPECT_EQ(key, pi.pkey) TH_LOG("%s", cases[i].what);
-		EXPECT_EQ(0, kd_reap(self->c.fd, "", pid, pi.start_time, 0));
+		EXPECT_EQ(0, kd_reap_recovered(self->c.fd, pid, pi.start_time));
 	}
 	/* The segment header carries the generation for the library. */
 	EXPECT_EQ(gen, ((struct plkv_seg_khdr *)self->c.base)->death_gen);
@@ -262,7 +262,7 @@ static int64_t kill_and_poll(struct th_test __th_unused *_metadata,
 	EXPECT_EQ(POLLPRI, p.revents);
 	waitpid(victim, &status, 0);
 	waitpid(killer, &status, 0);
-	EXPECT_EQ(0, kd_reap(self->c.fd, "", victim, 0, 0));
+	EXPECT_EQ(0, kd_reap_recovered(self->c.fd, victim, 0));
 	munmap(killed_at, 4096);
 	close(pfd[0]);
 	close(pfd[1]);
@@ -359,7 +359,7 @@ TEST_F(pr, reattach_after_death)
 		_exit(0);
 	}
 	ASSERT_EQ('d', kd_hear(up[0]));
-	EXPECT_EQ(0, kd_reap(self->c.fd, "", pid, 0, 0));
+	EXPECT_EQ(0, kd_reap_recovered(self->c.fd, pid, 0));
 	kd_tell(down[1], 'r');
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
@@ -448,7 +448,11 @@ TEST_F(pr, reap_rules)
 	EXPECT_EQ(-ENOTCONN, kd_reap(fd, self->name, pid, 0,
 				     PLKV_REAP_CLAIM));
 	EXPECT_EQ(-ENOENT, kd_reap(fd, self->name, pid, pi.start_time + 1, 0));
-	EXPECT_EQ(0, kd_reap(fd, self->name, pid, pi.start_time, 0));
+	/* Nobody recovered it yet: not even its name's owner may drop it. */
+	EXPECT_EQ(-EBUSY, kd_reap(fd, self->name, pid, pi.start_time, 0));
+	/* Unclaimed, a peer's plain reap is refused too. */
+	EXPECT_EQ(-EBUSY, kd_reap(self->c.fd, "", pid, 0, 0));
+	EXPECT_EQ(0, kd_reap_recovered(self->c.fd, pid, pi.start_time));
 	EXPECT_EQ(-ENOENT, kd_reap(fd, self->name, pid, 0, 0));
 	EXPECT_EQ(-ENOENT, kd_reap(self->c.fd, "", pid, 0, 0));
 	close(fd);

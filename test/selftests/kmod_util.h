@@ -456,6 +456,14 @@ static __th_unused void *kd_shared_page(void)
 }
 
 /* waitpid() for a child that must exit with status 0: true if it did. */
+/* What a recoverer does with a dead record: claim it, (recover,) reap. */
+static __th_unused int kd_reap_recovered(int fd, pid_t pid, uint64_t start)
+{
+	int rc = kd_reap(fd, "", pid, start, PLKV_REAP_CLAIM);
+
+	return rc ? rc : kd_reap(fd, "", pid, start, 0);
+}
+
 static __th_unused bool kd_reaped_ok(pid_t pid)
 {
 	int status;
