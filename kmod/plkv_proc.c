@@ -366,6 +366,12 @@ int plkv_ioc_thread_reg(struct plkv_file *pf, void __user *uarg)
 		ret = -ENOTCONN;
 		goto out_unlock;
 	}
+	/* No process may take every slot: recovery needs one. */
+	if (bitmap_weight(proc->slots, PLKV_MAX_THREADS) >=
+	    PLKV_MAX_THREADS_PER_PROC) {
+		ret = -EUSERS;
+		goto out_unlock;
+	}
 	slot = find_next_zero_bit(seg->slots, PLKV_MAX_THREADS, 1);
 	if (slot >= PLKV_MAX_THREADS) {
 		ret = -ENOSPC;

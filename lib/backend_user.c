@@ -186,8 +186,15 @@ static int user_list(plkv_seg_fn fn, void *ctx)
  */
 static int user_thread_register(struct plkv *kv, uint32_t *slot)
 {
-	uint32_t i, me = (uint32_t)getpid();
+	uint32_t i, mine = 0, me = kv->pid;
 
+	/* One process holds at most PLKV_MAX_THREADS_PER_PROC slots. */
+	for (i = 1; i < PLKV_MAX_THREADS; i++)
+		mine += atomic_load_explicit((_Atomic uint32_t *)
+					     &plkv_slot_rec(kv, i)->pid,
+					     memory_order_relaxed) == me;
+	if (mine >= PLKV_MAX_THREADS_PER_PROC)
+		return -EUSERS;
 	for (i = 1; i < PLKV_MAX_THREADS; i++) {
 		struct plkv_slot *s = plkv_slot_rec(kv, i);
 		_Atomic uint32_t *pid = (_Atomic uint32_t *)&s->pid;

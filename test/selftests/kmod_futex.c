@@ -18,7 +18,6 @@
 #include <sys/time.h>
 
 #define SEG_SIZE	(1u << 20)
-#define NSLOTS		(PLKV_MAX_THREADS - 1)
 
 KD_CLIENT_FIXTURE(fx, "fx", SEG_SIZE)
 
@@ -98,19 +97,54 @@ TEST_F(fx, thread_slots)
 	EXPECT_FALSE(slot_bit(&pi, 2));
 }
 
+/* A helper that takes slots until there are none, says how many, holds
+ * them until told, and exits. */
+static pid_t slot_hog(const char *name, int up, int down)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct kd_client c;
+		uint32_t slot, n = 0;
+
+		if (kd_client_open(&c, name))
+			_exit(10);
+		while (kd_thread_reg(c.fd, &slot) == 0)
+			n++;
+		if (write(up, &n, sizeof(n)) != sizeof(n))
+			_exit(11);
+		kd_hear(down);
+		kd_client_close(&c);
+		_exit(0);
+	}
+	return pid;
+}
+
 TEST_F(fx, slots_run_out)
 {
-	uint32_t slot, last = 0, i;
-	int status, up[2], down[2];
-	pid_t pid;
+	uint32_t slot, last = 0, i, n, total = 0;
+	int status, up[2], down[2], hup[2], hdown[2];
+	pid_t pid, hogs[3];
 
-	for (i = 0; i < NSLOTS; i++) {
+	/* One process takes at most PLKV_MAX_THREADS_PER_PROC slots. */
+	for (i = 0; i < PLKV_MAX_THREADS_PER_PROC; i++) {
 		ASSERT_EQ(0, kd_thread_reg(self->c.fd, &slot));
 		ASSERT_EQ(i + 1, slot);
 		last = slot;
 	}
-	EXPECT_EQ(PLKV_MAX_THREADS - 1, last);
-	EXPECT_EQ(-ENOSPC, kd_thread_reg(self->c.fd, &slot));
+	EXPECT_EQ(PLKV_MAX_THREADS_PER_PROC, last);
+	EXPECT_EQ(-EUSERS, kd_thread_reg(self->c.fd, &slot));
+
+	/* Others take the rest, until the segment has none. */
+	ASSERT_EQ(0, pipe(hup));
+	ASSERT_EQ(0, pipe(hdown));
+	for (i = 0; i < 3; i++) {
+		hogs[i] = slot_hog(self->name, hup[1], hdown[0]);
+		ASSERT_LT(0, hogs[i]);
+		ASSERT_EQ(sizeof(n), read(hup[0], &n, sizeof(n)));
+		total += n;
+	}
+	EXPECT_EQ(PLKV_MAX_THREADS - 1, PLKV_MAX_THREADS_PER_PROC + total);
 
 	/* Slots belong to the segment: another process finds none either,
 	 * until one is given back. */
@@ -144,7 +178,13 @@ TEST_F(fx, slots_run_out)
 	/* The child gave 77 back when done. */
 	EXPECT_EQ(0, kd_thread_reg(self->c.fd, &slot));
 	EXPECT_EQ(77, slot);
-	EXPECT_EQ(-ENOSPC, kd_thread_reg(self->c.fd, &slot));
+	EXPECT_EQ(-EUSERS, kd_thread_reg(self->c.fd, &slot));
+	for (i = 0; i < 3; i++)
+		kd_tell(hdown[1], 'q');
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(hogs[i], waitpid(hogs[i], &status, 0));
+		EXPECT_EQ(0, WEXITSTATUS(status));
+	}
 }
 
 TEST_F(fx, wait_errors)

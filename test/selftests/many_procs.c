@@ -6,6 +6,8 @@
  * limit (PLKV_MAX_PROCS) and recovery reaps every DEAD record.  Runs on
  * the host (user backend) and in the VM (kmod backend).
  */
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +90,66 @@ TEST(many_attach_die_one_recover)
 	EXPECT_EQ(1, c.attached);
 	EXPECT_EQ(0, plkv_set(kv, "after", 5, "all", 3, 0, 0));
 	EXPECT_EQ(0, plkv_check(kv, msg, sizeof(msg))) TH_LOG("%s", msg);
+	plkv_close(kv);
+	plkv_destroy(name, PLKV_BACKEND_AUTO);
+}
+
+/* One process's threads: PLKV_MAX_THREADS_PER_PROC get a slot, the next
+ * call of a further thread fails with -EUSERS, so no process can take
+ * every slot (recovery of its death needs one). */
+#define NTHREADS (PLKV_MAX_THREADS_PER_PROC + 20)
+
+struct hog {
+	plkv_t *kv;
+	pthread_barrier_t *held;
+	int rc;
+};
+
+static void *thread_call(void *arg)
+{
+	struct hog *h = arg;
+	char v[8];
+	struct plkv_meta m;
+
+	h->rc = plkv_get(h->kv, "k", 1, v, sizeof(v), &m);
+	pthread_barrier_wait(h->held);	/* keep the slot until all called */
+	return NULL;
+}
+
+TEST(threads_per_process_capped)
+{
+	static struct hog hogs[NTHREADS];
+	static pthread_t t[NTHREADS];
+	pthread_barrier_t held;
+	struct plkv_options o;
+	unsigned i, ok = 0, capped = 0;
+	char name[64], v[8];
+	plkv_t *kv;
+
+	snprintf(name, sizeof(name), "%sthreads-%d",
+		 getenv("PLKV_TEST_PREFIX") ? getenv("PLKV_TEST_PREFIX") : "",
+		 (int)getpid());
+	plkv_options_init(&o);
+	o.mem_limit = 4 << 20;
+	ASSERT_EQ(0, plkv_open(name, &o, &kv));
+	ASSERT_EQ(0, plkv_set(kv, "k", 1, "v", 1, 0, 0));
+	ASSERT_EQ(0, pthread_barrier_init(&held, NULL, NTHREADS + 1));
+	for (i = 0; i < NTHREADS; i++) {
+		hogs[i].kv = kv;
+		hogs[i].held = &held;
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, thread_call, &hogs[i]));
+	}
+	pthread_barrier_wait(&held);
+	for (i = 0; i < NTHREADS; i++) {
+		pthread_join(t[i], NULL);
+		ok += hogs[i].rc == 0;
+		capped += hogs[i].rc == -EUSERS;
+	}
+	/* The main thread holds one slot too. */
+	EXPECT_EQ(PLKV_MAX_THREADS_PER_PROC - 1, ok);
+	EXPECT_EQ(NTHREADS - ok, capped);
+	EXPECT_EQ(0, plkv_get(kv, "k", 1, v, sizeof(v), NULL));
+	pthread_barrier_destroy(&held);
 	plkv_close(kv);
 	plkv_destroy(name, PLKV_BACKEND_AUTO);
 }

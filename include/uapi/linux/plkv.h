@@ -62,6 +62,8 @@ struct plkv_seg_khdr {
 #define PLKV_SLOT_WORDS		(PLKV_MAX_THREADS / 64)
 /* Process records per segment, in the module and the library alike */
 #define PLKV_MAX_PROCS		4096
+/* Thread slots one process may hold: no process can take them all */
+#define PLKV_MAX_THREADS_PER_PROC	256
 
 /* struct plkv_version flags */
 #define PLKV_VERSION_F_PKU	(1U << 0)	/* the CPU and kernel support PKU */
