@@ -256,11 +256,12 @@ PLKV_HIDDEN bool plkv_lock_held(struct plkv_ctx *ctx, unsigned idx);
 /* ---- crash injection (crash.c) ---- */
 
 /*
- * PLKV_CRASH=OP:POINT[:MODE] in the environment makes the library die at
+ * PLKV_CRASH=OP:POINT[:MODE] in the environment makes the library stop at
  * instrumented point POINT (1-based) of the OP-th mutating operation of
- * this process (MODE abort or exit, default exit via _exit(99)).
- * PLKV_CRASH_COUNT=FILE appends "points=N" for each operation to FILE, so
- * a test can learn how many points an operation passes.
+ * this process; the modes (abort, kill, signal, default _exit(99)) are
+ * described in crash.c.  PLKV_CRASH_COUNT=FILE appends "points=N" for
+ * each operation to FILE, so a test can learn how many points an
+ * operation passes.
  */
 extern PLKV_HIDDEN int plkv_crash_armed;
 PLKV_HIDDEN void plkv_crash_point_slow(struct plkv_ctx *ctx);

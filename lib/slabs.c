@@ -17,8 +17,11 @@
  * death completes or undoes it and fixes that word, so that "w[dest] != 0"
  * always means "these chunks are off the free list and owned by that op".
  *
- * Pages are never returned (no rebalancing): pages_next only grows, under
- * the PAGES lock, after page_owner[] names the new page's class.
+ * Pages are carved from the arena in order (pages_next only grows, under
+ * the PAGES lock, after page_owner[] names the new page's class) and move
+ * between classes through a pool: slab_steal() empties a page of the
+ * class with the most pages and release_page() puts it on the pool, from
+ * which grab_page() gives it to the class that needs one.
  */
 #include <sched.h>
 
