@@ -26,6 +26,12 @@
 static DEFINE_MUTEX(plkv_mutex);	/* protects plkv_segs and plkv_nsegs */
 static LIST_HEAD(plkv_segs);
 static unsigned int plkv_nsegs;
+/*
+ * Segments in memory: listed, or destroyed but still held by an fd or a
+ * mapping.  max_segments bounds these, so destroying a segment one still
+ * holds does not make room for another (its memory is still taken).
+ */
+static atomic_t plkv_nsegs_alive = ATOMIC_INIT(0);
 
 struct plkv_seg *plkv_file_seg(struct plkv_file *pf)
 {
@@ -43,6 +49,7 @@ static void plkv_seg_release(struct kref *ref)
 		plkv_proc_free(proc);
 	vfree(seg->mem);
 	kfree(seg);
+	atomic_dec(&plkv_nsegs_alive);
 }
 
 void plkv_seg_put(struct plkv_seg *seg)
@@ -228,15 +235,17 @@ static struct plkv_seg *plkv_seg_alloc(const char *name, u64 size, u32 mode)
 	khdr->abi_version = PLKV_ABI_VERSION;
 	khdr->size = size;
 	khdr->flags = PLKV_SEG_F_KMOD;
+	atomic_inc(&plkv_nsegs_alive);	/* until plkv_seg_release() */
 	return seg;
 }
 
-static int plkv_seg_room(const char *name)
+/* Room for one more named @name; @mine: 1 if it is in memory already. */
+static int plkv_seg_room(const char *name, int mine)
 {
 	lockdep_assert_held(&plkv_mutex);
 	if (plkv_seg_find(name))
 		return -EEXIST;
-	if (plkv_nsegs >= plkv_max_segments)
+	if (atomic_read(&plkv_nsegs_alive) - mine >= plkv_max_segments)
 		return -ENOSPC;
 	return 0;
 }
@@ -264,7 +273,7 @@ int plkv_ioc_create(struct plkv_file *pf, void __user *uarg)
 
 	/* Fail fast before a large allocation, then check again. */
 	mutex_lock(&plkv_mutex);
-	ret = plkv_seg_room(c.name);
+	ret = plkv_seg_room(c.name, 0);
 	mutex_unlock(&plkv_mutex);
 	if (ret)
 		return ret;
@@ -274,7 +283,7 @@ int plkv_ioc_create(struct plkv_file *pf, void __user *uarg)
 		return -ENOMEM;
 
 	mutex_lock(&plkv_mutex);
-	ret = plkv_seg_room(c.name);
+	ret = plkv_seg_room(c.name, 1);
 	if (!ret) {
 		list_add_tail(&seg->node, &plkv_segs);
 		plkv_nsegs++;
