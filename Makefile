@@ -107,7 +107,7 @@ HARNESS_BIN	:= test/harness_selftest
 
 .DEFAULT_GOAL := all
 .PHONY: all lib tools examples tests kmod run check vmcheck checkpatch \
-	deps clean install install-dkms uninstall help
+	deps clean install install-dkms uninstall help python
 
 all: lib tools examples tests kmod
 
@@ -128,6 +128,8 @@ help:
 	@echo 'make install      library, headers, pkg-config file, tools, man pages;'
 	@echo '                  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR); make uninstall'
 	@echo 'make install-dkms the module sources in $(DKMS_SRCDIR) for dkms'
+	@echo 'make python       the Python binding, in place (bindings/python);'
+	@echo '                  pip install bindings/python installs it'
 	@echo 'make clean        remove every build product'
 
 # ---- libplkv ------------------------------------------------------------
@@ -316,7 +318,16 @@ endif
 		$(EXAMPLE_BINS) examples/*.d \
 		$(UNIT_BINS) $(UNIT_ASAN_BINS) test/unit/*.d \
 		$(SELFTEST_BINS) test/selftests/*.d \
-		$(HARNESS_BIN) test/*.d test/vm/build .tools
+		$(HARNESS_BIN) test/*.d test/vm/build .tools \
+		bindings/python/build bindings/python/dist \
+		bindings/python/src/plkv.egg-info bindings/python/src/plkv/*.so
+
+# ---- the Python binding (optional: make check installs it into a venv) ---
+
+PYTHON ?= /usr/bin/python3
+
+python: lib
+	$(Q)cd bindings/python && $(PYTHON) setup.py -q build_ext --inplace
 
 # Fragments other parts of the tree bring (e.g. test/bench/bench.mk): they
 # may add rules and prerequisites to all/tests/clean.

@@ -24,8 +24,9 @@
  *
  * @section caveats Caveats
  *  - A handle belongs to the process that opened it.  After fork() the child
- *    must not use it (the mapping is not inherited under the kmod backend);
- *    the child calls plkv_open() itself.
+ *    must not use it (the mapping is not inherited); the child may
+ *    plkv_close() its copy, which frees it without touching the store, and
+ *    calls plkv_open() itself.
  *  - Values are copied into caller buffers; no pointer into the segment is
  *    ever returned.  A buffer too small gets PLKV_ETOOSMALL and the size
  *    needed.
@@ -57,6 +58,9 @@ extern "C" {
 #define PLKV_VERSION_MINOR 1
 #define PLKV_VERSION_PATCH 0
 #define PLKV_VERSION_STRING "0.1.0"
+/** The memcached release whose semantics plkv follows (what plkvd and the
+ * bindings report as their version, with "-plkv-" and plkv's appended). */
+#define PLKV_MEMCACHED_VERSION "1.6.18"
 
 /** @defgroup errors Error codes (negative, outside the errno range) */
 #define PLKV_EFIRST	(-30900)
@@ -156,7 +160,9 @@ PLKV_API int plkv_options_check(const struct plkv_options *opts, char *msg,
 PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 		       plkv_t **kv);
 
-/** Detach cleanly and free the handle.  The store stays. */
+/** Detach cleanly and free the handle.  The store stays.  In a child
+ * forked after the open, only frees the child's copy of the handle: the
+ * opener stays attached. */
 PLKV_API int plkv_close(plkv_t *kv);
 
 /**

@@ -491,6 +491,11 @@ PLKV_API int plkv_check(plkv_t *kv, char *msg, size_t cap)
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
+	/* A process that died since the last liveness scan left work for
+	 * recovery, not corruption: recover it first, as the next call to
+	 * meet it would. */
+	if (!kv->no_recover)
+		plkv_recover_dead(&ctx);
 	rc = eng_check(&ctx, msg, cap);
 	plkv_leave(&ctx);
 	return rc;

@@ -239,6 +239,8 @@ PLKV_HIDDEN void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size);
 PLKV_HIDDEN void plkv_gate_free(struct plkv *kv, void *p);
 PLKV_HIDDEN int plkv_tls_init(struct plkv *kv);
 PLKV_HIDDEN void plkv_tls_fini(struct plkv *kv);
+/* In a forked child: drop the inherited thread state unreleased. */
+PLKV_HIDDEN void plkv_tls_abandon(struct plkv *kv);
 
 /* ---- robust locks (lock.c) ---- */
 

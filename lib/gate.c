@@ -229,6 +229,20 @@ void plkv_tls_fini(struct plkv *kv)
 	pthread_key_delete(kv->tkey);
 }
 
+/* The slot belongs to the parent, which releases it; the child only
+ * frees its copy of the thread state. */
+void plkv_tls_abandon(struct plkv *kv)
+{
+	struct plkv_tls *t = pthread_getspecific(kv->tkey);
+
+	if (t) {
+		pthread_setspecific(kv->tkey, NULL);
+		tls_forget(t);
+		free(t);
+	}
+	pthread_key_delete(kv->tkey);
+}
+
 /*
  * A call of this thread was abandoned mid-way.  Treat the old slot as a
  * dead thread's: take a fresh slot and recover the old one exactly as a

@@ -470,6 +470,17 @@ PLKV_API int plkv_close(plkv_t *kv)
 
 	if (!kv)
 		return -EINVAL;
+	/* A forked child holds a copy of the handle but not the mapping
+	 * (MADV_DONTFORK; the module maps for the opener only): free the
+	 * child's copies and touch nothing of the segment or the parent's
+	 * records, so the child can plkv_open() for itself. */
+	if ((uint32_t)getpid() != kv->pid) {
+		plkv_tls_abandon(kv);
+		if (kv->fd >= 0)
+			close(kv->fd);
+		free(kv);
+		return 0;
+	}
 	if (plkv_enter(kv, &ctx) == 0) {
 		release_other_slots(&ctx);
 		plkv_proc_rec_del(kv, &ctx, kv->pid);

@@ -29,7 +29,7 @@
 
 /* What "version" answers.  libmemcached parses MAJOR.MINOR.MICRO and
  * refuses a major version of 0, so we speak as the memcached we match. */
-#define PLKVD_COMPAT_VERSION	"1.6.18"
+#define PLKVD_COMPAT_VERSION	PLKV_MEMCACHED_VERSION
 #define PLKVD_VERSION		PLKVD_COMPAT_VERSION "-plkv-" PLKV_VERSION_STRING
 
 #define KEY_MAX_LENGTH	250
