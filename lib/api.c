@@ -13,47 +13,23 @@
 #include <stdlib.h>
 
 #include "engine.h"
+#include "key.h"
 
-/* memcached protocol keys: 1-250 bytes, no space or control characters. */
-/*
- * memcached's key rule: no byte <= 0x20 (controls, space) and no 0x7f.
- * Eight bytes at a time: (w - 0x21..) & ~w has a high bit set exactly
- * where some byte is below 0x21 (for bounds up to 0x80, bytes >= 0x80
- * never flag), and the same test on w ^ 0x7f.. finds a 0x7f.  A key of 8
- * bytes or more ends with one overlapping load of its last 8.
- */
-static bool key_bytes_ok(const unsigned char *p, size_t n)
+/* A key's length, and that it is the caller's memory, not the store's. */
+static int key_check_len(plkv_t *kv, const char *key, size_t klen)
 {
-	const uint64_t ones = 0x0101010101010101ULL;
-	const uint64_t highs = 0x8080808080808080ULL;
-	uint64_t w, d, bad = 0;
-	size_t i;
-
-	if (n < 8) {
-		for (i = 0; i < n; i++)
-			if (p[i] <= 0x20 || p[i] == 0x7f)
-				return false;
-		return true;
-	}
-	for (i = 0;; i += 8) {
-		if (i + 8 > n)
-			i = n - 8;
-		memcpy(&w, p + i, 8);
-		d = w ^ (ones * 0x7f);
-		bad |= ((w - ones * 0x21) & ~w) | ((d - ones) & ~d);
-		if (i + 8 == n)
-			break;
-	}
-	return !(bad & highs);
+	if (!key || klen == 0 || klen > ENG_KEY_MAX)
+		return PLKV_EBADKEY;
+	return plkv_outside(kv, key, klen) ? 0 : -EFAULT;
 }
 
 static int key_check(plkv_t *kv, const char *key, size_t klen)
 {
-	if (!key || klen == 0 || klen > ENG_KEY_MAX)
-		return PLKV_EBADKEY;
-	if (!plkv_outside(kv, key, klen))
-		return -EFAULT;
-	return key_bytes_ok((const unsigned char *)key, klen) ? 0 :
+	int rc = key_check_len(kv, key, klen);
+
+	if (rc)
+		return rc;
+	return plkv_key_bytes_ok((const unsigned char *)key, klen) ? 0 :
 	       PLKV_EBADKEY;
 }
 
@@ -85,7 +61,7 @@ static int read_check(plkv_t *kv, const char *key, size_t klen,
 
 	if (!kv || (!buf && cap))
 		return -EINVAL;
-	rc = key_check(kv, key, klen);
+	rc = key_check_len(kv, key, klen);
 	if (rc)
 		return rc;
 	if (!plkv_outside(kv, buf, cap) ||
@@ -119,6 +95,9 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 	if (r.flags & ~READ_FLAGS)
 		return -EINVAL;
 	vivify = r.flags & PLKV_READ_VIVIFY;
+	/* it may create an item: the key must be one a store takes */
+	if (vivify && !plkv_key_bytes_ok((const unsigned char *)key, klen))
+		return PLKV_EBADKEY;
 	rc = vivify ? mut_enter(kv, &ctx, OP_STORE) : plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
@@ -132,10 +111,24 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 	return rc;
 }
 
+/* plkv_read() without options, the most frequent call: no option
+ * copying or dispatch. */
 PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen, void *buf,
 		      size_t cap, struct plkv_meta *meta)
 {
-	return plkv_read(kv, key, klen, NULL, buf, cap, meta, NULL);
+	struct plkv_ctx ctx;
+	int rc;
+
+	rc = read_check(kv, key, klen, buf, cap, meta, NULL);
+	if (rc)
+		return rc;
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	rc = eng_get(&ctx, key, klen, NULL, buf, cap, meta, NULL);
+	eng_after_op(&ctx, false);
+	plkv_leave(&ctx);
+	return rc;
 }
 
 PLKV_API int plkv_peek(plkv_t *kv, const char *key, size_t klen,
@@ -195,7 +188,7 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 
 		memset(&k->meta, 0, sizeof(k->meta));
 		k->off = used;
-		k->rc = key_check(kv, key, klen);
+		k->rc = key_check_len(kv, key, klen);
 		if (k->rc)
 			continue;
 		k->rc = eng_get(&ctx, key, klen, NULL,

@@ -147,8 +147,10 @@ int item_alloc(struct plkv_ctx *ctx, const char *key, size_t nkey,
 }
 
 /* Walk the value's byte ranges [off, off + n): copy in or out. */
-static void item_copy(const struct plkv *kv, struct plkv_item *it, size_t off,
-		      void *buf, size_t n, bool out)
+static __attribute__((noinline)) void item_copy(const struct plkv *kv,
+						struct plkv_item *it,
+						size_t off, void *buf,
+						size_t n, bool out)
 {
 	const struct plkv_engine *e = eng(kv);
 	char *b = buf;
@@ -198,6 +200,11 @@ void item_write(const struct plkv *kv, struct plkv_item *it, size_t off,
 void item_read(const struct plkv *kv, struct plkv_item *it, size_t off,
 	       void *dst, size_t n)
 {
+	/* a get's copy: most values are in one chunk */
+	if (likely(!(it->it_flags & ITEM_CHUNKED))) {
+		memcpy(dst, it->data + it->nkey + off, n);
+		return;
+	}
 	item_copy(kv, it, off, dst, n, true);
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "key.h"
 
 /* A found item that is expired or flushed: unlink it, count it.  Holding
  * its stripe lock; the op record is begun here if it wasn't. */
@@ -197,6 +198,9 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		it = read_find(ctx, key, nkey, hv, true);
 	}
 	if (!it) {
+		/* the entry left the key's bytes to us (key.h) */
+		if (!plkv_key_bytes_ok((const unsigned char *)key, nkey))
+			return PLKV_EBADKEY;
 		stat_inc(ctx, ST_GET_MISSES);
 		if (touch)
 			stat_inc(ctx, ST_TOUCH_MISSES);
@@ -240,7 +244,8 @@ int eng_peek(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	struct plkv_item *it = read_find(ctx, key, nkey, hv, false);
 
 	if (!it)
-		return PLKV_ENOTFOUND;
+		return plkv_key_bytes_ok((const unsigned char *)key, nkey) ?
+		       PLKV_ENOTFOUND : PLKV_EBADKEY;
 	fill_meta(meta, it);
 	plkv_unlock(ctx, eng_stripe_lock(hv));
 	return 0;
