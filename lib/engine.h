@@ -26,7 +26,8 @@
 #include "core.h"
 
 #define ENG_MAGIC		0x31454e49474e454bULL	/* "KENGINE1" */
-#define ENG_VERSION		2	/* 2: XXH3 key hash */
+#define ENG_VERSION		3	/* 2: XXH3 key hash; 3: hot words
+					 * on lines of their own */
 
 #define ENG_PAGE_SIZE		(1u << 20)	/* slab page */
 #define ENG_CHUNK_MAX		(ENG_PAGE_SIZE / 2) /* largest class chunk */
@@ -39,6 +40,7 @@
 #define ENG_HASH_POWER_CAP	31
 #define ENG_GROW_STEP		2		/* buckets migrated per op */
 #define ENG_CRAWL_STEP		4		/* items examined per store */
+#define ENG_CRAWL_EVERY		8		/* ... in a crawl this often */
 #define ENG_EVICT_SEARCH	5		/* tail items tried per eviction */
 
 /* ---- locks (indexes into the segment lock table) ---- */
@@ -182,18 +184,24 @@ struct plkv_engine {
 	plkv_off_t arena_off;
 	int64_t created;
 
-	_Atomic uint64_t hash_state;	/* HS_*: EXPAND lock + stripes */
-	_Atomic uint64_t cas_next;
-	_Atomic int64_t items_hint;	/* approximate, for growth */
-	_Atomic uint32_t crawl_class;
-	uint32_t pad1;
-	uint64_t pages_next;		/* PAGES lock */
-
+	/*
+	 * What every get reads, on a line no store writes: a word written
+	 * by every set next to one read by every get makes each get after
+	 * another process's set a cache miss.
+	 */
+	_Alignas(64) _Atomic uint64_t hash_state; /* HS_*: EXPAND lock +
+						   * stripes */
 	/* flush_all (GLOBAL lock): see item_flushed() */
 	uint64_t flush_cas;
 	int64_t flush_time;
 	int64_t flush_pending;
 	uint64_t cmd_flush;
+
+	/* written by stores, each on a line of its own */
+	_Alignas(64) _Atomic uint64_t cas_next;
+	_Alignas(64) _Atomic int64_t items_hint; /* approximate, for
+						  * growth */
+	_Alignas(64) uint64_t pages_next;	/* PAGES lock */
 
 	_Atomic uint64_t g_stat[ST_N];	/* from retired slots */
 	uint64_t page_free_head;	/* PAGES: released page + 1, 0 none */

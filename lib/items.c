@@ -337,8 +337,9 @@ void item_txn(struct plkv_ctx *ctx)
 	if (x)
 		atomic_store_explicit(&x->refcount, 1, memory_order_relaxed);
 	rec_phase(op, PH_DONE);
-	atomic_fetch_add_explicit(&e->items_hint, (x ? 1 : 0) - (y ? 1 : 0),
-				  memory_order_relaxed);
+	if (!x != !y)	/* a replace leaves the count: no shared write */
+		atomic_fetch_add_explicit(&e->items_hint, x ? 1 : -1,
+					  memory_order_relaxed);
 }
 
 /*

@@ -148,7 +148,13 @@ bool plkv_trylock(struct plkv_ctx *ctx, unsigned idx)
 void plkv_unlock(struct plkv_ctx *ctx, unsigned idx)
 {
 	_Atomic uint32_t *w = plkv_lockword(ctx->kv, idx);
-	uint32_t old = atomic_exchange_explicit(w, 0, memory_order_release);
+	_Atomic uint32_t *seq = plkv_lockseq(ctx->kv, idx);
+	uint32_t old;
+
+	/* for optimistic readers (core.h): only the holder writes it */
+	atomic_store_explicit(seq, atomic_load_explicit(seq,
+			      memory_order_relaxed) + 1, memory_order_release);
+	old = atomic_exchange_explicit(w, 0, memory_order_release);
 
 	if (unlikely(old & PLKV_LOCK_WAITERS))
 		ctx->kv->ops->wake(ctx->kv, w, 1);

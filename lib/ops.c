@@ -174,6 +174,79 @@ static void read_token(struct plkv_ctx *ctx, struct plkv_item *it,
 		meta->token |= PLKV_TOKEN_WIN;
 }
 
+#define OPT_CHAIN_MAX	64	/* a longer chain: take the lock */
+#define OPT_TRIES	2
+
+enum { OPT_LOCK = -1, OPT_MISS = 0, OPT_HIT = 1 };
+
+/* An offset an optimistic reader may follow: an item header and its key
+ * inside the segment. */
+static bool opt_item_ok(const struct plkv *kv, plkv_off_t p)
+{
+	return p && !(p & 7) && p <= kv->size - ITEM_HDR - ENG_KEY_MAX;
+}
+
+/*
+ * One try of a plain get without the stripe lock (core.h: optimistic
+ * readers): walk the chain, compare, copy, then check that no holder of
+ * the stripe came or went meanwhile.  It writes nothing shared, so gets
+ * from several processes don't bounce the lock's cache line.  Anything
+ * that needs a write or a decision under the lock (an expired or flushed
+ * item to reclaim, an LRU bump due, a value in several chunks or too big
+ * for the buffer, a long chain, a busy stripe) is left to the locked
+ * path: OPT_LOCK.
+ */
+static int get_optimistic(struct plkv_ctx *ctx, const char *key,
+			  size_t nkey, uint32_t hv, void *buf, size_t cap,
+			  struct plkv_meta *meta)
+{
+	const struct plkv *kv = ctx->kv;
+	struct plkv_engine *e = eng(kv);
+	unsigned lk = eng_stripe_lock(hv), steps = 0;
+	uint64_t st = atomic_load_explicit(&e->hash_state,
+					   memory_order_acquire);
+	struct plkv_item *it = NULL;
+	plkv_off_t p;
+	uint32_t seq;
+
+	if (!plkv_read_begin(kv, lk, &seq))
+		return OPT_LOCK;
+	for (p = *(volatile plkv_off_t *)assoc_bucket(kv, hv); p;
+	     p = ((volatile struct plkv_item *)it)->h_next) {
+		if (!opt_item_ok(kv, p) || ++steps > OPT_CHAIN_MAX)
+			return OPT_LOCK;
+		it = I(kv, p);
+		if (it->hv == hv && it->nkey == nkey &&
+		    memcmp(item_key(it), key, nkey) == 0)
+			break;
+	}
+	if (!p) {
+		if (!plkv_read_valid(kv, lk, seq) ||
+		    atomic_load_explicit(&e->hash_state,
+					 memory_order_relaxed) != st)
+			return OPT_LOCK;
+		return OPT_MISS;
+	}
+	{
+		uint32_t n = it->nbytes;
+		uint8_t act = it->act;
+
+		if ((it->it_flags & (ITEM_LINKED | ITEM_CHUNKED)) !=
+		    ITEM_LINKED || n > cap ||
+		    p + ITEM_HDR + nkey + n > kv->size ||
+		    !(act & ACT_ACTIVE) ||
+		    eng_now(ctx) - it->time >= ENG_UPDATE_INTERVAL ||
+		    item_flushed(ctx, it) || item_expired(ctx, it))
+			return OPT_LOCK;
+		fill_meta(meta, it);
+		memcpy(buf, item_key(it) + nkey, n);
+	}
+	if (!plkv_read_valid(kv, lk, seq) ||
+	    atomic_load_explicit(&e->hash_state, memory_order_relaxed) != st)
+		return OPT_LOCK;
+	return OPT_HIT;
+}
+
 int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	    const struct plkv_read *r, void *buf, size_t cap,
 	    struct plkv_meta *meta, int64_t *prev_exptime)
@@ -186,8 +259,25 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	int64_t before;
 	int rc = 0;
 
-	if (!r)
+	if (!r) {
+		int t;
+
 		r = &plain;
+		for (t = 0; t < OPT_TRIES && buf && !prev_exptime; t++) {
+			switch (get_optimistic(ctx, key, nkey, hv, buf, cap,
+					       meta)) {
+			case OPT_HIT:
+				stat_inc(ctx, ST_GET_HITS);
+				return 0;
+			case OPT_MISS:
+				if (!plkv_key_bytes_ok((const unsigned char *)key,
+						       nkey))
+					return PLKV_EBADKEY;
+				stat_inc(ctx, ST_GET_MISSES);
+				return PLKV_ENOTFOUND;
+			}
+		}
+	}
 	vivify = r->flags & PLKV_READ_VIVIFY;
 	touch = r->flags & PLKV_READ_TOUCH;
 	if (vivify) {
@@ -687,17 +777,25 @@ int eng_flush(struct plkv_ctx *ctx, int64_t delay)
 }
 
 /* After a command, outside its locks: growth and crawler steps. */
+/* This thread's mutations, for the upkeep after them: a count of our
+ * own, not a shared one (each shared write is a cache line that stores in
+ * other processes then miss on). */
+static __thread unsigned upkeep_tick
+	__attribute__((tls_model("initial-exec")));
+
 void eng_after_op(struct plkv_ctx *ctx, bool mutated)
 {
 	struct plkv_engine *e = eng(ctx->kv);
 
+	/* Every ENG_CRAWL_EVERY-th mutation crawls that many times the
+	 * step, in the next class: the same work as a step each time, with
+	 * an eighth of the LRU lock acquisitions. */
 	if (mutated) {
-		unsigned cls = atomic_fetch_add_explicit(&e->crawl_class, 1,
-						memory_order_relaxed) %
-			       e->nclasses + 1;
-
 		assoc_maybe_grow(ctx);
-		lru_crawl(ctx, cls, ENG_CRAWL_STEP);
+		if (++upkeep_tick % ENG_CRAWL_EVERY == 0)
+			lru_crawl(ctx, upkeep_tick / ENG_CRAWL_EVERY %
+				  e->nclasses + 1,
+				  ENG_CRAWL_STEP * ENG_CRAWL_EVERY);
 	}
 	if (unlikely(HS_EXPANDING(atomic_load_explicit(&e->hash_state,
 						       memory_order_relaxed))))

@@ -54,6 +54,8 @@ struct plkv_seg_khdr {
  * owner knows to wake.  When the owner's process dies the module (or the
  * library's liveness check on the user backend) sets OWNER_DIED and wakes
  * the waiters; the next acquirer recovers before trusting the data.
+ * The rest of each lock's line is the library's (a release count for
+ * readers that don't take the lock).
  */
 #define PLKV_LOCK_OWNER_MASK	0x00ffffffU
 #define PLKV_LOCK_OWNER_DIED	0x40000000U
