@@ -8,9 +8,18 @@
  * to about WBUF_HIGH plus one value.  When a connection goes idle with a
  * buffer grown past SHRINK_ABOVE, conn_shrink() gives it back, so a
  * thousand idle clients cost little whatever they once sent.
+ *
+ * Growth past the first size draws on one budget for the whole server
+ * (--conn-buffer-limit): a thousand clients stalled halfway through a
+ * 1 MB value, or never reading their replies, hold at most that much
+ * between them.  A value that doesn't fit the budget is refused before it
+ * is read (SERVER_ERROR out of memory storing object, as memcached when
+ * it can't allocate the item); output that doesn't fit closes the
+ * connection, as a failed allocation always did.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +29,51 @@
 #define RBUF_INIT	8192
 #define WBUF_INIT	8192
 #define SHRINK_ABOVE	(64u << 10)
+
+static _Atomic uint64_t buffered;	/* the budget's use, all threads */
+
+uint64_t conn_buffered(void)
+{
+	return atomic_load_explicit(&buffered, memory_order_relaxed);
+}
+
+/* Account for a buffer going from @from to @to bytes past its first
+ * @init; false (nothing taken) when the budget can't cover the growth. */
+static bool budget_resize(size_t init, size_t from, size_t to)
+{
+	uint64_t old_x = from > init ? from - init : 0;
+	uint64_t new_x = to > init ? to - init : 0;
+	uint64_t cur;
+
+	if (new_x <= old_x) {
+		atomic_fetch_sub_explicit(&buffered, old_x - new_x,
+					  memory_order_relaxed);
+		return true;
+	}
+	cur = atomic_fetch_add_explicit(&buffered, new_x - old_x,
+					memory_order_relaxed);
+	if (cur + (new_x - old_x) <= settings.conn_buffer_limit)
+		return true;
+	atomic_fetch_sub_explicit(&buffered, new_x - old_x,
+				  memory_order_relaxed);
+	return false;
+}
+
+/* realloc() a buffer within the budget. */
+static char *buf_resize(char *buf, size_t init, size_t *size, size_t to)
+{
+	char *p;
+
+	if (!budget_resize(init, *size, to))
+		return NULL;
+	p = realloc(buf, to);
+	if (!p) {
+		budget_resize(init, to, *size);
+		return NULL;
+	}
+	*size = to;
+	return p;
+}
 
 int conn_init(struct conn *c, int fd)
 {
@@ -41,6 +95,9 @@ int conn_init(struct conn *c, int fd)
 
 void conn_release(struct conn *c)
 {
+	budget_resize(RBUF_INIT, c->rsize, 0);
+	budget_resize(WBUF_INIT, c->wsize, 0);
+	budget_resize(VBUF_INIT, c->vsize, 0);
 	free(c->rbuf);
 	free(c->wbuf);
 	free(c->vbuf);
@@ -76,11 +133,10 @@ int conn_rreserve(struct conn *c, size_t need)
 	if (c->rsize - c->rlen >= need)
 		return 0;
 	n = grow_size(c->rsize, c->rlen + need);
-	p = realloc(c->rbuf, n);
+	p = buf_resize(c->rbuf, RBUF_INIT, &c->rsize, n);
 	if (!p)
 		return -1;
 	c->rbuf = p;
-	c->rsize = n;
 	return 0;
 }
 
@@ -102,11 +158,10 @@ char *conn_wreserve(struct conn *c, size_t n)
 			return c->wbuf + c->wlen;
 	}
 	sz = grow_size(c->wsize, c->wlen + n);
-	p = realloc(c->wbuf, sz);
+	p = buf_resize(c->wbuf, WBUF_INIT, &c->wsize, sz);
 	if (!p)
 		return NULL;
 	c->wbuf = p;
-	c->wsize = sz;
 	return c->wbuf + c->wlen;
 }
 
@@ -177,8 +232,8 @@ void out_errstring(struct conn *c, const char *s)
 	c->wlen += n + 2;
 }
 
-/* Replace an emptied buffer by a new one of @size; false (the old one
- * kept) when there is no memory for it. */
+/* Replace an emptied buffer by a new one of its first @size; false (the
+ * old one kept) when there is no memory for it. */
 static bool buf_renew(char **buf, size_t *cur, size_t size)
 {
 	char *p = malloc(size);
@@ -186,8 +241,30 @@ static bool buf_renew(char **buf, size_t *cur, size_t size)
 	if (!p)
 		return false;
 	free(*buf);
+	budget_resize(size, *cur, size);
 	*buf = p;
 	*cur = size;
+	return true;
+}
+
+/* A multi-get's value buffer of @size (replacing the old one, whose
+ * values have all been sent); false when the budget or memory is out.
+ * Its first VBUF_INIT bytes are outside the budget, as the other
+ * buffers' first sizes are. */
+bool conn_vbuf_renew(struct conn *c, size_t size)
+{
+	char *p;
+
+	if (!budget_resize(VBUF_INIT, c->vsize, size))
+		return false;
+	p = malloc(size);
+	if (!p) {
+		budget_resize(VBUF_INIT, size, c->vsize);
+		return false;
+	}
+	free(c->vbuf);
+	c->vbuf = p;
+	c->vsize = size;
 	return true;
 }
 
@@ -203,6 +280,7 @@ void conn_shrink(struct conn *c)
 	    buf_renew(&c->wbuf, &c->wsize, WBUF_INIT))
 		c->wpos = c->wlen = 0;
 	if (c->vsize > SHRINK_ABOVE) {
+		budget_resize(VBUF_INIT, c->vsize, 0);
 		free(c->vbuf);
 		c->vbuf = NULL;
 		c->vsize = c->vwant = 0;

@@ -60,6 +60,7 @@ struct pending_get {
 	bool refill;		/* streamed: take more of the line first */
 	bool cas;		/* gets/gats: print the CAS */
 	bool touch;		/* gat/gats */
+	bool oom;		/* a value did not fit the buffer budget */
 	int64_t exptime;
 	size_t n, i;		/* keys in this batch, next one to answer */
 	struct plkv_mget_key keys[MGET_BATCH];
@@ -101,6 +102,10 @@ int conn_out(struct conn *c, const void *p, size_t n);
 int conn_printf(struct conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void conn_shrink(struct conn *c);
+#define VBUF_INIT	16384		/* a multi-get's first value buffer */
+bool conn_vbuf_renew(struct conn *c, size_t size);
+/* Bytes of the --conn-buffer-limit budget in use ("stats" reports it). */
+uint64_t conn_buffered(void);
 
 /* Reply @s plus \r\n unless noreply is set; clears noreply either way. */
 void out_string(struct conn *c, const char *s);

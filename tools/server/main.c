@@ -42,6 +42,7 @@ struct plkvd_settings settings = {
 	.factor = 1.25,
 	.chunk_size = 48,
 	.backlog = 1024,
+	.conn_buffer_limit = 64ull << 20,
 };
 struct plkvd_stats server_stats;
 plkv_t *plkvd_kv;
@@ -71,6 +72,10 @@ static void usage(FILE *f)
 "  -t, --threads=NUM           worker threads (default 4)\n"
 "  -c, --conn-limit=NUM        most simultaneous connections (default 1024)\n"
 "  -b, --listen-backlog=NUM    listen backlog (default 1024)\n"
+"      --conn-buffer-limit=MB  memory for all clients' buffers past 8 KiB\n"
+"                              each (default 64): values being read,\n"
+"                              replies not yet sent; past it a set gets\n"
+"                              SERVER_ERROR out of memory storing object\n"
 "  -U, --udp-port=0            accepted for compatibility: no UDP\n"
 "  -B, --protocol=ascii        ascii or auto (no binary protocol)\n"
 "  -v, --verbose               errors and warnings; -vv: every command\n"
@@ -106,7 +111,7 @@ static uint64_t arg_range(const char *what, uint64_t min, uint64_t max)
 	return v;
 }
 
-enum { OPT_SEGMENT = 256, OPT_ANY_OWNER };
+enum { OPT_SEGMENT = 256, OPT_ANY_OWNER, OPT_CONN_BUFFER_LIMIT };
 
 /* The store's options from the command line (used when creating it). */
 static void store_options(struct plkv_options *o)
@@ -151,6 +156,8 @@ static void parse_args(int argc, char **argv)
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "segment", required_argument, NULL, OPT_SEGMENT },
 		{ "any-owner", no_argument, NULL, OPT_ANY_OWNER },
+		{ "conn-buffer-limit", required_argument, NULL,
+		  OPT_CONN_BUFFER_LIMIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -239,6 +246,11 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_ANY_OWNER:
 			settings.any_owner = true;
+			break;
+		case OPT_CONN_BUFFER_LIMIT:
+			settings.conn_buffer_limit = arg_range(
+				"bad connection buffer limit (1-1048576 MB): %s",
+				1, 1u << 20) << 20;
 			break;
 		case 'h':
 			usage(stdout);

@@ -57,6 +57,8 @@ struct plkvd_settings {
 	const char *pidfile;
 	const char *segment;
 	int backlog;
+	uint64_t conn_buffer_limit;	/* bytes, all connections' buffers
+					 * past their first size */
 };
 
 /* Server-wide counters; per-worker ones are summed when asked. */

@@ -411,8 +411,12 @@ static int mg_fetch(struct conn *c, const char *key, size_t klen,
 	int rc;
 
 	*val = NULL;
-	if (of->value)
-		return fetch_value(c, key, klen, &r, m, prev, val);
+	if (of->value) {
+		rc = fetch_value(c, key, klen, &r, m, prev, val);
+		if (rc == -ENOMEM)
+			c->state = CONN_CLOSING;
+		return rc;
+	}
 	/* no buffer: a size query, which reads (a hit) */
 	rc = plkv_read(plkvd_kv, key, klen, &r, NULL, 0, m, prev);
 	return rc == PLKV_ETOOSMALL ? 0 : rc;

@@ -37,7 +37,6 @@
 #include "conn.h"
 
 #define BAD_FORMAT	"CLIENT_ERROR bad command line format"
-#define VBUF_INIT	16384		/* a multi-get's first value buffer */
 #define VBUF_MAX	(4u << 20)	/* ... grown up to this for large values */
 #define TOO_LARGE	"SERVER_ERROR object too large for cache"
 #define OUT_OF_MEMORY	"SERVER_ERROR out of memory storing object"
@@ -250,8 +249,26 @@ bool item_too_large(size_t nkey, uint32_t flags, size_t vlen)
 
 /* ---- reading values ---- */
 
+/*
+ * Wait for the value of c->st, with room for it taken now from the
+ * connection buffer budget (conn.c): a value the budget can't hold is
+ * refused before it is read, as memcached refuses one it can't allocate,
+ * and a set then drops the old value, as memcached's does.
+ */
 void start_nread(struct conn *c)
 {
+	size_t have = c->rlen - c->rpos;
+
+	if (c->st.vlen > have && conn_rreserve(c, c->st.vlen - have)) {
+		if (c->st.meta)
+			out_errstring(c, OUT_OF_MEMORY);
+		else
+			out_string(c, OUT_OF_MEMORY);
+		if (c->st.mode == PLKV_SET)
+			plkv_delete(plkvd_kv, c->st.key, c->st.klen);
+		start_swallow(c, c->st.vlen);
+		return;
+	}
 	c->state = CONN_NREAD;
 }
 
@@ -423,20 +440,24 @@ int fetch_value(struct conn *c, const char *key, size_t klen,
 		char **val)
 {
 	size_t cap = c->vsize > 4096 ? c->vsize : 4096;
+	bool guess = true;	/* cap is not yet a size the store reported */
 	char *p;
 	int rc = PLKV_ETOOSMALL, tries;
 
 	for (tries = 0; tries < 16; tries++) {
 		p = conn_wreserve(c, HDR_ROOM + cap + 2);
-		if (!p) {
-			c->state = CONN_CLOSING;
-			return -ENOMEM;
+		if (!p && guess && cap > 4096) {
+			cap = 4096;	/* a guess the budget can't cover */
+			continue;
 		}
+		if (!p)
+			return -ENOMEM;
 		*val = p + HDR_ROOM;
 		rc = plkv_read(plkvd_kv, key, klen, r, *val, cap, m, prev);
 		if (rc != PLKV_ETOOSMALL)
 			break;
 		cap = m->len;
+		guess = false;
 	}
 	return rc;
 }
@@ -460,8 +481,12 @@ static void emit_direct(struct conn *c, const char *key, size_t klen)
 	struct plkv_meta m;
 	char hdr[HDR_ROOM], *val, *e;
 
-	if (fetch_value(c, key, klen, g->touch ? &r : NULL, &m, NULL,
-			&val) != 0)
+	int rc = fetch_value(c, key, klen, g->touch ? &r : NULL, &m, NULL,
+			     &val);
+
+	if (rc == -ENOMEM)
+		g->oom = true;
+	if (rc)
 		return;
 	e = value_header(hdr, key, klen, &m, g->cas);
 	commit_value(c, hdr, (size_t)(e - hdr), val, m.len);
@@ -479,7 +504,7 @@ static void emit_batched(struct conn *c, struct plkv_mget_key *k)
 		return;
 	p = conn_wreserve(c, HDR_ROOM + k->meta.len + 2);
 	if (!p) {
-		c->state = CONN_CLOSING;
+		c->get.oom = true;
 		return;
 	}
 	e = value_header(p, k->key, k->klen, &k->meta, c->get.cas);
@@ -527,13 +552,8 @@ static int next_batch(struct conn *c)
 	 */
 	if (!c->vbuf || c->vwant > c->vsize) {
 		size_t sz = c->vwant > VBUF_INIT ? c->vwant : VBUF_INIT;
-		char *nb = malloc(sz);
 
-		if (nb) {
-			free(c->vbuf);
-			c->vbuf = nb;
-			c->vsize = sz;
-		} else if (!c->vbuf) {
+		if (!conn_vbuf_renew(c, sz) && !c->vbuf) {
 			c->state = CONN_CLOSING;
 			return 0;
 		}
@@ -589,6 +609,25 @@ static int stream_more(struct conn *c)
 	return 1;
 }
 
+/*
+ * End a get line early: a key over 250 bytes (CLIENT_ERROR), or a value
+ * the connection buffer budget can't take (memcached's reply when it
+ * can't build a get response); the rest of the line is not answered.
+ */
+static int get_abort(struct conn *c, const char *reply)
+{
+	struct pending_get *g = &c->get;
+
+	out_errstring(c, reply);
+	if (g->stream) {
+		c->state = CONN_SWALLOW_LINE;
+	} else {
+		c->rpos = g->next;
+		c->state = CONN_CMD;
+	}
+	return 1;
+}
+
 /* Answer keys until the line is done (END) or output passes WBUF_HIGH;
  * 0 when a streamed line needs more input. */
 static int get_continue(struct conn *c)
@@ -612,16 +651,8 @@ static int get_continue(struct conn *c)
 				if (n > 0)
 					continue;
 			}
-			if (n < 0) {
-				out_string(c, BAD_FORMAT);
-				if (g->stream) {
-					c->state = CONN_SWALLOW_LINE;
-				} else {
-					c->rpos = g->next;
-					c->state = CONN_CMD;
-				}
-				return 1;
-			}
+			if (n < 0)
+				return get_abort(c, BAD_FORMAT);
 			if (n == 0) {
 				if (c->state == CONN_CLOSING)
 					return -1;
@@ -642,6 +673,9 @@ static int get_continue(struct conn *c)
 				emit_batched(c, k);
 			if (c->state == CONN_CLOSING)
 				return -1;
+			if (g->oom)
+				return get_abort(c, "SERVER_ERROR out of memory "
+						 "writing get response");
 			if (c->wlen - c->wpos > WBUF_HIGH)
 				return 1;
 		}
@@ -680,6 +714,7 @@ static void process_get(struct conn *c, struct token *t, size_t nt,
 	g->refill = false;
 	g->cas = cas;
 	g->touch = touch;
+	g->oom = false;
 	g->exptime = exptime;
 	g->n = g->i = 0;
 	c->state = CONN_GET;
@@ -706,6 +741,7 @@ static int start_get_stream(struct conn *c)
 			c->fd, g->cas ? "gets" : "get");
 	c->rpos = (size_t)(p + (g->cas ? 4 : 3) - c->rbuf);
 	g->touch = false;
+	g->oom = false;
 	g->exptime = 0;
 	g->stream = true;
 	g->refill = true;
@@ -911,6 +947,8 @@ static void server_stats_general(struct conn *c)
 	conn_printf(c, "STAT bytes_written %llu\r\n",
 		    (unsigned long long)ts.bytes_written);
 	conn_printf(c, "STAT threads %u\r\n", settings.threads);
+	conn_printf(c, "STAT conn_buffer_bytes %llu\r\n",
+		    (unsigned long long)conn_buffered());
 	conn_printf(c, "STAT accepting_conns 1\r\n");
 }
 
