@@ -16,8 +16,13 @@
 
 #include "backend.h"
 
-extern const char __start_plkv_gate[] __attribute__((weak));
-extern const char __stop_plkv_gate[] __attribute__((weak));
+/* Hidden: exported, they would hand any client the gate's address
+ * range (ld merges the visibility of references into the symbols it
+ * makes for a section). */
+extern const char __start_plkv_gate[]
+	__attribute__((weak, visibility("hidden")));
+extern const char __stop_plkv_gate[]
+	__attribute__((weak, visibility("hidden")));
 
 static int trusted_object(const char *path)
 {
