@@ -479,6 +479,9 @@ struct plkv_proc {
 	int pkey;		/**< -1 unprotected */
 	uint32_t threads;	/**< thread slots held */
 	uint32_t wrpkru_found;	/**< stray WRPKRU/XRSTOR sites found at open */
+	uint32_t call_seconds;	/**< how long the longest call one of its
+				 * threads is in has lasted, seconds; 0 when
+				 * none is in a call (or for under 1 s) */
 };
 typedef int (*plkv_proc_fn)(void *ctx, const struct plkv_proc *proc);
 PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *ctx);

@@ -87,7 +87,9 @@ struct plkv_slot {
 	uint32_t state;			/* enum plkv_slot_state */
 	uint32_t pid;
 	uint32_t tid;
-	uint32_t pad;
+	uint32_t call_since;		/* Unix seconds (low 32 bits) the
+					 * thread's current call began; 0
+					 * between calls (plkvctl procs) */
 	uint64_t start_time;		/* of pid, as in plkv_proc_rec */
 	uint64_t stat[16];		/* engine-defined per-thread counters */
 	struct plkv_oprec op;

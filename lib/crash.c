@@ -4,7 +4,8 @@
  * kills the process at the POINT-th PLKV_CRASH_POINT of its OP-th
  * mutating operation (both 1-based).  MODE "abort" raises SIGABRT,
  * "kill" SIGKILL, "signal" SIGUSR1 (a test's handler longjmps out of the
- * call, abandoning it), default _exit(99).  PLKV_CRASH_COUNT=FILE
+ * call, abandoning it), "stop" SIGSTOP (a client stuck inside a call,
+ * holding what it holds there, until SIGCONT), default _exit(99).  PLKV_CRASH_COUNT=FILE
  * appends, after each mutating operation, the number of points it passed,
  * so a test learns how far to sweep.  Unset, the cost is one predicted
  * branch per point.
@@ -34,7 +35,8 @@ __attribute__((constructor)) static void crash_init(void)
 			   mode) >= 2 && crash_op && crash_point) {
 		crash_mode = !strcmp(mode, "abort") ? 1 :
 			     !strcmp(mode, "kill") ? 2 :
-			     !strcmp(mode, "signal") ? 3 : 0;
+			     !strcmp(mode, "signal") ? 3 :
+			     !strcmp(mode, "stop") ? 4 : 0;
 		plkv_crash_armed = 1;
 	}
 	if (count) {
@@ -76,6 +78,9 @@ void plkv_crash_point_slow(struct plkv_ctx *ctx)
 		_exit(99);
 	case 3:
 		raise(SIGUSR1);
+		return;
+	case 4:
+		raise(SIGSTOP);
 		return;
 	default:
 		_exit(99);

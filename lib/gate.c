@@ -324,11 +324,13 @@ int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 		}
 	}
 	ctx->t->depth = 1;
+	ctx->t->rec->call_since = (uint32_t)ctx->now;
 	return 0;
 }
 
 void plkv_leave(struct plkv_ctx *ctx)
 {
+	ctx->t->rec->call_since = 0;
 	ctx->t->depth = 0;
 	plkv_gate_close(ctx->kv);
 }

@@ -60,11 +60,33 @@ static void lock_check_owner(struct plkv_ctx *ctx, _Atomic uint32_t *w,
 				 1);
 }
 
+/*
+ * A thread asleep on another's lock is not the one holding things up:
+ * while it sleeps its call clock (the slot's call_since, plkvctl procs'
+ * "IN CALL", recover --kill-stuck) stops, so that only the holder looks
+ * stuck.
+ */
+static uint32_t park(struct plkv_ctx *ctx)
+{
+	struct plkv_slot *rec = ctx->t ? ctx->t->rec : NULL;
+	uint32_t since = rec ? rec->call_since : 0;
+
+	if (rec)
+		rec->call_since = 0;
+	return since;
+}
+
+static void unpark(struct plkv_ctx *ctx, uint32_t since)
+{
+	if (since && ctx->t && ctx->t->rec)
+		ctx->t->rec->call_since = since;
+}
+
 static void lock_slow(struct plkv_ctx *ctx, unsigned idx,
 		      _Atomic uint32_t *w)
 {
 	struct plkv *kv = ctx->kv;
-	uint32_t me = ctx->slot, waiters = 0;
+	uint32_t me = ctx->slot, waiters = 0, since = 0;
 	int64_t tmo = kv->backend == PLKV_BACKEND_USER ? USER_WAIT_NS :
 		      KMOD_WAIT_NS;
 	int spins = 0;
@@ -77,8 +99,10 @@ static void lock_slow(struct plkv_ctx *ctx, unsigned idx,
 			 * still sleep: keep WAITERS so unlock wakes. */
 			if (atomic_compare_exchange_weak_explicit(w, &v,
 					me | waiters, memory_order_acquire,
-					memory_order_relaxed))
+					memory_order_relaxed)) {
+				unpark(ctx, since);
 				return;
+			}
 			continue;
 		}
 		if (v & PLKV_LOCK_OWNER_DIED) {
@@ -88,6 +112,7 @@ static void lock_slow(struct plkv_ctx *ctx, unsigned idx,
 					me | (v & PLKV_LOCK_WAITERS),
 					memory_order_acquire,
 					memory_order_relaxed)) {
+				unpark(ctx, since);
 				lock_repair(ctx, idx, dead);
 				return;
 			}
@@ -108,6 +133,8 @@ static void lock_slow(struct plkv_ctx *ctx, unsigned idx,
 				continue;
 			v |= PLKV_LOCK_WAITERS;
 		}
+		if (!waiters)
+			since = park(ctx);
 		waiters = PLKV_LOCK_WAITERS;
 		if (kv->ops->wait(kv, w, v, tmo) == -ETIMEDOUT)
 			lock_check_owner(ctx, w, v);

@@ -558,6 +558,27 @@ static uint64_t ticks_to_ns(uint64_t ticks)
 	return hz > 0 ? ticks * (1000000000ULL / (uint64_t)hz) : 0;
 }
 
+/* The longest call a thread of the process is in (plkv_proc). */
+static uint32_t longest_call(struct plkv *kv, const struct plkv_proc_view *v,
+			     int64_t now)
+{
+	uint32_t s, longest = 0;
+
+	for (s = 1; s < PLKV_MAX_THREADS; s++) {
+		const struct plkv_slot *sl;
+		uint32_t since, d;
+
+		if (!(v->slots[s / 64] & (1ULL << (s % 64))))
+			continue;
+		sl = plkv_slot_rec(kv, s);
+		since = __atomic_load_n(&sl->call_since, __ATOMIC_RELAXED);
+		d = (uint32_t)now - since;
+		if (since && d < (1u << 31) && d > longest)
+			longest = d;
+	}
+	return longest;
+}
+
 PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
 {
 	struct plkv_proc_view *v;
@@ -593,6 +614,7 @@ PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
 		for (j = 0; j < PLKV_MAX_PROCS; j++)
 			if (tab[j].state && tab[j].pid == v[i].pid)
 				out[i].wrpkru_found = tab[j].wrpkru_found;
+		out[i].call_seconds = longest_call(kv, &v[i], ctx.now);
 	}
 	plkv_leave(&ctx);
 	rc = n < 0 ? n : 0;

@@ -19,9 +19,12 @@ int64_t plkv_clock(void)
 	return ts.tv_sec;
 }
 
-/* Field 22 of /proc/PID/stat: with the pid it names a process uniquely,
- * since pids are reused but not within the same clock tick. */
-uint64_t plkv_proc_start_time(pid_t pid)
+/*
+ * From /proc/PID/stat: the state (field 3) and the start time (field 22;
+ * with the pid it names a process uniquely, since pids are reused but not
+ * within the same clock tick).  0 when it can't be read.
+ */
+static uint64_t proc_stat(pid_t pid, char *state)
 {
 	char path[64], buf[1024];
 	unsigned long long st = 0;
@@ -29,6 +32,7 @@ uint64_t plkv_proc_start_time(pid_t pid)
 	char *p;
 	int fd, field;
 
+	*state = '?';
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -39,8 +43,9 @@ uint64_t plkv_proc_start_time(pid_t pid)
 		return 0;
 	buf[n] = '\0';
 	p = strrchr(buf, ')');	/* comm may hold spaces and parentheses */
-	if (!p)
+	if (!p || !p[1] || !p[2])
 		return 0;
+	*state = p[2];
 	for (field = 2; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (p)
@@ -48,17 +53,32 @@ uint64_t plkv_proc_start_time(pid_t pid)
 	return st;
 }
 
+uint64_t plkv_proc_start_time(pid_t pid)
+{
+	char state;
+
+	return proc_stat(pid, &state);
+}
+
+/*
+ * A zombie counts as dead: its memory, and so its part of the store, went
+ * when it exited; only its parent's wait() is missing, and a parent that
+ * is itself stuck (perhaps on a lock the zombie held) would wait forever.
+ */
 bool plkv_pid_alive(uint32_t pid, uint64_t start_time)
 {
 	uint64_t now_start;
+	char state;
 
 	if (pid == 0)
 		return false;
 	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
 		return false;
+	now_start = proc_stat((pid_t)pid, &state);
+	if (state == 'Z' || state == 'X')
+		return false;
 	if (start_time == 0)
 		return true;
-	now_start = plkv_proc_start_time((pid_t)pid);
 	/* Unreadable /proc (hidepid): trust kill(). */
 	return now_start == 0 || now_start == start_time;
 }

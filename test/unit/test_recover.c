@@ -14,6 +14,7 @@
  */
 #include <sys/wait.h>
 
+#include "backend.h"
 #include "eng_test.h"
 
 #define MAX_POINTS	400
@@ -499,6 +500,39 @@ START_TEST(crash_sweep)
 }
 END_TEST
 
+/* A dead process whose parent has not reaped it yet (a zombie) is dead to
+ * the user backend's liveness check: its memory went when it exited. */
+START_TEST(zombie_is_dead)
+{
+	char path[64], buf[256], *p = NULL;
+	uint64_t start;
+	pid_t pid = fork();
+	int tries, st;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (tries = 0; tries < 500; tries++) {
+		FILE *f = fopen(path, "r");
+
+		ck_assert_ptr_nonnull(f);
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		if (p && p[2] == 'Z')
+			break;
+		usleep(10000);
+	}
+	ck_assert_msg(p && p[2] == 'Z', "child never became a zombie");
+	start = plkv_proc_start_time(pid);
+	ck_assert_uint_ne(start, 0);
+	ck_assert(!plkv_pid_alive((uint32_t)pid, start));
+	ck_assert(plkv_pid_alive((uint32_t)getpid(),
+				 plkv_proc_start_time(getpid())));
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+}
+END_TEST
+
 /* A death not yet noticed (no liveness scan since) is work for recovery,
  * not corruption: plkv_check() recovers it before it checks. */
 START_TEST(check_recovers_first)
@@ -524,6 +558,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, crash_sweep, 0, O_NOPS);
 	tcase_add_loop_test(tc, nested_death, 0, 4);
 	tcase_add_test(tc, check_recovers_first);
+	tcase_add_test(tc, zombie_is_dead);
 	suite_add_tcase(s, tc);
 	return s;
 }
