@@ -22,6 +22,16 @@ struct plkv_proc_view {
 
 struct plkv_backend_ops {
 	const char *name;
+	/* What differs between backends, declared here so that no code
+	 * above them asks which backend it is on. */
+	bool polls_liveness;	/* deaths are found by checking owners
+				 * (kill, /proc), not told by a module */
+	bool formats_khdr;	/* the library writes the kernel header */
+	bool reap_frees_rec;	/* reap also frees the library's process
+				 * record (plkv_proc_rec_del) */
+	bool start_in_ticks;	/* proc start times in clock ticks (else
+				 * ns since boot) */
+	int64_t wait_ns;	/* a lock waiter's sleep between checks */
 	/* Create (if asked) or attach, map, protect.  Sets kv->fd, base,
 	 * size, pkey; *created tells whether this call made the segment. */
 	int (*open)(struct plkv *kv, const struct plkv_options *o,

@@ -347,6 +347,8 @@ static void kmod_ack(struct plkv *kv, uint32_t death_gen)
 
 const struct plkv_backend_ops plkv_backend_kmod = {
 	.name = "kmod",
+	.wait_ns = 1000 * 1000 * 1000LL,	/* belt and braces: the module
+						 * wakes waiters at a death */
 	.open = kmod_open,
 	.close = kmod_close,
 	.destroy = kmod_destroy,

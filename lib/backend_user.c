@@ -363,6 +363,11 @@ static void user_ack(struct plkv *kv, uint32_t death_gen)
 
 const struct plkv_backend_ops plkv_backend_user = {
 	.name = "user",
+	.polls_liveness = true,
+	.formats_khdr = true,
+	.reap_frees_rec = true,
+	.start_in_ticks = true,
+	.wait_ns = 50 * 1000 * 1000LL,	/* then poll the owner's liveness */
 	.open = user_open,
 	.close = user_close,
 	.destroy = user_destroy,

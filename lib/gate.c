@@ -288,7 +288,7 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
 	}
 	gen = atomic_load((_Atomic uint32_t *)&kv->khdr->death_gen);
 	if (gen != kv->death_gen_seen ||
-	    (kv->backend == PLKV_BACKEND_USER &&
+	    (kv->ops->polls_liveness &&
 	     atomic_exchange(&kv->last_scan, ctx->now) != ctx->now)) {
 		kv->death_gen_seen = gen;
 		if (!kv->no_recover)
@@ -311,7 +311,7 @@ int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 		   kv->death_gen_seen ==
 		   atomic_load_explicit((_Atomic uint32_t *)&kv->khdr->death_gen,
 					memory_order_relaxed) &&
-		   (kv->backend != PLKV_BACKEND_USER ||
+		   (!kv->ops->polls_liveness ||
 		    atomic_load_explicit(&kv->last_scan,
 					 memory_order_relaxed) == ctx->now))) {
 		ctx->slot = ctx->t->slot;

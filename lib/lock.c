@@ -28,8 +28,6 @@
 #include "backend.h"
 
 #define SPIN_TRIES		100
-#define USER_WAIT_NS		(50 * 1000 * 1000LL)	/* liveness poll */
-#define KMOD_WAIT_NS		(1000 * 1000 * 1000LL)	/* belt and braces */
 
 static inline void cpu_relax(void)
 {
@@ -50,7 +48,7 @@ static void lock_check_owner(struct plkv_ctx *ctx, _Atomic uint32_t *w,
 {
 	uint32_t owner = v & PLKV_LOCK_OWNER_MASK;
 
-	if (ctx->kv->backend != PLKV_BACKEND_USER || !owner ||
+	if (!ctx->kv->ops->polls_liveness || !owner ||
 	    owner >= PLKV_MAX_THREADS || (v & PLKV_LOCK_OWNER_DIED))
 		return;
 	if (plkv_slot_alive(ctx->kv, owner))
@@ -87,8 +85,7 @@ static void lock_slow(struct plkv_ctx *ctx, unsigned idx,
 {
 	struct plkv *kv = ctx->kv;
 	uint32_t me = ctx->slot, waiters = 0, since = 0;
-	int64_t tmo = kv->backend == PLKV_BACKEND_USER ? USER_WAIT_NS :
-		      KMOD_WAIT_NS;
+	int64_t tmo = kv->ops->wait_ns;
 	int spins = 0;
 
 	for (;;) {

@@ -158,7 +158,7 @@ static void format_header(struct plkv *kv, const struct plkv_options *o)
 	struct plkv_hdr *h = kv->hdr;
 	struct plkv_seg_khdr *k = kv->khdr;
 
-	if (kv->backend == PLKV_BACKEND_USER) {	/* the module does its own */
+	if (kv->ops->formats_khdr) {	/* else the module does its own */
 		k->magic = PLKV_SEG_KHDR_MAGIC;
 		k->abi_version = PLKV_ABI_VERSION;
 		k->size = kv->size;
@@ -313,8 +313,8 @@ void plkv_proc_rec_del(struct plkv *kv, struct plkv_ctx *ctx, uint32_t pid)
 	struct plkv_proc_rec *tab = plkv_proc_table(kv);
 	int i;
 
-	/* The user backend's reap frees its record itself. */
-	if (kv->backend == PLKV_BACKEND_USER && pid != kv->pid)
+	/* A reap that frees the record itself has done it. */
+	if (kv->ops->reap_frees_rec && pid != kv->pid)
 		return;
 	plkv_lock(ctx, PLKV_LOCK_PROCS);
 	for (i = 0; i < PLKV_MAX_PROCS; i++)
@@ -603,7 +603,7 @@ PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
 	tab = plkv_proc_table(kv);
 	for (i = 0; i < n && i < PLKV_MAX_PROCS; i++) {
 		out[i].pid = v[i].pid;
-		out[i].start_time = kv->backend == PLKV_BACKEND_USER ?
+		out[i].start_time = kv->ops->start_in_ticks ?
 				    ticks_to_ns(v[i].start_time) :
 				    v[i].start_time;
 		out[i].state = (int)v[i].state;
