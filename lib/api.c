@@ -494,64 +494,6 @@ PLKV_API int plkv_check(plkv_t *kv, char *msg, size_t cap)
 	return rc;
 }
 
-/* Collect the live items of one stripe (its lock held). */
-static int dump_stripe(struct plkv_ctx *ctx, unsigned s,
-		       struct plkv_dump_item **out, size_t *n, size_t *cap)
-{
-	struct plkv *kv = ctx->kv;
-	uint64_t st = atomic_load(&eng(kv)->hash_state), b, nb;
-	unsigned p = HS_POWER(st);
-	int pass;
-
-	for (pass = 0; pass < 2; pass++) {
-		plkv_off_t *tab;
-		uint64_t lo = 0, half = 1ULL << (p - 1);
-
-		if (pass == 0 && !HS_EXPANDING(st))
-			continue;
-		tab = assoc_table(kv, pass == 0 ? p - 1 : p);
-		nb = pass == 0 ? half : 1ULL << p;
-		if (pass == 0)
-			lo = HS_BUCKET(st);
-		for (b = s; b < nb; b += ENG_STRIPES) {
-			plkv_off_t q;
-
-			if (pass == 0 && b < lo)
-				continue;
-			if (pass == 1 && HS_EXPANDING(st) &&
-			    (b & (half - 1)) >= HS_BUCKET(st))
-				continue;
-			for (q = tab[b]; q; q = I(kv, q)->h_next) {
-				struct plkv_item *it = I(kv, q);
-				struct plkv_dump_item *d;
-
-				if (item_expired(ctx, it) ||
-				    item_flushed(ctx, it))
-					continue;
-				if (*n == *cap) {
-					size_t nc = *cap ? *cap * 2 : 64;
-					void *nw = realloc(*out, nc * sizeof(**out));
-
-					if (!nw)
-						return -ENOMEM;
-					*out = nw;
-					*cap = nc;
-				}
-				d = &(*out)[(*n)++];
-				memset(d, 0, sizeof(*d));
-				memcpy(d->key, item_key(it), it->nkey);
-				d->klen = it->nkey;
-				d->vlen = it->nbytes;
-				d->flags = it->flags;
-				d->exptime = it->exptime;
-				d->cas = it->cas;
-				d->slab_class = it->slab_class;
-			}
-		}
-	}
-	return 0;
-}
-
 PLKV_API int plkv_dump(plkv_t *kv, plkv_dump_fn fn, void *arg)
 {
 	struct plkv_dump_item *items = NULL;
@@ -568,9 +510,7 @@ PLKV_API int plkv_dump(plkv_t *kv, plkv_dump_fn fn, void *arg)
 		if (rc)
 			break;
 		n = 0;
-		plkv_lock(&ctx, ENG_LOCK_STRIPE0 + s);
-		rc = dump_stripe(&ctx, s, &items, &n, &cap);
-		plkv_unlock(&ctx, ENG_LOCK_STRIPE0 + s);
+		rc = eng_dump_stripe(&ctx, s, &items, &n, &cap);
 		plkv_leave(&ctx);
 		for (i = 0; !rc && i < n; i++)
 			rc = fn(arg, &items[i]);

@@ -74,6 +74,47 @@ struct plkv_item *assoc_find(struct plkv_ctx *ctx, const char *key,
 	return NULL;
 }
 
+/*
+ * Every item in the buckets of stripe s, in both tables while they
+ * migrate (the old table's buckets not yet moved, the new table's
+ * moved ones), the stripe's lock held.  A nonzero fn() stops the walk.
+ */
+int assoc_walk_stripe(struct plkv_ctx *ctx, unsigned s,
+		      int (*fn)(void *arg, struct plkv_item *it), void *arg)
+{
+	const struct plkv *kv = ctx->kv;
+	uint64_t st = atomic_load(&eng(kv)->hash_state), b, nb;
+	unsigned p = HS_POWER(st);
+	int pass, rc;
+
+	for (pass = 0; pass < 2; pass++) {
+		plkv_off_t *tab;
+		uint64_t lo = 0, half = 1ULL << (p - 1);
+
+		if (pass == 0 && !HS_EXPANDING(st))
+			continue;
+		tab = assoc_table(kv, pass == 0 ? p - 1 : p);
+		nb = pass == 0 ? half : 1ULL << p;
+		if (pass == 0)
+			lo = HS_BUCKET(st);
+		for (b = s; b < nb; b += ENG_STRIPES) {
+			plkv_off_t q;
+
+			if (pass == 0 && b < lo)
+				continue;
+			if (pass == 1 && HS_EXPANDING(st) &&
+			    (b & (half - 1)) >= HS_BUCKET(st))
+				continue;
+			for (q = tab[b]; q; q = I(kv, q)->h_next) {
+				rc = fn(arg, I(kv, q));
+				if (rc)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
 static bool chain_has(const struct plkv *kv, plkv_off_t p, plkv_off_t off)
 {
 	uint64_t limit = 1ULL << 32;

@@ -277,6 +277,7 @@ PLKV_HIDDEN void plkv_gate_close(struct plkv *kv);
 PLKV_HIDDEN bool plkv_gate_suspend(struct plkv *kv);
 PLKV_HIDDEN void plkv_gate_resume(struct plkv *kv, bool granted);
 PLKV_HIDDEN void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size);
+PLKV_HIDDEN void *plkv_gate_realloc(struct plkv *kv, void *p, size_t size);
 PLKV_HIDDEN void plkv_gate_free(struct plkv *kv, void *p);
 PLKV_HIDDEN int plkv_tls_init(struct plkv *kv);
 PLKV_HIDDEN void plkv_tls_fini(struct plkv *kv);

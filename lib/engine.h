@@ -391,6 +391,14 @@ PLKV_HIDDEN uint64_t item_size(const struct plkv_item *it);
 
 /* ---- assoc.c ---- */
 PLKV_HIDDEN plkv_off_t *assoc_bucket(const struct plkv *kv, uint32_t hv);
+PLKV_HIDDEN int assoc_walk_stripe(struct plkv_ctx *ctx, unsigned s,
+				  int (*fn)(void *arg, struct plkv_item *it),
+				  void *arg);
+/* plkv_dump(): the live items of stripe s appended to *out (grown as
+ * needed, *n of *cap used), under the stripe's lock. */
+PLKV_HIDDEN int eng_dump_stripe(struct plkv_ctx *ctx, unsigned s,
+				struct plkv_dump_item **out, size_t *n,
+				size_t *cap);
 PLKV_HIDDEN plkv_off_t *assoc_table(const struct plkv *kv, unsigned power);
 PLKV_HIDDEN struct plkv_item *assoc_find(struct plkv_ctx *ctx,
 					 const char *key, size_t nkey,

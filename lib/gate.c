@@ -92,6 +92,15 @@ void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size)
 	return p;
 }
 
+void *plkv_gate_realloc(struct plkv *kv, void *p, size_t size)
+{
+	bool granted = plkv_gate_suspend(kv);
+	void *q = realloc(p, size);
+
+	plkv_gate_resume(kv, granted);
+	return q;
+}
+
 void plkv_gate_free(struct plkv *kv, void *p)
 {
 	bool granted = plkv_gate_suspend(kv);

@@ -813,3 +813,50 @@ int eng_maintain(struct plkv_ctx *ctx, unsigned budget)
 		done += lru_crawl(ctx, c, budget - done);
 	return (int)done;
 }
+
+struct dump_ctx {
+	struct plkv_ctx *ctx;
+	struct plkv_dump_item **out;
+	size_t *n, *cap;
+};
+
+static int dump_one(void *arg, struct plkv_item *it)
+{
+	struct dump_ctx *dc = arg;
+	struct plkv_dump_item *d;
+
+	if (item_expired(dc->ctx, it) || item_flushed(dc->ctx, it))
+		return 0;
+	if (*dc->n == *dc->cap) {
+		size_t nc = *dc->cap ? *dc->cap * 2 : 64;
+		void *nw = plkv_gate_realloc(dc->ctx->kv, *dc->out,
+					     nc * sizeof(**dc->out));
+
+		if (!nw)
+			return -ENOMEM;
+		*dc->out = nw;
+		*dc->cap = nc;
+	}
+	d = &(*dc->out)[(*dc->n)++];
+	memset(d, 0, sizeof(*d));
+	memcpy(d->key, item_key(it), it->nkey);
+	d->klen = it->nkey;
+	d->vlen = it->nbytes;
+	d->flags = it->flags;
+	d->exptime = it->exptime;
+	d->cas = it->cas;
+	d->slab_class = it->slab_class;
+	return 0;
+}
+
+int eng_dump_stripe(struct plkv_ctx *ctx, unsigned s,
+		    struct plkv_dump_item **out, size_t *n, size_t *cap)
+{
+	struct dump_ctx dc = { .ctx = ctx, .out = out, .n = n, .cap = cap };
+	int rc;
+
+	plkv_lock(ctx, ENG_LOCK_STRIPE0 + s);
+	rc = assoc_walk_stripe(ctx, s, dump_one, &dc);
+	plkv_unlock(ctx, ENG_LOCK_STRIPE0 + s);
+	return rc;
+}
