@@ -120,7 +120,9 @@ struct plkv_hdr {
 
 	/* death_gen lives in the khdr (written by the module, or by the
 	 * user backend when its liveness check finds a death) */
-	uint64_t reserved[8];
+	int64_t scan_time;		/* the second of the last liveness
+					 * scan (user backend, gate.c) */
+	uint64_t reserved[7];
 };
 
 /* ---- the process-private handle ---- */

@@ -278,6 +278,21 @@ static int gate_recover_abandoned(struct plkv_ctx *ctx)
 	return 0;
 }
 
+/*
+ * Backends that find deaths by polling owners (the user backend) scan
+ * once a second for the whole segment, not once per process: the first
+ * call in a new second to win this compare-and-swap scans, and a death it
+ * finds moves death_gen, which every process's next call sees.  n
+ * attached processes then cost one scan a second, not n.
+ */
+static bool scan_claim(struct plkv *kv, int64_t now)
+{
+	_Atomic int64_t *t = (_Atomic int64_t *)&kv->hdr->scan_time;
+	int64_t seen = atomic_load_explicit(t, memory_order_relaxed);
+
+	return seen != now && atomic_compare_exchange_strong(t, &seen, now);
+}
+
 static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
 {
 	uint32_t gen;
@@ -295,15 +310,15 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
 		if (rc)
 			return rc;
 	}
+	if (kv->ops->polls_liveness &&
+	    atomic_exchange(&kv->last_scan, ctx->now) != ctx->now &&
+	    scan_claim(kv, ctx->now))
+		kv->ops->procs(kv, NULL, 0);	/* marks deaths: death_gen */
 	gen = atomic_load((_Atomic uint32_t *)&kv->khdr->death_gen);
-	if (gen != kv->death_gen_seen ||
-	    (kv->ops->polls_liveness &&
-	     atomic_exchange(&kv->last_scan, ctx->now) != ctx->now)) {
+	if (gen != kv->death_gen_seen) {
 		kv->death_gen_seen = gen;
 		if (!kv->no_recover)
 			plkv_recover_dead(ctx);
-		else	/* still notice deaths (user backend) for plkvctl */
-			kv->ops->procs(kv, NULL, 0);
 	}
 	return 0;
 }

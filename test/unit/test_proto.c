@@ -63,6 +63,7 @@ struct plkvd_settings settings = {
 	.item_size_max = 1u << 20,
 	.item_size_eff = 1u << 20,
 	.segment = "test",
+	.conn_buffer_limit = 64ull << 20,
 	.backlog = 1024,
 };
 struct plkvd_stats server_stats;

@@ -12,10 +12,12 @@
  * Growth past the first size draws on one budget for the whole server
  * (--conn-buffer-limit): a thousand clients stalled halfway through a
  * 1 MB value, or never reading their replies, hold at most that much
- * between them.  A value that doesn't fit the budget is refused before it
- * is read (SERVER_ERROR out of memory storing object, as memcached when
- * it can't allocate the item); output that doesn't fit closes the
- * connection, as a failed allocation always did.
+ * between them.  A value that stops fitting the budget as it arrives is
+ * refused and the rest of it discarded (SERVER_ERROR out of memory
+ * storing object, as memcached when it can't allocate the item); a get
+ * reply that doesn't fit ends its line with memcached's out-of-memory
+ * reply; other output that doesn't fit closes the connection, as a failed
+ * allocation always did.
  */
 #include <errno.h>
 #include <stdarg.h>

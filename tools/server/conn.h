@@ -115,6 +115,7 @@ void out_errstring(struct conn *c, const char *s);
 /* proto_text.c */
 int proto_process(struct conn *c);
 size_t proto_read_hint(struct conn *c);
+bool proto_nread_failed(struct conn *c);
 int fetch_value(struct conn *c, const char *key, size_t klen,
 		const struct plkv_read *r, struct plkv_meta *m, int64_t *prev,
 		char **val);

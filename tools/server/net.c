@@ -373,8 +373,11 @@ static void drive(struct nconn *nc)
 			set_events(nc, EPOLLIN);
 			return;
 		}
-		if (conn_rreserve(c, proto_read_hint(c)))
+		if (conn_rreserve(c, proto_read_hint(c))) {
+			if (proto_nread_failed(c))
+				continue;	/* its reply, then swallow */
 			goto close;
+		}
 		n = read(c->fd, c->rbuf + c->rlen, c->rsize - c->rlen);
 		if (n > 0) {
 			c->rlen += (size_t)n;

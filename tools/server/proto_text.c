@@ -249,27 +249,30 @@ bool item_too_large(size_t nkey, uint32_t flags, size_t vlen)
 
 /* ---- reading values ---- */
 
-/*
- * Wait for the value of c->st, with room for it taken now from the
- * connection buffer budget (conn.c): a value the budget can't hold is
- * refused before it is read, as memcached refuses one it can't allocate,
- * and a set then drops the old value, as memcached's does.
- */
 void start_nread(struct conn *c)
 {
-	size_t have = c->rlen - c->rpos;
-
-	if (c->st.vlen > have && conn_rreserve(c, c->st.vlen - have)) {
-		if (c->st.meta)
-			out_errstring(c, OUT_OF_MEMORY);
-		else
-			out_string(c, OUT_OF_MEMORY);
-		if (c->st.mode == PLKV_SET)
-			plkv_delete(plkvd_kv, c->st.key, c->st.klen);
-		start_swallow(c, c->st.vlen);
-		return;
-	}
 	c->state = CONN_NREAD;
+}
+
+/*
+ * The read buffer could not grow for the value being read: the connection
+ * buffer budget (conn.c) is spent.  Refuse the value as memcached refuses
+ * one it can't allocate (a set also drops the old value, as memcached's
+ * does) and discard the rest of it, what arrived included.  False when
+ * no value was being read.
+ */
+bool proto_nread_failed(struct conn *c)
+{
+	if (c->state != CONN_NREAD)
+		return false;
+	if (c->st.meta)
+		out_errstring(c, OUT_OF_MEMORY);
+	else
+		out_string(c, OUT_OF_MEMORY);
+	if (c->st.mode == PLKV_SET)
+		plkv_delete(plkvd_kv, c->st.key, c->st.klen);
+	start_swallow(c, c->st.vlen);
+	return true;
 }
 
 void start_swallow(struct conn *c, size_t n)
