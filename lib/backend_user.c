@@ -37,19 +37,33 @@ static void shm_path(char *buf, size_t cap, const char *name)
  * every later one, and recovery).  ENOSPC here instead; the message
  * (plkv_open_error()) names /dev/shm and its free space.
  */
-static int shm_reserve(int fd, uint64_t size)
+static int shm_full(uint64_t size)
 {
 	struct statvfs vfs;
-	int rc = posix_fallocate(fd, 0, (off_t)size);
 
-	if (!rc)
-		return 0;
-	if (rc == ENOSPC && statvfs("/dev/shm", &vfs) == 0)
+	if (statvfs("/dev/shm", &vfs) == 0)
 		plkv_set_open_error("/dev/shm has %llu MiB free, the store "
 				    "needs %llu MiB",
 				    (unsigned long long)vfs.f_bavail *
 				    vfs.f_frsize >> 20,
 				    (unsigned long long)size >> 20);
+	return -ENOSPC;
+}
+
+static int shm_reserve(int fd, uint64_t size)
+{
+	struct statvfs vfs;
+	int rc;
+
+	/* Refuse what can't fit before allocating any of it: tmpfs pages
+	 * are memory, and filling /dev/shm only to fail at its end can push
+	 * the machine into the OOM killer first. */
+	if (fstatvfs(fd, &vfs) == 0 &&
+	    size > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+		return shm_full(size);
+	rc = posix_fallocate(fd, 0, (off_t)size);
+	if (rc == ENOSPC)
+		return shm_full(size);
 	return -rc;
 }
 
