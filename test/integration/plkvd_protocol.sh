@@ -545,9 +545,13 @@ if plkvd_only; then
 	"$PLKVD" -h >"$tmp/out" && grep -q -- '--segment' "$tmp/out" &&
 		ok "-h prints the usage" || not_ok "-h prints the usage"
 
-	port=$((20000 + (RANDOM * 7 + $$) % 40000))
-	"$PLKVD" -d -P "$tmp/pid" -p "$port" --segment "$seg" 2>"$tmp/err"
-	rc=$?
+	# a random port; another one if something else holds it
+	for try in 1 2 3 4 5; do
+		port=$((20000 + (RANDOM * 7 + $$ + try) % 40000))
+		"$PLKVD" -d -P "$tmp/pid" -p "$port" --segment "$seg" 2>"$tmp/err"
+		rc=$?
+		grep -q 'Address already in use' "$tmp/err" || break
+	done
 	dpid=$(cat "$tmp/pid" 2>/dev/null)
 	target="127.0.0.1:$port"
 	printf 'version\r\nquit\r\n' | send
