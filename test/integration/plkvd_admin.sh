@@ -63,4 +63,18 @@ if [ -z "$REF" ]; then
 	result $? "ITEM lines in memcached's format, at most LIMIT of them"
 fi
 
+# store_too_large and store_no_memory, as memcached counts refused stores
+# (a set over the 1 MB item limit, and an ms one).
+stat_of() {	# stat_of NAME REPLY
+	printf '%s' "$2" | tr -d '\r' | awk -v n="$1" '$1 == "STAT" && $2 == n { print $3 }'
+}
+before=$(stat_of store_too_large "$(talk 'stats\r\n')")
+big=$(head -c 1100000 /dev/zero | tr '\0' b)
+reply=$(talk "set big 0 0 ${#big}\r\n$big\r\nms big ${#big} T0\r\n$big\r\nstats\r\n")
+after=$(stat_of store_too_large "$reply")
+[ -n "$before" ] && [ "$after" = $((before + 2)) ] &&
+	[ -n "$(stat_of store_no_memory "$reply")" ] &&
+	ok "stats counts stores over the item limit (store_too_large)" ||
+	{ not_ok "stats counts stores over the item limit (store_too_large)"
+	  echo "#   before '$before' after '$after'"; }
 finish

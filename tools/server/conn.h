@@ -147,6 +147,7 @@ void start_nread(struct conn *c);
 void start_swallow(struct conn *c, size_t n);
 int64_t remaining_ttl(int64_t exptime);
 void stat_cmd_meta(struct conn *c);
+void stat_store_error(int rc);
 enum store_outcome {
 	STORE_OK, STORE_NOT_STORED, STORE_EXISTS, STORE_NOT_FOUND, STORE_ERROR
 };

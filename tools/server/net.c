@@ -100,23 +100,24 @@ static int spare_fd = -1;	/* given up to accept-and-close at EMFILE */
  * own their counters; only they write them.) */
 static struct plkvd_thread_stats stats_base;
 
+static uint64_t *counters(struct plkvd_thread_stats *s)
+{
+	return (uint64_t *)s;
+}
+
 static void sum_workers(struct plkvd_thread_stats *sum)
 {
-	for (unsigned i = 0; i < nworkers; i++) {
-		struct plkvd_thread_stats *s = &workers[i].stats;
-
-		sum->bytes_read += uatomic_read(&s->bytes_read);
-		sum->bytes_written += uatomic_read(&s->bytes_written);
-		sum->cmd_meta += uatomic_read(&s->cmd_meta);
-	}
+	for (unsigned i = 0; i < nworkers; i++)
+		for (size_t j = 0; j < PLKVD_THREAD_STATS; j++)
+			counters(sum)[j] +=
+				uatomic_read(&counters(&workers[i].stats)[j]);
 }
 
 void net_thread_stats(struct plkvd_thread_stats *sum)
 {
 	sum_workers(sum);
-	sum->bytes_read -= uatomic_read(&stats_base.bytes_read);
-	sum->bytes_written -= uatomic_read(&stats_base.bytes_written);
-	sum->cmd_meta -= uatomic_read(&stats_base.cmd_meta);
+	for (size_t j = 0; j < PLKVD_THREAD_STATS; j++)
+		counters(sum)[j] -= uatomic_read(&counters(&stats_base)[j]);
 }
 
 void net_stats_reset(void)
@@ -124,9 +125,8 @@ void net_stats_reset(void)
 	struct plkvd_thread_stats now = { 0 };
 
 	sum_workers(&now);
-	uatomic_set(&stats_base.bytes_read, now.bytes_read);
-	uatomic_set(&stats_base.bytes_written, now.bytes_written);
-	uatomic_set(&stats_base.cmd_meta, now.cmd_meta);
+	for (size_t j = 0; j < PLKVD_THREAD_STATS; j++)
+		uatomic_set(&counters(&stats_base)[j], counters(&now)[j]);
 	uatomic_set(&server_stats.total_conns, 0);
 	uatomic_set(&server_stats.rejected_conns, 0);
 }

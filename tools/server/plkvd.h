@@ -77,11 +77,15 @@ extern plkv_t *plkvd_kv;
 extern time_t plkvd_started;
 
 /* net.c: summed per-worker byte and command counters. */
-struct plkvd_thread_stats {
+struct plkvd_thread_stats {	/* all uint64_t: summed as an array */
 	uint64_t bytes_read;
 	uint64_t bytes_written;
 	uint64_t cmd_meta;
+	uint64_t store_too_large;	/* stores refused: over the item limit */
+	uint64_t store_no_memory;	/* ... no memory for them */
 };
+#define PLKVD_THREAD_STATS \
+	(sizeof(struct plkvd_thread_stats) / sizeof(uint64_t))
 void net_thread_stats(struct plkvd_thread_stats *sum);
 /* stats reset: the counters above, total and rejected connections. */
 void net_stats_reset(void);

@@ -579,6 +579,7 @@ static void process_mset(struct conn *c, struct token *t, size_t nt)
 	if (has_error)
 		goto error;
 	if (item_too_large(t[1].length, of.client_flags, (size_t)vlen)) {
+		stat_store_error(PLKV_ETOOBIG);
 		errstr = "SERVER_ERROR object too large for cache";
 		/* As memcached: a failed store leaves no stale value. */
 		plkv_delete(plkvd_kv, t[1].value, t[1].length);
@@ -613,6 +614,7 @@ void meta_complete_store(struct conn *c, int rc, uint64_t cas)
 	char buf[128];
 
 	if (o == STORE_ERROR) {
+		stat_store_error(rc);
 		out_errstring(c, store_error_string(rc, buf, sizeof(buf)));
 		return;
 	}

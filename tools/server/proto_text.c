@@ -189,6 +189,17 @@ void stat_cmd_meta(struct conn *c)
 		thread_stats->cmd_meta++;
 }
 
+/* memcached's store_too_large and store_no_memory counters. */
+void stat_store_error(int rc)
+{
+	if (!thread_stats)
+		return;
+	if (rc == PLKV_ETOOBIG)
+		thread_stats->store_too_large++;
+	else if (rc == PLKV_ENOMEM)
+		thread_stats->store_no_memory++;
+}
+
 /* The error line for a failed command (@buf: room for the default). */
 const char *store_error_string(int rc, char *buf, size_t size)
 {
@@ -208,6 +219,7 @@ static void out_store_error(struct conn *c, int rc)
 {
 	char buf[128];
 
+	stat_store_error(rc);
 	out_string(c, store_error_string(rc, buf, sizeof(buf)));
 }
 
@@ -265,6 +277,7 @@ bool proto_nread_failed(struct conn *c)
 {
 	if (c->state != CONN_NREAD)
 		return false;
+	stat_store_error(PLKV_ENOMEM);
 	if (c->st.meta)
 		out_errstring(c, OUT_OF_MEMORY);
 	else
@@ -372,6 +385,7 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
 		return;
 	}
 	if (item_too_large(t[1].length, flags, (size_t)vlen)) {
+		stat_store_error(PLKV_ETOOBIG);
 		out_string(c, TOO_LARGE);
 		if (mode == PLKV_SET)
 			plkv_delete(plkvd_kv, t[1].value, t[1].length);
@@ -912,7 +926,8 @@ static const char *const general_names[] = {
 	"pid", "uptime", "time", "version", "libplkv", "pointer_size",
 	"rusage_user", "rusage_system", "max_connections", "curr_connections",
 	"total_connections", "rejected_connections", "connection_structures",
-	"cmd_meta", "bytes_read", "bytes_written", "threads",
+	"cmd_meta", "bytes_read", "bytes_written", "store_too_large",
+	"store_no_memory", "threads",
 	"accepting_conns", NULL
 };
 
@@ -949,6 +964,10 @@ static void server_stats_general(struct conn *c)
 		    (unsigned long long)ts.bytes_read);
 	conn_printf(c, "STAT bytes_written %llu\r\n",
 		    (unsigned long long)ts.bytes_written);
+	conn_printf(c, "STAT store_too_large %llu\r\n",
+		    (unsigned long long)ts.store_too_large);
+	conn_printf(c, "STAT store_no_memory %llu\r\n",
+		    (unsigned long long)ts.store_no_memory);
 	conn_printf(c, "STAT threads %u\r\n", settings.threads);
 	conn_printf(c, "STAT conn_buffer_bytes %llu\r\n",
 		    (unsigned long long)conn_buffered());
