@@ -174,6 +174,14 @@ static void read_token(struct plkv_ctx *ctx, struct plkv_item *it,
 		meta->token |= PLKV_TOKEN_WIN;
 }
 
+/* A read found no item: not found, or a key no store would have taken
+ * (the entry checks only its length, key.h). */
+static int read_missing(const char *key, size_t nkey)
+{
+	return plkv_key_bytes_ok((const unsigned char *)key, nkey) ?
+	       PLKV_ENOTFOUND : PLKV_EBADKEY;
+}
+
 #define OPT_CHAIN_MAX	64	/* a longer chain: take the lock */
 #define OPT_TRIES	2
 
@@ -255,7 +263,7 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	uint32_t hv = eng_hash(key, nkey);
 	unsigned lk = eng_stripe_lock(hv);
 	struct plkv_item *it;
-	bool created = false, vivify, touch;
+	bool created = false, vivify = false, touch;
 	int64_t before;
 	int rc = 0;
 
@@ -264,22 +272,19 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 
 		r = &plain;
 		for (t = 0; t < OPT_TRIES && buf && !prev_exptime; t++) {
-			switch (get_optimistic(ctx, key, nkey, hv, buf, cap,
-					       meta)) {
-			case OPT_HIT:
+			rc = get_optimistic(ctx, key, nkey, hv, buf, cap, meta);
+			if (rc == OPT_HIT) {
 				stat_inc(ctx, ST_GET_HITS);
 				return 0;
-			case OPT_MISS:
-				if (!plkv_key_bytes_ok((const unsigned char *)key,
-						       nkey))
-					return PLKV_EBADKEY;
-				stat_inc(ctx, ST_GET_MISSES);
-				return PLKV_ENOTFOUND;
+			}
+			if (rc == OPT_MISS) {
+				it = NULL;
+				goto found;
 			}
 		}
+		rc = 0;
 	}
 	vivify = r->flags & PLKV_READ_VIVIFY;
-	touch = r->flags & PLKV_READ_TOUCH;
 	if (vivify) {
 		it = read_vivify(ctx, key, nkey, hv, r, &created, &rc);
 		if (rc)
@@ -287,14 +292,16 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	} else {
 		it = read_find(ctx, key, nkey, hv, true);
 	}
+found:
+	touch = r->flags & PLKV_READ_TOUCH;
 	if (!it) {
-		/* the entry left the key's bytes to us (key.h) */
-		if (!plkv_key_bytes_ok((const unsigned char *)key, nkey))
-			return PLKV_EBADKEY;
-		stat_inc(ctx, ST_GET_MISSES);
-		if (touch)
-			stat_inc(ctx, ST_TOUCH_MISSES);
-		return PLKV_ENOTFOUND;
+		rc = read_missing(key, nkey);
+		if (rc == PLKV_ENOTFOUND) {
+			stat_inc(ctx, ST_GET_MISSES);
+			if (touch)
+				stat_inc(ctx, ST_TOUCH_MISSES);
+		}
+		return rc;
 	}
 	if (buf && it->nbytes > cap) {
 		/* Nothing delivered: no hit, touch, win or bump, so the
@@ -334,8 +341,7 @@ int eng_peek(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	struct plkv_item *it = read_find(ctx, key, nkey, hv, false);
 
 	if (!it)
-		return plkv_key_bytes_ok((const unsigned char *)key, nkey) ?
-		       PLKV_ENOTFOUND : PLKV_EBADKEY;
+		return read_missing(key, nkey);
 	fill_meta(meta, it);
 	plkv_unlock(ctx, eng_stripe_lock(hv));
 	return 0;
