@@ -105,6 +105,12 @@ enum plkv_backend {
  * effective uid nor root: another user could have created the name first
  * and would control what the caller reads and writes. */
 #define PLKV_O_ANY_OWNER	(1u << 6)
+/** At create (kmod backend only, else -EOPNOTSUPP): a strict store.  The
+ * module then keeps every process that maps it from creating executable
+ * memory or writing a client's memory through ptrace or /proc/PID/mem,
+ * and plkv_open() of the store refuses (PLKV_EWRPKRU) a process with
+ * stray WRPKRU/XRSTOR instructions.  See Documentation/protection.rst. */
+#define PLKV_O_STRICT		(1u << 7)
 
 /**
  * Options for plkv_open().  Initialise with plkv_options_init(); fields
@@ -468,6 +474,7 @@ struct plkv_info {
 	int no_evict;
 	uint64_t created;	/**< Unix time */
 	uint32_t death_gen;
+	int strict;		/**< created with PLKV_O_STRICT */
 };
 PLKV_API int plkv_info(plkv_t *kv, struct plkv_info *info);
 

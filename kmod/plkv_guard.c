@@ -11,15 +11,31 @@
  *
  *  - pkey_free() of the sealed key: pkey_alloc() would hand the same key
  *    back with access allowed (key recycling);
- *  - set_tid_address() or rseq() pointing into the segment: the kernel
- *    writes there for the thread (clear_child_tid at exit, the rseq area
- *    on preemption), with whatever PKRU the thread has at that moment,
- *    granted inside a library call;
+ *  - set_tid_address(), rseq(), or clone()'s child/parent TID and pidfd
+ *    pointers into the segment: the kernel writes there for the thread
+ *    (clear_child_tid at exit, the rseq area on preemption), with whatever
+ *    PKRU the thread has at that moment, granted inside a library call;
  *  - sigaltstack() overlapping the segment: the kernel writes signal
  *    frames there, again with the thread's PKRU;
  *  - ptrace(PTRACE_SETREGSET, NT_X86_XSTATE) or PTRACE_SETFPREGS on such a
- *    process: the tracer can set the tracee's PKRU.
+ *    process: the tracer can set the tracee's PKRU;
+ *  - rt_sigreturn() restoring a PKRU that grants the key from a frame the
+ *    kernel did not write that way (plkv_sigframe.c);
+ *  - a tracer writing the registers of a client thread stopped inside a
+ *    call (its saved PKRU grants the key): it could resume it anywhere;
+ *  - any of these through the 32-bit entry (int $0x80) or the x32 one,
+ *    which have their own syscall functions: a 64-bit client has no
+ *    business there, so the entry alone is fatal.
  *
+ * A segment created strict (PLKV_CREATE_F_STRICT) adds, for the processes
+ * that seal it: no new executable memory (mmap or mprotect with
+ * PROT_EXEC: code that appears after open is code the library never
+ * scanned for WRPKRU), and no writes into their memory through ptrace or
+ * /proc/PID/mem (which write through read-only text).
+ *
+ * Where the kernel would still carry the call out for someone else after
+ * the kill (a tracer's write lands in the tracee), the handler also spoils
+ * the call's arguments so it fails.
  * The answer is SIGKILL for the caller: it never runs another instruction,
  * and the survivors recover whatever it held, as after any death.  The
  * probes cost nothing on the library's fast path, which makes no system
@@ -33,11 +49,14 @@
 
 #include <linux/elf.h>
 #include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -46,6 +65,7 @@ struct plkv_sealed {
 	struct list_head node;
 	struct mm_struct *mm;		/* identity only, never dereferenced */
 	int pkey;
+	bool strict;
 	unsigned long start, end;
 };
 
@@ -54,7 +74,7 @@ static DEFINE_SPINLOCK(plkv_sealed_lock);
 static bool plkv_guard_on;
 
 void plkv_guard_seal(struct mm_struct *mm, int pkey, unsigned long start,
-		     unsigned long end)
+		     unsigned long end, bool strict)
 {
 	struct plkv_sealed *s = kzalloc(sizeof(*s), GFP_KERNEL);
 
@@ -62,6 +82,7 @@ void plkv_guard_seal(struct mm_struct *mm, int pkey, unsigned long start,
 		return;	/* unguarded, as on a kernel without kprobes */
 	s->mm = mm;
 	s->pkey = pkey;
+	s->strict = strict;
 	s->start = start;
 	s->end = end;
 	spin_lock(&plkv_sealed_lock);
@@ -81,12 +102,11 @@ void plkv_guard_unmap(struct mm_struct *mm, unsigned long start)
 		}
 	}
 	spin_unlock(&plkv_sealed_lock);
+	if (!plkv_guard_keys(mm))
+		plkv_sigframe_forget(mm);
 }
 
-/* Which of mm's sealed mappings a test matches: a key, or a range. */
-enum plkv_match { PLKV_MATCH_ANY, PLKV_MATCH_KEY, PLKV_MATCH_RANGE };
-
-static bool plkv_guard_hit(struct mm_struct *mm, enum plkv_match how,
+bool plkv_guard_hit(struct mm_struct *mm, enum plkv_match how,
 			   unsigned long a, unsigned long len)
 {
 	struct plkv_sealed *s;
@@ -110,23 +130,65 @@ static bool plkv_guard_hit(struct mm_struct *mm, enum plkv_match how,
 	return hit;
 }
 
-static void plkv_guard_kill(const char *why)
+static bool plkv_guard_strict(struct mm_struct *mm)
+{
+	struct plkv_sealed *s;
+	bool strict = false;
+
+	if (!mm)
+		return false;
+	spin_lock(&plkv_sealed_lock);
+	list_for_each_entry(s, &plkv_sealed_list, node)
+		strict |= s->mm == mm && s->strict;
+	spin_unlock(&plkv_sealed_lock);
+	return strict;
+}
+
+/* The keys mm has sealed, one bit per key number; 0 for most processes. */
+u32 plkv_guard_keys(struct mm_struct *mm)
+{
+	struct plkv_sealed *s;
+	u32 keys = 0;
+
+	if (!mm)
+		return 0;
+	spin_lock(&plkv_sealed_lock);
+	list_for_each_entry(s, &plkv_sealed_list, node)
+		if (s->mm == mm)
+			keys |= BIT(s->pkey);
+	spin_unlock(&plkv_sealed_lock);
+	return keys;
+}
+
+void plkv_guard_kill(const char *why)
 {
 	pr_notice("killed %s[%d]: %s\n", current->comm,
 		  task_tgid_nr(current), why);
 	force_sig(SIGKILL);
 }
 
-/* The syscall's own registers: the x86-64 wrappers take them in %rdi. */
-static const struct pt_regs *plkv_sys_regs(struct pt_regs *regs)
+struct plkv_probe {
+	struct kprobe kp;
+	bool ia32;		/* the int $0x80 entry: arguments in bx, cx, dx */
+	bool optional;		/* absent from some kernels (x32) */
+};
+
+/* Argument i (0-2) of the system call whose entry p probes. */
+static unsigned long plkv_sys_arg(struct kprobe *p, struct pt_regs *regs,
+				  int i)
 {
-	return (const struct pt_regs *)regs->di;
+	/* The syscall wrappers take the user's registers in %rdi. */
+	const struct pt_regs *r = (const struct pt_regs *)regs->di;
+
+	if (container_of(p, struct plkv_probe, kp)->ia32)
+		return i == 0 ? (u32)r->bx : i == 1 ? (u32)r->cx : (u32)r->dx;
+	return i == 0 ? r->di : i == 1 ? r->si : r->dx;
 }
 
 static int plkv_pre_pkey_free(struct kprobe *p, struct pt_regs *regs)
 {
 	if (plkv_guard_hit(current->mm, PLKV_MATCH_KEY,
-			   plkv_sys_regs(regs)->di, 0))
+			   plkv_sys_arg(p, regs, 0), 0))
 		plkv_guard_kill("pkey_free of a sealed plkv key");
 	return 0;
 }
@@ -134,17 +196,16 @@ static int plkv_pre_pkey_free(struct kprobe *p, struct pt_regs *regs)
 static int plkv_pre_set_tid_address(struct kprobe *p, struct pt_regs *regs)
 {
 	if (plkv_guard_hit(current->mm, PLKV_MATCH_RANGE,
-			   plkv_sys_regs(regs)->di, sizeof(u32)))
+			   plkv_sys_arg(p, regs, 0), sizeof(u32)))
 		plkv_guard_kill("set_tid_address into a plkv segment");
 	return 0;
 }
 
 static int plkv_pre_rseq(struct kprobe *p, struct pt_regs *regs)
 {
-	const struct pt_regs *r = plkv_sys_regs(regs);
-
-	if (plkv_guard_hit(current->mm, PLKV_MATCH_RANGE, r->di,
-			   max_t(unsigned long, r->si, 1)))
+	if (plkv_guard_hit(current->mm, PLKV_MATCH_RANGE,
+			   plkv_sys_arg(p, regs, 0),
+			   max_t(unsigned long, plkv_sys_arg(p, regs, 1), 1)))
 		plkv_guard_kill("rseq area in a plkv segment");
 	return 0;
 }
@@ -152,10 +213,10 @@ static int plkv_pre_rseq(struct kprobe *p, struct pt_regs *regs)
 static int plkv_pre_sigaltstack(struct kprobe *p, struct pt_regs *regs)
 {
 	const stack_t __user *uss = (const stack_t __user *)
-				    plkv_sys_regs(regs)->di;
+				    plkv_sys_arg(p, regs, 0);
 	stack_t ss;
 
-	if (!uss || !plkv_guard_hit(current->mm, PLKV_MATCH_ANY, 0, 0))
+	if (!uss || !plkv_guard_keys(current->mm))
 		return 0;
 	if (copy_from_user_nofault(&ss, uss, sizeof(ss)))
 		return 0;	/* the call itself will fail with EFAULT */
@@ -166,43 +227,198 @@ static int plkv_pre_sigaltstack(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
-/* A tracer setting registers that hold PKRU of a process with a seal. */
+/* Whether a stopped thread's saved PKRU grants one of keys. */
+static bool plkv_pkru_grants(u32 pkru, u32 keys)
+{
+	unsigned int k;
+
+	for (k = 0; k < 32; k++)
+		if ((keys & BIT(k)) && !(pkru & BIT(2 * k)))
+			return true;
+	return false;
+}
+
+/*
+ * A tracer (or the client itself) changing a client's PKRU (the FPU
+ * state), the registers of a client thread stopped inside a call, or, on
+ * a strict segment, any memory of a client.  The call would still go
+ * through after SIGKILL, and the tracee outlives its tracer: the request
+ * is turned into an invalid one (EIO) as well.
+ */
 static int plkv_pre_ptrace(struct kprobe *p, struct pt_regs *regs)
 {
-	const struct pt_regs *r = plkv_sys_regs(regs);
-	long request = r->di;
+	struct pt_regs *r = (struct pt_regs *)regs->di;
+	bool ia32 = container_of(p, struct plkv_probe, kp)->ia32;
+	long request = (long)plkv_sys_arg(p, regs, 0);
+	unsigned long note = plkv_sys_arg(p, regs, 2);
+	const char *why = NULL;
 	struct task_struct *t;
-	bool hit = false;
+	struct mm_struct *mm;
+	u32 keys;
 
-	if (!(request == PTRACE_SETREGSET && r->dx == NT_X86_XSTATE) &&
-	    request != PTRACE_SETFPREGS && request != PTRACE_SETFPXREGS)
+	switch (request) {
+	case PTRACE_SETREGSET:
+	case PTRACE_SETFPREGS:
+	case PTRACE_SETFPXREGS:
+	case PTRACE_SETREGS:
+	case PTRACE_POKEUSR:
+	case PTRACE_ARCH_PRCTL:
+	case PTRACE_SET_THREAD_AREA:
+	case PTRACE_POKETEXT:
+	case PTRACE_POKEDATA:
+		break;
+	default:
 		return 0;
+	}
 	rcu_read_lock();
-	t = pid_task(find_vpid((pid_t)r->si), PIDTYPE_PID);
-	if (t)
-		hit = plkv_guard_hit(READ_ONCE(t->mm), PLKV_MATCH_ANY, 0, 0);
+	t = pid_task(find_vpid((pid_t)plkv_sys_arg(p, regs, 1)), PIDTYPE_PID);
+	mm = t ? READ_ONCE(t->mm) : NULL;
+	keys = plkv_guard_keys(mm);
+	if (!keys)
+		why = NULL;
+	else if (request == PTRACE_POKETEXT || request == PTRACE_POKEDATA)
+		why = plkv_guard_strict(mm) ?
+		      "ptrace writing the memory of a strict plkv client" : NULL;
+	else if (request == PTRACE_SETFPREGS || request == PTRACE_SETFPXREGS ||
+		 (request == PTRACE_SETREGSET && note == NT_X86_XSTATE))
+		why = "ptrace setting the FPU state (PKRU) of a plkv client";
+	else if (plkv_pkru_grants(READ_ONCE(t->thread.pkru), keys))
+		why = "ptrace setting the registers of a plkv client inside a call";
 	rcu_read_unlock();
-	if (hit)
-		plkv_guard_kill("ptrace setting the FPU state (PKRU) of a plkv client");
+	if (!why)
+		return 0;
+	if (ia32)
+		r->bx = -1;
+	else
+		r->di = -1;
+	plkv_guard_kill(why);
 	return 0;
 }
 
-static struct kprobe plkv_probes[] = {
-	{ .symbol_name = "__x64_sys_pkey_free",
-	  .pre_handler = plkv_pre_pkey_free },
-	{ .symbol_name = "__x64_sys_set_tid_address",
-	  .pre_handler = plkv_pre_set_tid_address },
-	{ .symbol_name = "__x64_sys_rseq", .pre_handler = plkv_pre_rseq },
-	{ .symbol_name = "__x64_sys_sigaltstack",
-	  .pre_handler = plkv_pre_sigaltstack },
-	{ .symbol_name = "__x64_sys_ptrace", .pre_handler = plkv_pre_ptrace },
-};
+/* Strict: code that appears after open was never scanned for WRPKRU. */
+static int plkv_pre_do_mmap(struct kprobe *p, struct pt_regs *regs)
+{
+	if ((regs->cx & PROT_EXEC) && plkv_guard_strict(current->mm))
+		plkv_guard_kill("executable mapping in a strict plkv client");
+	return 0;
+}
 
-static struct kprobe *plkv_probe_ptrs[ARRAY_SIZE(plkv_probes)];
+static int plkv_pre_do_mprotect_pkey(struct kprobe *p, struct pt_regs *regs)
+{
+	if ((regs->dx & PROT_EXEC) && plkv_guard_strict(current->mm))
+		plkv_guard_kill("mprotect to executable in a strict plkv client");
+	return 0;
+}
+
+/*
+ * Strict: ptrace and /proc/PID/mem write through read-only mappings
+ * (text among them) with FOLL_FORCE; both come here.  The length is
+ * zeroed so nothing is written for the caller on its way out.
+ */
+static int plkv_pre_access_remote_vm(struct kprobe *p, struct pt_regs *regs)
+{
+	struct mm_struct *mm = (struct mm_struct *)regs->di;
+
+	if (!(regs->r8 & FOLL_WRITE) || !plkv_guard_strict(mm))
+		return 0;
+	regs->cx = 0;
+	plkv_guard_kill("writing the memory of a strict plkv client");
+	return 0;
+}
+
+/*
+ * clone() and clone3() (and the 32-bit entries, which all meet here) with
+ * a TID or pidfd pointer into the segment: the child writes its TID there
+ * at start and, like set_tid_address(), clears it at exit.
+ */
+static int plkv_pre_kernel_clone(struct kprobe *p, struct pt_regs *regs)
+{
+	const struct kernel_clone_args *args = (const void *)regs->di;
+	struct mm_struct *mm = current->mm;
+	u64 flags = args->flags;
+
+	if (!plkv_guard_keys(mm))
+		return 0;
+	if (((flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID)) &&
+	     plkv_guard_hit(mm, PLKV_MATCH_RANGE,
+			    (unsigned long)args->child_tid, sizeof(int))) ||
+	    ((flags & CLONE_PARENT_SETTID) &&
+	     plkv_guard_hit(mm, PLKV_MATCH_RANGE,
+			    (unsigned long)args->parent_tid, sizeof(int))) ||
+	    ((flags & CLONE_PIDFD) &&
+	     plkv_guard_hit(mm, PLKV_MATCH_RANGE,
+			    (unsigned long)args->pidfd, sizeof(int))))
+		plkv_guard_kill("clone with a TID or pidfd pointer into a plkv segment");
+	return 0;
+}
+
+static int plkv_pre_compat_entry(struct kprobe *p, struct pt_regs *regs)
+{
+	if (plkv_guard_keys(current->mm))
+		plkv_guard_kill(p->symbol_name);
+	return 0;
+}
+
+static int plkv_pre_rt_sigreturn(struct kprobe *p, struct pt_regs *regs)
+{
+	const char *why = plkv_sigframe_return((struct pt_regs *)regs->di);
+
+	if (why)
+		plkv_guard_kill(why);
+	return 0;
+}
+
+static int plkv_pre_signal_setup_done(struct kprobe *p, struct pt_regs *regs)
+{
+	if (!regs->di)		/* int failed */
+		plkv_sigframe_delivered(current_pt_regs());
+	return 0;
+}
+
+#define PLKV_PROBE(sym, fn) \
+	{ .kp = { .symbol_name = #sym, .pre_handler = (fn) } }
+#define PLKV_PROBE_IA32(sym, fn) \
+	{ .kp = { .symbol_name = #sym, .pre_handler = (fn) }, .ia32 = true }
+#define PLKV_PROBE_X32(sym) \
+	{ .kp = { .symbol_name = #sym, .pre_handler = plkv_pre_compat_entry }, \
+	  .optional = true }
+
+static struct plkv_probe plkv_probes[] = {
+	PLKV_PROBE(__x64_sys_pkey_free, plkv_pre_pkey_free),
+	PLKV_PROBE(__x64_sys_set_tid_address, plkv_pre_set_tid_address),
+	PLKV_PROBE(__x64_sys_rseq, plkv_pre_rseq),
+	PLKV_PROBE(__x64_sys_sigaltstack, plkv_pre_sigaltstack),
+	PLKV_PROBE(__x64_sys_ptrace, plkv_pre_ptrace),
+	PLKV_PROBE(kernel_clone, plkv_pre_kernel_clone),
+	PLKV_PROBE(__x64_sys_rt_sigreturn, plkv_pre_rt_sigreturn),
+	PLKV_PROBE(signal_setup_done, plkv_pre_signal_setup_done),
+	PLKV_PROBE(do_mmap, plkv_pre_do_mmap),
+	PLKV_PROBE(do_mprotect_pkey, plkv_pre_do_mprotect_pkey),
+	PLKV_PROBE(__access_remote_vm, plkv_pre_access_remote_vm),
+	/* A 32-bit tracer of a 64-bit client: judged by its arguments. */
+	PLKV_PROBE_IA32(__ia32_compat_sys_ptrace, plkv_pre_ptrace),
+	/* A 64-bit client entering these through int $0x80 or x32. */
+	PLKV_PROBE_IA32(__ia32_sys_pkey_free, plkv_pre_compat_entry),
+	PLKV_PROBE_IA32(__ia32_sys_set_tid_address, plkv_pre_compat_entry),
+	PLKV_PROBE_IA32(__ia32_sys_rseq, plkv_pre_compat_entry),
+	PLKV_PROBE_IA32(__ia32_sys_sigaltstack, plkv_pre_compat_entry),
+	PLKV_PROBE_IA32(__ia32_compat_sys_sigaltstack, plkv_pre_compat_entry),
+	PLKV_PROBE_IA32(__ia32_compat_sys_sigreturn, plkv_pre_compat_entry),
+	PLKV_PROBE_IA32(__ia32_compat_sys_rt_sigreturn, plkv_pre_compat_entry),
+	PLKV_PROBE_X32(__x32_compat_sys_rt_sigreturn),
+	PLKV_PROBE_X32(__x32_compat_sys_sigaltstack),
+};
 
 bool plkv_guard_active(void)
 {
 	return plkv_guard_on;
+}
+
+static void plkv_guard_unregister(unsigned int n)
+{
+	while (n--)
+		if (plkv_probes[n].kp.addr)
+			unregister_kprobe(&plkv_probes[n].kp);
 }
 
 void plkv_guard_init(void)
@@ -210,11 +426,17 @@ void plkv_guard_init(void)
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < ARRAY_SIZE(plkv_probes); i++)
-		plkv_probe_ptrs[i] = &plkv_probes[i];
-	ret = register_kprobes(plkv_probe_ptrs, ARRAY_SIZE(plkv_probes));
-	if (ret) {
-		pr_notice("guard off: kprobes unavailable (%d)\n", ret);
+	plkv_sigframe_init();
+	for (i = 0; i < ARRAY_SIZE(plkv_probes); i++) {
+		ret = register_kprobe(&plkv_probes[i].kp);
+		if (!ret)
+			continue;
+		plkv_probes[i].kp.addr = NULL;
+		if (plkv_probes[i].optional)
+			continue;
+		pr_notice("guard off: no kprobe on %s (%d)\n",
+			  plkv_probes[i].kp.symbol_name, ret);
+		plkv_guard_unregister(i);
 		return;
 	}
 	plkv_guard_on = true;
@@ -225,10 +447,11 @@ void plkv_guard_exit(void)
 	struct plkv_sealed *s, *next;
 
 	if (plkv_guard_on)
-		unregister_kprobes(plkv_probe_ptrs, ARRAY_SIZE(plkv_probes));
+		plkv_guard_unregister(ARRAY_SIZE(plkv_probes));
 	plkv_guard_on = false;
 	list_for_each_entry_safe(s, next, &plkv_sealed_list, node) {
 		list_del(&s->node);
 		kfree(s);
 	}
+	plkv_sigframe_exit();
 }

@@ -59,6 +59,7 @@ struct plkv_seg {
 	kgid_t gid, cgid;
 	umode_t mode;
 	u64 ctime_ns;
+	bool strict;			/* PLKV_CREATE_F_STRICT, fixed at create */
 
 	struct mutex lock;		/* protects everything below */
 	struct list_head procs;		/* struct plkv_proc, oldest first */
@@ -143,8 +144,22 @@ void plkv_guard_init(void);
 void plkv_guard_exit(void);
 bool plkv_guard_active(void);
 void plkv_guard_seal(struct mm_struct *mm, int pkey, unsigned long start,
-		     unsigned long end);
+		     unsigned long end, bool strict);
 void plkv_guard_unmap(struct mm_struct *mm, unsigned long start);
+
+/* Which of mm's sealed mappings plkv_guard_hit() matches. */
+enum plkv_match { PLKV_MATCH_ANY, PLKV_MATCH_KEY, PLKV_MATCH_RANGE };
+bool plkv_guard_hit(struct mm_struct *mm, enum plkv_match how,
+		    unsigned long a, unsigned long len);
+u32 plkv_guard_keys(struct mm_struct *mm);
+void plkv_guard_kill(const char *why);
+
+/* plkv_sigframe.c */
+void plkv_sigframe_init(void);
+void plkv_sigframe_exit(void);
+void plkv_sigframe_delivered(struct pt_regs *uregs);
+const char *plkv_sigframe_return(struct pt_regs *uregs);
+void plkv_sigframe_forget(struct mm_struct *mm);
 
 /* True when all bytes of a reserved field are zero. */
 #define plkv_zeroed(field)	(!memchr_inv(&(field), 0, sizeof(field)))

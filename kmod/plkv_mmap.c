@@ -130,7 +130,7 @@ static int plkv_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
 		ret = -EPERM;	/* detached: no record to seal */
 	mutex_unlock(&seg->lock);
 	if (!ret && pkey)
-		plkv_guard_seal(vma->vm_mm, pkey, start, end);
+		plkv_guard_seal(vma->vm_mm, pkey, start, end, seg->strict);
 	return ret;
 }
 

@@ -259,7 +259,8 @@ int plkv_ioc_create(struct plkv_file *pf, void __user *uarg)
 
 	if (copy_from_user(&c, uarg, sizeof(c)))
 		return -EFAULT;
-	if (c.flags || !plkv_zeroed(c.reserved) || c.mode & ~0777)
+	if ((c.flags & ~PLKV_CREATE_F_STRICT) || !plkv_zeroed(c.reserved) ||
+	    c.mode & ~0777)
 		return -EINVAL;
 	ret = plkv_name_check(c.name, false);
 	if (ret)
@@ -281,6 +282,11 @@ int plkv_ioc_create(struct plkv_file *pf, void __user *uarg)
 	seg = plkv_seg_alloc(c.name, size, c.mode);
 	if (!seg)
 		return -ENOMEM;
+	if (c.flags & PLKV_CREATE_F_STRICT) {
+		seg->strict = true;
+		((struct plkv_seg_khdr *)(seg->mem + PLKV_SEG_KHDR_OFF))->flags |=
+			PLKV_SEG_F_STRICT;
+	}
 
 	mutex_lock(&plkv_mutex);
 	ret = plkv_seg_room(c.name, 1);
@@ -425,6 +431,7 @@ static void plkv_seg_fill_info(struct plkv_seg *seg, struct plkv_seg_info *si)
 	plkv_seg_count_procs(seg, &si->nattached, &si->ndead);
 	si->nmapped = seg->nmapped;
 	si->death_gen = seg->death_gen;
+	si->flags = seg->strict ? PLKV_SEG_F_STRICT : 0;
 	si->ctime_ns = seg->ctime_ns;
 }
 
@@ -436,7 +443,7 @@ int plkv_ioc_seg_info(struct plkv_file *pf, void __user *uarg)
 
 	if (copy_from_user(&si, uarg, sizeof(si)))
 		return -EFAULT;
-	if (si.pad || !plkv_zeroed(si.reserved))
+	if (si.flags || !plkv_zeroed(si.reserved))
 		return -EINVAL;
 	ret = plkv_seg_get_by_name(pf, si.name, 0, &seg);
 	if (ret)

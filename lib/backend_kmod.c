@@ -115,6 +115,8 @@ static int kmod_open(struct plkv *kv, const struct plkv_options *o,
 		memcpy(cr.name, kv->name, sizeof(cr.name));
 		cr.size = size;
 		cr.mode = o->mode & 0777;
+		if (o->flags & PLKV_O_STRICT)
+			cr.flags = PLKV_CREATE_F_STRICT;
 		rc = xioctl(fd, PLKV_IOC_CREATE, &cr);
 		if (rc == 0)
 			*created = true;

@@ -153,6 +153,7 @@ struct plkv {
 	uint64_t start_time;
 	_Atomic int64_t last_scan;	/* user backend liveness scan, s */
 	bool no_recover;		/* PLKV_O_NO_RECOVER */
+	bool strict;			/* the store is PLKV_SEG_F_STRICT */
 };
 
 /* Per-thread, per-handle private state. */

@@ -356,6 +356,8 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	backend = resolve_backend(opts->backend);
 	if (backend < 0)
 		return backend;
+	if ((opts->flags & PLKV_O_STRICT) && backend != PLKV_BACKEND_KMOD)
+		return -EOPNOTSUPP;	/* only the module can enforce it */
 
 	kv = calloc(1, sizeof(*kv));
 	if (!kv)
@@ -396,6 +398,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	kv->hdr = (struct plkv_hdr *)(kv->base + PLKV_SEG_LIB_OFF);
 
 	plkv_gate_open(kv);
+	kv->strict = kv->khdr->flags & PLKV_SEG_F_STRICT;
 	if (created) {
 		atomic_store((_Atomic uint32_t *)&kv->hdr->state,
 			     PLKV_HDR_INITIALIZING);
@@ -415,6 +418,8 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 		}
 	}
 	plkv_gate_close(kv);
+	if (!rc && kv->strict && kv->wrpkru_found)
+		rc = PLKV_EWRPKRU;	/* the module stops new code, not old */
 	if (!rc)
 		rc = plkv_tls_init(kv);
 	if (rc)
@@ -546,6 +551,7 @@ PLKV_API int plkv_info(plkv_t *kv, struct plkv_info *info)
 	info->no_evict = (int)h->no_evict;
 	info->created = h->created;
 	info->death_gen = kv->khdr->death_gen;
+	info->strict = kv->strict;
 	plkv_leave(&ctx);
 	return 0;
 }

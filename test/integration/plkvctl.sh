@@ -222,10 +222,16 @@ check "create --json with every option" \
 	eval 'rc_is 0 && json "d[\"name\"] == \"$seg2\""'
 run "$CTL" --json --segment "$seg2" info
 check "info --json reflects --item-max, --factor, --no-evict" \
-	json 'd["item_size_max"] == 524288 and abs(d["growth_factor"] - 1.5) < 1e-9 and d["evictions"] is False'
+	json 'd["item_size_max"] == 524288 and abs(d["growth_factor"] - 1.5) < 1e-9 and d["evictions"] is False and d["strict"] is False'
 run "$CTL" --segment "$seg2" info
 check "info shows 'evictions: off' for --no-evict" \
 	eval 'rc_is 0 && out_has "evictions: off"'
+
+run "$CTL" --backend user --segment "$seg-strict" create --strict
+check "create --strict on the user backend: refused, reason said" \
+	eval 'rc_is 1 && err_has "--strict needs the kmod backend"'
+run "$CTL" --backend user --segment "$seg-strict" info
+check "... and nothing was created" eval 'rc_is 1'
 
 # ---- list ----
 

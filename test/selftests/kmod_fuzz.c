@@ -173,7 +173,7 @@ static void make_arg(struct fuzz *f, unsigned long cmd)
 
 		pick_name(f, si->name);
 		if (clean) {
-			si->pad = 0;
+			si->flags = 0;
 			memset(si->reserved, 0, sizeof(si->reserved));
 		}
 		break;

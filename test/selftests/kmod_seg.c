@@ -301,7 +301,7 @@ TEST_F(seg, create_errors)
 	c.mode = 01000;
 	EXPECT_EQ(-EINVAL, kd_ioctl(self->cfd, PLKV_IOC_CREATE, &c));
 	c.mode = 0600;
-	c.flags = 1;
+	c.flags = ~PLKV_CREATE_F_STRICT;	/* unknown flags */
 	EXPECT_EQ(-EINVAL, kd_ioctl(self->cfd, PLKV_IOC_CREATE, &c));
 	c.flags = 0;
 	c.reserved[0] = 1;
@@ -567,7 +567,7 @@ TEST_F(seg, seg_info)
 	EXPECT_EQ(1, si.nmapped);
 
 	memset(&si, 0, sizeof(si));
-	si.pad = 1;
+	si.flags = 1;	/* out only */
 	EXPECT_EQ(-EINVAL, kd_ioctl(c.fd, PLKV_IOC_SEG_INFO, &si));
 	memset(&si, 0, sizeof(si));
 	si.reserved[2] = 1;

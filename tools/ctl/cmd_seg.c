@@ -13,7 +13,8 @@ static const char *protection_str(char *buf, size_t cap,
 				  const struct plkv_info *in)
 {
 	if (in->protected)
-		snprintf(buf, cap, "on (pkey %d)", in->pkey);
+		snprintf(buf, cap, "on (pkey %d%s)", in->pkey,
+			 in->strict ? ", strict" : "");
 	else if (cpu_has_pku())
 		snprintf(buf, cap, "off (disabled)");
 	else
@@ -37,6 +38,7 @@ static void info_json(const struct plkv_info *in)
 	else
 		json_null();
 	json_kv_str("protection", protection_str(prot, sizeof(prot), in));
+	json_kv_bool("strict", in->strict);
 	json_kv_u64("format_version", in->format_version);
 	json_kv_u64("item_size_max", in->item_size_max);
 	json_kv_double("growth_factor", in->growth_factor);
@@ -111,6 +113,9 @@ static int create_option(void *ctx, int ch, const char *arg)
 	case 'M':
 		opts->flags |= PLKV_O_NO_EVICT;
 		break;
+	case 'S':
+		opts->flags |= PLKV_O_STRICT;
+		break;
 	}
 	return 0;
 }
@@ -130,6 +135,9 @@ static int create_run(int argc, char **argv)
 	if (plkv_options_check(&opts, msg, sizeof(msg)))
 		return ctl_usage(&cmd_create, "%s", msg);
 	err = plkv_open(ctl.segment, &opts, &kv);
+	if (err == -EOPNOTSUPP && (opts.flags & PLKV_O_STRICT))
+		return ctl_fail_msg(err, "--strict needs the kmod backend "
+				    "(plkv.ko loaded)");
 	if (err)
 		return ctl_fail_open(err);
 	err = plkv_info(kv, &in);
@@ -156,6 +164,7 @@ static const struct cmd_opt create_opts[] = {
 	{ 'f', "factor", true },
 	{ 'H', "hash-power", true },
 	{ 'M', "no-evict", false },
+	{ 'S', "strict", false },
 	{ 0 },
 };
 
@@ -165,7 +174,7 @@ const struct cmd cmd_create = {
 	.opts = create_opts,
 	.option = create_option,
 	.args = "[--size SIZE] [--mode OCTAL] [--item-max SIZE] [--factor F] "
-		"[--hash-power N] [--no-evict]",
+		"[--hash-power N] [--no-evict] [--strict]",
 	.summary = "create a store (fails if it exists)",
 	.help =
 	"Options:\n"
@@ -175,6 +184,9 @@ const struct cmd cmd_create = {
 	"  -f, --factor F         slab class growth factor (default 1.25)\n"
 	"  -H, --hash-power N     initial log2 of hash buckets (default 16)\n"
 	"  -M, --no-evict         out of memory errors instead of eviction\n"
+	"  -S, --strict           a strict store (kmod backend): clients may\n"
+	"                         not create code after open nor write each\n"
+	"                         other's memory; see protection.rst\n"
 	"SIZE takes k, m, g, t suffixes (binary units).\n",
 };
 

@@ -46,6 +46,8 @@ struct plkv_seg_khdr {
 
 /* The segment is served by the module (not a userspace file). */
 #define PLKV_SEG_F_KMOD		(1U << 0)
+/* Created with PLKV_CREATE_F_STRICT: see Documentation/protection.rst */
+#define PLKV_SEG_F_STRICT	(1U << 1)
 
 /*
  * Lock words: 32 bits at PLKV_LOCK_TABLE_OFF + i * PLKV_LOCK_STRIDE.
@@ -81,11 +83,19 @@ struct plkv_version {
 	__u64 reserved[4];
 };
 
+/*
+ * struct plkv_create flags.  STRICT: every process that seals a mapping of
+ * the segment runs under the strict guard for as long as it maps it: no
+ * new executable memory, no writes into its memory through ptrace or
+ * /proc/PID/mem.
+ */
+#define PLKV_CREATE_F_STRICT	(1U << 0)
+
 struct plkv_create {
 	char  name[PLKV_NAME_MAX];
 	__u64 size;		/* bytes, rounded up to pages; 0 = default */
 	__u32 mode;		/* permission bits, 0777 at most */
-	__u32 flags;		/* must be 0 */
+	__u32 flags;		/* PLKV_CREATE_F_* */
 	__u64 reserved[4];
 };
 
@@ -125,7 +135,7 @@ struct plkv_seg_info {
 	__u32 nmapped;		/* live mappings */
 	__u32 ndead;		/* records DEAD or RECOVERING */
 	__u32 death_gen;
-	__u32 pad;
+	__u32 flags;		/* in: 0; out: PLKV_SEG_F_STRICT */
 	__u64 ctime_ns;		/* CLOCK_REALTIME at create */
 	__u64 reserved[4];
 };

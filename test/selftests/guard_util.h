@@ -1,0 +1,86 @@
+/*
+ * guard_util.h - helpers shared by the tests of the module's guard
+ * (guard.c, strict.c): an attacker runs as a client process of its own,
+ * and the test looks at how it ended and whether the store is intact.
+ */
+#ifndef PLKV_GUARD_UTIL_H
+#define PLKV_GUARD_UTIL_H
+
+#include "harness.h"	/* first: it defines _GNU_SOURCE */
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core.h"
+
+static __th_unused bool guard_on(void)
+{
+	struct plkv_version v;
+	int fd = open(PLKV_DEVICE, O_RDWR | O_CLOEXEC);
+	bool on;
+
+	if (fd < 0)
+		return false;
+	memset(&v, 0, sizeof(v));
+	on = !ioctl(fd, PLKV_IOC_VERSION, &v) &&
+	     (v.flags & PLKV_VERSION_F_GUARD);
+	close(fd);
+	return on;
+}
+
+/* The victim's value is still there and plkv_check() finds no damage. */
+static __th_unused void expect_intact(struct th_test __th_unused *_metadata,
+				      plkv_t *kv)
+{
+	char buf[16], msg[256];
+	struct plkv_meta m;
+
+	ASSERT_EQ(0, plkv_get(kv, "victim", 6, buf, sizeof(buf), &m));
+	EXPECT_EQ(6, m.len);
+	EXPECT_EQ(0, memcmp(buf, "intact", 6));
+	EXPECT_EQ(0, plkv_check(kv, msg, sizeof(msg))) TH_LOG("%s", msg);
+}
+
+/* A client of its own: opens the store, runs fn, exits with its result
+ * (90 when it cannot open).  Returns the wait status, -1 on error. */
+static __th_unused int client_status(const char *name, int (*fn)(plkv_t *kv))
+{
+	int st = -1;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct plkv_options o;
+		plkv_t *kv;
+
+		plkv_options_init(&o);
+		o.backend = PLKV_BACKEND_KMOD;
+		o.flags = 0;
+		if (plkv_open(name, &o, &kv))
+			_exit(90);
+		_exit(fn(kv));
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return st;
+}
+
+static __th_unused bool killed(int st)
+{
+	return st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+}
+
+static __th_unused bool lived(int st)
+{
+	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static __th_unused bool exited_with(int st, int code)
+{
+	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == code;
+}
+
+#endif /* PLKV_GUARD_UTIL_H */
