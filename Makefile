@@ -288,8 +288,14 @@ endif
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SO_VERSION)|g' \
 	    mk/libplkv.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libplkv.pc
-	install -d $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man4 \
+		$(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(wildcard man/*.3) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(wildcard man/*.4) $(DESTDIR)$(MANDIR)/man4/
 	install -m 644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
+	sh mk/man-links.sh $(wildcard man/*.3) | while read -r fn page; do \
+		echo ".so man3/$$page.3" >$(DESTDIR)$(MANDIR)/man3/$$fn.3; \
+	done
 
 # The module's sources laid out as kmod/dkms.conf expects, for
 # `dkms install plkv/$(SO_VERSION)`.
@@ -309,7 +315,12 @@ uninstall:
 	      $(DESTDIR)$(INCLUDEDIR)/linux/plkv.h \
 	      $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(wildcard include/*.h))) \
 	      $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOL_BINS))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard man/*.3))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man4/,$(notdir $(wildcard man/*.4))) \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8)))
+	sh mk/man-links.sh $(wildcard man/*.3) | while read -r fn page; do \
+		rm -f $(DESTDIR)$(MANDIR)/man3/$$fn.3; \
+	done
 
 # ---- clean ----------------------------------------------------------------
 

@@ -11,7 +11,8 @@ PKGS="build-essential pkg-config check liburcu-dev libjemalloc-dev
 linux-headers-amd64 linux-image-amd64 qemu-system-x86 busybox-static cpio
 kmod memcached libmemcached-tools linux-source-6.1 xz-utils perl nutcracker
 libxxhash-dev python3-dev python3-pytest python3-pymemcache python3-django
-python3-venv python3-setuptools python3-wheel python3-flask-caching"
+python3-venv python3-setuptools python3-wheel python3-flask-caching
+groff-base"
 
 # shellcheck disable=SC2086 # word splitting of $PKGS is intended
 if ! command -v dpkg-query >/dev/null 2>&1; then

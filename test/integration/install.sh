@@ -31,11 +31,17 @@ make -s install DESTDIR="$root" PREFIX=$prefix >"$log" 2>&1 &&
 missing=
 for f in lib/libplkv.so lib/libplkv.so.0 lib/libplkv.a \
 	 lib/pkgconfig/libplkv.pc include/plkv.h include/linux/plkv.h \
-	 bin/plkvctl bin/plkvd share/man/man8/plkvctl.8 share/man/man8/plkvd.8; do
+	 bin/plkvctl bin/plkvd share/man/man8/plkvctl.8 share/man/man8/plkvd.8 \
+	 share/man/man3/libplkv.3 share/man/man3/plkv_open.3 \
+	 share/man/man3/plkv_close.3 share/man/man4/plkv.4; do
 	[ -e "$root$prefix/$f" ] || missing="$missing $f"
 done
 [ -z "$missing" ] && ok "installed tree complete" ||
 	{ echo "missing:$missing" >"$log"; not_ok "installed tree complete"; }
+
+grep -qx '.so man3/plkv_open.3' "$root$prefix/share/man/man3/plkv_close.3" &&
+	ok "a function's name is a page: plkv_close(3) sources plkv_open(3)" ||
+	not_ok "a function's name is a page: plkv_close(3) sources plkv_open(3)"
 
 soname=$(readelf -d "$root$prefix/lib/libplkv.so" 2>/dev/null |
 	 sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
