@@ -60,6 +60,7 @@ struct plkv_seg {
 	umode_t mode;
 	u64 ctime_ns;
 	bool strict;			/* PLKV_CREATE_F_STRICT, fixed at create */
+	u64 charged;			/* bytes counted against cuid's quota */
 
 	struct mutex lock;		/* protects everything below */
 	struct list_head procs;		/* struct plkv_proc, oldest first */
@@ -98,6 +99,8 @@ struct plkv_file {
 extern unsigned long long plkv_default_seg_size;
 extern unsigned long long plkv_max_seg_size;
 extern unsigned int plkv_max_segments;
+extern unsigned long long plkv_user_bytes_limit;
+extern unsigned int plkv_user_segments_limit;
 
 /* plkv_seg.c */
 struct plkv_seg *plkv_file_seg(struct plkv_file *pf);

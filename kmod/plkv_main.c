@@ -8,6 +8,8 @@
  */
 #include "plkv_internal.h"
 
+#include <linux/mm.h>
+
 #include <linux/build_bug.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -46,6 +48,18 @@ unsigned int plkv_max_segments = 64;
 module_param_named(max_segments, plkv_max_segments, uint, 0444);
 MODULE_PARM_DESC(max_segments, "Most segments that may exist at once (default 64)");
 
+unsigned long long plkv_max_user_bytes;
+module_param_named(max_user_bytes, plkv_max_user_bytes, ullong, 0444);
+MODULE_PARM_DESC(max_user_bytes, "Segment memory one user may hold, destroyed segments still mapped included (bytes, default 0: half of RAM, as tmpfs)");
+
+unsigned int plkv_max_user_segments;
+module_param_named(max_user_segments, plkv_max_user_segments, uint, 0444);
+MODULE_PARM_DESC(max_user_segments, "Segments one user may hold, destroyed ones still mapped included (default 0: a quarter of max_segments, at least 1)");
+
+/* The per-user limits as they apply (0 in the parameters: see above). */
+unsigned long long plkv_user_bytes_limit;
+unsigned int plkv_user_segments_limit;
+
 static int plkv_open(struct inode *inode, struct file *file)
 {
 	struct plkv_file *pf;
@@ -76,7 +90,7 @@ static int plkv_ioc_version(void __user *uarg)
 
 	if (copy_from_user(&v, uarg, sizeof(v)))
 		return -EFAULT;
-	if (!plkv_zeroed(v.pad) || !plkv_zeroed(v.reserved))
+	if (!plkv_zeroed(v.reserved))
 		return -EINVAL;
 	v.abi_version = PLKV_ABI_VERSION;
 	v.flags = arch_pkeys_enabled() ? PLKV_VERSION_F_PKU : 0;
@@ -84,6 +98,8 @@ static int plkv_ioc_version(void __user *uarg)
 		v.flags |= PLKV_VERSION_F_GUARD;
 	v.max_seg_size = plkv_max_seg_size;
 	v.max_segments = plkv_max_segments;
+	v.max_user_bytes = plkv_user_bytes_limit;
+	v.max_user_segments = plkv_user_segments_limit;
 	if (copy_to_user(uarg, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;
@@ -153,11 +169,16 @@ static int __init plkv_init(void)
 	    plkv_max_seg_size > (1ULL << 40) ||
 	    plkv_default_seg_size < PLKV_SEG_MIN_SIZE ||
 	    plkv_default_seg_size > plkv_max_seg_size ||
-	    !plkv_max_segments) {
-		pr_err("bad parameters: need %u <= default_seg_size <= max_seg_size <= 1 TiB, max_segments >= 1\n",
-		       PLKV_SEG_MIN_SIZE);
+	    !plkv_max_segments ||
+	    (plkv_max_user_bytes && plkv_max_user_bytes < PLKV_SEG_MIN_SIZE)) {
+		pr_err("bad parameters: need %u <= default_seg_size <= max_seg_size <= 1 TiB, max_segments >= 1, max_user_bytes 0 or >= %u\n",
+		       PLKV_SEG_MIN_SIZE, PLKV_SEG_MIN_SIZE);
 		return -EINVAL;
 	}
+	plkv_user_bytes_limit = plkv_max_user_bytes ?:
+		((u64)totalram_pages() << PAGE_SHIFT) / 2;
+	plkv_user_segments_limit = plkv_max_user_segments ?:
+		max(plkv_max_segments / 4, 1U);
 	plkv_guard_init();
 	ret = misc_register(&plkv_misc);
 	if (ret) {

@@ -33,6 +33,85 @@ static unsigned int plkv_nsegs;
  */
 static atomic_t plkv_nsegs_alive = ATOMIC_INIT(0);
 
+/*
+ * Segment memory per user (the creator's uid), counted from create until
+ * the memory is freed, so destroyed segments one still holds count too.
+ * A spinlock of its own: the release that uncharges may run under locks
+ * that plkv_mutex does not nest with.
+ */
+struct plkv_user {
+	struct list_head node;
+	kuid_t uid;
+	u64 bytes;
+	unsigned int nsegs;
+};
+
+static LIST_HEAD(plkv_users);
+static DEFINE_SPINLOCK(plkv_users_lock);
+
+static struct plkv_user *plkv_user_find(kuid_t uid)
+{
+	struct plkv_user *u;
+
+	lockdep_assert_held(&plkv_users_lock);
+	list_for_each_entry(u, &plkv_users, node)
+		if (uid_eq(u->uid, uid))
+			return u;
+	return NULL;
+}
+
+/* Count bytes against uid; CAP_SYS_RESOURCE is not limited, as quotas. */
+static int plkv_user_charge(kuid_t uid, u64 bytes)
+{
+	struct plkv_user *fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
+	struct plkv_user *u;
+	int ret = 0;
+
+	if (!fresh)
+		return -ENOMEM;
+	spin_lock(&plkv_users_lock);
+	u = plkv_user_find(uid);
+	if (!u) {
+		u = fresh;
+		fresh = NULL;
+		u->uid = uid;
+		list_add(&u->node, &plkv_users);
+	}
+	if ((u->bytes + bytes > plkv_user_bytes_limit ||
+	     u->nsegs >= plkv_user_segments_limit) &&
+	    !capable(CAP_SYS_RESOURCE)) {
+		ret = -EDQUOT;
+	} else {
+		u->bytes += bytes;
+		u->nsegs++;
+	}
+	if (!u->nsegs) {
+		list_del(&u->node);
+		fresh = u;
+	}
+	spin_unlock(&plkv_users_lock);
+	kfree(fresh);
+	return ret;
+}
+
+static void plkv_user_uncharge(kuid_t uid, u64 bytes)
+{
+	struct plkv_user *u, *gone = NULL;
+
+	spin_lock(&plkv_users_lock);
+	u = plkv_user_find(uid);
+	if (u) {
+		u->bytes -= min(u->bytes, bytes);
+		u->nsegs--;
+		if (!u->nsegs) {
+			list_del(&u->node);
+			gone = u;
+		}
+	}
+	spin_unlock(&plkv_users_lock);
+	kfree(gone);
+}
+
 struct plkv_seg *plkv_file_seg(struct plkv_file *pf)
 {
 	/* Pairs with the release in plkv_ioc_attach(); never reset. */
@@ -48,6 +127,7 @@ static void plkv_seg_release(struct kref *ref)
 	list_for_each_entry_safe(proc, tmp, &seg->procs, node)
 		plkv_proc_free(proc);
 	vfree(seg->mem);
+	plkv_user_uncharge(seg->cuid, seg->charged);
 	kfree(seg);
 	atomic_dec(&plkv_nsegs_alive);
 }
@@ -279,9 +359,15 @@ int plkv_ioc_create(struct plkv_file *pf, void __user *uarg)
 	if (ret)
 		return ret;
 
+	ret = plkv_user_charge(current_fsuid(), size);
+	if (ret)
+		return ret;
 	seg = plkv_seg_alloc(c.name, size, c.mode);
-	if (!seg)
+	if (!seg) {
+		plkv_user_uncharge(current_fsuid(), size);
 		return -ENOMEM;
+	}
+	seg->charged = size;	/* uncharged with its memory */
 	if (c.flags & PLKV_CREATE_F_STRICT) {
 		seg->strict = true;
 		((struct plkv_seg_khdr *)(seg->mem + PLKV_SEG_KHDR_OFF))->flags |=

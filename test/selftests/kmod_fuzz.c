@@ -119,10 +119,8 @@ static void make_arg(struct fuzz *f, unsigned long cmd)
 	case PLKV_IOC_VERSION: {
 		struct plkv_version *v = (void *)f->buf;
 
-		if (clean) {
-			v->pad = 0;
+		if (clean)
 			memset(v->reserved, 0, sizeof(v->reserved));
-		}
 		break;
 	}
 	case PLKV_IOC_CREATE: {

@@ -14,7 +14,9 @@
 
 #include <dirent.h>
 #include <libgen.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #define SEG_SIZE	(16u << 20)
 /* Other vmalloc users may come and go meanwhile: this much, in KiB. */
@@ -64,6 +66,7 @@ static void module_params(char *out, size_t len)
 {
 	static const char *const names[] = {
 		"default_seg_size", "max_seg_size", "max_segments",
+		"max_user_bytes", "max_user_segments",
 	};
 	char path[128], val[64];
 	size_t used = 0;
@@ -220,6 +223,7 @@ TEST_TIMEOUT(module_parameter_limits, 60)
 		"max_seg_size=2199023255552",	/* 2 TiB */
 		"default_seg_size=4096",
 		"default_seg_size=8388608 max_seg_size=4194304",
+		"max_user_bytes=4096",
 	};
 	char names[3][PLKV_NAME_MAX];
 	const uint64_t max = 4u << 20, def = 2u << 20;
@@ -269,6 +273,96 @@ TEST_TIMEOUT(module_parameter_limits, 60)
 	close(fd);
 
 	/* Back as it was. */
+	rc = unload();
+	EXPECT_EQ(0, rc) TH_LOG("rmmod: %s", strerror(-rc));
+	ASSERT_TRUE(wait_for(false, PLKV_DEVICE));
+	ASSERT_EQ(0, load(m.ko, m.params)) TH_LOG("parameters \"%s\"", m.params);
+	ASSERT_TRUE(wait_for(true, PLKV_DEVICE));
+}
+
+/*
+ * A user without CAP_SYS_RESOURCE (uid 1000 here) holds at most
+ * max_user_bytes and max_user_segments of segments, destroyed ones it
+ * still holds included: the create past either is EDQUOT, and a segment
+ * counts until the last fd on it closes.  Root is not limited.  Child exit codes say
+ * which step failed.
+ */
+static int quota_as_user(const char names[4][PLKV_NAME_MAX], uint64_t seg)
+{
+	int fd, held;
+	uint64_t size;
+
+	if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
+	    setresuid(1000, 1000, 1000))
+		return 10;
+	fd = kd_open();
+	held = kd_open();
+	if (fd < 0 || held < 0)
+		return 11;
+	if (kd_create(fd, names[0], seg, 0600) || kd_create(fd, names[1], seg, 0600))
+		return 12;			/* up to the quota: fine */
+	if (kd_create(fd, names[2], PLKV_SEG_MIN_SIZE, 0600) != -EDQUOT)
+		return 13;			/* one byte page past it */
+	/* Attached then detached: the fd still holds the memory. */
+	if (kd_attach(held, names[1], &size) || kd_detach(held) ||
+	    kd_destroy(fd, names[1]))
+		return 14;
+	if (kd_create(fd, names[2], PLKV_SEG_MIN_SIZE, 0600) != -EDQUOT)
+		return 15;			/* destroyed, held: counts */
+	close(held);
+	if (kd_create(fd, names[2], PLKV_SEG_MIN_SIZE, 0600))
+		return 16;			/* freed: room again */
+	if (kd_create(fd, names[3], PLKV_SEG_MIN_SIZE, 0600) != -EDQUOT)
+		return 17;			/* max_user_segments=2 */
+	if (kd_destroy(fd, names[0]) || kd_destroy(fd, names[2]))
+		return 18;
+	close(fd);
+	return 0;
+}
+
+TEST_TIMEOUT(per_user_quota, 60)
+{
+	const uint64_t seg = 4u << 20, quota = 8u << 20;
+	char names[4][PLKV_NAME_MAX];
+	struct plkv_version v;
+	unsigned int i;
+	struct mod m;
+	int fd, rc, st = -1;
+	pid_t pid;
+
+	REQUIRE_UNLOADABLE(&m);
+	rc = unload();
+	ASSERT_EQ(0, rc) TH_LOG("rmmod: %s", strerror(-rc));
+	ASSERT_TRUE(wait_for(false, PLKV_DEVICE));
+	ASSERT_EQ(0, load(m.ko, "max_user_bytes=8388608 max_seg_size=4194304 "
+			      "default_seg_size=2097152 max_user_segments=2"));
+	ASSERT_TRUE(wait_for(true, PLKV_DEVICE));
+	fd = kd_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kd_version(fd, &v));
+	EXPECT_EQ(quota, v.max_user_bytes);
+	EXPECT_EQ(2, v.max_user_segments);
+	for (i = 0; i < 4; i++) {
+		char sfx[8];
+
+		snprintf(sfx, sizeof(sfx), "q%u", i);
+		th_unique_name(names[i], PLKV_NAME_MAX, sfx);
+	}
+
+	pid = fork();
+	if (pid == 0)
+		_exit(quota_as_user((const char (*)[PLKV_NAME_MAX])names, seg));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		TH_LOG("user step failed: status %#x", st);
+
+	/* Root (CAP_SYS_RESOURCE) is not held to it. */
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0, kd_create(fd, names[i], seg, 0600)) TH_LOG("%u", i);
+	for (i = 0; i < 3; i++)
+		kd_destroy(fd, names[i]);
+	close(fd);
+
 	rc = unload();
 	EXPECT_EQ(0, rc) TH_LOG("rmmod: %s", strerror(-rc));
 	ASSERT_TRUE(wait_for(false, PLKV_DEVICE));

@@ -70,6 +70,10 @@ int ctl_fail_open(int err)
 				    "('plkvctl destroy' removes it)");
 	case PLKV_EOWNER:
 		return ctl_fail_msg(err, "--any-owner trusts it");
+	case -EDQUOT:
+		return ctl_fail_msg(err, "your stores, destroyed ones still "
+				    "in use included, would pass plkv.ko's "
+				    "max_user_bytes or max_user_segments");
 	}
 	if (plkv_open_error())
 		return ctl_fail_msg(err, plkv_open_error());

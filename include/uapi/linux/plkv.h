@@ -79,8 +79,9 @@ struct plkv_version {
 	__u32 flags;		/* out: PLKV_VERSION_F_* */
 	__u64 max_seg_size;	/* out: module parameter */
 	__u32 max_segments;	/* out: module parameter */
-	__u32 pad;
-	__u64 reserved[4];
+	__u32 max_user_segments;	/* out: per-user segments, as applied */
+	__u64 max_user_bytes;	/* out: per-user segment memory, as applied */
+	__u64 reserved[3];
 };
 
 /*
