@@ -23,13 +23,22 @@ static int key_check_len(plkv_t *kv, const char *key, size_t klen)
 	return plkv_outside(kv, key, klen) ? 0 : -EFAULT;
 }
 
-static int key_check(plkv_t *kv, const char *key, size_t klen)
+/*
+ * A key a call may store: copied into @copy once, then checked there, and
+ * only the copy used.  Another thread of the client may rewrite its
+ * buffer during the call; read in place, the check, the hash and the key
+ * stored in the item could each see different bytes, linking an item
+ * under a bucket its key does not hash to (plkv_check: corrupt).
+ */
+static int key_take(plkv_t *kv, const char *key, size_t klen,
+		    char copy[ENG_KEY_MAX])
 {
 	int rc = key_check_len(kv, key, klen);
 
 	if (rc)
 		return rc;
-	return plkv_key_bytes_ok((const unsigned char *)key, klen) ? 0 :
+	memcpy(copy, key, klen);
+	return plkv_key_bytes_ok((const unsigned char *)copy, klen) ? 0 :
 	       PLKV_EBADKEY;
 }
 
@@ -81,6 +90,7 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 		       struct plkv_meta *meta, int64_t *prev_exptime)
 {
 	struct plkv_read r = { 0 };
+	char kcopy[ENG_KEY_MAX];
 	struct plkv_ctx ctx;
 	bool vivify;
 	int rc;
@@ -96,8 +106,12 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 		return -EINVAL;
 	vivify = r.flags & PLKV_READ_VIVIFY;
 	/* it may create an item: the key must be one a store takes */
-	if (vivify && !plkv_key_bytes_ok((const unsigned char *)key, klen))
-		return PLKV_EBADKEY;
+	if (vivify) {
+		rc = key_take(kv, key, klen, kcopy);
+		if (rc)
+			return rc;
+		key = kcopy;
+	}
 	rc = vivify ? mut_enter(kv, &ctx, OP_STORE) : plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
@@ -206,16 +220,17 @@ PLKV_API int plkv_store(plkv_t *kv, int mode, const char *key, size_t klen,
 			const void *val, size_t vlen, uint32_t flags,
 			int64_t exptime, uint64_t cas_in, uint64_t *cas_out)
 {
+	int base = mode & ~PLKV_STORE_INVALIDATE;
+	char kcopy[ENG_KEY_MAX];
 	struct plkv_ctx ctx;
 	int rc;
 
-	int base = mode & ~PLKV_STORE_INVALIDATE;
-
 	if (!kv || base < PLKV_SET || base > PLKV_CAS || (!val && vlen))
 		return -EINVAL;
-	rc = key_check(kv, key, klen);
+	rc = key_take(kv, key, klen, kcopy);
 	if (rc)
 		return rc;
+	key = kcopy;
 	if (!plkv_outside(kv, val, vlen) ||
 	    !plkv_outside(kv, cas_out, sizeof(*cas_out)))
 		return -EFAULT;
@@ -283,15 +298,17 @@ PLKV_API int plkv_arith(plkv_t *kv, const char *key, size_t klen,
 			const struct plkv_arith *op, uint64_t *result,
 			struct plkv_meta *meta, int64_t *prev_exptime)
 {
+	char kcopy[ENG_KEY_MAX];
 	struct plkv_arith a;
 	struct plkv_ctx ctx;
 	int rc;
 
 	if (!kv || !op)
 		return -EINVAL;
-	rc = key_check(kv, key, klen);
+	rc = key_take(kv, key, klen, kcopy);
 	if (rc)
 		return rc;
+	key = kcopy;
 	if (!plkv_outside(kv, op, sizeof(*op)) ||
 	    !plkv_outside(kv, result, sizeof(*result)) ||
 	    !plkv_outside(kv, meta, sizeof(*meta)) ||
@@ -333,15 +350,17 @@ PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
 static int key_mutate(plkv_t *kv, const char *key, size_t klen, uint32_t op,
 		      uint64_t cas, unsigned flags, int64_t exptime)
 {
+	char kcopy[ENG_KEY_MAX];
 	struct plkv_ctx ctx;
 	int rc;
 
 	if (!kv || (flags & ~DEL_FLAGS) ||
 	    (flags & (PLKV_DEL_INVALIDATE | PLKV_DEL_TOUCH)) == PLKV_DEL_TOUCH)
 		return -EINVAL;
-	rc = key_check(kv, key, klen);
+	rc = key_take(kv, key, klen, kcopy);
 	if (rc)
 		return rc;
+	key = kcopy;
 	rc = mut_enter(kv, &ctx, op);
 	if (rc)
 		return rc;

@@ -347,12 +347,62 @@ START_TEST(delete_cas_races_set)
 }
 END_TEST
 
+/*
+ * Another thread of the client rewrites the key buffer while calls that
+ * store a key use it (a hostile client can, any client may by mistake).
+ * Each call must act on one version of the key: the store stays sound.
+ */
+static char shifty_key[24];
+static volatile int shifty_stop;
+
+static void *rewrite_key(void *arg)
+{
+	unsigned x = 1;
+	int i;
+
+	(void)arg;
+	while (!shifty_stop) {
+		for (i = 0; i < (int)sizeof(shifty_key); i++) {
+			x = x * 1103515245 + 12345;
+			shifty_key[i] = (char)('a' + (x >> 16) % 8);
+		}
+		if (x & 0x10000)
+			shifty_key[(x >> 20) % sizeof(shifty_key)] = ' ';
+	}
+	return NULL;
+}
+
+START_TEST(key_rewritten_during_calls)
+{
+	struct plkv_arith inc = { .delta = 1, .flags = PLKV_ARITH_VIVIFY };
+	struct plkv_read viv = { .flags = PLKV_READ_VIVIFY };
+	pthread_t t;
+	char b[8];
+	int i;
+
+	memset(shifty_key, 'a', sizeof(shifty_key));
+	shifty_stop = 0;
+	ck_assert_int_eq(pthread_create(&t, NULL, rewrite_key, NULL), 0);
+	for (i = 0; i < 100000; i++) {
+		plkv_set(kv, shifty_key, sizeof(shifty_key), "v", 1, 0, 0);
+		plkv_arith(kv, shifty_key, sizeof(shifty_key), &inc, NULL,
+			   NULL, NULL);
+		plkv_read(kv, shifty_key, sizeof(shifty_key), &viv, b,
+			  sizeof(b), NULL, NULL);
+		plkv_delete(kv, shifty_key, sizeof(shifty_key));
+	}
+	shifty_stop = 1;
+	pthread_join(t, NULL);
+	ck_store_ok(kv);	/* every key in the bucket it hashes to */
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
 		store_cas_every_mode, delete_cas, arith_cas_and_meta,
 		arith_touch, arith_vivify, gat_prev, vivify_exactly_once,
-		delete_cas_races_set, NULL
+		delete_cas_races_set, key_rewritten_during_calls, NULL
 	};
 
 	return ut_main("conditional", 60, ut_setup, tests);
