@@ -346,13 +346,15 @@ int plkv_ioc_thread_reg(struct plkv_file *pf, void __user *uarg)
 	struct plkv_thread t;
 	struct plkv_proc *proc;
 	struct plkv_seg *seg;
-	unsigned int slot;
+	unsigned int slot, end;
+	bool recovery;
 	int ret = 0;
 
 	if (copy_from_user(&t, uarg, sizeof(t)))
 		return -EFAULT;
-	if (t.flags || !plkv_zeroed(t.reserved))
+	if ((t.flags & ~PLKV_THREAD_F_RECOVERY) || !plkv_zeroed(t.reserved))
 		return -EINVAL;
+	recovery = t.flags & PLKV_THREAD_F_RECOVERY;
 	seg = plkv_file_seg(pf);
 	if (!seg)
 		return -ENOTCONN;
@@ -366,14 +368,24 @@ int plkv_ioc_thread_reg(struct plkv_file *pf, void __user *uarg)
 		ret = -ENOTCONN;
 		goto out_unlock;
 	}
-	/* No process may take every slot: recovery needs one. */
-	if (bitmap_weight(proc->slots, PLKV_MAX_THREADS) >=
-	    PLKV_MAX_THREADS_PER_PROC) {
+	/*
+	 * No process may take every slot, and the recovery slots only for a
+	 * while (the library gives one back when its recovery is done).
+	 */
+	if (recovery) {
+		slot = find_next_zero_bit(seg->slots, PLKV_MAX_THREADS,
+					  PLKV_FIRST_RECOVERY_SLOT);
+		end = PLKV_MAX_THREADS;
+	} else if (bitmap_weight(proc->slots, PLKV_MAX_THREADS) >=
+		   PLKV_MAX_THREADS_PER_PROC) {
 		ret = -EUSERS;
 		goto out_unlock;
+	} else {
+		slot = find_next_zero_bit(seg->slots, PLKV_FIRST_RECOVERY_SLOT,
+					  1);
+		end = PLKV_FIRST_RECOVERY_SLOT;
 	}
-	slot = find_next_zero_bit(seg->slots, PLKV_MAX_THREADS, 1);
-	if (slot >= PLKV_MAX_THREADS) {
+	if (slot >= end) {
 		ret = -ENOSPC;
 		goto out_unlock;
 	}

@@ -40,7 +40,9 @@ struct plkv_backend_ops {
 	void (*close)(struct plkv *kv);
 	int (*destroy)(const char *name);
 	int (*list)(plkv_seg_fn fn, void *ctx);
-	int (*thread_register)(struct plkv *kv, uint32_t *slot);
+	/* recovery: one of the slots kept for recovering the dead when
+	 * every other slot is taken (PLKV_THREAD_F_RECOVERY) */
+	int (*thread_register)(struct plkv *kv, uint32_t *slot, bool recovery);
 	void (*thread_unregister)(struct plkv *kv, uint32_t slot);
 	/* Sleep while *word == expected: 0, -ETIMEDOUT, -EAGAIN, -EINTR. */
 	int (*wait)(struct plkv *kv, _Atomic uint32_t *word,

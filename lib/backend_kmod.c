@@ -231,12 +231,14 @@ out:
 	return rc;
 }
 
-static int kmod_thread_register(struct plkv *kv, uint32_t *slot)
+static int kmod_thread_register(struct plkv *kv, uint32_t *slot,
+				bool recovery)
 {
 	struct plkv_thread t;
 	int rc;
 
 	memset(&t, 0, sizeof(t));
+	t.flags = recovery ? PLKV_THREAD_F_RECOVERY : 0;
 	rc = kv_ioctl(kv, PLKV_IOC_THREAD_REG, &t);
 	if (rc)
 		return rc;

@@ -199,18 +199,22 @@ static int user_list(plkv_seg_fn fn, void *ctx)
  * start time is written after, so a liveness check that sees pid without
  * start time relies on kill() alone for that instant.
  */
-static int user_thread_register(struct plkv *kv, uint32_t *slot)
+static int user_thread_register(struct plkv *kv, uint32_t *slot,
+				bool recovery)
 {
 	uint32_t i, mine = 0, me = kv->pid;
+	uint32_t first = recovery ? PLKV_FIRST_RECOVERY_SLOT : 1;
+	uint32_t end = recovery ? PLKV_MAX_THREADS : PLKV_FIRST_RECOVERY_SLOT;
 
-	/* One process holds at most PLKV_MAX_THREADS_PER_PROC slots. */
-	for (i = 1; i < PLKV_MAX_THREADS; i++)
+	/* One process holds at most PLKV_MAX_THREADS_PER_PROC slots (the
+	 * module's rules: see PLKV_IOC_THREAD_REG). */
+	for (i = 1; i < PLKV_MAX_THREADS && !recovery; i++)
 		mine += atomic_load_explicit((_Atomic uint32_t *)
 					     &plkv_slot_rec(kv, i)->pid,
 					     memory_order_relaxed) == me;
 	if (mine >= PLKV_MAX_THREADS_PER_PROC)
 		return -EUSERS;
-	for (i = 1; i < PLKV_MAX_THREADS; i++) {
+	for (i = first; i < end; i++) {
 		struct plkv_slot *s = plkv_slot_rec(kv, i);
 		_Atomic uint32_t *pid = (_Atomic uint32_t *)&s->pid;
 		uint32_t zero = 0;

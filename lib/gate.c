@@ -141,9 +141,9 @@ static void tls_forget(struct plkv_tls *t)
 }
 
 /* Take a fresh thread slot for t and make its record ours. */
-static int slot_take(struct plkv *kv, struct plkv_tls *t)
+static int slot_take(struct plkv *kv, struct plkv_tls *t, bool recovery)
 {
-	int rc = kv->ops->thread_register(kv, &t->slot);
+	int rc = kv->ops->thread_register(kv, &t->slot, recovery);
 
 	if (rc)
 		return rc;
@@ -159,6 +159,35 @@ static int slot_take(struct plkv *kv, struct plkv_tls *t)
 	return 0;
 }
 
+/* Give ctx's slot back (gate open): its counters go to the global stats
+ * first. */
+static void slot_put(struct plkv_ctx *ctx)
+{
+	plkv_engine_retire_slot(ctx, ctx->slot);
+	atomic_store((_Atomic uint32_t *)&ctx->t->rec->state, PLKV_SLOT_FREE);
+	ctx->kv->ops->thread_unregister(ctx->kv, ctx->slot);
+}
+
+/*
+ * Every ordinary slot is taken.  Recovery runs on a slot, so if dead
+ * processes hold them all, nobody could ever recover them: recover on one
+ * of the slots kept for that (PLKV_RECOVERY_SLOTS), give it back, and
+ * let the caller try again.  0 when a death was recovered.
+ */
+static int recover_on_spare_slot(struct plkv *kv, struct plkv_tls *t)
+{
+	struct plkv_ctx ctx = { .kv = kv, .t = t, .now = plkv_clock() };
+	int rc = slot_take(kv, t, true), n;
+
+	if (rc)
+		return rc;
+	ctx.slot = t->slot;
+	ctx.op = &t->rec->op;
+	n = plkv_recover_dead(&ctx);
+	slot_put(&ctx);
+	return n > 0 ? 0 : -ENOSPC;
+}
+
 static int tls_register(struct plkv *kv, struct plkv_tls **out)
 {
 	struct plkv_tls *t = plkv_gate_calloc(kv, 1, sizeof(*t));
@@ -172,7 +201,9 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 	granted = plkv_gate_suspend(kv);	/* no system call granted */
 	t->tid = (uint32_t)syscall(SYS_gettid);
 	plkv_gate_resume(kv, granted);
-	rc = slot_take(kv, t);
+	rc = slot_take(kv, t, false);
+	if (rc == -ENOSPC && recover_on_spare_slot(kv, t) == 0)
+		rc = slot_take(kv, t, false);
 	if (rc) {
 		plkv_gate_free(kv, t);
 		return rc;
@@ -183,7 +214,7 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 	return 0;
 }
 
-/* Give the slot back: its counters go to the global stats first. */
+/* Give the thread's slot back, outside any call. */
 static void tls_release(struct plkv_tls *t)
 {
 	struct plkv *kv = t->kv;
@@ -191,9 +222,7 @@ static void tls_release(struct plkv_tls *t)
 				.op = &t->rec->op, .now = plkv_clock() };
 
 	plkv_gate_open(kv);
-	plkv_engine_retire_slot(&ctx, t->slot);
-	atomic_store((_Atomic uint32_t *)&t->rec->state, PLKV_SLOT_FREE);
-	kv->ops->thread_unregister(kv, t->slot);
+	slot_put(&ctx);
 	plkv_gate_close(kv);
 }
 
@@ -265,7 +294,7 @@ static int gate_recover_abandoned(struct plkv_ctx *ctx)
 	int rc;
 
 	atomic_store((_Atomic uint32_t *)&t->rec->state, PLKV_SLOT_RECOVERING);
-	rc = slot_take(kv, t);
+	rc = slot_take(kv, t, false);
 	if (rc) {
 		t->slot = old;
 		return rc;

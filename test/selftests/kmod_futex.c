@@ -78,7 +78,7 @@ TEST_F(fx, thread_slots)
 	EXPECT_EQ(-EINVAL, kd_thread_unreg(self->c.fd, PLKV_MAX_THREADS));
 	EXPECT_EQ(-EINVAL, kd_thread_unreg(self->c.fd, UINT32_MAX));
 	memset(&t, 0, sizeof(t));
-	t.flags = 1;
+	t.flags = PLKV_THREAD_F_RECOVERY << 1;	/* unknown */
 	EXPECT_EQ(-EINVAL, kd_ioctl(self->c.fd, PLKV_IOC_THREAD_REG, &t));
 	memset(&t, 0, sizeof(t));
 	t.reserved[1] = 1;
@@ -144,7 +144,24 @@ TEST_F(fx, slots_run_out)
 		ASSERT_EQ(sizeof(n), read(hup[0], &n, sizeof(n)));
 		total += n;
 	}
-	EXPECT_EQ(PLKV_MAX_THREADS - 1, PLKV_MAX_THREADS_PER_PROC + total);
+	EXPECT_EQ(PLKV_MAX_THREADS - 1 - PLKV_RECOVERY_SLOTS,
+		  PLKV_MAX_THREADS_PER_PROC + total);
+
+	/* The recovery slots, and only with the flag, past the cap too. */
+	{
+		struct plkv_thread t = { .flags = PLKV_THREAD_F_RECOVERY };
+		uint32_t j;
+
+		for (j = 0; j < PLKV_RECOVERY_SLOTS; j++) {
+			t.slot = 0;
+			ASSERT_EQ(0, kd_ioctl(self->c.fd, PLKV_IOC_THREAD_REG, &t));
+			EXPECT_EQ(PLKV_FIRST_RECOVERY_SLOT + j, t.slot);
+		}
+		EXPECT_EQ(-ENOSPC, kd_ioctl(self->c.fd, PLKV_IOC_THREAD_REG, &t));
+		for (j = 0; j < PLKV_RECOVERY_SLOTS; j++)
+			EXPECT_EQ(0, kd_thread_unreg(self->c.fd,
+						     PLKV_FIRST_RECOVERY_SLOT + j));
+	}
 
 	/* Slots belong to the segment: another process finds none either,
 	 * until one is given back. */

@@ -68,6 +68,13 @@ struct plkv_seg_khdr {
 #define PLKV_MAX_PROCS		4096
 /* Thread slots one process may hold: no process can take them all */
 #define PLKV_MAX_THREADS_PER_PROC	256
+/*
+ * The last slots are kept for recovery: THREAD_REG hands them out only
+ * with PLKV_THREAD_F_RECOVERY, so that a process finding every other slot
+ * held by dead processes can still recover them.
+ */
+#define PLKV_RECOVERY_SLOTS	2
+#define PLKV_FIRST_RECOVERY_SLOT	(PLKV_MAX_THREADS - PLKV_RECOVERY_SLOTS)
 
 /* struct plkv_version flags */
 #define PLKV_VERSION_F_PKU	(1U << 0)	/* the CPU and kernel support PKU */
@@ -187,9 +194,12 @@ struct plkv_reap {
 	__u64 reserved[2];
 };
 
+/* struct plkv_thread flags (REGISTER) */
+#define PLKV_THREAD_F_RECOVERY	(1U << 0)	/* one of the recovery slots */
+
 struct plkv_thread {
 	__u32 slot;		/* out for REGISTER, in for UNREGISTER */
-	__u32 flags;		/* must be 0 */
+	__u32 flags;		/* REGISTER: PLKV_THREAD_F_*; else 0 */
 	__u64 reserved[2];
 };
 
