@@ -63,6 +63,21 @@ if [ -z "$REF" ]; then
 	result $? "ITEM lines in memcached's format, at most LIMIT of them"
 fi
 
+# stats detail, memcached's stats-detail.t: per-prefix gets, hits, sets
+# and deletes once turned on, nothing counted once off (run on memcached
+# too with PLKVD_REFERENCE=memcached).
+exchange "stats detail: usage" 'stats detail\r\n' \
+	'CLIENT_ERROR usage: stats detail on|off|dump\r\n'
+exchange "stats detail dump: empty at start" 'stats detail dump\r\n' 'END\r\n'
+exchange "stats detail on, a set, a get, a miss, a delete: counted" \
+	'stats detail on\r\nset foo:123 0 0 6\r\nfooval\r\nget foo:123\r\nget foo:124\r\ndelete foo:123\r\nset nodelim 0 0 1\r\nx\r\nstats detail dump\r\n' \
+	'OK\r\nSTORED\r\nVALUE foo:123 0 6\r\nfooval\r\nEND\r\nEND\r\nDELETED\r\nSTORED\r\nPREFIX foo get 2 hit 1 set 1 del 1\r\nEND\r\n'
+exchange "stats detail off: nothing more counted" \
+	'stats detail off\r\nset foo:9 0 0 1\r\nx\r\nget foo:9\r\nstats detail dump\r\n' \
+	'OK\r\nSTORED\r\nVALUE foo:9 0 1\r\nx\r\nEND\r\nPREFIX foo get 2 hit 1 set 1 del 1\r\nEND\r\n'
+exchange "stats reset forgets the prefixes" \
+	'stats reset\r\nstats detail dump\r\n' 'RESET\r\nEND\r\n'
+
 # store_too_large and store_no_memory, as memcached counts refused stores
 # (a set over the 1 MB item limit, and an ms one).
 stat_of() {	# stat_of NAME REPLY
@@ -77,4 +92,13 @@ after=$(stat_of store_too_large "$reply")
 	ok "stats counts stores over the item limit (store_too_large)" ||
 	{ not_ok "stats counts stores over the item limit (store_too_large)"
 	  echo "#   before '$before' after '$after'"; }
+# -D CHAR: that delimiter, and detail collection on from the start.
+stop_server
+if start_tcp -t 2 -D /; then
+	exchange "-D /: prefixes end at '/', collected from the start" \
+		'set a/b:c 0 0 1\r\nx\r\nget a/b:c\r\nstats detail dump\r\n' \
+		'STORED\r\nVALUE a/b:c 0 1\r\nx\r\nEND\r\nPREFIX a get 1 hit 1 set 1 del 0\r\nEND\r\n'
+else
+	not_ok "-D /: prefixes end at '/', collected from the start"
+fi
 finish

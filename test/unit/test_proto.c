@@ -50,6 +50,7 @@
 #include "../../tools/server/proto_text.c"
 #include "../../tools/server/proto_meta.c"
 #include "../../tools/server/proto_admin.c"
+#include "../../tools/server/prefix_stats.c"
 #include "ut_run.h"
 
 /* ---- what main.c and net.c define ---- */

@@ -130,6 +130,9 @@ struct token {
 	size_t length;
 };
 #define MAX_TOKENS 24
+
+/* memcached's reply to a command line it cannot parse (text and meta). */
+#define BAD_FORMAT	"CLIENT_ERROR bad command line format"
 size_t tokenize_command(char *command, size_t len, struct token *tokens,
 			size_t max_tokens);
 bool safe_strtoul(const char *s, uint32_t *out);
@@ -156,5 +159,12 @@ const char *store_error_string(int rc, char *buf, size_t size);
 
 /* proto_admin.c */
 void process_stats_cachedump(struct conn *c, struct token *t, size_t nt);
+
+/* prefix_stats.c: stats detail (per key prefix, when enabled) */
+enum prefix_event { PREFIX_GET, PREFIX_SET, PREFIX_DELETE };
+void prefix_record(const char *key, size_t nkey, enum prefix_event ev,
+		   bool hit);
+void process_stats_detail(struct conn *c, struct token *t, size_t nt);
+void prefix_clear(void);
 
 #endif /* PLKVD_CONN_H */

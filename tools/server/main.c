@@ -43,6 +43,7 @@ struct plkvd_settings settings = {
 	.chunk_size = 48,
 	.backlog = 1024,
 	.conn_buffer_limit = 64ull << 20,
+	.prefix_delimiter = ':',
 };
 struct plkvd_stats server_stats;
 plkv_t *plkvd_kv;
@@ -76,6 +77,8 @@ static void usage(FILE *f)
 "                              each (default 64): values being read,\n"
 "                              replies not yet sent; past it a set gets\n"
 "                              SERVER_ERROR out of memory storing object\n"
+"  -D CHAR                     key prefix delimiter for \"stats detail\",\n"
+"                              which it turns on (default ':', off)\n"
 "  -U, --udp-port=0            accepted for compatibility: no UDP\n"
 "  -B, --protocol=ascii        ascii or auto (no binary protocol)\n"
 "  -v, --verbose               errors and warnings; -vv: every command\n"
@@ -166,7 +169,7 @@ static void parse_args(int argc, char **argv)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":p:l:s:a:m:I:Mf:n:t:c:b:U:B:vdP:hV",
+	while ((ch = getopt_long(argc, argv, ":p:l:s:a:m:I:Mf:n:t:c:b:D:U:B:vdP:hV",
 				 opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
@@ -220,6 +223,12 @@ static void parse_args(int argc, char **argv)
 		case 'b':
 			settings.backlog = (int)arg_range("bad listen backlog: %s",
 							  1, INT_MAX);
+			break;
+		case 'D':
+			if (strlen(optarg) != 1)
+				bad_usage("-D takes one character: '%s'", optarg);
+			settings.prefix_delimiter = optarg[0];
+			settings.detail_enabled = true;
 			break;
 		case 'U':
 			if (arg_range("bad UDP port: %s", 0, 65535))

@@ -59,6 +59,8 @@ struct plkvd_settings {
 	int backlog;
 	uint64_t conn_buffer_limit;	/* bytes, all connections' buffers
 					 * past their first size */
+	char prefix_delimiter;		/* -D: stats detail's key prefixes */
+	bool detail_enabled;		/* stats detail on (or -D given) */
 };
 
 /* Server-wide counters; per-worker ones are summed when asked. */

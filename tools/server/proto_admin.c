@@ -56,7 +56,7 @@ void process_stats_cachedump(struct conn *c, struct token *t, size_t nt)
 	}
 	if (!safe_strtoul(t[2].value, &cls) ||
 	    !safe_strtoul(t[3].value, &d.limit)) {
-		out_string(c, "CLIENT_ERROR bad command line format");
+		out_string(c, BAD_FORMAT);
 		return;
 	}
 	if (cls >= CACHEDUMP_CLASSES) {

@@ -41,7 +41,6 @@
 
 #include "conn.h"
 
-#define BAD_FORMAT	"CLIENT_ERROR bad command line format"
 #define BAD_TOKEN	"CLIENT_ERROR bad token in command line format"
 #define BAD_FLAGS	"CLIENT_ERROR invalid or duplicate flag"
 #define TOO_MANY_FLAGS	"CLIENT_ERROR options flags too long"

@@ -36,7 +36,6 @@
 
 #include "conn.h"
 
-#define BAD_FORMAT	"CLIENT_ERROR bad command line format"
 #define VBUF_MAX	(4u << 20)	/* ... grown up to this for large values */
 #define TOO_LARGE	"SERVER_ERROR object too large for cache"
 #define OUT_OF_MEMORY	"SERVER_ERROR out of memory storing object"
@@ -384,6 +383,7 @@ static void process_update(struct conn *c, struct token *t, size_t nt,
 		out_string(c, BAD_FORMAT);
 		return;
 	}
+	prefix_record(t[1].value, t[1].length, PREFIX_SET, false);
 	if (item_too_large(t[1].length, flags, (size_t)vlen)) {
 		stat_store_error(PLKV_ETOOBIG);
 		out_string(c, TOO_LARGE);
@@ -501,6 +501,7 @@ static void emit_direct(struct conn *c, const char *key, size_t klen)
 	int rc = fetch_value(c, key, klen, g->touch ? &r : NULL, &m, NULL,
 			     &val);
 
+	prefix_record(key, klen, PREFIX_GET, rc == 0);
 	if (rc == -ENOMEM)
 		g->oom = true;
 	if (rc)
@@ -517,6 +518,7 @@ static void emit_batched(struct conn *c, struct plkv_mget_key *k)
 		emit_direct(c, k->key, k->klen);
 		return;
 	}
+	prefix_record(k->key, k->klen, PREFIX_GET, k->rc == 0);
 	if (k->rc != 0)
 		return;
 	p = conn_wreserve(c, HDR_ROOM + k->meta.len + 2);
@@ -839,6 +841,7 @@ static void process_delete(struct conn *c, struct token *t, size_t nt)
 	}
 	if (key_too_long(c, t))
 		return;
+	prefix_record(t[1].value, t[1].length, PREFIX_DELETE, false);
 	rc = plkv_delete(plkvd_kv, t[1].value, t[1].length);
 	if (rc == 0)
 		out_string(c, "DELETED");
@@ -1016,13 +1019,14 @@ static void process_stats(struct conn *c, struct token *t, size_t nt)
 	} else if (strcmp(group, "reset") == 0) {
 		rc = plkv_stats_reset(plkvd_kv);
 		net_stats_reset();
+		prefix_clear();
 		if (rc)
 			out_store_error(c, rc);
 		else
 			out_string(c, "RESET");
 		return;
 	} else if (strcmp(group, "detail") == 0) {
-		out_string(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+		process_stats_detail(c, t, nt);
 		return;
 	} else if (strcmp(group, "cachedump") == 0) {
 		process_stats_cachedump(c, t, nt);
