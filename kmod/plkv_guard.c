@@ -106,58 +106,56 @@ void plkv_guard_unmap(struct mm_struct *mm, unsigned long start)
 		plkv_sigframe_forget(mm);
 }
 
-bool plkv_guard_hit(struct mm_struct *mm, enum plkv_match how,
-			   unsigned long a, unsigned long len)
+/*
+ * The keys of mm's sealed mappings that match (a key, a range, or any),
+ * one bit per key number, and whether any of mm's seals is strict.  Most
+ * processes have none: the list's emptiness is checked without the lock
+ * (an mm's own seal is in place before any of its later system calls).
+ */
+static u32 plkv_guard_scan(struct mm_struct *mm, enum plkv_match how,
+			   unsigned long a, unsigned long len, bool *strict)
 {
 	struct plkv_sealed *s;
-	bool hit = false;
+	u32 keys = 0;
 
-	if (!mm)
-		return false;
+	if (strict)
+		*strict = false;
+	if (!mm || list_empty(&plkv_sealed_list))
+		return 0;
 	spin_lock(&plkv_sealed_lock);
 	list_for_each_entry(s, &plkv_sealed_list, node) {
 		if (s->mm != mm)
 			continue;
+		if (strict)
+			*strict |= s->strict;
 		if (how == PLKV_MATCH_ANY ||
 		    (how == PLKV_MATCH_KEY && a == s->pkey) ||
 		    (how == PLKV_MATCH_RANGE && a < s->end &&
-		     a + len > s->start)) {
-			hit = true;
-			break;
-		}
+		     a + len > s->start))
+			keys |= BIT(s->pkey);
 	}
 	spin_unlock(&plkv_sealed_lock);
-	return hit;
+	return keys;
+}
+
+bool plkv_guard_hit(struct mm_struct *mm, enum plkv_match how,
+		    unsigned long a, unsigned long len)
+{
+	return plkv_guard_scan(mm, how, a, len, NULL);
 }
 
 static bool plkv_guard_strict(struct mm_struct *mm)
 {
-	struct plkv_sealed *s;
-	bool strict = false;
+	bool strict;
 
-	if (!mm)
-		return false;
-	spin_lock(&plkv_sealed_lock);
-	list_for_each_entry(s, &plkv_sealed_list, node)
-		strict |= s->mm == mm && s->strict;
-	spin_unlock(&plkv_sealed_lock);
+	plkv_guard_scan(mm, PLKV_MATCH_ANY, 0, 0, &strict);
 	return strict;
 }
 
 /* The keys mm has sealed, one bit per key number; 0 for most processes. */
 u32 plkv_guard_keys(struct mm_struct *mm)
 {
-	struct plkv_sealed *s;
-	u32 keys = 0;
-
-	if (!mm)
-		return 0;
-	spin_lock(&plkv_sealed_lock);
-	list_for_each_entry(s, &plkv_sealed_list, node)
-		if (s->mm == mm)
-			keys |= BIT(s->pkey);
-	spin_unlock(&plkv_sealed_lock);
-	return keys;
+	return plkv_guard_scan(mm, PLKV_MATCH_ANY, 0, 0, NULL);
 }
 
 void plkv_guard_kill(const char *why)

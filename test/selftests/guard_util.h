@@ -83,4 +83,19 @@ static __th_unused bool exited_with(int st, int code)
 	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == code;
 }
 
+/*
+ * In a TEST_F whose fixture has name and kv: run the attack fn as a
+ * client of its own; it must be killed (SIGKILL) and leave the store
+ * intact.  An attack that exits 3 found nothing to attack: skipped, why.
+ */
+#define EXPECT_ATTACK_KILLED(fn, why)					\
+	do {								\
+		int st_ = client_status(self->name, (fn));		\
+									\
+		if (exited_with(st_, 3))				\
+			SKIP(return, "%s", (why));			\
+		EXPECT_TRUE(killed(st_)) TH_LOG("status %#x", st_);	\
+		expect_intact(_metadata, self->kv);			\
+	} while (0)
+
 #endif /* PLKV_GUARD_UTIL_H */

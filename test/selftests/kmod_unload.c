@@ -144,6 +144,20 @@ static bool may_unload(struct mod *m)
 	return false;
 }
 
+/* Unload the module and load it with params: NULL, or what failed. */
+static const char *reload(const struct mod *m, const char *params)
+{
+	if (unload())
+		return "rmmod failed";
+	if (!wait_for(false, PLKV_DEVICE))
+		return "/dev/plkv stayed";
+	if (load(m->ko, params))
+		return "insmod failed";
+	if (!wait_for(true, PLKV_DEVICE))
+		return "/dev/plkv did not come back";
+	return NULL;
+}
+
 #define REQUIRE_UNLOADABLE(m)						\
 	do {								\
 		KD_REQUIRE_DEV();					\
@@ -228,6 +242,7 @@ TEST_TIMEOUT(module_parameter_limits, 60)
 	char names[3][PLKV_NAME_MAX];
 	const uint64_t max = 4u << 20, def = 2u << 20;
 	struct plkv_version v;
+	const char *why;
 	uint64_t got = 0;
 	unsigned int i;
 	struct mod m;
@@ -273,11 +288,8 @@ TEST_TIMEOUT(module_parameter_limits, 60)
 	close(fd);
 
 	/* Back as it was. */
-	rc = unload();
-	EXPECT_EQ(0, rc) TH_LOG("rmmod: %s", strerror(-rc));
-	ASSERT_TRUE(wait_for(false, PLKV_DEVICE));
-	ASSERT_EQ(0, load(m.ko, m.params)) TH_LOG("parameters \"%s\"", m.params);
-	ASSERT_TRUE(wait_for(true, PLKV_DEVICE));
+	why = reload(&m, m.params);	/* back as it was */
+	ASSERT_TRUE(!why) TH_LOG("%s (parameters \"%s\")", why, m.params);
 }
 
 /*
@@ -325,18 +337,16 @@ TEST_TIMEOUT(per_user_quota, 60)
 	const uint64_t seg = 4u << 20, quota = 8u << 20;
 	char names[4][PLKV_NAME_MAX];
 	struct plkv_version v;
+	const char *why;
 	unsigned int i;
 	struct mod m;
-	int fd, rc, st = -1;
+	int fd, st = -1;
 	pid_t pid;
 
 	REQUIRE_UNLOADABLE(&m);
-	rc = unload();
-	ASSERT_EQ(0, rc) TH_LOG("rmmod: %s", strerror(-rc));
-	ASSERT_TRUE(wait_for(false, PLKV_DEVICE));
-	ASSERT_EQ(0, load(m.ko, "max_user_bytes=8388608 max_seg_size=4194304 "
-			      "default_seg_size=2097152 max_user_segments=2"));
-	ASSERT_TRUE(wait_for(true, PLKV_DEVICE));
+	why = reload(&m, "max_user_bytes=8388608 max_seg_size=4194304 "
+		     "default_seg_size=2097152 max_user_segments=2");
+	ASSERT_TRUE(!why) TH_LOG("%s", why);
 	fd = kd_open();
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, kd_version(fd, &v));
@@ -363,11 +373,8 @@ TEST_TIMEOUT(per_user_quota, 60)
 		kd_destroy(fd, names[i]);
 	close(fd);
 
-	rc = unload();
-	EXPECT_EQ(0, rc) TH_LOG("rmmod: %s", strerror(-rc));
-	ASSERT_TRUE(wait_for(false, PLKV_DEVICE));
-	ASSERT_EQ(0, load(m.ko, m.params)) TH_LOG("parameters \"%s\"", m.params);
-	ASSERT_TRUE(wait_for(true, PLKV_DEVICE));
+	why = reload(&m, m.params);	/* back as it was */
+	ASSERT_TRUE(!why) TH_LOG("%s (parameters \"%s\")", why, m.params);
 }
 
 TEST_HARNESS_MAIN

@@ -110,15 +110,13 @@ static int mprotect_exec(plkv_t *kv)
 
 TEST_F(strict, executable_mapping_kills)
 {
-	EXPECT_TRUE(killed(client_status(self->name, map_exec)));
-	expect_intact(_metadata, self->kv);
+	EXPECT_ATTACK_KILLED(map_exec, "");
 	EXPECT_TRUE(lived(client_status(self->loose, map_exec)));
 }
 
 TEST_F(strict, mprotect_to_executable_kills)
 {
-	EXPECT_TRUE(killed(client_status(self->name, mprotect_exec)));
-	expect_intact(_metadata, self->kv);
+	EXPECT_ATTACK_KILLED(mprotect_exec, "");
 	EXPECT_TRUE(lived(client_status(self->loose, mprotect_exec)));
 }
 
@@ -147,8 +145,7 @@ static int proc_mem_write_text(plkv_t *kv)
 
 TEST_F(strict, proc_mem_write_kills)
 {
-	EXPECT_TRUE(killed(client_status(self->name, proc_mem_write_text)));
-	expect_intact(_metadata, self->kv);
+	EXPECT_ATTACK_KILLED(proc_mem_write_text, "");
 	EXPECT_TRUE(lived(client_status(self->loose, proc_mem_write_text)));
 }
 
