@@ -108,6 +108,7 @@ int plkv_engine_format(struct plkv *kv, const struct plkv_options *opts)
 	unsigned c;
 
 	(void)opts;	/* the header holds the same, validated values */
+	kv->hooks = &plkv_engine_hooks;	/* core's recovery calls these */
 	if (eng_layout(h->mem_limit, h->chunk_min, h->hash_power_init, &l) ||
 	    l.size > h->engine_size)
 		return -EINVAL;
@@ -145,6 +146,7 @@ int plkv_engine_attach(struct plkv *kv)
 	struct plkv_engine *e = eng(kv);
 	struct eng_layout l;
 
+	kv->hooks = &plkv_engine_hooks;	/* core's recovery calls these */
 	if (e->magic != ENG_MAGIC)
 		return PLKV_EBADSEG;
 	if (e->version != ENG_VERSION)

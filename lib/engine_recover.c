@@ -2,15 +2,15 @@
 /*
  * Recovery hooks: what the engine does when a thread died inside it.
  *
- * Two moments (core.h):
- *  - plkv_engine_repair_lock(): someone takes a lock whose owner died.  The
+ * Two moments, registered with core as struct plkv_engine_hooks (core.h):
+ *  - repair_lock(): someone takes a lock whose owner died.  The
  *    structure that lock guards must be made consistent before the caller
  *    uses it: a stripe lock finishes or undoes the dead thread's
  *    transaction, eviction or bucket migration in that stripe (taking the
  *    LRU and slab locks it needs, in the usual order); an LRU lock rebuilds
  *    its lists; a slab lock its free list; the EXPAND lock finishes the
  *    bucket being migrated.
- *  - plkv_engine_recover_slot(): later, holding no lock, a survivor
+ *  - recover_slot(): later, holding no lock, a survivor
  *    finishes the rest from the dead thread's op record: frees an item it
  *    had allocated but not linked (PH_ALLOC), and re-runs every resolver
  *    under its lock in case a lock was never contended (each is
@@ -122,8 +122,8 @@ static void resolve_stripe(struct plkv_ctx *ctx, unsigned idx, uint32_t slot)
  * was itself cut short by a death.  So each repair finishes them all, not
  * only dead_slot's.
  */
-void plkv_engine_repair_lock(struct plkv_ctx *ctx, unsigned idx,
-			     uint32_t dead_slot)
+static void eng_repair_lock(struct plkv_ctx *ctx, unsigned idx,
+			    uint32_t dead_slot)
 {
 	uint32_t s;
 
@@ -146,7 +146,7 @@ void plkv_engine_repair_lock(struct plkv_ctx *ctx, unsigned idx,
 	 * CRAWL: no state. */
 }
 
-void plkv_engine_recover_slot(struct plkv_ctx *ctx, uint32_t slot)
+static void eng_recover_slot(struct plkv_ctx *ctx, uint32_t slot)
 {
 	struct plkv *kv = ctx->kv;
 	struct plkv_oprec *r = eng_slot_op(kv, slot);
@@ -179,7 +179,7 @@ void plkv_engine_recover_slot(struct plkv_ctx *ctx, uint32_t slot)
 	__atomic_store_n(&r->state, 0, __ATOMIC_RELEASE);
 }
 
-void plkv_engine_retire_slot(struct plkv_ctx *ctx, uint32_t slot)
+static void eng_retire_slot(struct plkv_ctx *ctx, uint32_t slot)
 {
 	struct plkv_slot *s = plkv_slot_rec(ctx->kv, slot);
 	struct plkv_engine *e = eng(ctx->kv);
@@ -194,3 +194,9 @@ void plkv_engine_retire_slot(struct plkv_ctx *ctx, uint32_t slot)
 		s->stat[i] = 0;
 	}
 }
+
+const struct plkv_engine_hooks plkv_engine_hooks = {
+	.repair_lock = eng_repair_lock,
+	.recover_slot = eng_recover_slot,
+	.retire_slot = eng_retire_slot,
+};

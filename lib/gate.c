@@ -163,7 +163,7 @@ static int slot_take(struct plkv *kv, struct plkv_tls *t, bool recovery)
  * first. */
 static void slot_put(struct plkv_ctx *ctx)
 {
-	plkv_engine_retire_slot(ctx, ctx->slot);
+	ctx->kv->hooks->retire_slot(ctx, ctx->slot);
 	atomic_store((_Atomic uint32_t *)&ctx->t->rec->state, PLKV_SLOT_FREE);
 	ctx->kv->ops->thread_unregister(ctx->kv, ctx->slot);
 }

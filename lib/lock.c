@@ -39,7 +39,7 @@ static void lock_repair(struct plkv_ctx *ctx, unsigned idx, uint32_t dead)
 	/* Core locks guard records that are written field by field with
 	 * the state last; nothing to rebuild. */
 	if (idx >= PLKV_LOCK_ENGINE_FIRST)
-		plkv_engine_repair_lock(ctx, idx, dead);
+		ctx->kv->hooks->repair_lock(ctx, idx, dead);
 }
 
 /* Mark the word died if its owner's process is gone (user backend). */

@@ -463,7 +463,7 @@ static void release_other_slots(struct plkv_ctx *ctx)
 		if (s == ctx->slot || rec->pid != me ||
 		    rec->state != PLKV_SLOT_ACTIVE)
 			continue;
-		plkv_engine_retire_slot(ctx, s);
+		kv->hooks->retire_slot(ctx, s);
 		atomic_store((_Atomic uint32_t *)&rec->state, PLKV_SLOT_FREE);
 		kv->ops->thread_unregister(kv, s);
 	}

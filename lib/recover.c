@@ -84,9 +84,9 @@ void plkv_recover_slot(struct plkv_ctx *ctx, uint32_t dead)
 	/* Locks first: the engine's recovery may need any of them, and a
 	 * marked lock is repaired by whoever takes it. */
 	recover_sweep_locks(ctx, dead);
-	plkv_engine_recover_slot(ctx, dead);
+	ctx->kv->hooks->recover_slot(ctx, dead);
 	recover_sweep_locks(ctx, dead);
-	plkv_engine_retire_slot(ctx, dead);
+	ctx->kv->hooks->retire_slot(ctx, dead);
 	memset(&s->op, 0, sizeof(s->op));
 	memset(s->stat, 0, sizeof(s->stat));
 	atomic_store((_Atomic uint32_t *)&s->state, PLKV_SLOT_FREE);

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The process-private handle (struct plkv), a thread's state for it, one
+ * call's context, and the translation between offsets in the segment and
+ * this process's pointers.
+ */
+#ifndef PLKV_HANDLE_H
+#define PLKV_HANDLE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <pthread.h>
+
+#include "plkv.h"
+#include "seg.h"
+#include "slot.h"
+
+struct plkv_backend_ops;
+struct plkv_engine_hooks;
+
+struct plkv {
+	char name[PLKV_NAME_MAX];
+	int backend;			/* enum plkv_backend */
+	const struct plkv_backend_ops *ops;
+	int fd;
+	int pkey;			/* -1: unprotected */
+	uint32_t pkru_allow;		/* PKRU inside a call */
+	uint32_t pkru_deny;		/* PKRU outside */
+	char *base;
+	uint64_t size;
+	uint32_t owner_uid;		/* the segment's, as the backend says */
+	struct plkv_hdr *hdr;
+	struct plkv_seg_khdr *khdr;
+	void *engine;			/* = base + hdr->engine_off */
+	pthread_key_t tkey;		/* -> struct plkv_tls */
+	uint32_t death_gen_seen;
+	uint32_t wrpkru_found;
+	int proc_index;			/* our plkv_proc_rec */
+	uint32_t pid;			/* getpid() at open: no system call
+					 * inside the gate to ask again */
+	uint64_t id;			/* unique to this open in the process */
+	uint64_t start_time;
+	_Atomic int64_t last_scan;	/* user backend liveness scan, s */
+	bool no_recover;		/* PLKV_O_NO_RECOVER */
+	bool strict;			/* the store is PLKV_SEG_F_STRICT */
+	const struct plkv_engine_hooks *hooks;	/* the engine's, for recovery */
+};
+
+/* Per-thread, per-handle private state. */
+struct plkv_tls {
+	struct plkv *kv;
+	uint64_t kv_id;			/* kv->id when this was made */
+	uint32_t slot;
+	uint32_t tid;
+	struct plkv_slot *rec;
+	uint32_t depth;			/* gate nesting */
+};
+
+/* One library call of one thread: what engine functions receive. */
+struct plkv_ctx {
+	struct plkv *kv;
+	struct plkv_tls *t;
+	struct plkv_oprec *op;		/* = &t->rec->op */
+	uint32_t slot;
+	int64_t now;			/* Unix seconds at entry */
+};
+
+static inline void *plkv_ptr(const struct plkv *kv, plkv_off_t off)
+{
+	return off ? kv->base + off : NULL;
+}
+
+static inline plkv_off_t plkv_off(const struct plkv *kv, const void *p)
+{
+	return p ? (plkv_off_t)((const char *)p - kv->base) : 0;
+}
+
+/*
+ * Caller memory must not lie in the segment: the library reads keys and
+ * values and writes results while the key is granted, so a stray pointer
+ * passed in would let a buggy client write (or read out) the store through
+ * the library.  One range test per pointer.
+ */
+static inline bool plkv_outside(const struct plkv *kv, const void *p,
+				size_t len)
+{
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)kv->base;
+
+	return !p || a + len <= lo || a >= lo + kv->size;
+}
+
+static inline struct plkv_slot *plkv_slot_rec(const struct plkv *kv,
+					      uint32_t slot)
+{
+	return (struct plkv_slot *)plkv_ptr(kv, kv->hdr->slots_off) + slot;
+}
+
+#endif /* PLKV_HANDLE_H */

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Robust lock words: the lock table's words, their release counts for
+ * optimistic readers, and the locks built on them (lock.c).
+ */
+#ifndef PLKV_LOCKWORD_H
+#define PLKV_LOCKWORD_H
+
+#include "compiler.h"
+#include "handle.h"
+
+static inline _Atomic uint32_t *plkv_lockword(const struct plkv *kv,
+					      unsigned idx)
+{
+	return (_Atomic uint32_t *)(kv->base + PLKV_LOCK_TABLE_OFF +
+				    (size_t)idx * PLKV_LOCK_STRIDE);
+}
+
+/*
+ * Optimistic readers, seqlock style: the word after each lock word, in
+ * its cache line, counts the lock's releases (plkv_unlock() bumps it), so
+ * a reader that copies what a lock guards without taking it can tell
+ * afterwards whether a holder came or went: plkv_read_begin() before,
+ * plkv_read_valid() after.  Such a reader writes nothing shared, so
+ * readers in different processes don't bounce the lock's cache line.
+ * What it reads may be mid-change: it must bounds-check every offset
+ * before following it and trust nothing until plkv_read_valid().  The
+ * fences are for the compiler; x86 keeps loads in order with loads and
+ * stores with stores, and a lock's compare-and-swap is a full barrier.
+ */
+static inline _Atomic uint32_t *plkv_lockseq(const struct plkv *kv,
+					     unsigned idx)
+{
+	return plkv_lockword(kv, idx) + 1;
+}
+
+/* False while the lock is held: take it instead. */
+static inline bool plkv_read_begin(const struct plkv *kv, unsigned idx,
+				   uint32_t *seq)
+{
+	*seq = atomic_load_explicit(plkv_lockseq(kv, idx),
+				    memory_order_acquire);
+	return atomic_load_explicit(plkv_lockword(kv, idx),
+				    memory_order_acquire) == 0;
+}
+
+/* True if no holder took the lock since plkv_read_begin(). */
+static inline bool plkv_read_valid(const struct plkv *kv, unsigned idx,
+				   uint32_t seq)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(plkv_lockword(kv, idx),
+				    memory_order_relaxed) == 0 &&
+	       atomic_load_explicit(plkv_lockseq(kv, idx),
+				    memory_order_relaxed) == seq;
+}
+
+/*
+ * plkv_lock() returns 0 with the lock held.  If the previous owner died
+ * holding it, the lock is taken over and the engine's repair hook runs
+ * (kv->hooks->repair_lock, which may take other locks) before plkv_lock()
+ * returns, so callers always see a consistent structure.
+ */
+PLKV_HIDDEN void plkv_lock(struct plkv_ctx *ctx, unsigned idx);
+PLKV_HIDDEN bool plkv_trylock(struct plkv_ctx *ctx, unsigned idx);
+PLKV_HIDDEN void plkv_unlock(struct plkv_ctx *ctx, unsigned idx);
+PLKV_HIDDEN bool plkv_lock_held(struct plkv_ctx *ctx, unsigned idx);
+
+#endif /* PLKV_LOCKWORD_H */
