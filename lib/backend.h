@@ -44,10 +44,11 @@ struct plkv_backend_ops {
 	 * every other slot is taken (PLKV_THREAD_F_RECOVERY) */
 	int (*thread_register)(struct plkv *kv, uint32_t *slot, bool recovery);
 	void (*thread_unregister)(struct plkv *kv, uint32_t slot);
-	/* Sleep while *word == expected: 0, -ETIMEDOUT, -EAGAIN, -EINTR. */
-	int (*wait)(struct plkv *kv, _Atomic uint32_t *word,
-		    uint32_t expected, int64_t timeout_ns);
-	void (*wake)(struct plkv *kv, _Atomic uint32_t *word, int nr);
+	/* Sleep while lock word idx == expected: 0, -ETIMEDOUT, -EAGAIN,
+	 * -EINTR.  Wake up to nr sleepers on it. */
+	int (*wait)(struct plkv *kv, unsigned idx, uint32_t expected,
+		    int64_t timeout_ns);
+	void (*wake)(struct plkv *kv, unsigned idx, int nr);
 	/* Process records; marks newly found deaths.  Returns the count
 	 * (possibly more than cap) or an error. */
 	int (*procs)(struct plkv *kv, struct plkv_proc_view *v, int cap);

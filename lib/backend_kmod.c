@@ -255,15 +255,15 @@ static void kmod_thread_unregister(struct plkv *kv, uint32_t slot)
 	kv_ioctl(kv, PLKV_IOC_THREAD_UNREG, &t);
 }
 
-static int kmod_wait(struct plkv *kv, _Atomic uint32_t *word,
-		     uint32_t expected, int64_t timeout_ns)
+static int kmod_wait(struct plkv *kv, unsigned idx, uint32_t expected,
+		     int64_t timeout_ns)
 {
 	struct plkv_wait w;
 	bool granted;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
-	w.offset = (uint64_t)((char *)word - kv->base);
+	w.offset = plkv_lock_off(idx);
 	w.expected = expected;
 	w.timeout_ns = timeout_ns;
 	/* One try, no EINTR loop (xioctl's): the lock code decides. */
@@ -273,12 +273,12 @@ static int kmod_wait(struct plkv *kv, _Atomic uint32_t *word,
 	return rc;
 }
 
-static void kmod_wake(struct plkv *kv, _Atomic uint32_t *word, int nr)
+static void kmod_wake(struct plkv *kv, unsigned idx, int nr)
 {
 	struct plkv_wake w;
 
 	memset(&w, 0, sizeof(w));
-	w.offset = (uint64_t)((char *)word - kv->base);
+	w.offset = plkv_lock_off(idx);
 	w.count = (uint32_t)nr;
 	kv_ioctl(kv, PLKV_IOC_WAKE, &w);
 }

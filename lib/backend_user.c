@@ -238,12 +238,12 @@ static void user_thread_unregister(struct plkv *kv, uint32_t slot)
 	atomic_store((_Atomic uint32_t *)&s->pid, 0);
 }
 
-static int user_wait(struct plkv *kv, _Atomic uint32_t *word,
-		     uint32_t expected, int64_t timeout_ns)
+static int user_wait(struct plkv *kv, unsigned idx, uint32_t expected,
+		     int64_t timeout_ns)
 {
+	_Atomic uint32_t *word = plkv_lockword(kv, idx);
 	struct timespec ts, *tsp = NULL;
 
-	(void)kv;
 	if (timeout_ns >= 0) {
 		ts.tv_sec = timeout_ns / 1000000000;
 		ts.tv_nsec = timeout_ns % 1000000000;
@@ -254,10 +254,10 @@ static int user_wait(struct plkv *kv, _Atomic uint32_t *word,
 	return 0;
 }
 
-static void user_wake(struct plkv *kv, _Atomic uint32_t *word, int nr)
+static void user_wake(struct plkv *kv, unsigned idx, int nr)
 {
-	(void)kv;
-	syscall(SYS_futex, word, FUTEX_WAKE, nr, NULL, NULL, 0);
+	syscall(SYS_futex, plkv_lockword(kv, idx), FUTEX_WAKE, nr, NULL, NULL,
+		0);
 }
 
 /*

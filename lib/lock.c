@@ -133,7 +133,7 @@ static void lock_slow(struct plkv_ctx *ctx, unsigned idx,
 		if (!waiters)
 			since = park(ctx);
 		waiters = PLKV_LOCK_WAITERS;
-		if (kv->ops->wait(kv, w, v, tmo) == -ETIMEDOUT)
+		if (kv->ops->wait(kv, idx, v, tmo) == -ETIMEDOUT)
 			lock_check_owner(ctx, w, v);
 	}
 }
@@ -181,7 +181,7 @@ void plkv_unlock(struct plkv_ctx *ctx, unsigned idx)
 	old = atomic_exchange_explicit(w, 0, memory_order_release);
 
 	if (unlikely(old & PLKV_LOCK_WAITERS))
-		ctx->kv->ops->wake(ctx->kv, w, 1);
+		ctx->kv->ops->wake(ctx->kv, idx, 1);
 }
 
 bool plkv_lock_held(struct plkv_ctx *ctx, unsigned idx)

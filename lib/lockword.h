@@ -9,11 +9,17 @@
 #include "compiler.h"
 #include "handle.h"
 
+/* Lock idx's word, as an offset in the segment (the module's key for
+ * its waiters) and in this process. */
+static inline uint64_t plkv_lock_off(unsigned idx)
+{
+	return PLKV_LOCK_TABLE_OFF + (uint64_t)idx * PLKV_LOCK_STRIDE;
+}
+
 static inline _Atomic uint32_t *plkv_lockword(const struct plkv *kv,
 					      unsigned idx)
 {
-	return (_Atomic uint32_t *)(kv->base + PLKV_LOCK_TABLE_OFF +
-				    (size_t)idx * PLKV_LOCK_STRIDE);
+	return (_Atomic uint32_t *)(kv->base + plkv_lock_off(idx));
 }
 
 /*
