@@ -539,6 +539,23 @@ static uint32_t longest_call(struct plkv *kv, const struct plkv_proc_view *v,
 	return longest;
 }
 
+/* Recovery on request (plkvctl recover); calls do it as they notice. */
+PLKV_API int plkv_recover(plkv_t *kv, unsigned *recovered)
+{
+	struct plkv_ctx ctx;
+	int rc = plkv_enter_kv(kv, &ctx);
+
+	if (rc)
+		return rc;
+	rc = plkv_recover_dead(&ctx);
+	plkv_leave(&ctx);
+	if (rc < 0)
+		return rc;
+	if (recovered)
+		*recovered = (unsigned)rc;
+	return 0;
+}
+
 PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
 {
 	struct plkv_proc_view *v;

@@ -134,19 +134,3 @@ int plkv_recover_dead(struct plkv_ctx *ctx)
 		kv->ops->ack(kv, gen);
 	return n < 0 ? n : done;
 }
-
-PLKV_API int plkv_recover(plkv_t *kv, unsigned *recovered)
-{
-	struct plkv_ctx ctx;
-	int rc = plkv_enter_kv(kv, &ctx);
-
-	if (rc)
-		return rc;
-	rc = plkv_recover_dead(&ctx);
-	plkv_leave(&ctx);
-	if (rc < 0)
-		return rc;
-	if (recovered)
-		*recovered = (unsigned)rc;
-	return 0;
-}
