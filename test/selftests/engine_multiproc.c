@@ -267,7 +267,10 @@ static int run_proc(const char *name, unsigned id)
 	TH_LOG("proc %u: %llu ops, %llu values verified, %llu out of memory",
 	       id, (unsigned long long)ops, (unsigned long long)reads,
 	       (unsigned long long)nomem);
-	if (nomem * 100 > ops) {
+	/* An allocation gives up when the tail items stay busy through its
+	 * retries: rare, but under TCG on a loaded host (preempted holders)
+	 * it reached 1.2%.  A broken eviction shows as far more. */
+	if (nomem * 100 > ops * 5) {
 		TH_LOG("proc %u: out of memory too often", id);
 		bad = 1;
 	}
