@@ -75,6 +75,8 @@ exchange "stats detail on, a set, a get, a miss, a delete: counted" \
 exchange "stats detail off: nothing more counted" \
 	'stats detail off\r\nset foo:9 0 0 1\r\nx\r\nget foo:9\r\nstats detail dump\r\n' \
 	'OK\r\nSTORED\r\nVALUE foo:9 0 1\r\nx\r\nEND\r\nPREFIX foo get 2 hit 1 set 1 del 1\r\nEND\r\n'
+exchange "stats sizes: disabled, as memcached without track_sizes" \
+	'stats sizes\r\n' 'STAT sizes_status disabled\r\nEND\r\n'
 exchange "stats reset forgets the prefixes" \
 	'stats reset\r\nstats detail dump\r\n' 'RESET\r\nEND\r\n'
 

@@ -1028,6 +1028,11 @@ static void process_stats(struct conn *c, struct token *t, size_t nt)
 	} else if (strcmp(group, "detail") == 0) {
 		process_stats_detail(c, t, nt);
 		return;
+	} else if (strcmp(group, "sizes") == 0) {
+		/* memcached's answer without -o track_sizes: the store keeps
+		 * no item size histogram */
+		conn_printf(c, "STAT sizes_status disabled\r\nEND\r\n");
+		return;
 	} else if (strcmp(group, "cachedump") == 0) {
 		process_stats_cachedump(c, t, nt);
 		return;
