@@ -209,13 +209,9 @@ TEST_F(guard, ptrace_setting_pkru_kills_tracer)
 		pid_t v = fork();
 
 		if (v == 0) {
-			struct plkv_options o;
-			plkv_t *kv;
+			plkv_t *kv = open_client(self->name, NULL);
 
-			plkv_options_init(&o);
-			o.backend = PLKV_BACKEND_KMOD;
-			o.flags = 0;
-			if (plkv_open(self->name, &o, &kv))
+			if (!kv)
 				_exit(90);
 			ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 			raise(SIGSTOP);
@@ -306,13 +302,9 @@ TEST_F(guard, ptrace_setting_regs_inside_a_call_kills_tracer)
 		pid_t v = fork();
 
 		if (v == 0) {
-			struct plkv_options o;
-			plkv_t *kv;
+			plkv_t *kv = open_client(self->name, NULL);
 
-			plkv_options_init(&o);
-			o.backend = PLKV_BACKEND_KMOD;
-			o.flags = 0;
-			if (plkv_open(self->name, &o, &kv) ||
+			if (!kv ||
 			    write(kfd[1], &kv->pkey, sizeof(kv->pkey)) !=
 			    sizeof(kv->pkey))
 				_exit(90);

@@ -45,6 +45,23 @@ static __th_unused void expect_intact(struct th_test __th_unused *_metadata,
 	EXPECT_EQ(0, plkv_check(kv, msg, sizeof(msg))) TH_LOG("%s", msg);
 }
 
+/* Attach to the existing store name on the kmod backend: the handle,
+ * or NULL with *rc (may be NULL) set. */
+static __th_unused plkv_t *open_client(const char *name, int *rc)
+{
+	struct plkv_options o;
+	plkv_t *kv = NULL;
+	int err;
+
+	plkv_options_init(&o);
+	o.backend = PLKV_BACKEND_KMOD;
+	o.flags = 0;
+	err = plkv_open(name, &o, &kv);
+	if (rc)
+		*rc = err;
+	return err ? NULL : kv;
+}
+
 /* A client of its own: opens the store, runs fn, exits with its result
  * (90 when it cannot open).  Returns the wait status, -1 on error. */
 static __th_unused int client_status(const char *name, int (*fn)(plkv_t *kv))
@@ -53,13 +70,9 @@ static __th_unused int client_status(const char *name, int (*fn)(plkv_t *kv))
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		struct plkv_options o;
-		plkv_t *kv;
+		plkv_t *kv = open_client(name, NULL);
 
-		plkv_options_init(&o);
-		o.backend = PLKV_BACKEND_KMOD;
-		o.flags = 0;
-		if (plkv_open(name, &o, &kv))
+		if (!kv)
 			_exit(90);
 		_exit(fn(kv));
 	}

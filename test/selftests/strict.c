@@ -167,14 +167,9 @@ static int poke_child_text(const char *name, bool *poke_failed)
 		pid_t v = fork();
 
 		if (v == 0) {
-			struct plkv_options o;
 			long before = *(volatile long *)patched;
-			plkv_t *kv;
 
-			plkv_options_init(&o);
-			o.backend = PLKV_BACKEND_KMOD;
-			o.flags = 0;
-			if (plkv_open(name, &o, &kv))
+			if (!open_client(name, NULL))
 				_exit(90);
 			ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 			raise(SIGSTOP);
@@ -223,7 +218,6 @@ TEST_F(strict, ptrace_poke_kills_tracer)
 /* In a child that has not opened the strict store, so it may map code. */
 static int open_with_stray_wrpkru(const char *name)
 {
-	struct plkv_options o;
 	unsigned char *p;
 	plkv_t *kv;
 	int rc;
@@ -235,10 +229,7 @@ static int open_with_stray_wrpkru(const char *name)
 	put_wrpkru(p);
 	if (mprotect(p, 4096, PROT_READ | PROT_EXEC))
 		return 3;
-	plkv_options_init(&o);
-	o.backend = PLKV_BACKEND_KMOD;
-	o.flags = 0;
-	rc = plkv_open(name, &o, &kv);
+	kv = open_client(name, &rc);
 	if (rc == PLKV_EWRPKRU)
 		return 10;
 	if (rc)
