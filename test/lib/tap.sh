@@ -47,6 +47,15 @@ skip_all() {
 	exit 0
 }
 
+# ctl: the plkvctl of this tree, from a test one directory below the
+# tree's test/ (the host) or below its root (the VM's /plkv); else skip.
+need_plkvctl() {
+	top=$(cd "$(dirname "$0")/.." && pwd)
+	[ -x "$top/tools/plkvctl" ] || top=$(cd "$top/.." && pwd)
+	ctl=$top/tools/plkvctl
+	[ -x "$ctl" ] || skip_all "plkvctl not built"
+}
+
 finish() {
 	echo "1..$n"
 	echo "# totals: pass:$((n - failures - skips)) fail:$failures skip:$skips"

@@ -8,10 +8,7 @@ set -u
 
 . "$(dirname "$0")/../lib/tap.sh"
 echo "TAP version 13"
-top=$(cd "$(dirname "$0")/.." && pwd)
-[ -x "$top/tools/plkvctl" ] || top=$(cd "$top/.." && pwd)
-ctl=$top/tools/plkvctl
-[ -x "$ctl" ] || skip_all "plkvctl not built"
+need_plkvctl
 [ -e /dev/plkv ] || skip_all "no /dev/plkv (module not loaded)"
 
 seg="${PLKV_TEST_PREFIX:-}strict-$$"

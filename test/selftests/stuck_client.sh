@@ -14,10 +14,7 @@ set -u
 
 . "$(dirname "$0")/../lib/tap.sh"
 echo "TAP version 13"
-top=$(cd "$(dirname "$0")/.." && pwd)
-[ -x "$top/tools/plkvctl" ] || top=$(cd "$top/.." && pwd)
-ctl=$top/tools/plkvctl
-[ -x "$ctl" ] || skip_all "plkvctl not built"
+need_plkvctl
 
 seg="${PLKV_TEST_PREFIX:-}stuck-$$"
 tmp=/tmp/stuck_client.$$
