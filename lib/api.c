@@ -16,7 +16,7 @@
 #include "key.h"
 
 /* A key's length, and that it is the caller's memory, not the store's. */
-static int key_check_len(plkv_t *kv, const char *key, size_t klen)
+static inline __attribute__((always_inline)) int key_check_len(plkv_t *kv, const char *key, size_t klen)
 {
 	if (!key || klen == 0 || klen > ENG_KEY_MAX)
 		return PLKV_EBADKEY;
@@ -61,8 +61,9 @@ static void mut_leave(struct plkv_ctx *ctx)
 	plkv_leave(ctx);
 }
 
-/* The arguments of a single-key read (get, gat, peek). */
-static int read_check(plkv_t *kv, const char *key, size_t klen,
+/* The arguments of a single-key read (get, gat, peek); inline, so the
+ * checks a call can't need (a NULL pointer it never passes) fold away. */
+static inline __attribute__((always_inline)) int read_check(plkv_t *kv, const char *key, size_t klen,
 		      const void *buf, size_t cap, const struct plkv_meta *meta,
 		      const int64_t *prev_exptime)
 {
@@ -119,7 +120,7 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 	if (vivify) {
 		mut_leave(&ctx);
 	} else {
-		eng_after_op(&ctx, false);
+		eng_after_read(&ctx);
 		plkv_leave(&ctx);
 	}
 	return rc;
@@ -139,8 +140,8 @@ PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen, void *buf,
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
-	rc = eng_get(&ctx, key, klen, NULL, buf, cap, meta, NULL);
-	eng_after_op(&ctx, false);
+	rc = eng_get_plain(&ctx, key, klen, buf, cap, meta);
+	eng_after_read(&ctx);
 	plkv_leave(&ctx);
 	return rc;
 }
@@ -211,7 +212,7 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 		if (k->rc == 0)
 			used += k->meta.len;
 	}
-	eng_after_op(&ctx, false);
+	eng_after_read(&ctx);
 	plkv_leave(&ctx);
 	return 0;
 }

@@ -25,37 +25,7 @@
  * new bucket; assoc_migrate_resolve() redoes a bucket from any point.
  */
 #include "engine.h"
-
-static inline uint64_t mask(unsigned p)
-{
-	return (1ULL << p) - 1;
-}
-
-plkv_off_t *assoc_table(const struct plkv *kv, unsigned power)
-{
-	const struct plkv_engine *e = eng(kv);
-	plkv_off_t off = e->hash_off;
-
-	if ((power ^ e->hash_power_max) & 1)
-		off += e->hash_region_a;
-	return (plkv_off_t *)plkv_ptr(kv, off);
-}
-
-/* The bucket hv lives in now.  Hold hv's stripe lock. */
-plkv_off_t *assoc_bucket(const struct plkv *kv, uint32_t hv)
-{
-	uint64_t st = atomic_load_explicit(&eng(kv)->hash_state,
-					   memory_order_acquire);
-	unsigned p = HS_POWER(st);
-
-	if (HS_EXPANDING(st)) {
-		uint64_t ob = hv & mask(p - 1);
-
-		if (ob >= HS_BUCKET(st))
-			return &assoc_table(kv, p - 1)[ob];
-	}
-	return &assoc_table(kv, p)[hv & mask(p)];
-}
+#include "key.h"
 
 struct plkv_item *assoc_find(struct plkv_ctx *ctx, const char *key,
 			     size_t nkey, uint32_t hv)
@@ -67,7 +37,7 @@ struct plkv_item *assoc_find(struct plkv_ctx *ctx, const char *key,
 		struct plkv_item *it = I(kv, p);
 
 		if (it->hv == hv && it->nkey == nkey &&
-		    memcmp(item_key(it), key, nkey) == 0)
+		    plkv_key_eq(item_key(it), key, nkey))
 			return it;
 		p = it->h_next;
 	}
@@ -210,7 +180,7 @@ void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot)
 	aux = r->w[W_AUX];
 	if (aux && !chain_has(kv, old[i], aux)) {
 		struct plkv_item *it = I(kv, aux);
-		plkv_off_t *b = &new[it->hv & mask((unsigned)p)];
+		plkv_off_t *b = &new[it->hv & assoc_mask((unsigned)p)];
 
 		if (!chain_has(kv, *b, aux)) {	/* in neither: finish */
 			it->h_next = *b;
@@ -220,7 +190,7 @@ void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot)
 	while (old[i]) {
 		plkv_off_t x = old[i];
 		struct plkv_item *it = I(kv, x);
-		plkv_off_t *b = &new[it->hv & mask((unsigned)p)];
+		plkv_off_t *b = &new[it->hv & assoc_mask((unsigned)p)];
 
 		rec_set(r, W_AUX, x);
 		PLKV_CRASH_POINT(ctx);

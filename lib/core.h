@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include "plkv.h"
@@ -41,8 +42,62 @@
  * abandoned call of this thread and any process death noticed since the
  * last call, and reads the clock.  Leave revokes the key.
  */
-PLKV_HIDDEN int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx);
-PLKV_HIDDEN void plkv_leave(struct plkv_ctx *ctx);
+PLKV_HIDDEN void plkv_gate_open(struct plkv *kv);
+PLKV_HIDDEN void plkv_gate_close(struct plkv *kv);
+PLKV_HIDDEN int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx)
+	__attribute__((cold));
+/* The calling thread's record for the handle it used last (gate.c). */
+extern PLKV_HIDDEN __thread struct plkv_tls *plkv_tls_last
+	__attribute__((tls_model("initial-exec")));
+
+/* Unix seconds from the vDSO's coarse clock: no system call, and whole
+ * seconds are all memcached's times need. */
+static inline int64_t plkv_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * Inline, as every call's first step: the common case in a few loads (the
+ * thread's record for this open, no call of it in progress or abandoned,
+ * no death to look for).  Everything else is plkv_enter_slow()'s.
+ */
+static inline int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
+{
+	struct plkv_tls *t = plkv_tls_last;
+	int64_t now;
+
+	plkv_gate_open(kv);
+	now = plkv_clock();
+	ctx->kv = kv;
+	ctx->now = now;
+	if (unlikely(!t || t->kv != kv || t->kv_id != kv->id || t->depth ||
+		     t->rec->op.state ||
+		     kv->death_gen_seen !=
+		     atomic_load_explicit((_Atomic uint32_t *)
+					  &kv->khdr->death_gen,
+					  memory_order_relaxed) ||
+		     (kv->polls_liveness &&
+		      atomic_load_explicit(&kv->last_scan,
+					   memory_order_relaxed) != now)))
+		return plkv_enter_slow(kv, ctx);
+	ctx->t = t;
+	ctx->slot = t->slot;
+	ctx->op = &t->rec->op;
+	t->depth = 1;
+	t->rec->call_since = (uint32_t)now;
+	return 0;
+}
+
+static inline void plkv_leave(struct plkv_ctx *ctx)
+{
+	ctx->t->rec->call_since = 0;
+	ctx->t->depth = 0;
+	plkv_gate_close(ctx->kv);
+}
 
 /*
  * plkv_enter() for a public call with no other argument to check before
@@ -54,9 +109,8 @@ static inline int plkv_enter_kv(struct plkv *kv, struct plkv_ctx *ctx)
 {
 	return kv ? plkv_enter(kv, ctx) : -EINVAL;
 }
-/* Grant/revoke the key without the rest of the gate (open, close). */
-PLKV_HIDDEN void plkv_gate_open(struct plkv *kv);
-PLKV_HIDDEN void plkv_gate_close(struct plkv *kv);
+/* plkv_gate_open/close (above) grant/revoke the key without the rest of
+ * the gate (open, close). */
 /* Around a system call inside a call: see gate.c. */
 PLKV_HIDDEN bool plkv_gate_suspend(struct plkv *kv);
 PLKV_HIDDEN void plkv_gate_resume(struct plkv *kv, bool granted);
@@ -118,7 +172,6 @@ PLKV_HIDDEN bool plkv_slot_alive(struct plkv *kv, uint32_t slot);
 
 /* ---- misc ---- */
 
-PLKV_HIDDEN int64_t plkv_clock(void);
 PLKV_HIDDEN uint64_t plkv_proc_start_time(pid_t pid);
 
 #endif /* PLKV_CORE_H */

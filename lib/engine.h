@@ -26,8 +26,9 @@
 #include "core.h"
 
 #define ENG_MAGIC		0x31454e49474e454bULL	/* "KENGINE1" */
-#define ENG_VERSION		3	/* 2: XXH3 key hash; 3: hot words
-					 * on lines of their own */
+#define ENG_VERSION		4	/* 2: XXH3 key hash; 3: hot words
+					 * on lines of their own; 4:
+					 * flush_ever, act in the CAS word */
 
 #define ENG_PAGE_SIZE		(1u << 20)	/* slab page */
 #define ENG_CHUNK_MAX		(ENG_PAGE_SIZE / 2) /* largest class chunk */
@@ -75,9 +76,19 @@ static inline unsigned eng_stripe_lock(uint32_t hv)
 #define ITEM_STALE	0x10	/* invalidated (md I), value kept */
 #define ITEM_TOKEN_SENT	0x20	/* a win token was handed out */
 
-/* act: hints written by readers (stripe lock) and the LRU (LRU lock) */
+/*
+ * act: memcached's fetched/active hints, set by readers and cleared by
+ * the LRU, in the top two bits of the CAS word (item_act()).  There a
+ * reader that found the item without the stripe lock sets them with one
+ * compare-and-swap of the whole word, which succeeds only on the item it
+ * read: a CAS value is never handed out twice, so a chunk freed and reused
+ * meanwhile holds another word.  Gets then write no lock word, and gets
+ * from several processes don't take turns on the stripes' cache lines.
+ */
 #define ACT_FETCHED	0x01
 #define ACT_ACTIVE	0x02
+#define ACT_SHIFT	62
+#define ITEM_CAS_MASK	((1ULL << ACT_SHIFT) - 1)
 
 enum { LRU_HOT = 0, LRU_WARM = 1, LRU_COLD = 2, LRU_NSEG = 3 };
 #define LRU_NONE	0xff
@@ -87,7 +98,8 @@ struct plkv_item {
 	plkv_off_t next;	/* LRU forward (authoritative) / free list /
 				 * continuation chain */
 	plkv_off_t prev;	/* LRU backward (derived) */
-	uint64_t cas;
+	uint64_t cas_act;	/* CAS value | act << ACT_SHIFT: item_cas(),
+				 * item_act() */
 	int64_t exptime;	/* absolute Unix seconds, 0 = never */
 	int64_t time;		/* last access or update */
 	_Atomic uint32_t refcount;
@@ -98,8 +110,7 @@ struct plkv_item {
 	uint8_t slab_class;	/* set when the page is carved, never changes */
 	uint8_t nkey;
 	uint8_t lru;		/* LRU segment (LRU lock) */
-	uint8_t act;		/* ACT_* */
-	uint8_t pad[2];
+	uint8_t pad[3];
 	char data[];		/* key, then value (chunked: see item_val) */
 };
 
@@ -196,6 +207,9 @@ struct plkv_engine {
 	int64_t flush_time;
 	int64_t flush_pending;
 	uint64_t cmd_flush;
+	uint32_t flush_ever;		/* a flush_all was ever issued: until
+					 * then a get tests this word only */
+	uint32_t pad1;
 
 	/* written by stores, each on a line of its own */
 	_Alignas(64) _Atomic uint64_t cas_next;
@@ -338,6 +352,107 @@ static inline char *item_key(struct plkv_item *it)
 	return it->data;
 }
 
+static inline uint64_t item_cas(const struct plkv_item *it)
+{
+	return __atomic_load_n(&it->cas_act, __ATOMIC_RELAXED) & ITEM_CAS_MASK;
+}
+
+static inline uint8_t item_act(const struct plkv_item *it)
+{
+	return (uint8_t)(__atomic_load_n(&it->cas_act, __ATOMIC_RELAXED) >>
+			 ACT_SHIFT);
+}
+
+/* Atomic, as readers without the lock may set bits at the same time. */
+static inline void item_act_set(struct plkv_item *it, uint8_t bits)
+{
+	__atomic_fetch_or(&it->cas_act, (uint64_t)bits << ACT_SHIFT,
+			  __ATOMIC_RELAXED);
+}
+
+static inline void item_act_clear(struct plkv_item *it, uint8_t bits)
+{
+	__atomic_fetch_and(&it->cas_act, ~((uint64_t)bits << ACT_SHIFT),
+			   __ATOMIC_RELAXED);
+}
+
+/* A new CAS value for a linked item, its act bits kept. */
+static inline void item_set_cas(struct plkv_item *it, uint64_t cas)
+{
+	uint64_t w = __atomic_load_n(&it->cas_act, __ATOMIC_RELAXED);
+
+	while (!__atomic_compare_exchange_n(&it->cas_act, &w,
+					    (w & ~ITEM_CAS_MASK) | cas, false,
+					    __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+}
+
+static inline uint64_t assoc_mask(unsigned power)
+{
+	return (1ULL << power) - 1;
+}
+
+/* The table of a power: region A for powers of hash_power_max's parity. */
+static inline plkv_off_t *assoc_table(const struct plkv *kv, unsigned power)
+{
+	const struct plkv_engine *e = eng(kv);
+	plkv_off_t off = e->hash_off;
+
+	if ((power ^ e->hash_power_max) & 1)
+		off += e->hash_region_a;
+	return (plkv_off_t *)plkv_ptr(kv, off);
+}
+
+/* The bucket hv lives in under hash state st (inline: every get). */
+static inline plkv_off_t *assoc_bucket_in(const struct plkv *kv,
+					  uint64_t st, uint32_t hv)
+{
+	unsigned p = HS_POWER(st);
+
+	if (HS_EXPANDING(st)) {
+		uint64_t ob = hv & assoc_mask(p - 1);
+
+		if (ob >= HS_BUCKET(st))
+			return &assoc_table(kv, p - 1)[ob];
+	}
+	return &assoc_table(kv, p)[hv & assoc_mask(p)];
+}
+
+/* The bucket hv lives in now.  Hold hv's stripe lock. */
+static inline plkv_off_t *assoc_bucket(const struct plkv *kv, uint32_t hv)
+{
+	return assoc_bucket_in(kv, atomic_load_explicit(&eng(kv)->hash_state,
+							memory_order_acquire),
+			       hv);
+}
+
+static inline bool item_expired(const struct plkv_ctx *ctx,
+				const struct plkv_item *it)
+{
+	return it->exptime != 0 && it->exptime <= eng_now(ctx);
+}
+
+/*
+ * flush_all: an immediate flush hides every item with a smaller CAS (so
+ * items stored later in the same second survive); a delayed one hides the
+ * items last updated before its deadline once the deadline has come.
+ */
+static inline bool item_flushed(const struct plkv_ctx *ctx,
+				const struct plkv_item *it)
+{
+	const struct plkv_engine *e = eng(ctx->kv);
+	int64_t pend;
+
+	if (likely(!__atomic_load_n(&e->flush_ever, __ATOMIC_RELAXED)))
+		return false;
+	pend = __atomic_load_n(&e->flush_pending, __ATOMIC_RELAXED);
+	return item_cas(it) < __atomic_load_n(&e->flush_cas,
+					      __ATOMIC_RELAXED) ||
+	       it->time < __atomic_load_n(&e->flush_time, __ATOMIC_RELAXED) ||
+	       (pend && eng_now(ctx) >= pend && it->time < pend);
+}
+
 /* ---- engine.c ---- */
 PLKV_HIDDEN void eng_op_begin(struct plkv_ctx *ctx, uint32_t op);
 PLKV_HIDDEN void eng_op_end(struct plkv_ctx *ctx);
@@ -375,8 +490,6 @@ PLKV_HIDDEN uint64_t item_nchunks(const struct plkv *kv,
 				  const struct plkv_item *it);
 PLKV_HIDDEN plkv_off_t item_chain(const struct plkv *kv,
 				  struct plkv_item *it);
-PLKV_HIDDEN bool item_expired(struct plkv_ctx *ctx, struct plkv_item *it);
-PLKV_HIDDEN bool item_flushed(struct plkv_ctx *ctx, struct plkv_item *it);
 PLKV_HIDDEN void item_free_linked(struct plkv_ctx *ctx, plkv_off_t it,
 				  uint64_t dest);
 PLKV_HIDDEN void item_free_owned(struct plkv_ctx *ctx, uint32_t slot);
@@ -390,7 +503,6 @@ PLKV_HIDDEN int64_t item_realtime(struct plkv_ctx *ctx, int64_t exptime);
 PLKV_HIDDEN uint64_t item_size(const struct plkv_item *it);
 
 /* ---- assoc.c ---- */
-PLKV_HIDDEN plkv_off_t *assoc_bucket(const struct plkv *kv, uint32_t hv);
 PLKV_HIDDEN int assoc_walk_stripe(struct plkv_ctx *ctx, unsigned s,
 				  int (*fn)(void *arg, struct plkv_item *it),
 				  void *arg);
@@ -399,7 +511,6 @@ PLKV_HIDDEN int assoc_walk_stripe(struct plkv_ctx *ctx, unsigned s,
 PLKV_HIDDEN int eng_dump_stripe(struct plkv_ctx *ctx, unsigned s,
 				struct plkv_dump_item **out, size_t *n,
 				size_t *cap);
-PLKV_HIDDEN plkv_off_t *assoc_table(const struct plkv *kv, unsigned power);
 PLKV_HIDDEN struct plkv_item *assoc_find(struct plkv_ctx *ctx,
 					 const char *key, size_t nkey,
 					 uint32_t hv);
@@ -411,6 +522,15 @@ PLKV_HIDDEN void assoc_maybe_grow(struct plkv_ctx *ctx);
 PLKV_HIDDEN int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget);
 PLKV_HIDDEN void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot);
 PLKV_HIDDEN void assoc_repair_expand(struct plkv_ctx *ctx, uint32_t slot);
+
+/* After a read, outside its locks: help a growing table along (inline:
+ * every get pays this one load). */
+static inline void eng_after_read(struct plkv_ctx *ctx)
+{
+	if (unlikely(HS_EXPANDING(atomic_load_explicit(
+			&eng(ctx->kv)->hash_state, memory_order_relaxed))))
+		assoc_expand_step(ctx, ENG_GROW_STEP);
+}
 
 /* ---- lru.c ---- */
 PLKV_HIDDEN unsigned item_lru_class(const struct plkv_item *it);
@@ -424,7 +544,7 @@ PLKV_HIDDEN bool lru_evict(struct plkv_ctx *ctx, unsigned cls,
 PLKV_HIDDEN int lru_evict_item(struct plkv_ctx *ctx, unsigned cls,
 			       struct plkv_item *it);
 PLKV_HIDDEN unsigned lru_crawl(struct plkv_ctx *ctx, unsigned cls,
-			       unsigned budget);
+			       unsigned budget, bool maintainer);
 PLKV_HIDDEN void lru_repair(struct plkv_ctx *ctx, unsigned cls,
 			    struct plkv_oprec *dead);
 PLKV_HIDDEN bool lru_contains(const struct plkv *kv, unsigned cls,
@@ -452,6 +572,10 @@ PLKV_HIDDEN int eng_touch(struct plkv_ctx *ctx, const char *key,
 			  size_t nkey, int64_t exptime);
 PLKV_HIDDEN int eng_flush(struct plkv_ctx *ctx, int64_t delay);
 PLKV_HIDDEN int eng_maintain(struct plkv_ctx *ctx, unsigned budget);
+PLKV_HIDDEN int eng_get_plain(struct plkv_ctx *ctx, const char *key,
+			      size_t nkey, void *buf, size_t cap,
+			      struct plkv_meta *meta);
+/* After a command, outside its locks: growth and crawler steps. */
 PLKV_HIDDEN void eng_after_op(struct plkv_ctx *ctx, bool mutated);
 PLKV_HIDDEN bool eng_parse_u64(const char *s, size_t n, uint64_t *out);
 

@@ -119,25 +119,25 @@ static void tls_destroy(void *p);
  * load through %fs instead of a __tls_get_addr() call; 8 bytes fit the
  * static TLS that glibc keeps for libraries opened later (dlopen).
  */
-static __thread struct plkv_tls *tls_last
+__thread struct plkv_tls *plkv_tls_last
 	__attribute__((tls_model("initial-exec")));
 
 static inline struct plkv_tls *tls_lookup(struct plkv *kv)
 {
-	struct plkv_tls *t = tls_last;
+	struct plkv_tls *t = plkv_tls_last;
 
 	if (likely(t && t->kv == kv && t->kv_id == kv->id))
 		return t;
 	t = pthread_getspecific(kv->tkey);
 	if (t)
-		tls_last = t;
+		plkv_tls_last = t;
 	return t;
 }
 
 static void tls_forget(struct plkv_tls *t)
 {
-	if (tls_last == t)
-		tls_last = NULL;
+	if (plkv_tls_last == t)
+		plkv_tls_last = NULL;
 }
 
 /* Take a fresh thread slot for t and make its record ours. */
@@ -209,7 +209,7 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 		return rc;
 	}
 	pthread_setspecific(kv->tkey, t);
-	tls_last = t;
+	plkv_tls_last = t;
 	*out = t;
 	return 0;
 }
@@ -339,7 +339,7 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
 		if (rc)
 			return rc;
 	}
-	if (kv->ops->polls_liveness &&
+	if (kv->polls_liveness &&
 	    atomic_exchange(&kv->last_scan, ctx->now) != ctx->now &&
 	    scan_claim(kv, ctx->now))
 		kv->ops->procs(kv, NULL, 0);	/* marks deaths: death_gen */
@@ -352,38 +352,20 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
 	return 0;
 }
 
-int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
+/* Everything but the common case: first call of a thread, an abandoned
+ * call to recover, deaths to look for or to recover. */
+int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx)
 {
 	int rc;
 
-	plkv_gate_open(kv);
-	ctx->kv = kv;
-	ctx->now = plkv_clock();
 	ctx->t = tls_lookup(kv);
-	if (likely(ctx->t && !ctx->t->depth && !ctx->t->rec->op.state &&
-		   kv->death_gen_seen ==
-		   atomic_load_explicit((_Atomic uint32_t *)&kv->khdr->death_gen,
-					memory_order_relaxed) &&
-		   (!kv->ops->polls_liveness ||
-		    atomic_load_explicit(&kv->last_scan,
-					 memory_order_relaxed) == ctx->now))) {
-		ctx->slot = ctx->t->slot;
-		ctx->op = &ctx->t->rec->op;
-	} else {
-		rc = gate_slow(kv, ctx);
-		if (rc) {
-			plkv_gate_close(kv);
-			return rc;
-		}
+	rc = gate_slow(kv, ctx);
+	if (rc) {
+		plkv_gate_close(kv);
+		return rc;
 	}
 	ctx->t->depth = 1;
 	ctx->t->rec->call_since = (uint32_t)ctx->now;
 	return 0;
 }
 
-void plkv_leave(struct plkv_ctx *ctx)
-{
-	ctx->t->rec->call_since = 0;
-	ctx->t->depth = 0;
-	plkv_gate_close(ctx->kv);
-}

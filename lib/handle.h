@@ -43,6 +43,8 @@ struct plkv {
 	uint64_t id;			/* unique to this open in the process */
 	uint64_t start_time;
 	_Atomic int64_t last_scan;	/* user backend liveness scan, s */
+	bool polls_liveness;		/* = ops->polls_liveness, for the
+					 * inline gate */
 	bool no_recover;		/* PLKV_O_NO_RECOVER */
 	bool strict;			/* the store is PLKV_SEG_F_STRICT */
 	const struct plkv_engine_hooks *hooks;	/* the engine's, for recovery */

@@ -116,7 +116,7 @@ int item_alloc(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	it = I(kv, op->w[W_X]);
 	it->h_next = 0;
 	it->prev = 0;
-	it->cas = 0;
+	it->cas_act = 0;	/* no CAS yet, no act bits */
 	it->exptime = exptime;
 	it->time = eng_now(ctx);
 	atomic_store_explicit(&it->refcount, 1, memory_order_relaxed);
@@ -125,7 +125,6 @@ int item_alloc(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	it->hv = hv;
 	it->nkey = (uint8_t)nkey;
 	it->lru = LRU_NONE;
-	it->act = 0;
 	memcpy(item_key(it), key, nkey);
 	if (n) {
 		/* it->next still chains the continuation chunks. */
@@ -248,28 +247,6 @@ int64_t item_realtime(struct plkv_ctx *ctx, int64_t exptime)
 	return exptime;
 }
 
-bool item_expired(struct plkv_ctx *ctx, struct plkv_item *it)
-{
-	return it->exptime != 0 && it->exptime <= eng_now(ctx);
-}
-
-/*
- * flush_all: an immediate flush hides every item with a smaller CAS (so
- * items stored later in the same second survive); a delayed one hides the
- * items last updated before its deadline once the deadline has come.
- */
-bool item_flushed(struct plkv_ctx *ctx, struct plkv_item *it)
-{
-	const struct plkv_engine *e = eng(ctx->kv);
-	int64_t pend = __atomic_load_n(&e->flush_pending, __ATOMIC_RELAXED);
-
-	if (it->cas < __atomic_load_n(&e->flush_cas, __ATOMIC_RELAXED))
-		return true;
-	if (it->time < __atomic_load_n(&e->flush_time, __ATOMIC_RELAXED))
-		return true;
-	return pend && eng_now(ctx) >= pend && it->time < pend;
-}
-
 /* ---- freeing ---- */
 
 /* Free an unlinked item (and its chunks) named by op word dest. */
@@ -359,7 +336,7 @@ void item_txn_resolve(struct plkv_ctx *ctx, uint32_t slot)
 	case PH_INPLACE:
 		if (y) {
 			item_digits(y, r->w[W_VAL]);
-			y->cas = r->w[W_CAS];
+			item_set_cas(y, r->w[W_CAS]);
 		}
 		break;
 	case PH_LOCKED:

@@ -48,7 +48,7 @@ static void lock_check_owner(struct plkv_ctx *ctx, _Atomic uint32_t *w,
 {
 	uint32_t owner = v & PLKV_LOCK_OWNER_MASK;
 
-	if (!ctx->kv->ops->polls_liveness || !owner ||
+	if (!ctx->kv->polls_liveness || !owner ||
 	    owner >= PLKV_MAX_THREADS || (v & PLKV_LOCK_OWNER_DIED))
 		return;
 	if (plkv_slot_alive(ctx->kv, owner))

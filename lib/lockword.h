@@ -70,6 +70,29 @@ static inline bool plkv_read_valid(const struct plkv *kv, unsigned idx,
 PLKV_HIDDEN void plkv_lock(struct plkv_ctx *ctx, unsigned idx);
 PLKV_HIDDEN bool plkv_trylock(struct plkv_ctx *ctx, unsigned idx);
 PLKV_HIDDEN void plkv_unlock(struct plkv_ctx *ctx, unsigned idx);
+
+/*
+ * An optimistic reader that must write (an LRU bump) takes the lock only
+ * if it is free and no holder came or went since plkv_read_begin(): then
+ * what it read is valid and stays so until plkv_unlock(), and it needn't
+ * look it up again.  A lock whose owner died is left to plkv_lock(): the
+ * dead owner may have changed things without a release.
+ */
+static inline bool plkv_read_upgrade(struct plkv_ctx *ctx, unsigned idx,
+				     uint32_t seq)
+{
+	uint32_t free_word = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(
+			plkv_lockword(ctx->kv, idx), &free_word, ctx->slot,
+			memory_order_acquire, memory_order_relaxed))
+		return false;
+	if (atomic_load_explicit(plkv_lockseq(ctx->kv, idx),
+				 memory_order_relaxed) == seq)
+		return true;
+	plkv_unlock(ctx, idx);
+	return false;
+}
 PLKV_HIDDEN bool plkv_lock_held(struct plkv_ctx *ctx, unsigned idx);
 
 #endif /* PLKV_LOCKWORD_H */

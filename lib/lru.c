@@ -120,8 +120,8 @@ static void juggle_seg(struct plkv_ctx *ctx, unsigned cls, unsigned seg,
 
 		if (!it)
 			break;
-		if (it->act & ACT_ACTIVE) {
-			it->act &= (uint8_t)~ACT_ACTIVE;
+		if (item_act(it) & ACT_ACTIVE) {
+			item_act_clear(it, ACT_ACTIVE);
 			lru_move(ctx, cls, it, LRU_WARM);
 			if (seg == LRU_WARM)
 				L->moves_within_lru++;
@@ -182,19 +182,19 @@ void lru_unlink(struct plkv_ctx *ctx, struct plkv_item *it)
 void lru_bump(struct plkv_ctx *ctx, struct plkv_item *it)
 {
 	int64_t now = eng_now(ctx);
-	uint8_t a = it->act;
+	uint8_t a = item_act(it);
 
 	if (!(a & ACT_ACTIVE)) {
 		if (!(a & ACT_FETCHED)) {
-			it->act = a | ACT_FETCHED;
+			item_act_set(it, ACT_FETCHED);
 		} else {
 			unsigned cls = item_lru_class(it);
 
-			it->act = a | ACT_ACTIVE;
+			item_act_set(it, ACT_ACTIVE);
 			if (it->lru == LRU_COLD &&
 			    plkv_trylock(ctx, lru_lock(cls))) {
 				if (it->lru == LRU_COLD) {
-					it->act &= (uint8_t)~ACT_ACTIVE;
+					item_act_clear(it, ACT_ACTIVE);
 					lru_move(ctx, cls, it, LRU_WARM);
 				}
 				plkv_unlock(ctx, lru_lock(cls));
@@ -243,13 +243,13 @@ bool lru_evict(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 			if (!evictable(it) || it->lru != order[s]) {
 				/* changed while we took the lock */
 			} else if (!dead && order[s] == LRU_COLD &&
-				   (it->act & ACT_ACTIVE)) {
-				it->act &= (uint8_t)~ACT_ACTIVE;
+				   (item_act(it) & ACT_ACTIVE)) {
+				item_act_clear(it, ACT_ACTIVE);
 				lru_move(ctx, cls, it, LRU_WARM);
 			} else if (dead || may_evict) {
 				if (dead) {
 					L->reclaimed++;
-					if (!(it->act & ACT_FETCHED))
+					if (!(item_act(it) & ACT_FETCHED))
 						L->expired_unfetched++;
 				} else {
 					L->evicted++;
@@ -257,7 +257,7 @@ bool lru_evict(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 						(eng_now(ctx) - it->time);
 					if (it->exptime)
 						L->evicted_nonzero++;
-					if (!(it->act & ACT_FETCHED))
+					if (!(item_act(it) & ACT_FETCHED))
 						L->evicted_unfetched++;
 				}
 				item_unlink_evict(ctx, cls, it);
@@ -305,7 +305,7 @@ int lru_evict_item(struct plkv_ctx *ctx, unsigned cls, struct plkv_item *it)
 			L->evicted_time = (uint64_t)(eng_now(ctx) - it->time);
 			if (it->exptime)
 				L->evicted_nonzero++;
-			if (!(it->act & ACT_FETCHED))
+			if (!(item_act(it) & ACT_FETCHED))
 				L->evicted_unfetched++;
 		}
 		item_unlink_evict(ctx, cls, it);
@@ -320,10 +320,17 @@ out:
 
 /*
  * Look at up to budget items of class cls from the crawler's cursor
- * towards the heads, reclaiming expired and flushed ones.  Never waits
- * for the LRU lock.  Returns the items examined.
+ * towards the heads, reclaiming expired and flushed ones.  As memcached's
+ * maintainer (plkv_maintain()), also move the COLD items that hits made
+ * active to WARM; the crawl steps after stores leave them for the COLD
+ * tail, which moves them when it comes to evict (lru_evict()): each move
+ * writes the LRU lists that every process's stores share, and with hits
+ * from every process moving items, stores from two processes ran at a
+ * third of one's rate.  Never waits for the LRU lock.  Returns the items
+ * examined.
  */
-unsigned lru_crawl(struct plkv_ctx *ctx, unsigned cls, unsigned budget)
+unsigned lru_crawl(struct plkv_ctx *ctx, unsigned cls, unsigned budget,
+		   bool maintainer)
 {
 	struct plkv *kv = ctx->kv;
 	struct eng_lru *L = &eng(kv)->lru[cls];
@@ -355,12 +362,18 @@ unsigned lru_crawl(struct plkv_ctx *ctx, unsigned cls, unsigned budget)
 		n++;
 		prev = I(kv, it->prev);
 		lk = eng_stripe_lock(it->hv);
-		if (evictable(it) &&
+		if (maintainer && seg == LRU_COLD &&
+		    (item_act(it) & ACT_ACTIVE) &&
+		    (it->it_flags & ITEM_LINKED)) {
+			/* a hit made it active (ops.c, get_mark()) */
+			item_act_clear(it, ACT_ACTIVE);
+			lru_move(ctx, cls, it, LRU_WARM);
+		} else if (evictable(it) &&
 		    (item_expired(ctx, it) || item_flushed(ctx, it)) &&
 		    plkv_trylock(ctx, lk)) {
 			if (evictable(it) && it->lru == seg) {
 				L->reclaimed++;
-				if (!(it->act & ACT_FETCHED))
+				if (!(item_act(it) & ACT_FETCHED))
 					L->expired_unfetched++;
 				item_unlink_evict(ctx, cls, it);
 			}

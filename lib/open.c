@@ -319,6 +319,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	snprintf(kv->name, sizeof(kv->name), "%s", name);
 	kv->backend = backend;
 	kv->ops = backend_ops(backend);
+	kv->polls_liveness = kv->ops->polls_liveness;
 	kv->fd = -1;
 	kv->pkey = -1;
 	kv->proc_index = -1;

@@ -35,7 +35,7 @@ static void reclaim_locked(struct plkv_ctx *ctx, struct plkv_item *it,
 	rec_phase(op, PH_LOCKED);
 	/* reclaimed/expired_unfetched belong to the LRU lock; item_txn's
 	 * lru_unlink holds it, so count there via the flag we leave. */
-	if (!(it->act & ACT_FETCHED))
+	if (!(item_act(it) & ACT_FETCHED))
 		__atomic_fetch_add(&L->expired_unfetched, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&L->reclaimed, 1, __ATOMIC_RELAXED);
 	item_txn(ctx);
@@ -94,10 +94,10 @@ static void fill_meta(struct plkv_meta *meta, const struct plkv_item *it)
 		return;
 	meta->len = it->nbytes;
 	meta->flags = it->flags;
-	meta->cas = it->cas;
+	meta->cas = item_cas(it);
 	meta->exptime = it->exptime;
 	meta->last_access = it->time;
-	meta->fetched = !!(it->act & ACT_FETCHED);
+	meta->fetched = !!(item_act(it) & ACT_FETCHED);
 	meta->slab_class = it->slab_class;
 	meta->item_size = item_size(it);
 	meta->token = (it->it_flags & ITEM_STALE ? PLKV_TOKEN_STALE : 0) |
@@ -188,10 +188,53 @@ static int read_missing(const char *key, size_t nkey)
 enum { OPT_LOCK = -1, OPT_MISS = 0, OPT_HIT = 1 };
 
 /* An offset an optimistic reader may follow: an item header and its key
- * inside the segment. */
-static bool opt_item_ok(const struct plkv *kv, plkv_off_t p)
+ * inside the segment of size bytes. */
+static inline bool opt_item_ok(uint64_t size, plkv_off_t p)
 {
-	return p && !(p & 7) && p <= kv->size - ITEM_HDR - ENG_KEY_MAX;
+	return p && !(p & 7) && p <= size - ITEM_HDR - ENG_KEY_MAX;
+}
+
+/*
+ * The optimistic reader found the item and it is due an LRU bump that
+ * writes more than the act bits (the access time, once a minute): take
+ * the stripe lock if nothing changed since the walk and finish under it,
+ * without looking the key up again.
+ */
+static __attribute__((noinline)) int
+get_bump(struct plkv_ctx *ctx, unsigned lk, uint32_t seq, uint64_t st,
+	 struct plkv_item *it, void *buf, struct plkv_meta *meta)
+{
+	if (!plkv_read_upgrade(ctx, lk, seq))
+		return OPT_LOCK;
+	if (atomic_load_explicit(&eng(ctx->kv)->hash_state,
+				 memory_order_relaxed) != st) {
+		plkv_unlock(ctx, lk);
+		return OPT_LOCK;
+	}
+	fill_meta(meta, it);
+	memcpy(buf, item_key(it) + it->nkey, it->nbytes);
+	lru_bump(ctx, it);
+	plkv_unlock(ctx, lk);
+	return OPT_HIT;
+}
+
+/*
+ * A lock-free hit's bump: FETCHED on the first, ACTIVE on the second.  An
+ * active item in COLD moves to WARM when the crawler or an eviction gets
+ * to it (lru.c), as memcached's maintainer moves it, not here: a move
+ * writes the LRU lists every process's hits and stores share.  Called
+ * once the read is validated, so a failed try never counts; the swap
+ * fails, and the hint is lost (as memcached may lose one), if the item's
+ * word changed since w was read.
+ */
+static __attribute__((noinline)) void get_mark(struct plkv_item *it,
+					       uint64_t w)
+{
+	uint8_t bit = (w >> ACT_SHIFT) & ACT_FETCHED ? ACT_ACTIVE : ACT_FETCHED;
+
+	__atomic_compare_exchange_n(&it->cas_act, &w,
+				    w | (uint64_t)bit << ACT_SHIFT, false,
+				    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
 /*
@@ -199,91 +242,94 @@ static bool opt_item_ok(const struct plkv *kv, plkv_off_t p)
  * readers): walk the chain, compare, copy, then check that no holder of
  * the stripe came or went meanwhile.  It writes nothing shared, so gets
  * from several processes don't bounce the lock's cache line.  Anything
- * that needs a write or a decision under the lock (an expired or flushed
- * item to reclaim, an LRU bump due, a value in several chunks or too big
- * for the buffer, a long chain, a busy stripe) is left to the locked
- * path: OPT_LOCK.
+ * that needs a decision under the lock (an expired or flushed item to
+ * reclaim, a value in several chunks or too big for the buffer, a long
+ * chain, a busy stripe) is left to the locked path: OPT_LOCK.  The first
+ * hits' act bits need no lock (see ACT_SHIFT); other bumps upgrade to the
+ * lock in place (get_bump()).
  */
-static int get_optimistic(struct plkv_ctx *ctx, const char *key,
-			  size_t nkey, uint32_t hv, void *buf, size_t cap,
-			  struct plkv_meta *meta)
+static inline int get_optimistic(struct plkv_ctx *ctx, const char *key,
+				 size_t nkey, uint32_t hv, void *buf,
+				 size_t cap, struct plkv_meta *meta)
 {
 	const struct plkv *kv = ctx->kv;
-	struct plkv_engine *e = eng(kv);
+	const struct plkv_engine *e = eng(kv);
+	const uint64_t size = kv->size;
 	unsigned lk = eng_stripe_lock(hv), steps = 0;
 	uint64_t st = atomic_load_explicit(&e->hash_state,
 					   memory_order_acquire);
-	struct plkv_item *it = NULL;
+	struct plkv_item *it;
 	plkv_off_t p;
-	uint32_t seq;
+	uint32_t seq, n;
+	uint64_t w;
+	uint8_t act;
 
 	if (!plkv_read_begin(kv, lk, &seq))
 		return OPT_LOCK;
-	for (p = *(volatile plkv_off_t *)assoc_bucket(kv, hv); p;
+	for (p = *(volatile plkv_off_t *)assoc_bucket_in(kv, st, hv);;
 	     p = ((volatile struct plkv_item *)it)->h_next) {
-		if (!opt_item_ok(kv, p) || ++steps > OPT_CHAIN_MAX)
+		if (!p)
+			return plkv_read_valid(kv, lk, seq) &&
+			       atomic_load_explicit(&e->hash_state,
+						    memory_order_relaxed) == st ?
+			       OPT_MISS : OPT_LOCK;
+		if (unlikely(!opt_item_ok(size, p) || ++steps > OPT_CHAIN_MAX))
 			return OPT_LOCK;
 		it = I(kv, p);
 		if (it->hv == hv && it->nkey == nkey &&
-		    memcmp(item_key(it), key, nkey) == 0)
+		    plkv_key_eq(item_key(it), key, nkey))
 			break;
 	}
-	if (!p) {
-		if (!plkv_read_valid(kv, lk, seq) ||
-		    atomic_load_explicit(&e->hash_state,
-					 memory_order_relaxed) != st)
-			return OPT_LOCK;
-		return OPT_MISS;
-	}
-	{
-		uint32_t n = it->nbytes;
-		uint8_t act = it->act;
-
-		if ((it->it_flags & (ITEM_LINKED | ITEM_CHUNKED)) !=
-		    ITEM_LINKED || n > cap ||
-		    p + ITEM_HDR + nkey + n > kv->size ||
-		    !(act & ACT_ACTIVE) ||
-		    eng_now(ctx) - it->time >= ENG_UPDATE_INTERVAL ||
-		    item_flushed(ctx, it) || item_expired(ctx, it))
-			return OPT_LOCK;
-		fill_meta(meta, it);
-		memcpy(buf, item_key(it) + nkey, n);
-	}
+	n = it->nbytes;
+	w = __atomic_load_n(&it->cas_act, __ATOMIC_RELAXED);
+	act = (uint8_t)(w >> ACT_SHIFT);
+	if ((it->it_flags & (ITEM_LINKED | ITEM_CHUNKED)) != ITEM_LINKED ||
+	    n > cap || p + ITEM_HDR + nkey + n > size ||
+	    item_flushed(ctx, it) || item_expired(ctx, it))
+		return OPT_LOCK;
+	/* the access time, once a minute, needs the lock */
+	if (unlikely(eng_now(ctx) - it->time >= ENG_UPDATE_INTERVAL))
+		return get_bump(ctx, lk, seq, st, it, buf, meta);
+	fill_meta(meta, it);
+	memcpy(buf, item_key(it) + nkey, n);
 	if (!plkv_read_valid(kv, lk, seq) ||
 	    atomic_load_explicit(&e->hash_state, memory_order_relaxed) != st)
 		return OPT_LOCK;
+	if (unlikely(!(act & ACT_ACTIVE)))
+		get_mark(it, w);
 	return OPT_HIT;
 }
 
-int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
-	    const struct plkv_read *r, void *buf, size_t cap,
-	    struct plkv_meta *meta, int64_t *prev_exptime)
+/* A get that found nothing: counted as a miss unless the key is one no
+ * store would have taken. */
+static int get_missed(struct plkv_ctx *ctx, const char *key, size_t nkey,
+		      bool touch)
 {
-	static const struct plkv_read plain;
-	uint32_t hv = eng_hash(key, nkey);
+	int rc = read_missing(key, nkey);
+
+	if (rc == PLKV_ENOTFOUND) {
+		stat_inc(ctx, ST_GET_MISSES);
+		if (touch)
+			stat_inc(ctx, ST_TOUCH_MISSES);
+	}
+	return rc;
+}
+
+static const struct plkv_read plain_read;
+
+/* The reads under the stripe lock: options, a size query, or what the
+ * optimistic path left to the lock. */
+static int get_locked(struct plkv_ctx *ctx, const char *key, size_t nkey,
+		      uint32_t hv, const struct plkv_read *r, void *buf,
+		      size_t cap, struct plkv_meta *meta,
+		      int64_t *prev_exptime)
+{
 	unsigned lk = eng_stripe_lock(hv);
 	struct plkv_item *it;
-	bool created = false, vivify = false, touch;
+	bool created = false, vivify, touch;
 	int64_t before;
 	int rc = 0;
 
-	if (!r) {
-		int t;
-
-		r = &plain;
-		for (t = 0; t < OPT_TRIES && buf && !prev_exptime; t++) {
-			rc = get_optimistic(ctx, key, nkey, hv, buf, cap, meta);
-			if (rc == OPT_HIT) {
-				stat_inc(ctx, ST_GET_HITS);
-				return 0;
-			}
-			if (rc == OPT_MISS) {
-				it = NULL;
-				goto found;
-			}
-		}
-		rc = 0;
-	}
 	vivify = r->flags & PLKV_READ_VIVIFY;
 	if (vivify) {
 		it = read_vivify(ctx, key, nkey, hv, r, &created, &rc);
@@ -292,17 +338,9 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	} else {
 		it = read_find(ctx, key, nkey, hv, true);
 	}
-found:
 	touch = r->flags & PLKV_READ_TOUCH;
-	if (!it) {
-		rc = read_missing(key, nkey);
-		if (rc == PLKV_ENOTFOUND) {
-			stat_inc(ctx, ST_GET_MISSES);
-			if (touch)
-				stat_inc(ctx, ST_TOUCH_MISSES);
-		}
-		return rc;
-	}
+	if (!it)
+		return get_missed(ctx, key, nkey, touch);
 	if (buf && it->nbytes > cap) {
 		/* Nothing delivered: no hit, touch, win or bump, so the
 		 * caller's retry with the size reported counts once. */
@@ -331,6 +369,36 @@ out:
 		return unlock_done(ctx, hv, rc);
 	plkv_unlock(ctx, lk);
 	return rc;
+}
+
+/* plkv_get(): lock-free tries first, the locked path when they say so. */
+int eng_get_plain(struct plkv_ctx *ctx, const char *key, size_t nkey,
+		  void *buf, size_t cap, struct plkv_meta *meta)
+{
+	uint32_t hv = eng_hash(key, nkey);
+	int t, rc;
+
+	for (t = 0; buf && t < OPT_TRIES; t++) {
+		rc = get_optimistic(ctx, key, nkey, hv, buf, cap, meta);
+		if (likely(rc == OPT_HIT)) {
+			stat_inc(ctx, ST_GET_HITS);
+			return 0;
+		}
+		if (rc == OPT_MISS)
+			return get_missed(ctx, key, nkey, false);
+	}
+	return get_locked(ctx, key, nkey, hv, &plain_read, buf, cap, meta,
+			  NULL);
+}
+
+int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
+	    const struct plkv_read *r, void *buf, size_t cap,
+	    struct plkv_meta *meta, int64_t *prev_exptime)
+{
+	if (!r && !prev_exptime)
+		return eng_get_plain(ctx, key, nkey, buf, cap, meta);
+	return get_locked(ctx, key, nkey, eng_hash(key, nkey),
+			  r ? r : &plain_read, buf, cap, meta, prev_exptime);
 }
 
 /* memcached's "me": no counter, no bump; only a reclaim changes anything. */
@@ -374,14 +442,14 @@ static int store_check(struct plkv_ctx *ctx, int mode, struct plkv_item *y,
 			stat_inc(ctx, ST_CAS_MISSES);
 			return PLKV_ENOTFOUND;
 		}
-		if (y->cas == cas_in) {
+		if (item_cas(y) == cas_in) {
 			stat_inc(ctx, ST_CAS_HITS);
 			return 0;
 		}
 		/* memcached's CAS_STALE: a writer that read before the
 		 * invalidate may still fill in, but stays stale */
 		if ((mode & PLKV_STORE_INVALIDATE) && cas_in &&
-		    cas_in < y->cas) {
+		    cas_in < item_cas(y)) {
 			stat_inc(ctx, ST_CAS_HITS);
 			return STORE_STALE;
 		}
@@ -432,9 +500,9 @@ static int store_new(struct plkv_ctx *ctx, int mode, const char *key,
 		x->exptime = y->exptime;
 		x->it_flags |= ITEM_STALE | (y->it_flags & ITEM_TOKEN_SENT);
 	}
-	x->cas = next_cas(ctx);
+	x->cas_act = next_cas(ctx);	/* not linked yet: no act bits */
 	if (cas_out)
-		*cas_out = x->cas;
+		*cas_out = x->cas_act;
 	rec_set(op, W_Y, O(kv, old));	/* an expired one goes too */
 	item_txn(ctx);
 	plkv_unlock(ctx, lk);
@@ -460,7 +528,7 @@ static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
 		y = lock_live(ctx, key, nkey, hv);
 		if (!y)
 			return unlock_done(ctx, hv, PLKV_ENOTSTORED);
-		if (cas_in && y->cas != cas_in)
+		if (cas_in && item_cas(y) != cas_in)
 			return unlock_done(ctx, hv, PLKV_EEXISTS);
 		ylen = y->nbytes;
 		if (ylen + vlen > e->item_size_max)
@@ -495,9 +563,9 @@ static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
 		item_copy_between(kv, x, vlen, y, ylen);
 	}
 	PLKV_CRASH_POINT(ctx);
-	x->cas = next_cas(ctx);
+	x->cas_act = next_cas(ctx);	/* not linked yet: no act bits */
 	if (cas_out)
-		*cas_out = x->cas;
+		*cas_out = x->cas_act;
 	rec_set(op, W_Y, O(kv, y));
 	item_txn(ctx);
 	return unlock_done(ctx, hv, 0);
@@ -594,7 +662,7 @@ static struct plkv_item *link_new(struct plkv_ctx *ctx, const char *key,
 	x = I(kv, op->w[W_X]);
 	if (len)
 		item_write(kv, x, 0, val, len);
-	x->cas = next_cas(ctx);
+	x->cas_act = next_cas(ctx);	/* not linked yet: no act bits */
 	rec_set(op, W_Y, O(kv, y));
 	item_txn(ctx);
 	return x;
@@ -656,7 +724,7 @@ int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		stat_inc(ctx, incr ? ST_INCR_MISSES : ST_DECR_MISSES);
 		return unlock_done(ctx, hv, PLKV_ENOTFOUND);
 	}
-	if (a->cas_in && y->cas != a->cas_in)
+	if (a->cas_in && item_cas(y) != a->cas_in)
 		return unlock_done(ctx, hv, PLKV_EEXISTS);
 	if (y->nbytes == 0 || (y->it_flags & ITEM_CHUNKED) ||
 	    !eng_parse_u64(y->data + y->nkey, y->nbytes, &v))
@@ -685,7 +753,7 @@ int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	PLKV_CRASH_POINT(ctx);
 	item_digits(y, v);
 	PLKV_CRASH_POINT(ctx);
-	y->cas = op->w[W_CAS];
+	item_set_cas(y, op->w[W_CAS]);
 	fill_meta(meta, y);
 	return unlock_done(ctx, hv, 0);
 }
@@ -707,7 +775,7 @@ static void invalidate(struct plkv_ctx *ctx, struct plkv_item *y,
 	/* TOKEN_SENT cleared: the next reader of the stale item wins */
 	y->it_flags = (uint16_t)((y->it_flags | ITEM_STALE) & ~ITEM_TOKEN_SENT);
 	PLKV_CRASH_POINT(ctx);
-	y->cas = next_cas(ctx);
+	item_set_cas(y, next_cas(ctx));
 }
 
 int eng_delete(struct plkv_ctx *ctx, const char *key, size_t nkey,
@@ -716,7 +784,7 @@ int eng_delete(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	uint32_t hv = eng_hash(key, nkey);
 	struct plkv_item *y = lock_live(ctx, key, nkey, hv);
 
-	if (!y || (cas && y->cas != cas)) {
+	if (!y || (cas && item_cas(y) != cas)) {
 		/* memcached counts a CAS mismatch as a delete miss */
 		stat_inc(ctx, ST_DELETE_MISSES);
 		return unlock_done(ctx, hv, y ? PLKV_EEXISTS : PLKV_ENOTFOUND);
@@ -763,6 +831,8 @@ int eng_flush(struct plkv_ctx *ctx, int64_t delay)
 	int64_t now = eng_now(ctx), pend;
 
 	plkv_lock(ctx, ENG_LOCK_GLOBAL);
+	/* before the words it guards: a get that sees them sees it */
+	__atomic_store_n(&e->flush_ever, 1, __ATOMIC_RELEASE);
 	pend = e->flush_pending;
 	if (pend && now >= pend && pend > e->flush_time) {
 		__atomic_store_n(&e->flush_time, pend, __ATOMIC_RELEASE);
@@ -782,7 +852,6 @@ int eng_flush(struct plkv_ctx *ctx, int64_t delay)
 	return 0;
 }
 
-/* After a command, outside its locks: growth and crawler steps. */
 /* This thread's mutations, for the upkeep after them: a count of our
  * own, not a shared one (each shared write is a cache line that stores in
  * other processes then miss on). */
@@ -801,11 +870,9 @@ void eng_after_op(struct plkv_ctx *ctx, bool mutated)
 		if (++upkeep_tick % ENG_CRAWL_EVERY == 0)
 			lru_crawl(ctx, upkeep_tick / ENG_CRAWL_EVERY %
 				  e->nclasses + 1,
-				  ENG_CRAWL_STEP * ENG_CRAWL_EVERY);
+				  ENG_CRAWL_STEP * ENG_CRAWL_EVERY, false);
 	}
-	if (unlikely(HS_EXPANDING(atomic_load_explicit(&e->hash_state,
-						       memory_order_relaxed))))
-		assoc_expand_step(ctx, ENG_GROW_STEP);
+	eng_after_read(ctx);
 }
 
 int eng_maintain(struct plkv_ctx *ctx, unsigned budget)
@@ -816,7 +883,7 @@ int eng_maintain(struct plkv_ctx *ctx, unsigned budget)
 	assoc_maybe_grow(ctx);
 	done += (unsigned)assoc_expand_step(ctx, budget);
 	for (c = 1; c <= e->nclasses && done < budget; c++)
-		done += lru_crawl(ctx, c, budget - done);
+		done += lru_crawl(ctx, c, budget - done, true);
 	return (int)done;
 }
 
@@ -850,7 +917,7 @@ static int dump_one(void *arg, struct plkv_item *it)
 	d->vlen = it->nbytes;
 	d->flags = it->flags;
 	d->exptime = it->exptime;
-	d->cas = it->cas;
+	d->cas = item_cas(it);
 	d->slab_class = it->slab_class;
 	return 0;
 }

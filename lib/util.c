@@ -11,14 +11,6 @@
 
 #include "backend.h"
 
-int64_t plkv_clock(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return ts.tv_sec;
-}
-
 /*
  * From /proc/PID/stat: the state (field 3) and the start time (field 22;
  * with the pid it names a process uniquely, since pids are reused but not

@@ -5,6 +5,7 @@
  * plkv_check() in the middle of an expansion, and the stats that show it.
  */
 #include "ut_suite.h"
+#include "key.h"
 
 static void setup_small_hash(void)
 {
@@ -141,11 +142,42 @@ START_TEST(deletes_during_expansion)
 }
 END_TEST
 
+/*
+ * The lookups' inline key compare agrees with memcmp() at every key
+ * length, for a difference at every position (each load width, the
+ * overlapping tails), and reads nothing past the n bytes: the keys sit at
+ * the end of their buffers, so ASan sees any overread.
+ */
+START_TEST(key_compare_matches_memcmp)
+{
+	unsigned char *a = malloc(ENG_KEY_MAX), *b = malloc(ENG_KEY_MAX);
+	size_t n, i;
+
+	ck_assert(a && b);
+	for (n = 1; n <= ENG_KEY_MAX; n++) {
+		unsigned char *x = a + ENG_KEY_MAX - n, *y = b + ENG_KEY_MAX - n;
+
+		for (i = 0; i < n; i++)
+			x[i] = y[i] = (unsigned char)('!' + (i * 7 + n) % 90);
+		ck_assert_msg(plkv_key_eq(x, y, n), "equal, n=%zu", n);
+		for (i = 0; i < n; i++) {
+			y[i] ^= 0x20;
+			ck_assert_msg(!plkv_key_eq(x, y, n),
+				      "differs at %zu, n=%zu", i, n);
+			ck_assert_int_ne(memcmp(x, y, n), 0);
+			y[i] ^= 0x20;
+		}
+	}
+	free(a);
+	free(b);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
 		grows_incrementally, expansion_is_bounded_per_op,
-		deletes_during_expansion, NULL
+		deletes_during_expansion, key_compare_matches_memcmp, NULL
 	};
 
 	return ut_main("hash", 120, setup_small_hash, tests);
