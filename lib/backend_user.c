@@ -268,28 +268,41 @@ static void user_wake(struct plkv *kv, unsigned idx, int nr)
  */
 /*
  * Only counting and marking deaths (v NULL: the gate's once-a-second
- * scan), the check is kill(pid, 0) alone, a microsecond, except one second
+ * scan), the check is kill(pid, 0) alone, a microsecond, except one round
  * in QUICK_SCANS, which also reads /proc to catch a pid reused by another
- * process or a zombie (about ten more microseconds a process).  A waiter
- * on a dead process's lock checks fully at once (lock.c), so the cheaper
- * scan only delays noticing deaths that nobody waits on.
+ * process or a zombie (about ten more microseconds a process).  And it
+ * looks at SCAN_BATCH attached processes a second, from a cursor in the
+ * segment, not at all of them: the scan runs inside some caller's get,
+ * and 32 processes' checks made that get take 100 us.  A waiter on a dead
+ * process's lock checks its owner at once (lock.c), so the slower round
+ * only delays noticing deaths that nobody waits on.
  */
 #define QUICK_SCANS	8
+#define SCAN_BATCH	4
 
 static int user_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
 {
 	struct plkv_proc_rec *tab = plkv_proc_table(kv);
-	bool quick = !v && plkv_clock() % QUICK_SCANS != 0;
-	int i, n = 0;
+	_Atomic uint64_t *cursor = (_Atomic uint64_t *)&kv->hdr->scan_cursor;
+	uint64_t at = v ? 0 : atomic_load(cursor), round;
+	bool quick;
+	int k, i, n = 0, checked = 0;
 	uint32_t s;
 
-	for (i = 0; i < PLKV_MAX_PROCS; i++) {
-		struct plkv_proc_rec *r = &tab[i];
-		_Atomic uint32_t *state = (_Atomic uint32_t *)&r->state;
-		uint32_t st = atomic_load(state);
+	round = at / PLKV_MAX_PROCS;
+	quick = !v && round % QUICK_SCANS != 0;
+	for (k = 0; k < PLKV_MAX_PROCS && (v || checked < SCAN_BATCH); k++) {
+		struct plkv_proc_rec *r;
+		_Atomic uint32_t *state;
+		uint32_t st;
 
+		i = (int)((at + (uint64_t)k) % PLKV_MAX_PROCS);
+		r = &tab[i];
+		state = (_Atomic uint32_t *)&r->state;
+		st = atomic_load(state);
 		if (!st)
 			continue;
+		checked++;
 		if (st == PLKV_PROC_ATTACHED &&
 		    (quick ? kill((pid_t)r->pid, 0) < 0 && errno == ESRCH :
 			     !plkv_pid_alive(r->pid, r->start_time))) {
@@ -330,6 +343,8 @@ static int user_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
 		}
 		n++;
 	}
+	if (!v)
+		atomic_store(cursor, at + (uint64_t)k);
 	return n;
 }
 

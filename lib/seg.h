@@ -59,7 +59,8 @@ struct plkv_hdr {
 	 * user backend when its liveness check finds a death) */
 	int64_t scan_time;		/* the second of the last liveness
 					 * scan (user backend, gate.c) */
-	uint64_t reserved[7];
+	uint64_t scan_cursor;		/* where that scan goes on next */
+	uint64_t reserved[6];
 };
 
 #endif /* PLKV_SEG_H */

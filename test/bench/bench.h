@@ -5,12 +5,15 @@
  *  - plkv_bench.c: options, the measurements, the report;
  *  - bench_net.c:  the servers it starts (memcached, plkvd), a tiny
  *    memcached text-protocol client, and the cleanup registry that
- *    removes servers, sockets and segments on any exit.
+ *    removes servers, sockets and segments on any exit;
+ *  - shmhash.c:    the baseline, a mutex-locked shared hash table;
+ *  - scale.c:      section 5, libplkv beside it at 10 k to 1 M keys.
  */
 #ifndef PLKV_BENCH_H
 #define PLKV_BENCH_H
 
 #include <sched.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -70,6 +73,27 @@ int free_port(void);
 int server_start(struct server *s, char *const argv[], char *err,
 		 size_t errlen);
 void server_stop(struct server *s);
+
+/* ---- the baseline: a mutex-locked shared hash table (shmhash.c) ---- */
+
+#define SH_KEY_MAX	40
+#define SH_VAL_MAX	128
+
+struct shmhash;
+/* Room for nkeys entries, shared with children forked later. */
+struct shmhash *shmhash_create(uint64_t nkeys);
+void shmhash_destroy(struct shmhash *h);
+/* As plkv_get/plkv_set: 0, PLKV_ENOTFOUND, PLKV_ETOOSMALL, PLKV_ENOMEM. */
+int shmhash_get(struct shmhash *h, const char *key, size_t klen, void *buf,
+		size_t cap, size_t *vlen);
+int shmhash_set(struct shmhash *h, const char *key, size_t klen,
+		const void *val, size_t vlen);
+
+/* ---- section 5 (scale.c) ---- */
+
+#define BENCH_MIB	(1024u * 1024u)
+
+void bench_scale(bool quick, unsigned duration_ms, double timer_ns);
 
 /* ---- cleanup registry: everything is undone at exit or on a signal ---- */
 

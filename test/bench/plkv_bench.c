@@ -1375,8 +1375,12 @@ static void report_text(void)
 	report_throughput();
 	report_gate();
 	report_memcslap();
+	printf("\n");
+	fflush(stdout);
+	/* measured after the rest, alone: it forks its own clients */
+	bench_scale(cfg.quick, cfg.duration_ms, timer_ns);
 	if (nnotes) {
-		printf("\nnotes:\n");
+		printf("notes:\n");
 		for (i = 0; i < nnotes; i++)
 			printf("  - %s\n", notes[i]);
 	}

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+/*
+ * plkv-bench section 5: the engine at scale, beside a mutex-locked shared
+ * hash table (shmhash.c).  10 k, 100 k and 1 M keys of 16-40 bytes with
+ * 100-byte values, larger than any cache level at the top end: per-op
+ * latency percentiles of gets and sets, a 90/10 mix from 1 and 2
+ * processes beside a CPU loop, and the bytes each item costs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "bench.h"
+
+#define SC_VLEN		100u
+
+struct sc_key {
+	char s[SH_KEY_MAX + 1];
+	uint8_t len;
+};
+
+enum { SC_PLKV, SC_HASH, SC_CPU, SC_N };
+static const char *const sc_names[SC_N] = {
+	"libplkv", "mutex hash", "cpu loop"
+};
+
+struct sc_ctx {
+	const struct sc_key *keys;
+	unsigned nkeys;
+	plkv_t *kv;			/* the parent's */
+	const char *seg;
+	struct shmhash *h;
+};
+
+static uint64_t sc_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static struct sc_key *sc_make_keys(unsigned n)
+{
+	struct sc_key *k = calloc(n, sizeof(*k));
+	unsigned i;
+
+	for (i = 0; k && i < n; i++) {
+		unsigned len = 16 + (i * 7u) % 25u;	/* 16..40 */
+		int w = snprintf(k[i].s, sizeof(k[i].s), "scale:%u:", i);
+
+		memset(k[i].s + w, 'k', len > (unsigned)w ? len - w : 0);
+		k[i].len = (uint8_t)(len > (unsigned)w ? len : (unsigned)w);
+		k[i].s[k[i].len] = '\0';
+	}
+	return k;
+}
+
+static int sc_op(int who, plkv_t *kv, struct shmhash *h,
+		 const struct sc_key *k, bool set, char *buf)
+{
+	static char val[SC_VLEN];
+	size_t vlen;
+
+	if (who == SC_PLKV)
+		return set ? plkv_set(kv, k->s, k->len, val, SC_VLEN, 0, 0) :
+			     plkv_get(kv, k->s, k->len, buf, SC_VLEN, NULL);
+	return set ? shmhash_set(h, k->s, k->len, val, SC_VLEN) :
+		     shmhash_get(h, k->s, k->len, buf, SC_VLEN, &vlen);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* p50, p99, p99.9 of n single ops on random keys, in ns less the timer. */
+static void sc_latency(struct sc_ctx *c, int who, bool set, unsigned n,
+		       double timer_ns, double q[3])
+{
+	static const double qs[3] = { 0.5, 0.99, 0.999 };
+	uint64_t *s = malloc(n * sizeof(*s)), x = 0x9e3779b97f4a7c15ULL;
+	char buf[SC_VLEN];
+	unsigned i;
+
+	if (!s) {
+		q[0] = q[1] = q[2] = -1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const struct sc_key *k = &c->keys[sc_rand(&x) % c->nkeys];
+		uint64_t t0 = now_ns();
+
+		sc_op(who, c->kv, c->h, k, set, buf);
+		s[i] = now_ns() - t0;
+	}
+	qsort(s, n, sizeof(*s), cmp_u64);
+	for (i = 0; i < 3; i++) {
+		unsigned j = (unsigned)(qs[i] * n);
+		double v = (double)s[j < n ? j : n - 1] - timer_ns;
+
+		q[i] = v > 0 ? v : 0;
+	}
+	free(s);
+}
+
+/* One process of the 90/10 mix: ops done in duration_ms. */
+static uint64_t sc_mix(struct sc_ctx *c, int who, unsigned duration_ms,
+		       uint64_t seed)
+{
+	uint64_t end = now_ns() + (uint64_t)duration_ms * 1000000u, ops = 0;
+	uint64_t x = seed;
+	char buf[SC_VLEN];
+	plkv_t *kv = NULL;
+	unsigned i;
+
+	if (who == SC_PLKV) {
+		struct plkv_options o;
+
+		plkv_options_init(&o);
+		if (plkv_open(c->seg, &o, &kv))
+			return 0;
+	}
+	do {
+		for (i = 0; i < 64; i++) {
+			uint64_t r = sc_rand(&x);
+
+			if (who == SC_CPU)
+				__asm__ volatile("" : : "r"(r));
+			else
+				sc_op(who, kv, c->h,
+				      &c->keys[(r >> 8) % c->nkeys],
+				      (r & 0xff) % 10 == 0, buf);
+		}
+		ops += 64;
+	} while (now_ns() < end);
+	if (kv)
+		plkv_close(kv);
+	return ops;
+}
+
+/* Ops per second of n processes running the mix together. */
+static double sc_throughput(struct sc_ctx *c, int who, unsigned n,
+			    unsigned duration_ms)
+{
+	int res[2];
+	pid_t pid[2];
+	uint64_t total = 0, ops;
+	unsigned i;
+
+	if (pipe(res))
+		return -1;
+	for (i = 0; i < n; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			cleanup_in_child();
+			ops = sc_mix(c, who, duration_ms, 0x1234567ULL * (i + 1));
+			if (write(res[1], &ops, sizeof(ops)) != sizeof(ops))
+				_exit(1);
+			_exit(0);
+		}
+		if (pid[i] > 0)
+			cleanup_child(pid[i]);
+	}
+	for (i = 0; i < n; i++) {
+		if (pid[i] > 0 && read(res[0], &ops, sizeof(ops)) == sizeof(ops))
+			total += ops;
+		if (pid[i] > 0) {
+			waitpid(pid[i], NULL, 0);
+			cleanup_forget_child(pid[i]);
+		}
+	}
+	close(res[0]);
+	close(res[1]);
+	return total * 1e3 / duration_ms;
+}
+
+struct sc_slabs {
+	uint64_t chunk[64], used[64], items;
+};
+
+static int sc_slabs_cb(void *arg, const char *name, const char *value)
+{
+	struct sc_slabs *s = arg;
+	unsigned cls;
+	char f[48];
+
+	if (sscanf(name, "%u:%47s", &cls, f) == 2 && cls < 64) {
+		if (!strcmp(f, "chunk_size"))
+			s->chunk[cls] = strtoull(value, NULL, 10);
+		else if (!strcmp(f, "used_chunks"))
+			s->used[cls] = strtoull(value, NULL, 10);
+	}
+	return 0;
+}
+
+/* Bytes of slab chunks each item takes (what memcached's stats slabs
+ * gives as used_chunks * chunk_size over curr_items). */
+static double sc_bytes_per_item(plkv_t *kv, unsigned nkeys)
+{
+	struct sc_slabs s;
+	uint64_t bytes = 0;
+	unsigned i;
+
+	memset(&s, 0, sizeof(s));
+	if (plkv_stats(kv, "slabs", sc_slabs_cb, &s))
+		return -1;
+	for (i = 0; i < 64; i++)
+		bytes += s.chunk[i] * s.used[i];
+	return (double)bytes / nkeys;
+}
+
+/*
+ * With 31 more processes attached (idle), the first get of each second
+ * beside the median get: the user backend looks for dead processes once a
+ * second, inside whichever call comes first.  Over secs seconds.
+ */
+static void sc_first_of_second(struct sc_ctx *c, unsigned secs)
+{
+	enum { IDLE = 31 };
+	pid_t idle[IDLE];
+	int ready[2];
+	uint64_t worst = 0, sum = 0, t0, d;
+	unsigned i, seen = 0, n = 0;
+	time_t last;
+	char buf[SC_VLEN], b;
+
+	if (pipe(ready))
+		return;
+	for (i = 0; i < IDLE; i++) {
+		idle[i] = fork();
+		if (idle[i] == 0) {
+			struct plkv_options o;
+			plkv_t *kv;
+
+			cleanup_in_child();
+			plkv_options_init(&o);
+			if (plkv_open(c->seg, &o, &kv) == 0)
+				plkv_get(kv, "x", 1, buf, sizeof(buf), NULL);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		if (idle[i] > 0)
+			cleanup_child(idle[i]);
+	}
+	for (i = 0; i < IDLE; i++)
+		if (idle[i] > 0 && read(ready[0], &b, 1) != 1)
+			break;
+	last = time(NULL);
+	while (seen < secs) {
+		const struct sc_key *k = &c->keys[n++ % c->nkeys];
+		bool first = time(NULL) != last;
+
+		t0 = now_ns();
+		plkv_get(c->kv, k->s, k->len, buf, sizeof(buf), NULL);
+		d = now_ns() - t0;
+		if (first) {
+			last = time(NULL);
+			seen++;
+			sum += d;
+			worst = d > worst ? d : worst;
+		}
+	}
+	for (i = 0; i < IDLE; i++)
+		if (idle[i] > 0) {
+			kill(idle[i], SIGKILL);
+			waitpid(idle[i], NULL, 0);
+			cleanup_forget_child(idle[i]);
+		}
+	close(ready[0]);
+	close(ready[1]);
+	printf("    first get of each second, %u processes attached: mean "
+	       "%.0f ns, worst %.0f ns (%u seconds)\n", IDLE + 1,
+	       (double)sum / secs, (double)worst, secs);
+}
+
+static void sc_one(unsigned nkeys, bool quick, unsigned duration_ms,
+		   double timer_ns)
+{
+	struct sc_ctx c = { .nkeys = nkeys };
+	struct plkv_options o;
+	double q[2][2][3], tp[SC_N][2];
+	char seg[64];
+	unsigned i, n = quick ? 5000 : 100000;
+	int who, set, rc;
+
+	c.keys = sc_make_keys(nkeys);
+	c.h = shmhash_create(nkeys);
+	snprintf(seg, sizeof(seg), "plkv-bench-%d-scale", (int)getpid());
+	c.seg = seg;
+	plkv_options_init(&o);
+	o.flags = PLKV_O_CREATE | PLKV_O_EXCL;
+	o.mem_limit = (uint64_t)nkeys * 512 + 64 * BENCH_MIB;
+	rc = c.keys && c.h ? plkv_open(seg, &o, &c.kv) : -ENOMEM;
+	if (rc) {
+		printf("  %u keys: skipped (%s)\n", nkeys, plkv_strerror(rc));
+		goto out;
+	}
+	cleanup_segment(seg);
+	for (i = 0; i < nkeys; i++) {
+		sc_op(SC_PLKV, c.kv, c.h, &c.keys[i], true, NULL);
+		sc_op(SC_HASH, c.kv, c.h, &c.keys[i], true, NULL);
+	}
+	for (who = SC_PLKV; who <= SC_HASH; who++)
+		for (set = 0; set < 2; set++)
+			sc_latency(&c, who, set, n, timer_ns, q[who][set]);
+	for (who = 0; who < SC_N; who++)
+		for (i = 0; i < 2; i++)
+			tp[who][i] = sc_throughput(&c, who, i + 1, duration_ms);
+
+	printf("  %u keys of 16-40 B, %u B values\n", nkeys, SC_VLEN);
+	printf("    %-11s %-4s %9s %9s %9s   %s\n", "", "op", "p50 ns",
+	       "p99 ns", "p99.9 ns", "p50 vs mutex hash");
+	for (set = 0; set < 2; set++)
+		for (who = SC_PLKV; who <= SC_HASH; who++)
+			printf("    %-11s %-4s %9.0f %9.0f %9.0f   %.2fx\n",
+			       sc_names[who], set ? "set" : "get",
+			       q[who][set][0], q[who][set][1], q[who][set][2],
+			       q[SC_HASH][set][0] > 0 ?
+			       q[who][set][0] / q[SC_HASH][set][0] : 0);
+	printf("    90%% get / 10%% set, ops/s:\n");
+	for (who = 0; who < SC_N; who++)
+		printf("    %-11s 1 proc %10.0f   2 procs %10.0f   %.2fx\n",
+		       sc_names[who], tp[who][0], tp[who][1],
+		       tp[who][0] > 0 ? tp[who][1] / tp[who][0] : 0);
+	printf("    bytes of slab chunks per item: %.1f\n",
+	       sc_bytes_per_item(c.kv, nkeys));
+	if (nkeys == 10000)
+		sc_first_of_second(&c, quick ? 2 : 5);
+	printf("\n");
+	plkv_close(c.kv);
+	plkv_destroy(seg, PLKV_BACKEND_AUTO);
+	cleanup_forget_segment(seg);
+out:
+	shmhash_destroy(c.h);
+	free((void *)c.keys);
+}
+
+void bench_scale(bool quick, unsigned duration_ms, double timer_ns)
+{
+	static const unsigned sizes[] = { 10000, 100000, 1000000 };
+	unsigned i;
+
+	printf("5. At scale: libplkv beside a mutex-locked shared hash table "
+	       "(256 stripes, XXH3)\n\n");
+	for (i = 0; i < (quick ? 1 : 3); i++)
+		sc_one(sizes[i], quick, duration_ms, timer_ns);
+}
