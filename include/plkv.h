@@ -515,6 +515,9 @@ struct plkv_dump_item {
 	int64_t exptime;
 	uint64_t cas;
 	unsigned slab_class;
+	int64_t last_access;	/**< Unix seconds */
+	uint64_t size;		/**< bytes the item takes (header, key, value) */
+	uint32_t fetched;	/**< nonzero: read since it was stored */
 };
 typedef int (*plkv_dump_fn)(void *ctx, const struct plkv_dump_item *item);
 /** Walk the live items (no values); fn runs outside critical sections. */

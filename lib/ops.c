@@ -919,6 +919,9 @@ static int dump_one(void *arg, struct plkv_item *it)
 	d->exptime = it->exptime;
 	d->cas = item_cas(it);
 	d->slab_class = it->slab_class;
+	d->last_access = it->time;
+	d->size = item_size(it);
+	d->fetched = !!(item_act(it) & ACT_FETCHED);
 	return 0;
 }
 

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # memcached's admin commands that its own tools use, on plkvd: memcdump
-# (libmemcached-tools) lists every key through "stats cachedump", and the
-# command's errors are memcached 1.6's, byte for byte
+# (libmemcached-tools) lists every key through "stats cachedump", newer
+# tools through "lru_crawler metadump", and the commands' answers and
+# errors are memcached 1.6's, byte for byte
 # (PLKVD_REFERENCE=memcached runs the error checks on memcached).
 # Prints TAP 13.
 # shellcheck disable=SC2015
@@ -79,6 +80,41 @@ exchange "stats sizes: disabled, as memcached without track_sizes" \
 	'stats sizes\r\n' 'STAT sizes_status disabled\r\nEND\r\n'
 exchange "stats reset forgets the prefixes" \
 	'stats reset\r\nstats detail dump\r\n' 'RESET\r\nEND\r\n'
+
+# lru_crawler: metadump lists each item's metadata (key URI-encoded, as
+# memcached's crawler), the rest answers as memcached 1.6.18 does.
+# (memcached refuses a metadump with commands before it in one read)
+talk 'flush_all\r\nset a%%20b 5 0 5\r\nhello\r\n' >/dev/null
+talk 'lru_crawler metadump all\r\n' | tr -d '\r' >"$tmp/md"
+grep -Eq '^key=a%2520b exp=-1 la=[0-9]+ cas=[0-9]+ fetch=no cls=1 size=[0-9]+$' "$tmp/md" &&
+	[ "$(tail -1 "$tmp/md")" = END ]
+result $? "lru_crawler metadump all: memcached's line per item, then END"
+exchange "lru_crawler metadump of a bad class: BADCLASS" \
+	'lru_crawler metadump 99\r\n' 'BADCLASS invalid class id\r\n'
+exchange "lru_crawler metadump without classes: ERROR" \
+	'lru_crawler metadump\r\n' 'ERROR\r\n'
+exchange "lru_crawler crawl: OK, BADCLASS for a bad class" \
+	'lru_crawler crawl all\r\nlru_crawler crawl 1,2\r\nlru_crawler crawl 200\r\n' \
+	'OK\r\nOK\r\nBADCLASS invalid class id\r\n'
+exchange "lru_crawler tocrawl and sleep: checked as memcached" \
+	'lru_crawler tocrawl 10\r\nlru_crawler tocrawl x\r\nlru_crawler sleep 100\r\nlru_crawler sleep 2000000\r\n' \
+	'OK\r\nCLIENT_ERROR bad command line format\r\nOK\r\nCLIENT_ERROR sleep must be one second or less\r\n'
+exchange "lru_crawler disable: crawl and metadump refused until enable" \
+	'lru_crawler disable\r\nlru_crawler metadump all\r\nlru_crawler crawl all\r\nlru_crawler enable\r\nlru_crawler crawl all\r\n' \
+	'OK\r\nCLIENT_ERROR lru crawler disabled\r\nCLIENT_ERROR lru crawler disabled\r\nOK\r\nOK\r\n'
+exchange "lru_crawler with an unknown or no subcommand: ERROR" \
+	'lru_crawler bogus\r\nlru_crawler\r\n' 'ERROR\r\nERROR\r\n'
+exchange "slabs automove: 0-2 OK, 3 ERROR, x bad format" \
+	'slabs automove 1\r\nslabs automove 3\r\nslabs automove x\r\nslabs\r\n' \
+	'OK\r\nERROR\r\nCLIENT_ERROR bad command line format\r\nERROR\r\n'
+exchange "cache_memlimit: too small, bad, missing, noreply" \
+	'cache_memlimit 4\r\ncache_memlimit x\r\ncache_memlimit\r\ncache_memlimit 4096 noreply\r\ncache_memlimit 4096\r\n' \
+	'MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\nERROR\r\nERROR\r\nOK\r\n'
+if [ -z "$REF" ]; then
+	exchange "cache_memlimit below the store's size: refused, it is fixed" \
+		'cache_memlimit 8\r\n' \
+		"CLIENT_ERROR a plkv store's size is fixed when it is created: it can't shrink\r\n"
+fi
 
 # store_too_large and store_no_memory, as memcached counts refused stores
 # (a set over the 1 MB item limit, and an ms one).

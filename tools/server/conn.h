@@ -155,10 +155,15 @@ enum store_outcome {
 	STORE_OK, STORE_NOT_STORED, STORE_EXISTS, STORE_NOT_FOUND, STORE_ERROR
 };
 enum store_outcome store_outcome(int rc, int mode);
+/* A last token "noreply": the command answers nothing; true then. */
+bool set_noreply_maybe(struct conn *c, struct token *t, size_t nt);
 const char *store_error_string(int rc, char *buf, size_t size);
 
 /* proto_admin.c */
 void process_stats_cachedump(struct conn *c, struct token *t, size_t nt);
+void process_lru_crawler(struct conn *c, struct token *t, size_t nt);
+void process_slabs(struct conn *c, struct token *t, size_t nt);
+void process_cache_memlimit(struct conn *c, struct token *t, size_t nt);
 
 /* prefix_stats.c: stats detail (per key prefix, when enabled) */
 enum prefix_event { PREFIX_GET, PREFIX_SET, PREFIX_DELETE };

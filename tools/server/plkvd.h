@@ -61,6 +61,7 @@ struct plkvd_settings {
 					 * past their first size */
 	char prefix_delimiter;		/* -D: stats detail's key prefixes */
 	bool detail_enabled;		/* stats detail on (or -D given) */
+	bool crawler_disabled;		/* "lru_crawler disable" */
 };
 
 /* Server-wide counters; per-worker ones are summed when asked. */

@@ -8,10 +8,19 @@
  * plkvd walks the store through plkv_dump() and keeps the items of that
  * class, in memcached's format, at most <limit> of them (0: all) and at
  * most 2 MB of reply, as memcached caps it.
+ *
+ * "lru_crawler metadump all|<classes>" lists every live item's metadata,
+ * one line each, as memcached's crawler does (newer memcdump uses it);
+ * "lru_crawler crawl" reclaims expired items now (plkv_maintain()); the
+ * crawler's tunables (tocrawl, sleep) are checked and accepted: plkv's
+ * crawling is amortized over the calls, not a thread.  "slabs automove"
+ * and "cache_memlimit" answer as memcached does; a plkv store's size is
+ * fixed when it is created, so cache_memlimit can't shrink it.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
@@ -73,4 +82,181 @@ void process_stats_cachedump(struct conn *c, struct token *t, size_t nt)
 		return;
 	}
 	conn_out(c, "END\r\n", 5);
+}
+
+/* ---- lru_crawler ---- */
+
+/* memcached's class list: "all", or ids below 64 separated by commas. */
+static bool parse_classes(const char *s, bool cls[CACHEDUMP_CLASSES])
+{
+	char *end;
+
+	memset(cls, 0, CACHEDUMP_CLASSES * sizeof(cls[0]));
+	if (strcmp(s, "all") == 0) {
+		memset(cls, 1, CACHEDUMP_CLASSES * sizeof(cls[0]));
+		return true;
+	}
+	for (;;) {
+		unsigned long id = strtoul(s, &end, 10);
+
+		if (end == s || id >= CACHEDUMP_CLASSES)
+			return false;
+		cls[id] = true;
+		if (*end == '\0')
+			return true;
+		if (*end != ',')
+			return false;
+		s = end + 1;
+	}
+}
+
+struct metadump {
+	struct conn *c;
+	bool cls[CACHEDUMP_CLASSES];
+};
+
+/* memcached's uriencode(): all but RFC 3986's unreserved characters. */
+static size_t uri_encode(const char *s, size_t n, char *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		    ch == '_' || ch == '~') {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static int metadump_item(void *arg, const struct plkv_dump_item *it)
+{
+	struct metadump *d = arg;
+	char key[3 * sizeof(it->key) + 1], line[1024];
+	int n;
+
+	if (it->slab_class >= CACHEDUMP_CLASSES || !d->cls[it->slab_class])
+		return 0;
+	uri_encode(it->key, it->klen, key);
+	n = snprintf(line, sizeof(line),
+		     "key=%s exp=%" PRId64 " la=%" PRId64 " cas=%" PRIu64
+		     " fetch=%s cls=%u size=%" PRIu64 "\n", key,
+		     it->exptime ? it->exptime : -1, it->last_access, it->cas,
+		     it->fetched ? "yes" : "no", it->slab_class, it->size);
+	return conn_out(d->c, line, (size_t)n) ? -ENOMEM : 0;
+}
+
+static void lru_crawler_metadump(struct conn *c, const char *classes)
+{
+	struct metadump d = { .c = c };
+	size_t start = c->wlen;
+	int rc;
+
+	if (!parse_classes(classes, d.cls)) {
+		out_string(c, "BADCLASS invalid class id");
+		return;
+	}
+	rc = plkv_dump(plkvd_kv, metadump_item, &d);
+	if (rc < 0) {
+		char buf[128];
+
+		c->wlen = start;
+		out_string(c, store_error_string(rc, buf, sizeof(buf)));
+		return;
+	}
+	conn_out(c, "END\r\n", 5);
+}
+
+/* As memcached's: ntokens counts a last, empty token. */
+void process_lru_crawler(struct conn *c, struct token *t, size_t nt)
+{
+	bool cls[CACHEDUMP_CLASSES];
+	const char *sub = nt >= 3 ? t[1].value : "";
+	uint32_t v;
+
+	if (nt == 4 && (strcmp(sub, "crawl") == 0 ||
+			strcmp(sub, "metadump") == 0)) {
+		if (__atomic_load_n(&settings.crawler_disabled,
+				    __ATOMIC_RELAXED)) {
+			out_string(c, "CLIENT_ERROR lru crawler disabled");
+		} else if (sub[0] == 'm') {
+			lru_crawler_metadump(c, t[2].value);
+		} else if (!parse_classes(t[2].value, cls)) {
+			out_string(c, "BADCLASS invalid class id");
+		} else {
+			plkv_maintain(plkvd_kv, 1u << 20);
+			out_string(c, "OK");
+		}
+	} else if (nt == 4 && strcmp(sub, "tocrawl") == 0) {
+		out_string(c, safe_strtoul(t[2].value, &v) ? "OK" : BAD_FORMAT);
+	} else if (nt == 4 && strcmp(sub, "sleep") == 0) {
+		if (!safe_strtoul(t[2].value, &v))
+			out_string(c, BAD_FORMAT);
+		else if (v > 1000000)
+			out_string(c, "CLIENT_ERROR sleep must be one second or "
+				      "less");
+		else
+			out_string(c, "OK");
+	} else if (nt == 3 && (strcmp(sub, "enable") == 0 ||
+			       strcmp(sub, "disable") == 0)) {
+		__atomic_store_n(&settings.crawler_disabled, sub[0] == 'd',
+				 __ATOMIC_RELAXED);
+		out_string(c, "OK");
+	} else {
+		out_string(c, "ERROR");
+	}
+}
+
+/* slabs automove 0|1|2: plkv moves pages when a class starves (the
+ * mover in slabs.c), whatever the setting. */
+void process_slabs(struct conn *c, struct token *t, size_t nt)
+{
+	uint32_t level;
+
+	if (nt == 4 && strcmp(t[1].value, "automove") == 0) {
+		if (!safe_strtoul(t[2].value, &level))
+			out_string(c, BAD_FORMAT);
+		else
+			out_string(c, level <= 2 ? "OK" : "ERROR");
+	} else {
+		out_string(c, "ERROR");
+	}
+}
+
+/* cache_memlimit <megabytes>: a store's size is fixed at creation, so
+ * only a limit the store already fits answers OK. */
+void process_cache_memlimit(struct conn *c, struct token *t, size_t nt)
+{
+	uint64_t limit = 0;
+	uint32_t mb;
+
+	if (nt != 3 && nt != 4) {
+		out_string(c, "ERROR");
+		return;
+	}
+	set_noreply_maybe(c, t, nt);
+	if (!safe_strtoul(t[1].value, &mb)) {
+		out_string(c, "ERROR");
+		return;
+	}
+	if (mb < 8) {
+		out_string(c, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less "
+			      "than 8m");
+		return;
+	}
+	plkv_stat_u64(plkvd_kv, "limit_maxbytes", &limit);
+	if ((uint64_t)mb << 20 < limit)
+		out_string(c, "CLIENT_ERROR a plkv store's size is fixed when "
+			      "it is created: it can't shrink");
+	else
+		out_string(c, "OK");
 }

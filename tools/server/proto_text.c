@@ -152,7 +152,7 @@ size_t tokenize_command(char *command, size_t len, struct token *tokens,
 	return n + 1;
 }
 
-static bool set_noreply_maybe(struct conn *c, struct token *t, size_t nt)
+bool set_noreply_maybe(struct conn *c, struct token *t, size_t nt)
 {
 	struct token *last = &t[nt - 2];
 
@@ -1137,6 +1137,12 @@ static void process_command(struct conn *c, char *line, size_t len)
 	} else if (strcmp(cmd, "verbosity") == 0) {
 		WANT(nt == 3 || nt == 4);
 		process_verbosity(c, t, nt);
+	} else if (strcmp(cmd, "lru_crawler") == 0) {
+		process_lru_crawler(c, t, nt);
+	} else if (strcmp(cmd, "slabs") == 0) {
+		process_slabs(c, t, nt);
+	} else if (strcmp(cmd, "cache_memlimit") == 0) {
+		process_cache_memlimit(c, t, nt);
 	} else if (strcmp(cmd, "shutdown") == 0) {
 		out_string(c, "ERROR: shutdown not enabled");
 	} else if (strncmp(t[nt - 2].value, "HTTP/", 5) == 0) {
