@@ -133,6 +133,10 @@ struct token {
 
 /* memcached's reply to a command line it cannot parse (text and meta). */
 #define BAD_FORMAT	"CLIENT_ERROR bad command line format"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+/* a parameter a handler of a common signature may not need */
+#define __maybe_unused	__attribute__((unused))
 size_t tokenize_command(char *command, size_t len, struct token *tokens,
 			size_t max_tokens);
 bool safe_strtoul(const char *s, uint32_t *out);
@@ -161,9 +165,11 @@ const char *store_error_string(int rc, char *buf, size_t size);
 
 /* proto_admin.c */
 void process_stats_cachedump(struct conn *c, struct token *t, size_t nt);
-void process_lru_crawler(struct conn *c, struct token *t, size_t nt);
-void process_slabs(struct conn *c, struct token *t, size_t nt);
-void process_cache_memlimit(struct conn *c, struct token *t, size_t nt);
+/* Text command handlers (proto_text.c's table): arg unused. */
+void process_lru_crawler(struct conn *c, struct token *t, size_t nt, int arg);
+void process_slabs(struct conn *c, struct token *t, size_t nt, int arg);
+void process_cache_memlimit(struct conn *c, struct token *t, size_t nt,
+			    int arg);
 
 /* prefix_stats.c: stats detail (per key prefix, when enabled) */
 enum prefix_event { PREFIX_GET, PREFIX_SET, PREFIX_DELETE };

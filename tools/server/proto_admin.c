@@ -177,7 +177,8 @@ static void lru_crawler_metadump(struct conn *c, const char *classes)
 }
 
 /* As memcached's: ntokens counts a last, empty token. */
-void process_lru_crawler(struct conn *c, struct token *t, size_t nt)
+void process_lru_crawler(struct conn *c, struct token *t, size_t nt,
+			 int arg __maybe_unused)
 {
 	bool cls[CACHEDUMP_CLASSES];
 	const char *sub = nt >= 3 ? t[1].value : "";
@@ -218,7 +219,8 @@ void process_lru_crawler(struct conn *c, struct token *t, size_t nt)
 
 /* slabs automove 0|1|2: plkv moves pages when a class starves (the
  * mover in slabs.c), whatever the setting. */
-void process_slabs(struct conn *c, struct token *t, size_t nt)
+void process_slabs(struct conn *c, struct token *t, size_t nt,
+		   int arg __maybe_unused)
 {
 	uint32_t level;
 
@@ -234,7 +236,8 @@ void process_slabs(struct conn *c, struct token *t, size_t nt)
 
 /* cache_memlimit <megabytes>: a store's size is fixed at creation, so
  * only a limit the store already fits answers OK. */
-void process_cache_memlimit(struct conn *c, struct token *t, size_t nt)
+void process_cache_memlimit(struct conn *c, struct token *t, size_t nt,
+			    int arg __maybe_unused)
 {
 	uint64_t limit = 0;
 	uint32_t mb;

@@ -786,7 +786,7 @@ static int try_swallow_line(struct conn *c)
 /* ---- the other commands ---- */
 
 static void process_arithmetic(struct conn *c, struct token *t, size_t nt,
-			       bool incr)
+			       int incr)
 {
 	uint64_t delta, result;
 	char buf[24];
@@ -823,7 +823,8 @@ static void process_arithmetic(struct conn *c, struct token *t, size_t nt,
 	}
 }
 
-static void process_delete(struct conn *c, struct token *t, size_t nt)
+static void process_delete(struct conn *c, struct token *t, size_t nt,
+			   int arg __maybe_unused)
 {
 	int rc;
 
@@ -851,7 +852,8 @@ static void process_delete(struct conn *c, struct token *t, size_t nt)
 		out_store_error(c, rc);
 }
 
-static void process_touch(struct conn *c, struct token *t, size_t nt)
+static void process_touch(struct conn *c, struct token *t, size_t nt,
+			   int arg __maybe_unused)
 {
 	int32_t exptime;
 	int rc;
@@ -872,7 +874,8 @@ static void process_touch(struct conn *c, struct token *t, size_t nt)
 		out_store_error(c, rc);
 }
 
-static void process_flush_all(struct conn *c, struct token *t, size_t nt)
+static void process_flush_all(struct conn *c, struct token *t, size_t nt,
+			   int arg __maybe_unused)
 {
 	int32_t exptime = 0;
 	int64_t delay = 0;
@@ -893,7 +896,8 @@ static void process_flush_all(struct conn *c, struct token *t, size_t nt)
 	out_string(c, "OK");
 }
 
-static void process_verbosity(struct conn *c, struct token *t, size_t nt)
+static void process_verbosity(struct conn *c, struct token *t, size_t nt,
+			   int arg __maybe_unused)
 {
 	uint32_t level;
 
@@ -1001,7 +1005,8 @@ static void server_stats_settings(struct conn *c)
 	conn_printf(c, "STAT segment %s\r\n", settings.segment);
 }
 
-static void process_stats(struct conn *c, struct token *t, size_t nt)
+static void process_stats(struct conn *c, struct token *t, size_t nt,
+			   int arg __maybe_unused)
 {
 	struct stat_ctx sc = { .c = c };
 	const char *group = NULL;
@@ -1058,30 +1063,63 @@ static void process_stats(struct conn *c, struct token *t, size_t nt)
 		}				\
 	} while (0)
 
-/* The storage commands' modes; 0 for another command. */
-static int store_mode(const char *cmd)
+static void process_version(struct conn *c, struct token *t __maybe_unused,
+			    size_t nt __maybe_unused, int arg __maybe_unused)
 {
-	static const struct {
-		const char *name;
-		int mode;
-	} modes[] = {
-		{ "set", PLKV_SET }, { "add", PLKV_ADD },
-		{ "replace", PLKV_REPLACE }, { "append", PLKV_APPEND },
-		{ "prepend", PLKV_PREPEND }, { "cas", PLKV_CAS },
-	};
-
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-		if (strcmp(cmd, modes[i].name) == 0)
-			return modes[i].mode;
-	return 0;
+	out_string(c, "VERSION " PLKVD_VERSION);
 }
+
+static void process_quit(struct conn *c, struct token *t __maybe_unused,
+			 size_t nt __maybe_unused, int arg __maybe_unused)
+{
+	c->state = CONN_CLOSING;
+}
+
+static void process_shutdown(struct conn *c, struct token *t __maybe_unused,
+			     size_t nt __maybe_unused,
+			     int arg __maybe_unused)
+{
+	out_string(c, "ERROR: shutdown not enabled");
+}
+
+/*
+ * The text commands but the gets and meta, with their token counts as
+ * memcached checks them (the last, empty token included; 0: unchecked):
+ * a count out of range is answered ERROR.
+ */
+static const struct text_cmd {
+	const char *name;
+	uint8_t min_nt, max_nt;
+	void (*fn)(struct conn *c, struct token *t, size_t nt, int arg);
+	int arg;
+} text_cmds[] = {
+	{ "set",		6, 7, process_update, PLKV_SET },
+	{ "add",		6, 7, process_update, PLKV_ADD },
+	{ "replace",		6, 7, process_update, PLKV_REPLACE },
+	{ "append",		6, 7, process_update, PLKV_APPEND },
+	{ "prepend",		6, 7, process_update, PLKV_PREPEND },
+	{ "cas",		7, 8, process_update, PLKV_CAS },
+	{ "incr",		4, 5, process_arithmetic, true },
+	{ "decr",		4, 5, process_arithmetic, false },
+	{ "delete",		3, 5, process_delete, 0 },
+	{ "touch",		4, 5, process_touch, 0 },
+	{ "stats",		0, 0, process_stats, 0 },
+	{ "flush_all",		2, 4, process_flush_all, 0 },
+	{ "version",		0, 0, process_version, 0 },
+	{ "quit",		0, 0, process_quit, 0 },
+	{ "verbosity",		3, 4, process_verbosity, 0 },
+	{ "lru_crawler",	0, 0, process_lru_crawler, 0 },
+	{ "slabs",		0, 0, process_slabs, 0 },
+	{ "cache_memlimit",	0, 0, process_cache_memlimit, 0 },
+	{ "shutdown",		0, 0, process_shutdown, 0 },
+};
 
 static void process_command(struct conn *c, char *line, size_t len)
 {
 	struct token t[MAX_TOKENS];
-	size_t nt;
+	const struct text_cmd *tc;
 	const char *cmd;
-	int mode;
+	size_t nt;
 
 	if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 1)
 		fprintf(stderr, "<%d %s\n", c->fd, line);
@@ -1094,58 +1132,30 @@ static void process_command(struct conn *c, char *line, size_t len)
 	cmd = t[0].value;
 	if (cmd[0] == 'm' && t[0].length == 2) {
 		process_meta(c, t, nt);
-	} else if (strcmp(cmd, "get") == 0 || strcmp(cmd, "bget") == 0) {
-		WANT(nt >= 3);
-		process_get(c, t, nt, line, len, false, false);
-	} else if (strcmp(cmd, "gets") == 0) {
-		WANT(nt >= 3);
-		process_get(c, t, nt, line, len, true, false);
-	} else if (strcmp(cmd, "gat") == 0) {
-		WANT(nt >= 3);
-		process_get(c, t, nt, line, len, false, true);
-	} else if (strcmp(cmd, "gats") == 0) {
-		WANT(nt >= 3);
-		process_get(c, t, nt, line, len, true, true);
-	} else if ((mode = store_mode(cmd)) != 0) {
-		/* cas takes one more argument, the CAS */
-		if (mode == PLKV_CAS)
-			WANT(nt == 7 || nt == 8);
-		else
-			WANT(nt == 6 || nt == 7);
-		process_update(c, t, nt, mode);
-	} else if (strcmp(cmd, "incr") == 0) {
-		WANT(nt == 4 || nt == 5);
-		process_arithmetic(c, t, nt, true);
-	} else if (strcmp(cmd, "decr") == 0) {
-		WANT(nt == 4 || nt == 5);
-		process_arithmetic(c, t, nt, false);
-	} else if (strcmp(cmd, "delete") == 0) {
-		WANT(nt >= 3 && nt <= 5);
-		process_delete(c, t, nt);
-	} else if (strcmp(cmd, "touch") == 0) {
-		WANT(nt == 4 || nt == 5);
-		process_touch(c, t, nt);
-	} else if (strcmp(cmd, "stats") == 0) {
-		process_stats(c, t, nt);
-	} else if (strcmp(cmd, "flush_all") == 0) {
-		WANT(nt >= 2 && nt <= 4);
-		process_flush_all(c, t, nt);
-	} else if (strcmp(cmd, "version") == 0) {
-		out_string(c, "VERSION " PLKVD_VERSION);
-	} else if (strcmp(cmd, "quit") == 0) {
-		c->state = CONN_CLOSING;
-	} else if (strcmp(cmd, "verbosity") == 0) {
-		WANT(nt == 3 || nt == 4);
-		process_verbosity(c, t, nt);
-	} else if (strcmp(cmd, "lru_crawler") == 0) {
-		process_lru_crawler(c, t, nt);
-	} else if (strcmp(cmd, "slabs") == 0) {
-		process_slabs(c, t, nt);
-	} else if (strcmp(cmd, "cache_memlimit") == 0) {
-		process_cache_memlimit(c, t, nt);
-	} else if (strcmp(cmd, "shutdown") == 0) {
-		out_string(c, "ERROR: shutdown not enabled");
-	} else if (strncmp(t[nt - 2].value, "HTTP/", 5) == 0) {
+		return;
+	}
+	/* the gets first, the commands that come most */
+	if (cmd[0] == 'g' || cmd[0] == 'b') {
+		bool get = strcmp(cmd, "get") == 0 || strcmp(cmd, "bget") == 0;
+		bool gets = strcmp(cmd, "gets") == 0;
+		bool gat = strcmp(cmd, "gat") == 0, gats = strcmp(cmd, "gats") == 0;
+
+		if (get || gets || gat || gats) {
+			WANT(nt >= 3);
+			process_get(c, t, nt, line, len, gets || gats,
+				    gat || gats);
+			return;
+		}
+	}
+	for (tc = text_cmds; tc < text_cmds + ARRAY_SIZE(text_cmds); tc++) {
+		if (strcmp(cmd, tc->name) != 0)
+			continue;
+		WANT((!tc->min_nt || nt >= tc->min_nt) &&
+		     (!tc->max_nt || nt <= tc->max_nt));
+		tc->fn(c, t, nt, tc->arg);
+		return;
+	}
+	if (strncmp(t[nt - 2].value, "HTTP/", 5) == 0) {
 		/*
 		 * A browser's request line (a web page can make one to a
 		 * cache on localhost): hang up unanswered, as memcached does,
@@ -1153,9 +1163,9 @@ static void process_command(struct conn *c, char *line, size_t len)
 		 */
 		c->wpos = c->wlen = 0;
 		c->state = CONN_CLOSING;
-	} else {
-		out_string(c, "ERROR");
+		return;
 	}
+	out_string(c, "ERROR");
 }
 
 /* A line past LINE_LIMIT without a newline may only be a long get. */
