@@ -172,6 +172,12 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 PLKV_API int plkv_close(plkv_t *kv);
 
 /**
+ * @brief The store a call given @p name opens: @p name itself, or for
+ * NULL the PLKV_SEGMENT environment variable, else "plkv".
+ */
+PLKV_API const char *plkv_segment_name(const char *name);
+
+/**
  * @brief Remove the store named @p name.
  * @return 0, -ENOENT, -EBUSY (still in use, kmod backend), -EACCES.
  */

@@ -63,7 +63,7 @@ static const struct plkv_backend_ops *backend_ops(int backend)
 					      &plkv_backend_user;
 }
 
-static const char *default_name(const char *name)
+PLKV_API const char *plkv_segment_name(const char *name)
 {
 	const char *env = getenv("PLKV_SEGMENT");
 
@@ -301,7 +301,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 		plkv_options_init(&defaults);
 		opts = &defaults;
 	}
-	name = default_name(name);
+	name = plkv_segment_name(name);
 	if (!plkv_name_valid(name))
 		return PLKV_EBADSEG;
 	rc = plkv_options_check(opts, NULL, 0);
@@ -453,7 +453,7 @@ PLKV_API int plkv_close(plkv_t *kv)
 
 PLKV_API int plkv_destroy(const char *name, int backend)
 {
-	name = default_name(name);
+	name = plkv_segment_name(name);
 	if (!plkv_name_valid(name))
 		return PLKV_EBADSEG;
 	backend = resolve_backend(backend);

@@ -8,15 +8,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include <plkv.h>
+
 #include "args.h"
 
+/* An empty --segment is no --segment, as an empty PLKV_SEGMENT. */
 const char *plkv_arg_segment(const char *name)
 {
-	if (!name || !*name)
-		name = getenv("PLKV_SEGMENT");
-	if (!name || !*name)
-		name = "plkv";
-	return name;
+	return plkv_segment_name(name && *name ? name : NULL);
 }
 
 int plkv_arg_u64(const char *s, uint64_t *out)
