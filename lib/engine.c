@@ -35,7 +35,7 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 static unsigned hash_power_max(uint64_t mem_limit, uint32_t chunk_min,
 			       unsigned init)
 {
-	uint64_t smallest = eng_align8(ITEM_HDR + chunk_min);
+	uint64_t smallest = eng_class1_size(chunk_min);
 	uint64_t max_items = mem_limit / smallest + 1;
 	unsigned p = 8;
 
@@ -85,7 +85,7 @@ uint32_t plkv_engine_hash_power(struct plkv *kv)
 /* memcached's slabs_init: sizes grow by the factor up to half a page. */
 static unsigned init_classes(struct plkv_engine *e)
 {
-	size_t size = eng_align8(ITEM_HDR + e->chunk_min);
+	size_t size = eng_class1_size(e->chunk_min);
 	unsigned i = 1;
 
 	while (i < ENG_MAX_CLASSES &&

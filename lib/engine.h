@@ -28,7 +28,8 @@
 #define ENG_MAGIC		0x31454e49474e454bULL	/* "KENGINE1" */
 #define ENG_VERSION		4	/* 2: XXH3 key hash; 3: hot words
 					 * on lines of their own; 4:
-					 * flush_ever, act in the CAS word */
+					 * flush_ever, act in the CAS word,
+					 * 32-bit times: a 64 B item header */
 
 #define ENG_PAGE_SIZE		(1u << 20)	/* slab page */
 #define ENG_CHUNK_MAX		(ENG_PAGE_SIZE / 2) /* largest class chunk */
@@ -100,8 +101,10 @@ struct plkv_item {
 	plkv_off_t prev;	/* LRU backward (derived) */
 	uint64_t cas_act;	/* CAS value | act << ACT_SHIFT: item_cas(),
 				 * item_act() */
-	int64_t exptime;	/* absolute Unix seconds, 0 = never */
-	int64_t time;		/* last access or update */
+	uint32_t exptime;	/* absolute Unix seconds, 0 = never (32
+				 * bits, as memcached's rel_time_t: to
+				 * 2106) */
+	uint32_t time;		/* last access or update, Unix seconds */
 	_Atomic uint32_t refcount;
 	uint32_t nbytes;	/* value length (chunks: bytes in this one) */
 	uint32_t flags;		/* client flags */
@@ -114,13 +117,29 @@ struct plkv_item {
 	char data[];		/* key, then value (chunked: see item_val) */
 };
 
-_Static_assert(sizeof(struct plkv_item) == 72, "item header size");
+/* 64: with memcached's default classes a 100 B value and a 16-40 B key
+ * take a 220 B chunk, as in memcached (72 put most in 240 B ones) */
+_Static_assert(sizeof(struct plkv_item) == 64, "item header size");
 
 #define ITEM_HDR	((uint32_t)sizeof(struct plkv_item))
 
 static inline size_t eng_align8(size_t n)
 {
 	return (n + 7) & ~(size_t)7;
+}
+
+/*
+ * The smallest chunk: memcached's item header (48 bytes) plus -n, so the
+ * classes are memcached's own (96, 120, 152, 192, 240, ... with -n 48 and
+ * -f 1.25) and an item lands in a class of the same id and size as in
+ * memcached.  plkv's 64-byte header leaves class 1 room for 32 bytes of
+ * key and value (memcached's: 40); the option's minimum (48) keeps that.
+ */
+#define ENG_MC_ITEM_HDR		48u
+
+static inline size_t eng_class1_size(uint32_t chunk_min)
+{
+	return eng_align8(ENG_MC_ITEM_HDR + chunk_min);
 }
 
 /* ---- engine global state ---- */

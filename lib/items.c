@@ -243,8 +243,9 @@ int64_t item_realtime(struct plkv_ctx *ctx, int64_t exptime)
 	if (exptime < 0)
 		return 1;	/* long past: already expired */
 	if (exptime <= ENG_REL_MAX)
-		return eng_now(ctx) + exptime;
-	return exptime;
+		exptime += eng_now(ctx);
+	/* items keep 32-bit times, as memcached: 2106 is never */
+	return exptime > UINT32_MAX ? UINT32_MAX : exptime;
 }
 
 /* ---- freeing ---- */

@@ -292,10 +292,43 @@ static bool release_page(struct plkv_ctx *ctx, unsigned cls, uint64_t page)
 	return true;
 }
 
+/* Of up to 8 pages of class v from the mover's cursor, the one with the
+ * most free chunks (*nfree of them); false if v has none. */
+static bool pick_page(struct plkv_ctx *ctx, unsigned v, uint64_t *page,
+		      uint64_t *nfree)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_engine *e = eng(kv);
+	const uint8_t *owner = eng_page_owner(kv);
+	struct eng_class *c = &e->cls[v];
+	uint64_t start, i, p;
+	unsigned looked = 0;
+
+	start = __atomic_fetch_add(&e->steal_cursor, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < e->pages_next && looked < 8; i++) {
+		uint64_t n = 0;
+		uint32_t j;
+
+		p = (start + i) % e->pages_next;
+		if (owner[p] != v)
+			continue;
+		looked++;
+		for (j = 0; j < c->perslab; j++)
+			n += !!(I(kv, page_base(kv, p) + (uint64_t)j *
+				  c->size)->it_flags & ITEM_SLABBED);
+		if (looked == 1 || n > *nfree) {
+			*page = p;
+			*nfree = n;
+		}
+	}
+	return looked > 0;
+}
+
 /*
  * The page mover (memcached's slab_reassign, on demand): class cls is
  * starved (no free chunk, no free page, nothing of its own to evict).
- * Take the class with the most pages (the largest class last: its
+ * A wholly free page of another class first: moving it evicts nothing.
+ * Else take the class with the most pages (the largest class last: its
  * continuation chunks belong to items elsewhere), pick the page of it
  * with the fewest items among a few, evict them, and release the page to
  * the pool.  False if no page could be freed now.
@@ -305,40 +338,34 @@ static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 	struct plkv *kv = ctx->kv;
 	struct plkv_engine *e = eng(kv);
 	const uint8_t *owner = eng_page_owner(kv);
-	unsigned v = 0, k, looked = 0;
-	uint64_t best = 0, best_free = 0, p, start, i;
+	unsigned v = 0, k;
+	uint64_t best = 0, best_free = 0, i;
 	struct eng_class *c;
 	bool ok;
 
-	for (k = 1; k < e->nclasses; k++)
+	for (k = 1; k <= e->nclasses && !v; k++)
 		if (k != cls && e->cls[k].total_pages &&
-		    (!v || e->cls[k].total_pages > e->cls[v].total_pages))
+		    e->cls[k].free_count >= e->cls[k].perslab &&
+		    pick_page(ctx, k, &best, &best_free) &&
+		    best_free == e->cls[k].perslab)
 			v = k;
-	/* The largest class only as a last resort: a page of it that holds
-	 * a continuation chunk can't be emptied (lru_evict_item refuses). */
-	if (!v && cls != e->nclasses && e->cls[e->nclasses].total_pages)
-		v = e->nclasses;
-	if (!v)
-		return false;
-	c = &e->cls[v];
-	start = __atomic_fetch_add(&e->steal_cursor, 1, __ATOMIC_RELAXED);
-	for (i = 0; i < e->pages_next && looked < 8; i++) {
-		uint64_t nfree = 0;
-		uint32_t j;
-
-		p = (start + i) % e->pages_next;
-		if (owner[p] != v)
-			continue;
-		looked++;
-		for (j = 0; j < c->perslab; j++)
-			nfree += !!(I(kv, page_base(kv, p) + (uint64_t)j *
-				      c->size)->it_flags & ITEM_SLABBED);
-		if (looked == 1 || nfree > best_free) {
-			best = p;
-			best_free = nfree;
-		}
+	if (!v) {
+		for (k = 1; k < e->nclasses; k++)
+			if (k != cls && e->cls[k].total_pages &&
+			    (!v || e->cls[k].total_pages >
+				   e->cls[v].total_pages))
+				v = k;
+		/* The largest class only as a last resort: a page of it
+		 * that holds a continuation chunk can't be emptied
+		 * (lru_evict_item refuses). */
+		if (!v && cls != e->nclasses &&
+		    e->cls[e->nclasses].total_pages)
+			v = e->nclasses;
+		if (!v || !pick_page(ctx, v, &best, &best_free))
+			return false;
 	}
-	if (!looked || (!may_evict && best_free < c->perslab))
+	c = &e->cls[v];
+	if (!may_evict && best_free < c->perslab)
 		return false;
 	for (i = 0; i < c->perslab; i++) {
 		struct plkv_item *it = I(kv, page_base(kv, best) + i * c->size);

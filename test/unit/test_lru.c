@@ -196,11 +196,43 @@ START_TEST(pages_move_between_classes)
 }
 END_TEST
 
+/*
+ * A class that starves takes a wholly free page of another class before
+ * it evicts anything: one page each for many classes, then a class
+ * needing more, must not take the page that holds the small items (it
+ * used to: the first class of those with the most pages).
+ */
+START_TEST(free_pages_move_first)
+{
+	static char v[200000];
+	char k[32], b[16];
+	unsigned i;
+	size_t n;
+
+	ck_assert_int_eq(plkv_set(kv, "small", 5, "1", 1, 0, 0), 0);
+	/* a page for each of many classes, left empty */
+	for (n = 100, i = 0; n < 100000; n = n * 5 / 4, i++) {
+		snprintf(k, sizeof(k), "once:%u", i);
+		ck_assert_int_eq(plkv_set(kv, k, strlen(k), v, n, 0, 0), 0);
+		ck_assert_int_eq(plkv_delete(kv, k, strlen(k)), 0);
+	}
+	/* then one class wants every page */
+	for (i = 0; i < 400; i++) {
+		snprintf(k, sizeof(k), "big:%u", i);
+		ck_assert_int_eq(plkv_set(kv, k, strlen(k), v, sizeof(v), 0, 0),
+				 0);
+	}
+	ck_assert_uint_gt(ut_stat(kv, "slabs_moved"), 0);
+	ck_assert_int_eq(ut_get(kv, "small", b, sizeof(b), NULL), 0);
+	ck_store_ok(kv);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
 		evicts_when_full, large_items_evict, segments, no_evict_enomem,
-		pages_move_between_classes, NULL
+		pages_move_between_classes, free_pages_move_first, NULL
 	};
 
 	return ut_main("lru", 120, setup8, tests);
