@@ -420,10 +420,32 @@ START_TEST(key_bytes_every_value_every_position)
 }
 END_TEST
 
+/* The default store: the name given, else $PLKV_SEGMENT, else "plkv". */
+START_TEST(segment_name_default)
+{
+	char *old = getenv("PLKV_SEGMENT");
+
+	old = old ? strdup(old) : NULL;
+	unsetenv("PLKV_SEGMENT");
+	ck_assert_str_eq(plkv_segment_name(NULL), "plkv");
+	ck_assert_str_eq(plkv_segment_name("mine"), "mine");
+	setenv("PLKV_SEGMENT", "", 1);
+	ck_assert_str_eq(plkv_segment_name(NULL), "plkv");
+	setenv("PLKV_SEGMENT", "fromenv", 1);
+	ck_assert_str_eq(plkv_segment_name(NULL), "fromenv");
+	ck_assert_str_eq(plkv_segment_name("mine"), "mine");
+	if (old)
+		setenv("PLKV_SEGMENT", old, 1);
+	else
+		unsetenv("PLKV_SEGMENT");
+	free(old);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
-		key_bytes_every_value_every_position,
+		key_bytes_every_value_every_position, segment_name_default,
 		set_get_basic, add_replace, append_prepend_keep_flags,
 		cas_semantics, cas_unique_per_store, incr_decr,
 		incr_length_change, incr_nonnumeric, delete_touch_gat,
