@@ -63,7 +63,8 @@ static inline int64_t plkv_clock(void)
 /*
  * Inline, as every call's first step: the common case in a few loads (the
  * thread's record for this open, no call of it in progress or abandoned,
- * no death to look for).  Everything else is plkv_enter_slow()'s.
+ * no death to look for).  Everything else is plkv_enter_slow()'s, which
+ * leaves the thread's record (maybe a new slot) in ctx->t.
  */
 static inline int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 {
@@ -82,8 +83,13 @@ static inline int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 					  memory_order_relaxed) ||
 		     (kv->polls_liveness &&
 		      atomic_load_explicit(&kv->last_scan,
-					   memory_order_relaxed) != now)))
-		return plkv_enter_slow(kv, ctx);
+					   memory_order_relaxed) != now))) {
+		int rc = plkv_enter_slow(kv, ctx);
+
+		if (rc)
+			return rc;
+		t = ctx->t;
+	}
 	ctx->t = t;
 	ctx->slot = t->slot;
 	ctx->op = &t->rec->op;

@@ -360,12 +360,8 @@ int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx)
 
 	ctx->t = tls_lookup(kv);
 	rc = gate_slow(kv, ctx);
-	if (rc) {
+	if (rc)
 		plkv_gate_close(kv);
-		return rc;
-	}
-	ctx->t->depth = 1;
-	ctx->t->rec->call_since = (uint32_t)ctx->now;
-	return 0;
+	return rc;
 }
 

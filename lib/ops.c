@@ -194,6 +194,14 @@ static inline bool opt_item_ok(uint64_t size, plkv_off_t p)
 	return p && !(p & 7) && p <= size - ITEM_HDR - ENG_KEY_MAX;
 }
 
+/* The table state the optimistic reader started from still holds: no
+ * expansion began or moved on meanwhile. */
+static inline bool opt_same_table(const struct plkv_engine *e, uint64_t st)
+{
+	return atomic_load_explicit(&e->hash_state,
+				    memory_order_relaxed) == st;
+}
+
 /*
  * The optimistic reader found the item and it is due an LRU bump that
  * writes more than the act bits (the access time, once a minute): take
@@ -206,8 +214,7 @@ get_bump(struct plkv_ctx *ctx, unsigned lk, uint32_t seq, uint64_t st,
 {
 	if (!plkv_read_upgrade(ctx, lk, seq))
 		return OPT_LOCK;
-	if (atomic_load_explicit(&eng(ctx->kv)->hash_state,
-				 memory_order_relaxed) != st) {
+	if (!opt_same_table(eng(ctx->kv), st)) {
 		plkv_unlock(ctx, lk);
 		return OPT_LOCK;
 	}
@@ -220,8 +227,8 @@ get_bump(struct plkv_ctx *ctx, unsigned lk, uint32_t seq, uint64_t st,
 
 /*
  * A lock-free hit's bump: FETCHED on the first, ACTIVE on the second.  An
- * active item in COLD moves to WARM when the crawler or an eviction gets
- * to it (lru.c), as memcached's maintainer moves it, not here: a move
+ * active item in COLD moves to WARM when plkv_maintain() or an eviction
+ * gets to it (lru.c), as memcached's maintainer moves it, not here: a move
  * writes the LRU lists every process's hits and stores share.  Called
  * once the read is validated, so a failed try never counts; the swap
  * fails, and the hint is lost (as memcached may lose one), if the item's
@@ -270,9 +277,7 @@ static inline int get_optimistic(struct plkv_ctx *ctx, const char *key,
 	     p = ((volatile struct plkv_item *)it)->h_next) {
 		if (!p)
 			return plkv_read_valid(kv, lk, seq) &&
-			       atomic_load_explicit(&e->hash_state,
-						    memory_order_relaxed) == st ?
-			       OPT_MISS : OPT_LOCK;
+			       opt_same_table(e, st) ? OPT_MISS : OPT_LOCK;
 		if (unlikely(!opt_item_ok(size, p) || ++steps > OPT_CHAIN_MAX))
 			return OPT_LOCK;
 		it = I(kv, p);
@@ -292,8 +297,7 @@ static inline int get_optimistic(struct plkv_ctx *ctx, const char *key,
 		return get_bump(ctx, lk, seq, st, it, buf, meta);
 	fill_meta(meta, it);
 	memcpy(buf, item_key(it) + nkey, n);
-	if (!plkv_read_valid(kv, lk, seq) ||
-	    atomic_load_explicit(&e->hash_state, memory_order_relaxed) != st)
+	if (!plkv_read_valid(kv, lk, seq) || !opt_same_table(e, st))
 		return OPT_LOCK;
 	if (unlikely(!(act & ACT_ACTIVE)))
 		get_mark(it, w);

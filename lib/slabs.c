@@ -343,12 +343,20 @@ static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 	struct eng_class *c;
 	bool ok;
 
-	for (k = 1; k <= e->nclasses && !v; k++)
-		if (k != cls && e->cls[k].total_pages &&
-		    e->cls[k].free_count >= e->cls[k].perslab &&
-		    pick_page(ctx, k, &best, &best_free) &&
-		    best_free == e->cls[k].perslab)
+	/* the class with the most of its chunks free, if a page's worth;
+	 * one class looked at, as below: a starved store must not read
+	 * every page's headers */
+	for (k = 1; k <= e->nclasses; k++) {
+		const struct eng_class *x = &e->cls[k], *y = &e->cls[v];
+
+		if (k != cls && x->total_pages && x->free_count >= x->perslab &&
+		    (!v || x->free_count * y->total_pages * y->perslab >
+			   y->free_count * x->total_pages * x->perslab))
 			v = k;
+	}
+	if (v && !(pick_page(ctx, v, &best, &best_free) &&
+		   best_free == e->cls[v].perslab))
+		v = 0;
 	if (!v) {
 		for (k = 1; k < e->nclasses; k++)
 			if (k != cls && e->cls[k].total_pages &&

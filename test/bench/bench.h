@@ -29,6 +29,20 @@ static inline uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Marsaglia's xorshift64: the clients' key choice, cheap and fixed. */
+static inline uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* qsort() order of uint64_t samples, and the q-quantile of n sorted
+ * ones (plkv_bench.c). */
+int cmp_u64(const void *a, const void *b);
+double quantile(const uint64_t *s, unsigned n, double q);
+
 /* ---- memcached text-protocol client (bench_net.c) ---- */
 
 #define MC_RBUF 8192

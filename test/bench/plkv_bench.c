@@ -248,7 +248,7 @@ static int do_set(struct target *t, plkv_t *kv, struct mc_conn *c,
 
 /* ---- statistics ---- */
 
-static int cmp_u64(const void *a, const void *b)
+int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -269,7 +269,7 @@ static double median_d(double *v, unsigned n)
 }
 
 /* Sorted samples -> the value at quantile q (nearest rank). */
-static double quantile(const uint64_t *s, unsigned n, double q)
+double quantile(const uint64_t *s, unsigned n, double q)
 {
 	unsigned i = (unsigned)(q * n);
 
@@ -424,14 +424,6 @@ struct tp_msg {
 	uint64_t ops, ns;
 	int err;
 };
-
-static uint64_t xorshift(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
 
 static void write_full(int fd, const void *p, size_t n)
 {

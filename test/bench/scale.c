@@ -36,14 +36,6 @@ struct sc_ctx {
 	struct shmhash *h;
 };
 
-static uint64_t sc_rand(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
 static struct sc_key *sc_make_keys(unsigned n)
 {
 	struct sc_key *k = calloc(n, sizeof(*k));
@@ -73,13 +65,6 @@ static int sc_op(int who, plkv_t *kv, struct shmhash *h,
 		     shmhash_get(h, k->s, k->len, buf, SC_VLEN, &vlen);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* p50, p99, p99.9 of n single ops on random keys, in ns less the timer. */
 static void sc_latency(struct sc_ctx *c, int who, bool set, unsigned n,
 		       double timer_ns, double q[3])
@@ -94,7 +79,7 @@ static void sc_latency(struct sc_ctx *c, int who, bool set, unsigned n,
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		const struct sc_key *k = &c->keys[sc_rand(&x) % c->nkeys];
+		const struct sc_key *k = &c->keys[xorshift(&x) % c->nkeys];
 		uint64_t t0 = now_ns();
 
 		sc_op(who, c->kv, c->h, k, set, buf);
@@ -102,8 +87,7 @@ static void sc_latency(struct sc_ctx *c, int who, bool set, unsigned n,
 	}
 	qsort(s, n, sizeof(*s), cmp_u64);
 	for (i = 0; i < 3; i++) {
-		unsigned j = (unsigned)(qs[i] * n);
-		double v = (double)s[j < n ? j : n - 1] - timer_ns;
+		double v = quantile(s, n, qs[i]) - timer_ns;
 
 		q[i] = v > 0 ? v : 0;
 	}
@@ -129,7 +113,7 @@ static uint64_t sc_mix(struct sc_ctx *c, int who, unsigned duration_ms,
 	}
 	do {
 		for (i = 0; i < 64; i++) {
-			uint64_t r = sc_rand(&x);
+			uint64_t r = xorshift(&x);
 
 			if (who == SC_CPU)
 				__asm__ volatile("" : : "r"(r));

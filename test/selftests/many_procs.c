@@ -44,9 +44,7 @@ TEST(many_attach_die_one_recover)
 	int pfd[2];
 	plkv_t *kv;
 
-	snprintf(name, sizeof(name), "%smany-%d",
-		 getenv("PLKV_TEST_PREFIX") ? getenv("PLKV_TEST_PREFIX") : "",
-		 (int)getpid());
+	th_unique_name(name, sizeof(name), "many");
 	plkv_options_init(&o);
 	o.mem_limit = 4 << 20;
 	/* Only plkv_recover() below recovers: no call of ours does it. */
@@ -126,9 +124,7 @@ TEST(threads_per_process_capped)
 	char name[64], v[8];
 	plkv_t *kv;
 
-	snprintf(name, sizeof(name), "%sthreads-%d",
-		 getenv("PLKV_TEST_PREFIX") ? getenv("PLKV_TEST_PREFIX") : "",
-		 (int)getpid());
+	th_unique_name(name, sizeof(name), "threads");
 	plkv_options_init(&o);
 	o.mem_limit = 4 << 20;
 	ASSERT_EQ(0, plkv_open(name, &o, &kv));

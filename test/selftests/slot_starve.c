@@ -85,9 +85,7 @@ TEST_TIMEOUT(dead_hold_every_slot, 300)
 	int pfd[2], st;
 	plkv_t *kv;
 
-	snprintf(name, sizeof(name), "%sstarve-%d",
-		 getenv("PLKV_TEST_PREFIX") ? getenv("PLKV_TEST_PREFIX") : "",
-		 (int)getpid());
+	th_unique_name(name, sizeof(name), "starve");
 	plkv_options_init(&o);
 	o.mem_limit = 4 << 20;
 	ASSERT_EQ(0, plkv_open(name, &o, &kv));

@@ -52,12 +52,27 @@ static int cachedump_item(void *arg, const struct plkv_dump_item *it)
 	return conn_out(d->c, line, (size_t)n) ? -ENOMEM : 0;
 }
 
+/* Walk the store with fn; its lines then END, or only the error. */
+static void dump_reply(struct conn *c, plkv_dump_fn fn, void *arg)
+{
+	size_t start = c->wlen;
+	int rc = plkv_dump(plkvd_kv, fn, arg);
+
+	if (rc < 0) {
+		char buf[128];
+
+		c->wlen = start;
+		out_string(c, store_error_string(rc, buf, sizeof(buf)));
+		return;
+	}
+	conn_out(c, "END\r\n", 5);
+}
+
 /* stats cachedump <class> <limit>; t[0] is "stats", t[1] "cachedump". */
 void process_stats_cachedump(struct conn *c, struct token *t, size_t nt)
 {
 	struct cachedump d = { .c = c, .start = c->wlen };
 	uint32_t cls;
-	int rc;
 
 	if (nt < 5) {
 		out_string(c, "CLIENT_ERROR bad command line");
@@ -73,15 +88,7 @@ void process_stats_cachedump(struct conn *c, struct token *t, size_t nt)
 		return;
 	}
 	d.cls = cls;
-	rc = plkv_dump(plkvd_kv, cachedump_item, &d);
-	if (rc < 0) {
-		char buf[128];
-
-		c->wlen = d.start;
-		out_string(c, store_error_string(rc, buf, sizeof(buf)));
-		return;
-	}
-	conn_out(c, "END\r\n", 5);
+	dump_reply(c, cachedump_item, &d);
 }
 
 /* ---- lru_crawler ---- */
@@ -158,22 +165,12 @@ static int metadump_item(void *arg, const struct plkv_dump_item *it)
 static void lru_crawler_metadump(struct conn *c, const char *classes)
 {
 	struct metadump d = { .c = c };
-	size_t start = c->wlen;
-	int rc;
 
 	if (!parse_classes(classes, d.cls)) {
 		out_string(c, "BADCLASS invalid class id");
 		return;
 	}
-	rc = plkv_dump(plkvd_kv, metadump_item, &d);
-	if (rc < 0) {
-		char buf[128];
-
-		c->wlen = start;
-		out_string(c, store_error_string(rc, buf, sizeof(buf)));
-		return;
-	}
-	conn_out(c, "END\r\n", 5);
+	dump_reply(c, metadump_item, &d);
 }
 
 /* As memcached's: ntokens counts a last, empty token. */
