@@ -399,6 +399,17 @@ PLKV_API int plkv_incr(plkv_t *kv, const char *key, size_t klen,
 PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
 		       uint64_t delta, uint64_t *result);
 
+/**
+ * @brief Parse @p len bytes as the decimal number incr/decr read in a
+ * value: memcached's safe_strtoull() (leading space and a sign allowed,
+ * then digits, then a space or the end; a value past 2^64 - 1 fails, and
+ * so does a minus sign when the result, wrapped to 64 bits, has its top
+ * bit set).  plkvd reads
+ * its numeric tokens with it too.  No handle, no gate: plain code.
+ * @return 0 with *value set, else PLKV_ENONNUMERIC.
+ */
+PLKV_API int plkv_parse_u64(const char *s, size_t len, uint64_t *value);
+
 /** @return 0 or PLKV_ENOTFOUND. */
 PLKV_API int plkv_delete(plkv_t *kv, const char *key, size_t klen);
 

@@ -21,7 +21,7 @@
  *
  * Crash safety: a chain changes by one store (publish at the head, or
  * unhook by storing the predecessor's link).  A migration unhooks the head
- * of the old bucket (recording it in W_AUX first), then pushes it on its
+ * of the old bucket (recording it in W_MIG_ITEM first), then pushes it on its
  * new bucket; assoc_migrate_resolve() redoes a bucket from any point.
  */
 #include "engine.h"
@@ -34,7 +34,7 @@ struct plkv_item *assoc_find(struct plkv_ctx *ctx, const char *key,
 	plkv_off_t p = *assoc_bucket(kv, hv);
 
 	while (p) {
-		struct plkv_item *it = I(kv, p);
+		struct plkv_item *it = item_at(kv, p);
 
 		if (it->hv == hv && it->nkey == nkey &&
 		    plkv_key_eq(item_key(it), key, nkey))
@@ -75,8 +75,8 @@ int assoc_walk_stripe(struct plkv_ctx *ctx, unsigned s,
 			if (pass == 1 && HS_EXPANDING(st) &&
 			    (b & (half - 1)) >= HS_BUCKET(st))
 				continue;
-			for (q = tab[b]; q; q = I(kv, q)->h_next) {
-				rc = fn(arg, I(kv, q));
+			for (q = tab[b]; q; q = item_at(kv, q)->h_next) {
+				rc = fn(arg, item_at(kv, q));
 				if (rc)
 					return rc;
 			}
@@ -92,7 +92,7 @@ static bool chain_has(const struct plkv *kv, plkv_off_t p, plkv_off_t off)
 	while (p && limit--) {
 		if (p == off)
 			return true;
-		p = I(kv, p)->h_next;
+		p = item_at(kv, p)->h_next;
 	}
 	return false;
 }
@@ -113,19 +113,19 @@ void assoc_swap(struct plkv_ctx *ctx, uint32_t hv, plkv_off_t old,
 	plkv_off_t *link = assoc_bucket(kv, hv);
 
 	if (!old) {
-		I(kv, new)->h_next = *link;
+		item_at(kv, new)->h_next = *link;
 		PUBLISH(*link, new);
 		return;
 	}
 	while (*link && *link != old)
-		link = &I(kv, *link)->h_next;
+		link = &item_at(kv, *link)->h_next;
 	if (!*link)
 		return;
 	if (new) {
-		I(kv, new)->h_next = I(kv, old)->h_next;
+		item_at(kv, new)->h_next = item_at(kv, old)->h_next;
 		PUBLISH(*link, new);
 	} else {
-		PUBLISH(*link, I(kv, old)->h_next);
+		PUBLISH(*link, item_at(kv, old)->h_next);
 	}
 }
 
@@ -153,7 +153,7 @@ void assoc_maybe_grow(struct plkv_ctx *ctx)
 }
 
 /*
- * Migrate old bucket W_VAL into the table of power W_CAS, as recorded in
+ * Migrate old bucket W_MIG_BUCKET into the table of power W_MIG_POWER, as recorded in
  * slot's op record, from wherever the migration stopped.  Holding the
  * bucket's stripe lock.
  */
@@ -162,7 +162,7 @@ void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot)
 	struct plkv *kv = ctx->kv;
 	struct plkv_engine *e = eng(kv);
 	struct plkv_oprec *r = eng_slot_op(kv, slot);
-	uint64_t i = r->w[W_VAL], p = r->w[W_CAS];
+	uint64_t i = r->w[W_MIG_BUCKET], p = r->w[W_MIG_POWER];
 	uint64_t st = atomic_load(&e->hash_state), half, next;
 	plkv_off_t *old, *new, aux;
 
@@ -177,9 +177,9 @@ void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot)
 		rec_phase(r, PH_M_MOVE);
 		PLKV_CRASH_POINT(ctx);
 	}
-	aux = r->w[W_AUX];
+	aux = r->w[W_MIG_ITEM];
 	if (aux && !chain_has(kv, old[i], aux)) {
-		struct plkv_item *it = I(kv, aux);
+		struct plkv_item *it = item_at(kv, aux);
 		plkv_off_t *b = &new[it->hv & assoc_mask((unsigned)p)];
 
 		if (!chain_has(kv, *b, aux)) {	/* in neither: finish */
@@ -189,17 +189,17 @@ void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot)
 	}
 	while (old[i]) {
 		plkv_off_t x = old[i];
-		struct plkv_item *it = I(kv, x);
+		struct plkv_item *it = item_at(kv, x);
 		plkv_off_t *b = &new[it->hv & assoc_mask((unsigned)p)];
 
-		rec_set(r, W_AUX, x);
+		rec_set(r, W_MIG_ITEM, x);
 		PLKV_CRASH_POINT(ctx);
 		PUBLISH(old[i], it->h_next);
 		PLKV_CRASH_POINT(ctx);
 		it->h_next = *b;
 		PUBLISH(*b, x);
 	}
-	rec_set(r, W_AUX, 0);
+	rec_set(r, W_MIG_ITEM, 0);
 	next = i + 1;
 	atomic_compare_exchange_strong(&e->hash_state, &st,
 		next == half ? HS_MAKE(p, 0, 0) : HS_MAKE(p, 1, next));
@@ -229,9 +229,9 @@ int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget)
 			break;
 		lk = eng_stripe_lock((uint32_t)HS_BUCKET(st));
 		op->op = OP_MIGRATE;
-		rec_set(op, W_VAL, HS_BUCKET(st));
-		rec_set(op, W_CAS, HS_POWER(st));
-		rec_set(op, W_AUX, 0);
+		rec_set(op, W_MIG_BUCKET, HS_BUCKET(st));
+		rec_set(op, W_MIG_POWER, HS_POWER(st));
+		rec_set(op, W_MIG_ITEM, 0);
 		plkv_lock(ctx, lk);
 		rec_phase(op, PH_M_ZERO);	/* only while holding it */
 		assoc_migrate_resolve(ctx, ctx->slot);
@@ -259,7 +259,7 @@ void assoc_repair_expand(struct plkv_ctx *ctx, uint32_t slot)
 	if (dead->op != OP_MIGRATE ||
 	    (dead->phase != PH_M_ZERO && dead->phase != PH_M_MOVE))
 		return;
-	lk = eng_stripe_lock((uint32_t)dead->w[W_VAL]);
+	lk = eng_stripe_lock((uint32_t)dead->w[W_MIG_BUCKET]);
 	mine = eng_lock_if_needed(ctx, lk);
 	assoc_migrate_resolve(ctx, slot);
 	if (mine)

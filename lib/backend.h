@@ -31,6 +31,7 @@ struct plkv_backend_ops {
 				 * record (plkv_proc_rec_del) */
 	bool start_in_ticks;	/* proc start times in clock ticks (else
 				 * ns since boot) */
+	bool enforces_strict;	/* can refuse what PLKV_O_STRICT forbids */
 	int64_t wait_ns;	/* a lock waiter's sleep between checks */
 	/* Create (if asked) or attach, map, protect.  Sets kv->fd, base,
 	 * size, pkey; *created tells whether this call made the segment. */
@@ -70,7 +71,10 @@ PLKV_HIDDEN void plkv_set_open_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 /* Own-process record in the segment's table (both backends keep one for
  * what the module doesn't know, e.g. the WRPKRU scan result). */
-PLKV_HIDDEN struct plkv_proc_rec *plkv_proc_table(struct plkv *kv);
+static inline struct plkv_proc_rec *plkv_proc_table(struct plkv *kv)
+{
+	return plkv_ptr(kv, kv->hdr->procs_off);
+}
 PLKV_HIDDEN int plkv_proc_rec_add(struct plkv *kv, struct plkv_ctx *ctx);
 PLKV_HIDDEN void plkv_proc_rec_del(struct plkv *kv, struct plkv_ctx *ctx,
 				   uint32_t pid);

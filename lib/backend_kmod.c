@@ -351,6 +351,7 @@ static void kmod_ack(struct plkv *kv, uint32_t death_gen)
 
 const struct plkv_backend_ops plkv_backend_kmod = {
 	.name = "kmod",
+	.enforces_strict = true,
 	.wait_ns = 1000 * 1000 * 1000LL,	/* belt and braces: the module
 						 * wakes waiters at a death */
 	.open = kmod_open,

@@ -90,7 +90,7 @@ static int check_item(struct chk *k, plkv_off_t off, plkv_off_t *bucket,
 		      uint64_t bidx)
 {
 	struct plkv *kv = k->kv;
-	struct plkv_item *it = I(kv, off);
+	struct plkv_item *it = item_at(kv, off);
 	unsigned cls;
 	uint32_t rc;
 	uint64_t n, i;
@@ -141,7 +141,7 @@ static int check_item(struct chk *k, plkv_off_t off, plkv_off_t *bucket,
 		unsigned cc;
 
 		if (!slab_valid_chunk(kv, c, &cc) || cc != k->e->nclasses ||
-		    !(I(kv, c)->it_flags & ITEM_CHUNK) ||
+		    !(item_at(kv, c)->it_flags & ITEM_CHUNK) ||
 		    (*mark(k, c) & (M_CHUNK | M_HASH)))
 			return fail(k, "item at off 0x%llx: continuation chunk "
 				    "%llu at 0x%llx is bad",
@@ -150,7 +150,7 @@ static int check_item(struct chk *k, plkv_off_t off, plkv_off_t *bucket,
 				    (unsigned long long)c);
 		*mark(k, c) |= M_CHUNK;
 		k->used[cc]++;
-		c = I(kv, c)->next;
+		c = item_at(kv, c)->next;
 	}
 	k->linked++;
 	return 0;
@@ -162,14 +162,14 @@ static int check_chain(struct chk *k, plkv_off_t *bucket, uint64_t bidx)
 	int rc;
 
 	while (p) {
-		struct plkv_item *it = I(k->kv, p);
+		struct plkv_item *it = item_at(k->kv, p);
 		plkv_off_t q;
 
 		rc = check_item(k, p, bucket, bidx);
 		if (rc)
 			return rc;
-		for (q = it->h_next; q; q = I(k->kv, q)->h_next) {
-			struct plkv_item *o = I(k->kv, q);
+		for (q = it->h_next; q; q = item_at(k->kv, q)->h_next) {
+			struct plkv_item *o = item_at(k->kv, q);
 
 			if (!slab_valid_chunk(k->kv, q, NULL))
 				break;	/* reported when we get there */
@@ -237,7 +237,7 @@ static int check_lru(struct chk *k, unsigned cls, uint64_t *nitems)
 		uint64_t n = 0;
 
 		while (p) {
-			struct plkv_item *it = I(kv, p);
+			struct plkv_item *it = item_at(kv, p);
 			unsigned c;
 
 			if (n++ > limit)
@@ -308,7 +308,7 @@ static int check_slots(struct chk *k)
 			continue;
 		x = r->w[W_X];
 		if (!x || !slab_valid_chunk(kv, x, &cls) ||
-		    (I(kv, x)->it_flags & ITEM_SLABBED))
+		    (item_at(kv, x)->it_flags & ITEM_SLABBED))
 			continue;
 		k->used[cls] += 1 + r->w[W_CHAIN_N];
 	}
@@ -354,12 +354,12 @@ static int check_slabs(struct chk *k)
 				return fail(k, "chunk 0x%llx of class %u is free "
 					    "and in use (or free twice)",
 					    (unsigned long long)f, cls);
-			if (!(I(kv, f)->it_flags & ITEM_SLABBED))
+			if (!(item_at(kv, f)->it_flags & ITEM_SLABBED))
 				return fail(k, "chunk 0x%llx on class %u's free "
 					    "list lacks SLABBED",
 					    (unsigned long long)f, cls);
 			*mark(k, f) |= M_FREE;
-			f = I(kv, f)->next;
+			f = item_at(kv, f)->next;
 		}
 		if (nfree != c->free_count)
 			return fail(k, "class %u: free_count %llu, %llu listed",

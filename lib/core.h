@@ -32,6 +32,7 @@
 #include "handle.h"
 #include "lockword.h"
 #include "crash.h"
+#include "pkru.h"
 
 /* ---- call gate (gate.c) ---- */
 
@@ -42,8 +43,6 @@
  * abandoned call of this thread and any process death noticed since the
  * last call, and reads the clock.  Leave revokes the key.
  */
-PLKV_HIDDEN void plkv_gate_open(struct plkv *kv);
-PLKV_HIDDEN void plkv_gate_close(struct plkv *kv);
 PLKV_HIDDEN int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx)
 	__attribute__((cold));
 /* The calling thread's record for the handle it used last (gate.c). */
@@ -115,14 +114,6 @@ static inline int plkv_enter_kv(struct plkv *kv, struct plkv_ctx *ctx)
 {
 	return kv ? plkv_enter(kv, ctx) : -EINVAL;
 }
-/* plkv_gate_open/close (above) grant/revoke the key without the rest of
- * the gate (open, close). */
-/* Around a system call inside a call: see gate.c. */
-PLKV_HIDDEN bool plkv_gate_suspend(struct plkv *kv);
-PLKV_HIDDEN void plkv_gate_resume(struct plkv *kv, bool granted);
-PLKV_HIDDEN void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size);
-PLKV_HIDDEN void *plkv_gate_realloc(struct plkv *kv, void *p, size_t size);
-PLKV_HIDDEN void plkv_gate_free(struct plkv *kv, void *p);
 PLKV_HIDDEN int plkv_tls_init(struct plkv *kv);
 PLKV_HIDDEN void plkv_tls_fini(struct plkv *kv);
 /* In a forked child: drop the inherited thread state unreleased. */

@@ -166,7 +166,7 @@ void eng_op_begin(struct plkv_ctx *ctx, uint32_t op)
 	struct plkv_oprec *r = ctx->op;
 	unsigned i;
 
-	for (i = W_X; i <= W_AUX; i++)
+	for (i = W_X; i <= W_MIG_ITEM; i++)
 		r->w[i] = 0;
 	r->op = op;
 	r->phase = PH_IDLE;

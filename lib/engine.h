@@ -261,11 +261,11 @@ enum {
 	PH_LINK,	/* swapping X for Y in the hash chain */
 	PH_LRU,		/* X in the hash, Y out of it; LRU steps pending */
 	PH_FREE,	/* freeing Y */
-	PH_INPLACE,	/* incr/decr rewriting Y's digits (W_VAL) */
+	PH_INPLACE,	/* incr/decr rewriting Y's digits (W_ARITH_VAL) */
 	PH_DONE,	/* shared changes done */
 	/* OP_MIGRATE */
 	PH_M_ZERO,	/* clearing the two new buckets */
-	PH_M_MOVE,	/* moving items (W_AUX: the one in flight) */
+	PH_M_MOVE,	/* moving items (W_MIG_ITEM: the one in flight) */
 };
 
 enum {
@@ -274,9 +274,12 @@ enum {
 	W_CHAIN_N,
 	W_Y,		/* old item: replaced / deleted / expired */
 	W_HV,		/* key hash (which stripe, which bucket) */
-	W_VAL,		/* incr result; migrate: old bucket */
-	W_CAS,		/* cas for PH_INPLACE; migrate: new power */
-	W_AUX,		/* migrate: item in flight */
+	/* words 5-7 mean one thing per op: */
+	W_ARITH_VAL = 5,	/* incr/decr: the result (PH_INPLACE) */
+	W_ARITH_CAS,		/* incr/decr: its new CAS */
+	W_MIG_BUCKET = 5,	/* migrate: the old bucket being split */
+	W_MIG_POWER,		/* migrate: the new table's power */
+	W_MIG_ITEM,		/* migrate: the item in flight */
 	/* eviction / reclaim from an LRU tail (holds LRU + E's stripe) */
 	W_E = 8,
 	W_E_HV,
@@ -326,12 +329,12 @@ static inline struct plkv_engine *eng(const struct plkv *kv)
 	return (struct plkv_engine *)kv->engine;
 }
 
-static inline struct plkv_item *I(const struct plkv *kv, plkv_off_t off)
+static inline struct plkv_item *item_at(const struct plkv *kv, plkv_off_t off)
 {
 	return (struct plkv_item *)plkv_ptr(kv, off);
 }
 
-static inline plkv_off_t O(const struct plkv *kv, const struct plkv_item *it)
+static inline plkv_off_t item_off(const struct plkv *kv, const struct plkv_item *it)
 {
 	return plkv_off(kv, it);
 }
@@ -509,7 +512,7 @@ PLKV_HIDDEN uint64_t item_nchunks(const struct plkv *kv,
 				  const struct plkv_item *it);
 PLKV_HIDDEN plkv_off_t item_chain(const struct plkv *kv,
 				  struct plkv_item *it);
-PLKV_HIDDEN void item_free_linked(struct plkv_ctx *ctx, plkv_off_t it,
+PLKV_HIDDEN void item_free_unlinked(struct plkv_ctx *ctx, plkv_off_t it,
 				  uint64_t dest);
 PLKV_HIDDEN void item_free_owned(struct plkv_ctx *ctx, uint32_t slot);
 PLKV_HIDDEN void item_txn(struct plkv_ctx *ctx);
@@ -596,7 +599,6 @@ PLKV_HIDDEN int eng_get_plain(struct plkv_ctx *ctx, const char *key,
 			      struct plkv_meta *meta);
 /* After a command, outside its locks: growth and crawler steps. */
 PLKV_HIDDEN void eng_after_op(struct plkv_ctx *ctx, bool mutated);
-PLKV_HIDDEN bool eng_parse_u64(const char *s, size_t n, uint64_t *out);
 
 /* ---- stats.c ---- */
 struct eng_statbuf {

@@ -107,7 +107,7 @@ static void resolve_stripe(struct plkv_ctx *ctx, unsigned idx, uint32_t slot)
 	if (r->w[W_E] && r->w[W_E_PH] != E_NONE && in_stripe(idx, r->w[W_E_HV]))
 		item_evict_resolve(ctx, slot);
 	if (migrate_phase(r)) {
-		if (in_stripe(idx, r->w[W_VAL]))
+		if (in_stripe(idx, r->w[W_MIG_BUCKET]))
 			assoc_migrate_resolve(ctx, slot);
 	} else if (txn_phase(r->phase) && in_stripe(idx, r->w[W_HV])) {
 		item_txn_resolve(ctx, slot);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Error strings: each PLKV_E* message begins with the code's name, as
- * LMDB's do, so logs say exactly which code came back. */
+ * LMDB's do, so logs say exactly which code came back.  Also the text of
+ * a failed open, which the backends set: a leaf every layer may call. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "core.h"
+#include "backend.h"
 
 static const char *const plkv_errstr[] = {
 	[PLKV_EFIRST - PLKV_ENOTFOUND] =
@@ -50,4 +53,21 @@ PLKV_API const char *plkv_strerror(int err)
 PLKV_API const char *plkv_version(void)
 {
 	return PLKV_VERSION_STRING;
+}
+
+/* What the last failed plkv_open() of this thread found wrong. */
+static __thread char open_error[160];
+
+PLKV_API const char *plkv_open_error(void)
+{
+	return open_error[0] ? open_error : NULL;
+}
+
+void plkv_set_open_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(open_error, sizeof(open_error), fmt, ap);
+	va_end(ap);
 }

@@ -113,7 +113,7 @@ int item_alloc(struct plkv_ctx *ctx, const char *key, size_t nkey,
 				(n + 1) * chunk_max(e), may_evict);
 	if (rc)
 		return rc;
-	it = I(kv, op->w[W_X]);
+	it = item_at(kv, op->w[W_X]);
 	it->h_next = 0;
 	it->prev = 0;
 	it->cas_act = 0;	/* no CAS yet, no act bits */
@@ -130,12 +130,12 @@ int item_alloc(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		/* it->next still chains the continuation chunks. */
 		*chain_word(it) = it->next;
 		left = nbytes - head_cap(e, nkey);
-		for (c = I(kv, it->next), i = 0; i < n; i++) {
+		for (c = item_at(kv, it->next), i = 0; i < n; i++) {
 			c->it_flags = ITEM_CHUNK;
 			c->nbytes = (uint32_t)(left < cont_cap(e) ? left
 								  : cont_cap(e));
 			left -= c->nbytes;
-			c = I(kv, c->next);
+			c = item_at(kv, c->next);
 		}
 		barrier();
 		it->it_flags = ITEM_CHUNKED;
@@ -167,7 +167,7 @@ static __attribute__((noinline)) void item_copy(const struct plkv *kv,
 	}
 	seg = (char *)(chain_word(it) + 1);
 	cap = head_cap(e, it->nkey);
-	c = I(kv, *chain_word(it));
+	c = item_at(kv, *chain_word(it));
 	for (;;) {
 		if (off < cap) {
 			size_t m = cap - off < n ? cap - off : n;
@@ -186,7 +186,7 @@ static __attribute__((noinline)) void item_copy(const struct plkv *kv,
 			return;
 		seg = c->data;
 		cap = c->nbytes;
-		c = I(kv, c->next);
+		c = item_at(kv, c->next);
 	}
 }
 
@@ -251,10 +251,10 @@ int64_t item_realtime(struct plkv_ctx *ctx, int64_t exptime)
 /* ---- freeing ---- */
 
 /* Free an unlinked item (and its chunks) named by op word dest. */
-void item_free_linked(struct plkv_ctx *ctx, plkv_off_t off, uint64_t dest)
+void item_free_unlinked(struct plkv_ctx *ctx, plkv_off_t off, uint64_t dest)
 {
 	/* The refcount goes to 0 in the push, under the slab lock. */
-	slab_free(ctx, off, 1 + item_nchunks(ctx->kv, I(ctx->kv, off)), dest);
+	slab_free(ctx, off, 1 + item_nchunks(ctx->kv, item_at(ctx->kv, off)), dest);
 }
 
 /* Free the item a slot allocated and never linked (W_X), if any. */
@@ -280,7 +280,7 @@ void item_txn(struct plkv_ctx *ctx)
 	struct plkv_engine *e = eng(kv);
 	struct plkv_oprec *op = ctx->op;
 	plkv_off_t X = op->w[W_X], Y = op->w[W_Y];
-	struct plkv_item *x = I(kv, X), *y = I(kv, Y);
+	struct plkv_item *x = item_at(kv, X), *y = item_at(kv, Y);
 	uint32_t hv = (uint32_t)op->w[W_HV];
 	unsigned lru_lk = 0;
 
@@ -311,7 +311,7 @@ void item_txn(struct plkv_ctx *ctx)
 	rec_phase(op, PH_FREE);
 	PLKV_CRASH_POINT(ctx);
 	if (y)
-		item_free_linked(ctx, Y, eng_dest(ctx->slot, W_Y));
+		item_free_unlinked(ctx, Y, eng_dest(ctx->slot, W_Y));
 	if (x)
 		atomic_store_explicit(&x->refcount, 1, memory_order_relaxed);
 	rec_phase(op, PH_DONE);
@@ -329,15 +329,15 @@ void item_txn_resolve(struct plkv_ctx *ctx, uint32_t slot)
 	struct plkv *kv = ctx->kv;
 	struct plkv_oprec *r = eng_slot_op(kv, slot);
 	plkv_off_t X = r->w[W_X], Y = r->w[W_Y];
-	struct plkv_item *x = I(kv, X), *y = I(kv, Y);
+	struct plkv_item *x = item_at(kv, X), *y = item_at(kv, Y);
 	uint32_t hv = (uint32_t)r->w[W_HV];
 	bool committed;
 
 	switch (r->phase) {
 	case PH_INPLACE:
 		if (y) {
-			item_digits(y, r->w[W_VAL]);
-			item_set_cas(y, r->w[W_CAS]);
+			item_digits(y, r->w[W_ARITH_VAL]);
+			item_set_cas(y, r->w[W_ARITH_CAS]);
 		}
 		break;
 	case PH_LOCKED:
@@ -369,7 +369,7 @@ void item_txn_resolve(struct plkv_ctx *ctx, uint32_t slot)
 		/* fallthrough */
 	case PH_FREE:
 		if (y && r->w[W_Y])
-			item_free_linked(ctx, Y, eng_dest(slot, W_Y));
+			item_free_unlinked(ctx, Y, eng_dest(slot, W_Y));
 		if (x)
 			atomic_store_explicit(&x->refcount, 1,
 					      memory_order_relaxed);
@@ -389,7 +389,7 @@ void item_unlink_evict(struct plkv_ctx *ctx, unsigned cls,
 {
 	struct plkv *kv = ctx->kv;
 	struct plkv_oprec *op = ctx->op;
-	plkv_off_t off = O(kv, it);
+	plkv_off_t off = item_off(kv, it);
 
 	rec_set(op, W_E_HV, it->hv);
 	rec_set(op, W_E, off);
@@ -402,7 +402,7 @@ void item_unlink_evict(struct plkv_ctx *ctx, unsigned cls,
 	lru_unlink_locked(ctx, cls, it);
 	rec_set(op, W_E_PH, E_FREE);
 	PLKV_CRASH_POINT(ctx);
-	item_free_linked(ctx, off, eng_dest(ctx->slot, W_E));
+	item_free_unlinked(ctx, off, eng_dest(ctx->slot, W_E));
 	rec_set(op, W_E_PH, E_NONE);
 	atomic_fetch_sub_explicit(&eng(kv)->items_hint, 1,
 				  memory_order_relaxed);
@@ -414,7 +414,7 @@ void item_evict_resolve(struct plkv_ctx *ctx, uint32_t slot)
 	struct plkv *kv = ctx->kv;
 	struct plkv_oprec *r = eng_slot_op(kv, slot);
 	plkv_off_t E = r->w[W_E];
-	struct plkv_item *it = I(kv, E);
+	struct plkv_item *it = item_at(kv, E);
 
 	switch (r->w[W_E_PH]) {
 	case E_HASH:
@@ -431,7 +431,7 @@ void item_evict_resolve(struct plkv_ctx *ctx, uint32_t slot)
 		/* fallthrough */
 	case E_FREE:
 		if (r->w[W_E])
-			item_free_linked(ctx, E, eng_dest(slot, W_E));
+			item_free_unlinked(ctx, E, eng_dest(slot, W_E));
 		break;
 	default:
 		return;

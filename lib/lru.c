@@ -40,14 +40,14 @@ unsigned item_lru_class(const struct plkv_item *it)
 static void l_insert(struct plkv *kv, struct eng_lru *L, unsigned seg,
 		     struct plkv_item *it)
 {
-	plkv_off_t off = O(kv, it), head = L->head[seg];
+	plkv_off_t off = item_off(kv, it), head = L->head[seg];
 
 	it->next = head;
 	it->prev = 0;
 	it->lru = (uint8_t)seg;
 	PUBLISH(L->head[seg], off);
 	if (head)
-		I(kv, head)->prev = off;
+		item_at(kv, head)->prev = off;
 	else
 		L->tail[seg] = off;
 	L->count[seg]++;
@@ -62,11 +62,11 @@ static void l_remove(struct plkv *kv, struct eng_lru *L, struct plkv_item *it)
 	if (seg >= LRU_NSEG)
 		return;
 	if (p)
-		PUBLISH(I(kv, p)->next, n);
+		PUBLISH(item_at(kv, p)->next, n);
 	else
 		PUBLISH(L->head[seg], n);
 	if (n)
-		I(kv, n)->prev = p;
+		item_at(kv, n)->prev = p;
 	else
 		L->tail[seg] = p;
 	it->lru = LRU_NONE;
@@ -81,7 +81,7 @@ static void l_record(struct plkv_ctx *ctx, unsigned cls, struct plkv_item *it,
 	struct plkv_oprec *op = ctx->op;
 
 	rec_set(op, W_L_CLS, cls);
-	rec_set(op, W_L_ITEM, O(ctx->kv, it));
+	rec_set(op, W_L_ITEM, item_off(ctx->kv, it));
 	rec_set(op, W_L_SEG, seg);
 	rec_set(op, W_L_OP, lop);
 }
@@ -116,7 +116,7 @@ static void juggle_seg(struct plkv_ctx *ctx, unsigned cls, unsigned seg,
 	unsigned i;
 
 	for (i = 0; i < 2 && L->count[seg] > total * pct / 100; i++) {
-		struct plkv_item *it = I(kv, L->tail[seg]);
+		struct plkv_item *it = item_at(kv, L->tail[seg]);
 
 		if (!it)
 			break;
@@ -227,11 +227,11 @@ bool lru_evict(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 	bool done = false;
 
 	for (s = 0; s < ARRAY_SIZE(order) && !done; s++) {
-		struct plkv_item *it = I(kv, L->tail[order[s]]);
+		struct plkv_item *it = item_at(kv, L->tail[order[s]]);
 
 		for (tries = 0; it && tries < ENG_EVICT_SEARCH && !done;
 		     tries++) {
-			struct plkv_item *prev = I(kv, it->prev);
+			struct plkv_item *prev = item_at(kv, it->prev);
 			unsigned lk = eng_stripe_lock(it->hv);
 			bool dead;
 
@@ -286,7 +286,7 @@ int lru_evict_item(struct plkv_ctx *ctx, unsigned cls, struct plkv_item *it)
 
 	/* Pages leave a class only under its LRU lock (release_page), so
 	 * holding it, a chunk of the class stays one. */
-	if (!slab_valid_chunk(ctx->kv, O(ctx->kv, it), &k) || k != cls)
+	if (!slab_valid_chunk(ctx->kv, item_off(ctx->kv, it), &k) || k != cls)
 		goto out;
 	if (it->it_flags & ITEM_SLABBED) {
 		rc = 0;
@@ -342,25 +342,25 @@ unsigned lru_crawl(struct plkv_ctx *ctx, unsigned cls, unsigned budget,
 	if (!plkv_trylock(ctx, lru_lock(cls)))
 		return 0;
 	seg = L->crawl_seg < LRU_NSEG ? L->crawl_seg : LRU_COLD;
-	it = I(kv, L->crawl_pos);
+	it = item_at(kv, L->crawl_pos);
 	if (it && (!slab_valid_chunk(kv, L->crawl_pos, &k) || k != cls ||
 		   it->lru != seg || (it->it_flags & ITEM_SLABBED)))
 		it = NULL;
 	if (!it)
-		it = I(kv, L->tail[seg]);
+		it = item_at(kv, L->tail[seg]);
 	while (n < budget && empty < LRU_NSEG) {
 		struct plkv_item *prev;
 		unsigned lk;
 
 		if (!it) {
 			seg = (seg + 1) % LRU_NSEG;
-			it = I(kv, L->tail[seg]);
+			it = item_at(kv, L->tail[seg]);
 			empty++;
 			continue;
 		}
 		empty = 0;
 		n++;
-		prev = I(kv, it->prev);
+		prev = item_at(kv, it->prev);
 		lk = eng_stripe_lock(it->hv);
 		if (maintainer && seg == LRU_COLD &&
 		    (item_act(it) & ACT_ACTIVE) &&
@@ -382,7 +382,7 @@ unsigned lru_crawl(struct plkv_ctx *ctx, unsigned cls, unsigned budget,
 		it = prev;
 	}
 	L->crawl_seg = seg;
-	L->crawl_pos = O(kv, it);
+	L->crawl_pos = item_off(kv, it);
 	plkv_unlock(ctx, lru_lock(cls));
 	return n;
 }
@@ -406,7 +406,7 @@ bool lru_contains(const struct plkv *kv, unsigned cls, plkv_off_t off,
 					*segp = seg;
 				return true;
 			}
-			p = I(kv, p)->next;
+			p = item_at(kv, p)->next;
 		}
 	}
 	return false;
@@ -433,7 +433,7 @@ static void rebuild(struct plkv *kv, unsigned cls)
 				*link = 0;	/* a broken link ends the list */
 				break;
 			}
-			it = I(kv, *link);
+			it = item_at(kv, *link);
 			it->prev = prev;
 			it->lru = (uint8_t)seg;
 			prev = *link;
@@ -458,7 +458,7 @@ void lru_repair(struct plkv_ctx *ctx, unsigned cls, struct plkv_oprec *dead)
 	rebuild(kv, cls);
 	if (dead && dead->w[W_L_OP] != L_NONE && dead->w[W_L_CLS] == cls) {
 		plkv_off_t off = dead->w[W_L_ITEM];
-		struct plkv_item *it = I(kv, off);
+		struct plkv_item *it = item_at(kv, off);
 		unsigned seg;
 		bool in = lru_contains(kv, cls, off, &seg);
 
@@ -484,7 +484,7 @@ void lru_repair(struct plkv_ctx *ctx, unsigned cls, struct plkv_oprec *dead)
 void lru_ensure(struct plkv_ctx *ctx, plkv_off_t off, bool in)
 {
 	struct plkv *kv = ctx->kv;
-	struct plkv_item *it = I(kv, off);
+	struct plkv_item *it = item_at(kv, off);
 	unsigned cls = item_lru_class(it), seg;
 	bool mine = eng_lock_if_needed(ctx, lru_lock(cls));
 	bool present = lru_contains(kv, cls, off, &seg);

@@ -201,29 +201,11 @@ static int wait_ready(struct plkv *kv)
 /* Handles opened in this process: each gets the next as its id. */
 static uint64_t open_count;
 
-/* What the last failed plkv_open() of this thread found wrong. */
-static __thread char open_error[160];
-
-PLKV_API const char *plkv_open_error(void)
-{
-	return open_error[0] ? open_error : NULL;
-}
-
-void plkv_set_open_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(open_error, sizeof(open_error), fmt, ap);
-	va_end(ap);
-}
-
 /* PLKV_EBADSEG, saying which header field holds what instead of what. */
 static int bad_field(const char *field, uint64_t got, uint64_t want)
 {
-	snprintf(open_error, sizeof(open_error),
-		 "header field %s is %#" PRIx64 ", expected %#" PRIx64, field,
-		 got, want);
+	plkv_set_open_error("header field %s is %#" PRIx64 ", expected %#"
+			    PRIx64, field, got, want);
 	return PLKV_EBADSEG;
 }
 
@@ -271,9 +253,8 @@ static int check_owner(const struct plkv *kv, unsigned flags)
 	if ((flags & PLKV_O_ANY_OWNER) || kv->owner_uid == me ||
 	    kv->owner_uid == 0)
 		return 0;
-	snprintf(open_error, sizeof(open_error),
-		 "store '%s' is owned by uid %u, you are uid %u", kv->name,
-		 kv->owner_uid, (unsigned)me);
+	plkv_set_open_error("store '%s' is owned by uid %u, you are uid %u",
+			    kv->name, kv->owner_uid, (unsigned)me);
 	return PLKV_EOWNER;
 }
 
@@ -296,7 +277,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	open_error[0] = '\0';
+	plkv_set_open_error("%s", "");
 	if (!opts) {
 		plkv_options_init(&defaults);
 		opts = &defaults;
@@ -310,7 +291,8 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	backend = resolve_backend(opts->backend);
 	if (backend < 0)
 		return backend;
-	if ((opts->flags & PLKV_O_STRICT) && backend != PLKV_BACKEND_KMOD)
+	if ((opts->flags & PLKV_O_STRICT) &&
+	    !backend_ops(backend)->enforces_strict)
 		return -EOPNOTSUPP;	/* only the module can enforce it */
 
 	kv = calloc(1, sizeof(*kv));

@@ -31,7 +31,7 @@ static void reclaim_locked(struct plkv_ctx *ctx, struct plkv_item *it,
 		eng_op_begin(ctx, OP_GET);
 	rec_set(op, W_HV, hv);
 	rec_set(op, W_X, 0);
-	rec_set(op, W_Y, O(ctx->kv, it));
+	rec_set(op, W_Y, item_off(ctx->kv, it));
 	rec_phase(op, PH_LOCKED);
 	/* reclaimed/expired_unfetched belong to the LRU lock; item_txn's
 	 * lru_unlink holds it, so count there via the flag we leave. */
@@ -280,7 +280,7 @@ static inline int get_optimistic(struct plkv_ctx *ctx, const char *key,
 			       opt_same_table(e, st) ? OPT_MISS : OPT_LOCK;
 		if (unlikely(!opt_item_ok(size, p) || ++steps > OPT_CHAIN_MAX))
 			return OPT_LOCK;
-		it = I(kv, p);
+		it = item_at(kv, p);
 		if (it->hv == hv && it->nkey == nkey &&
 		    plkv_key_eq(item_key(it), key, nkey))
 			break;
@@ -482,7 +482,7 @@ static int store_new(struct plkv_ctx *ctx, int mode, const char *key,
 			item_realtime(ctx, exptime), hv);
 	if (rc)
 		return rc;
-	x = I(kv, op->w[W_X]);
+	x = item_at(kv, op->w[W_X]);
 	if (vlen)
 		item_write(kv, x, 0, val, vlen);
 	PLKV_CRASH_POINT(ctx);
@@ -507,7 +507,7 @@ static int store_new(struct plkv_ctx *ctx, int mode, const char *key,
 	x->cas_act = next_cas(ctx);	/* not linked yet: no act bits */
 	if (cas_out)
 		*cas_out = x->cas_act;
-	rec_set(op, W_Y, O(kv, old));	/* an expired one goes too */
+	rec_set(op, W_Y, item_off(kv, old));	/* an expired one goes too */
 	item_txn(ctx);
 	plkv_unlock(ctx, lk);
 	return 0;
@@ -558,7 +558,7 @@ static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
 	}
 	if (rc)
 		return unlock_done(ctx, hv, rc);
-	x = I(kv, op->w[W_X]);
+	x = item_at(kv, op->w[W_X]);
 	if (mode == PLKV_APPEND) {
 		item_copy_between(kv, x, 0, y, ylen);
 		item_write(kv, x, ylen, val, vlen);
@@ -570,7 +570,7 @@ static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
 	x->cas_act = next_cas(ctx);	/* not linked yet: no act bits */
 	if (cas_out)
 		*cas_out = x->cas_act;
-	rec_set(op, W_Y, O(kv, y));
+	rec_set(op, W_Y, item_off(kv, y));
 	item_txn(ctx);
 	return unlock_done(ctx, hv, 0);
 }
@@ -591,48 +591,6 @@ int eng_store(struct plkv_ctx *ctx, int mode, const char *key, size_t nkey,
 		mode = PLKV_CAS | (mode & PLKV_STORE_INVALIDATE);
 	return store_new(ctx, mode, key, nkey, val, vlen, flags, exptime,
 			 cas_in, cas_out);
-}
-
-/*
- * memcached's safe_strtoull() on an item value: strtoull (leading space,
- * optional sign), then the next character must be a space or the end (the
- * value is followed by "\r\n" in memcached); a negative number is refused.
- */
-bool eng_parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	size_t i = 0, start;
-	uint64_t v = 0;
-	bool neg = false, any = false;
-	unsigned char end;
-
-#define SP(c) ((c) == ' ' || ((c) >= '\t' && (c) <= '\r'))
-	while (i < n && SP((unsigned char)s[i]))
-		i++;
-	if (i < n && (s[i] == '+' || s[i] == '-'))
-		neg = s[i++] == '-';
-	start = i;
-	while (i < n && s[i] >= '0' && s[i] <= '9') {
-		unsigned d = (unsigned)(s[i] - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return false;	/* ERANGE */
-		v = v * 10 + d;
-		i++;
-		any = true;
-	}
-	if (!any)
-		i = 0;			/* no conversion: endptr = str */
-	(void)start;
-	end = i < n ? (unsigned char)s[i] : '\r';
-	if (!(SP(end) || (end == '\0' && i != 0)))
-		return false;
-#undef SP
-	if (neg)
-		v = (uint64_t)0 - v;
-	if ((int64_t)v < 0 && memchr(s, '-', n))
-		return false;
-	*out = v;
-	return true;
 }
 
 static uint32_t ndigits(uint64_t v)
@@ -663,11 +621,11 @@ static struct plkv_item *link_new(struct plkv_ctx *ctx, const char *key,
 	*rc = item_alloc(ctx, key, nkey, len, flags, exptime, hv);
 	if (*rc)
 		return NULL;
-	x = I(kv, op->w[W_X]);
+	x = item_at(kv, op->w[W_X]);
 	if (len)
 		item_write(kv, x, 0, val, len);
 	x->cas_act = next_cas(ctx);	/* not linked yet: no act bits */
-	rec_set(op, W_Y, O(kv, y));
+	rec_set(op, W_Y, item_off(kv, y));
 	item_txn(ctx);
 	return x;
 }
@@ -731,7 +689,7 @@ int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	if (a->cas_in && item_cas(y) != a->cas_in)
 		return unlock_done(ctx, hv, PLKV_EEXISTS);
 	if (y->nbytes == 0 || (y->it_flags & ITEM_CHUNKED) ||
-	    !eng_parse_u64(y->data + y->nkey, y->nbytes, &v))
+	    plkv_parse_u64(y->data + y->nkey, y->nbytes, &v))
 		return unlock_done(ctx, hv, PLKV_ENONNUMERIC);
 	stat_inc(ctx, incr ? ST_INCR_HITS : ST_DECR_HITS);
 	if (incr)
@@ -750,14 +708,14 @@ int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		return arith_link(ctx, key, nkey, hv, v, y->flags, exptime, y,
 				  meta);
 	/* Same length: rewrite in place, redoable from the record. */
-	rec_set(op, W_Y, O(kv, y));
-	rec_set(op, W_VAL, v);
-	rec_set(op, W_CAS, next_cas(ctx));
+	rec_set(op, W_Y, item_off(kv, y));
+	rec_set(op, W_ARITH_VAL, v);
+	rec_set(op, W_ARITH_CAS, next_cas(ctx));
 	rec_phase(op, PH_INPLACE);
 	PLKV_CRASH_POINT(ctx);
 	item_digits(y, v);
 	PLKV_CRASH_POINT(ctx);
-	item_set_cas(y, op->w[W_CAS]);
+	item_set_cas(y, op->w[W_ARITH_CAS]);
 	fill_meta(meta, y);
 	return unlock_done(ctx, hv, 0);
 }
@@ -799,7 +757,7 @@ int eng_delete(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		return unlock_done(ctx, hv, 0);
 	}
 	stat_inc(ctx, ST_DELETE_HITS);
-	rec_set(ctx->op, W_Y, O(ctx->kv, y));
+	rec_set(ctx->op, W_Y, item_off(ctx->kv, y));
 	item_txn(ctx);
 	return unlock_done(ctx, hv, 0);
 }

@@ -3,18 +3,13 @@
  * The segment's process table: one record per attached process, kept by
  * the library on both backends (the user backend's only record of who is
  * attached; beside the module's own on the kmod backend, for plkvctl's
- * stray-WRPKRU count).  Below open (which adds our record), recovery
- * (which drops a dead one's) and the user backend (which reads it for
- * liveness); it calls nothing above it.
+ * stray-WRPKRU count).  Below open (which adds our record) and
+ * recovery (which drops a dead one's); the user backend reads it for liveness
+ * through plkv_proc_table() (backend.h).  It calls only the lock words.
  */
 #include <stdatomic.h>
 
 #include "backend.h"
-
-struct plkv_proc_rec *plkv_proc_table(struct plkv *kv)
-{
-	return plkv_ptr(kv, kv->hdr->procs_off);
-}
 
 /* Our record in the segment's process table (both backends keep one). */
 int plkv_proc_rec_add(struct plkv *kv, struct plkv_ctx *ctx)

@@ -25,17 +25,6 @@
 
 #include "backend.h"
 
-bool plkv_slot_alive(struct plkv *kv, uint32_t slot)
-{
-	struct plkv_slot *s;
-
-	if (slot == 0 || slot >= PLKV_MAX_THREADS)
-		return false;
-	s = plkv_slot_rec(kv, slot);
-	return plkv_pid_alive(atomic_load((_Atomic uint32_t *)&s->pid),
-			      s->start_time);
-}
-
 /*
  * Mark every lock word naming the dead slot OWNER_DIED before taking any
  * over (the module does this at a death; the user backend and abandoned

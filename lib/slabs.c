@@ -107,7 +107,7 @@ static void carve_page(struct plkv_ctx *ctx, unsigned cls, uint64_t page)
 	uint32_t i;
 
 	for (i = 0; i < c->perslab; i++) {
-		struct plkv_item *it = I(kv, base + (uint64_t)i * c->size);
+		struct plkv_item *it = item_at(kv, base + (uint64_t)i * c->size);
 
 		memset(it, 0, sizeof(*it));
 		it->it_flags = ITEM_SLABBED;
@@ -125,7 +125,7 @@ static void carve_page(struct plkv_ctx *ctx, unsigned cls, uint64_t page)
 /* The released-page pool: a stack linked through chunk 0's h_next. */
 static uint64_t *pool_link(const struct plkv *kv, uint64_t page)
 {
-	return &I(kv, page_base(kv, page))->h_next;
+	return &item_at(kv, page_base(kv, page))->h_next;
 }
 
 bool slab_page_in_pool(const struct plkv *kv, uint64_t page)
@@ -199,7 +199,7 @@ static void pop_chunks(struct plkv_ctx *ctx, unsigned cls, uint64_t n,
 	struct eng_class *c = &eng(kv)->cls[cls];
 	struct plkv_oprec *op = ctx->op;
 	plkv_off_t head = c->free_head;
-	struct plkv_item *last = I(kv, head), *it;
+	struct plkv_item *last = item_at(kv, head), *it;
 	uint64_t i;
 
 	rec_set(op, W_S_CLS, cls);
@@ -209,13 +209,13 @@ static void pop_chunks(struct plkv_ctx *ctx, unsigned cls, uint64_t n,
 	rec_set(op, W_S_OP, S_POP);
 	rec_set(op, dest, head);
 	for (i = 1; i < n; i++)
-		last = I(kv, last->next);
+		last = item_at(kv, last->next);
 	PUBLISH(c->free_head, last->next);
 	PLKV_CRASH_POINT(ctx);
 	c->free_count -= n;
 	c->mem_requested += req;
 	last->next = 0;
-	for (it = I(kv, head), i = 0; i < n; i++, it = I(kv, it->next)) {
+	for (it = item_at(kv, head), i = 0; i < n; i++, it = item_at(kv, it->next)) {
 		it->it_flags = 0;
 		it->lru = LRU_NONE;
 		it->nkey = 0;
@@ -239,9 +239,9 @@ static void unhook_page(const struct plkv *kv, unsigned cls, uint64_t page)
 		plkv_off_t p = *link;
 
 		if (p >= lo && p < hi)
-			PUBLISH(*link, I(kv, p)->next);
+			PUBLISH(*link, item_at(kv, p)->next);
 		else
-			link = &I(kv, p)->next;
+			link = &item_at(kv, p)->next;
 	}
 }
 
@@ -272,7 +272,7 @@ static bool release_page(struct plkv_ctx *ctx, unsigned cls, uint64_t page)
 	if (eng_page_owner(kv)[page] != cls)
 		return false;
 	for (i = 0; i < c->perslab; i++)
-		if (!(I(kv, page_base(kv, page) + (uint64_t)i * c->size)->it_flags &
+		if (!(item_at(kv, page_base(kv, page) + (uint64_t)i * c->size)->it_flags &
 		      ITEM_SLABBED))
 			return false;
 	rec_set(op, W_S_CLS, cls);
@@ -314,7 +314,7 @@ static bool pick_page(struct plkv_ctx *ctx, unsigned v, uint64_t *page,
 			continue;
 		looked++;
 		for (j = 0; j < c->perslab; j++)
-			n += !!(I(kv, page_base(kv, p) + (uint64_t)j *
+			n += !!(item_at(kv, page_base(kv, p) + (uint64_t)j *
 				  c->size)->it_flags & ITEM_SLABBED);
 		if (looked == 1 || n > *nfree) {
 			*page = p;
@@ -376,7 +376,7 @@ static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 	if (!may_evict && best_free < c->perslab)
 		return false;
 	for (i = 0; i < c->perslab; i++) {
-		struct plkv_item *it = I(kv, page_base(kv, best) + i * c->size);
+		struct plkv_item *it = item_at(kv, page_base(kv, best) + i * c->size);
 
 		if (owner[best] != v || lru_evict_item(ctx, v, it))
 			return false;
@@ -437,7 +437,7 @@ int slab_alloc(struct plkv_ctx *ctx, unsigned cls, uint64_t n, unsigned dest,
 static struct plkv_item *push_link(const struct plkv *kv, plkv_off_t first,
 				   uint64_t n)
 {
-	struct plkv_item *it = I(kv, first);
+	struct plkv_item *it = item_at(kv, first);
 	uint64_t i;
 
 	if (n > 1 && (it->it_flags & ITEM_CHUNKED))
@@ -448,7 +448,7 @@ static struct plkv_item *push_link(const struct plkv *kv, plkv_off_t first,
 		atomic_store_explicit(&it->refcount, 0, memory_order_relaxed);
 		if (i + 1 >= n)
 			return it;
-		it = I(kv, it->next);
+		it = item_at(kv, it->next);
 	}
 }
 
@@ -463,7 +463,7 @@ void slab_free(struct plkv_ctx *ctx, plkv_off_t first, uint64_t n,
 	       uint64_t dest)
 {
 	struct plkv *kv = ctx->kv;
-	struct plkv_item *it = I(kv, first), *last, *p;
+	struct plkv_item *it = item_at(kv, first), *last, *p;
 	unsigned cls = it->slab_class;
 	struct eng_class *c = &eng(kv)->cls[cls];
 	struct plkv_oprec *op = ctx->op;
@@ -482,7 +482,7 @@ void slab_free(struct plkv_ctx *ctx, plkv_off_t first, uint64_t n,
 	for (p = it, i = 0; i < n; i++) {
 		req += chunk_req(kv, p);
 		if (i + 1 < n)
-			p = I(kv, i == 0 && n > 1 && (p->it_flags & ITEM_CHUNKED)
+			p = item_at(kv, i == 0 && n > 1 && (p->it_flags & ITEM_CHUNKED)
 				  ? item_chain(kv, p) : p->next);
 	}
 	PLKV_CRASH_POINT(ctx);
@@ -508,7 +508,7 @@ static bool on_free_list(const struct plkv *kv, unsigned cls, plkv_off_t off)
 	while (p && limit--) {
 		if (p == off)
 			return true;
-		p = I(kv, p)->next;
+		p = item_at(kv, p)->next;
 	}
 	return false;
 }
@@ -529,7 +529,7 @@ static void recount(struct plkv_ctx *ctx, unsigned cls)
 			continue;
 		pages++;
 		for (i = 0; i < c->perslab; i++) {
-			struct plkv_item *it = I(kv, page_base(kv, p) +
+			struct plkv_item *it = item_at(kv, page_base(kv, p) +
 						 (uint64_t)i * c->size);
 
 			if (!(it->it_flags & ITEM_SLABBED))
@@ -548,7 +548,7 @@ static void recount(struct plkv_ctx *ctx, unsigned cls)
 			break;
 		}
 		nfree++;
-		link = &I(kv, *link)->next;
+		link = &item_at(kv, *link)->next;
 	}
 	c->free_count = nfree;
 	c->mem_requested = req;
@@ -578,14 +578,14 @@ void slab_repair(struct plkv_ctx *ctx, unsigned cls, struct plkv_oprec *dead)
 				break;
 			}
 			/* Popped: the chunks belong to the dead op. */
-			for (it = I(kv, first), i = 0; i < n; i++) {
+			for (it = item_at(kv, first), i = 0; i < n; i++) {
 				it->it_flags = 0;
 				it->lru = LRU_NONE;
 				if (i + 1 == n) {
 					it->next = 0;
 					break;
 				}
-				it = I(kv, it->next);
+				it = item_at(kv, it->next);
 			}
 			break;
 		case S_PUSH:

@@ -210,7 +210,7 @@ static int stats_slabs(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 static uint64_t tail_age(struct plkv_ctx *ctx, const struct eng_lru *L,
 			 unsigned seg)
 {
-	struct plkv_item *t = I(ctx->kv, L->tail[seg]);
+	struct plkv_item *t = item_at(ctx->kv, L->tail[seg]);
 	int64_t now = eng_now(ctx);
 
 	return t && now > t->time ? (uint64_t)(now - t->time) : 0;

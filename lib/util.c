@@ -112,3 +112,15 @@ int plkv_pku_supported(void)
 	}
 	return cached;
 }
+
+/* Whether the process on @slot lives: a lock owner, a slot in use. */
+bool plkv_slot_alive(struct plkv *kv, uint32_t slot)
+{
+	struct plkv_slot *s;
+
+	if (slot == 0 || slot >= PLKV_MAX_THREADS)
+		return false;
+	s = plkv_slot_rec(kv, slot);
+	return plkv_pid_alive(atomic_load((_Atomic uint32_t *)&s->pid),
+			      s->start_time);
+}

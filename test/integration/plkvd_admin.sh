@@ -134,6 +134,120 @@ after=$(stat_of store_too_large "$reply")
 	ok "stats counts stores over the item limit (store_too_large)" ||
 	{ not_ok "stats counts stores over the item limit (store_too_large)"
 	  echo "#   before '$before' after '$after'"; }
+# stats conns and watch need several connections at once: a Python client.
+PY=${PYTHON:-python3}
+conns_and_watch() {
+	"$PY" - "$target" <<'PYEOF'
+import re, socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+def conn():
+    s = socket.create_connection((host, int(port)), timeout=5)
+    return s
+def read_until(s, end, limit=5.0):
+    buf, t0 = b"", time.time()
+    while not buf.endswith(end) and time.time() - t0 < limit:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        buf += d
+    return buf.decode(errors="replace")
+def check(name, cond, detail=""):
+    print(("ok - " if cond else "not ok - ") + name)
+    if not cond and detail:
+        for l in detail.splitlines()[:12]:
+            print("#   " + l)
+
+a, b, c, d = conn(), conn(), conn(), conn()
+c.sendall(b"set partial 0 0 10\r\nabc")          # its value half sent
+b.sendall(b"version\r\n"); read_until(b, b"\r\n")
+# until the server has read c's command line (c shows conn_nread)
+c_addr = ":addr tcp:%s:%d" % c.getsockname()
+for _ in range(100):
+    a.sendall(b"stats conns\r\n")
+    out = read_until(a, b"END\r\n")
+    fd_c = [l.split(":")[0] for l in out.splitlines() if l.endswith(c_addr)]
+    if fd_c and (fd_c[0] + ":state conn_nread") in out:
+        break
+    time.sleep(0.05)
+lines = out.replace("\r", "").splitlines()
+fds = {}
+for l in lines[:-1]:
+    m = re.match(r"STAT (\d+):(addr|listen_addr|state|secs_since_last_cmd) (\S+)$", l)
+    if not m:
+        fds = None
+        break
+    fds.setdefault(int(m.group(1)), {})[m.group(2)] = m.group(3)
+ok_fmt = fds is not None and lines[-1:] == ["END"]
+check("stats conns: STAT <fd>:<field> lines, then END", ok_fmt, out)
+if ok_fmt:
+    me = "tcp:%s:%d" % a.getsockname()
+    listen = "tcp:%s:%s" % (host, port)
+    by_addr = {v.get("addr"): v for v in fds.values()}
+    states = lambda s: by_addr.get("tcp:%s:%d" % s.getsockname(), {}).get("state")
+    check("stats conns: the listening socket, conn_listening",
+          any(v.get("addr") == listen and v.get("state") == "conn_listening"
+              and "listen_addr" not in v for v in fds.values()), out)
+    check("stats conns: the asking connection, conn_parse_cmd, with its listen_addr",
+          states(a) == "conn_parse_cmd" and by_addr[me].get("listen_addr") == listen, out)
+    check("stats conns: idle conn_new_cmd before a command, conn_read after; amid a value conn_nread",
+          states(d) == "conn_new_cmd" and states(b) == "conn_read" and
+          states(c) == "conn_nread", out)
+    check("stats conns: secs_since_last_cmd is a count of seconds",
+          all(re.fullmatch(r"\d+", v.get("secs_since_last_cmd", "x")) for v in fds.values()), out)
+
+w = conn()
+w.sendall(b"watch bogus\r\n")
+check("watch with an unknown kind: ERROR", read_until(w, b"\r\n") == "ERROR\r\n")
+w.sendall(b"watch fetchers mutations\r\n")
+check("watch fetchers mutations: OK", read_until(w, b"\r\n") == "OK\r\n")
+a.sendall(b"set wfoo 5 0 3\r\nbar\r\nget wfoo\r\nget wnope\r\nadd wfoo 0 0 1\r\nx\r\nmg wfoo v\r\n")
+read_until(a, b"VA 3\r\nbar\r\n")
+want = [r"type=item_store key=wfoo status=stored cmd=set ttl=0 clsid=[1-9]\d* cfd=\d+ size=3",
+        r"type=item_get key=wfoo status=found clsid=[1-9]\d* cfd=\d+ size=3",
+        r"type=item_get key=wnope status=not_found clsid=0 cfd=\d+ size=0",
+        r"type=item_store key=wfoo status=not_stored cmd=add ttl=0 clsid=\d+ cfd=\d+ size=1",
+        r"type=item_get key=wfoo status=found clsid=[1-9]\d* cfd=\d+ size=3"]
+def in_order(got):
+    events = [l for l in got.splitlines() if l.startswith("ts=")]
+    pos = 0
+    for pat in want:
+        while pos < len(events) and not re.fullmatch(r"ts=\d+\.\d+ gid=\d+ " + pat, events[pos]):
+            pos += 1
+        if pos == len(events):
+            return pat
+        pos += 1
+    return None
+# the lines come from the logger thread: read until all are in (10 s)
+got, missing, t0 = "", want[0], time.time()
+w.settimeout(0.2)
+while missing and time.time() - t0 < 10:
+    try:
+        chunk = w.recv(65536)
+    except socket.timeout:
+        chunk = b""
+    got += chunk.decode(errors="replace")
+    missing = in_order(got)
+check("watch: memcached's item_get and item_store lines, in order", missing is None,
+      "missing: %s\n%s" % (missing, got))
+w.close()
+a.sendall(b"get wfoo\r\n")
+check("commands go on once the watcher left", read_until(a, b"END\r\n").endswith("END\r\n"))
+PYEOF
+}
+conns_and_watch >"$tmp/cw" 2>&1
+while read -r line; do
+	case $line in
+	"ok - "*) ok "${line#ok - }" ;;
+	"not ok - "*) not_ok "${line#not ok - }" ;;
+	"#"*) echo "$line" ;;
+	*) echo "# $line" ;;
+	esac
+done <"$tmp/cw"
+grep -q "^ok - \|^not ok - " "$tmp/cw" || not_ok "stats conns and watch: the client ran"
+
 # -D CHAR: that delimiter, and detail collection on from the start.
 stop_server
 if start_tcp -t 2 -D /; then

@@ -82,6 +82,19 @@ send() {
 	timeout 60 perl "$tmp/client.pl" "$target" >"$tmp/resp" 2>"$tmp/cerr"
 }
 
+# wait_conns N: until the server counts N connections, the asking one
+# included (at most 10 s; a refused ask is asked again).
+wait_conns() {
+	local _ n
+	for _ in $(seq 100); do
+		printf 'stats\r\nquit\r\n' | send
+		n=$(tr -d '\r' <"$tmp/resp" | awk '$2 == "curr_connections" { print $3 }')
+		[ "$n" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # exchange NAME REQUEST EXPECTED: printf formats; "quit" is appended.
 exchange() {
 	local name=$1
@@ -496,7 +509,8 @@ if plkvd_only; then
 		not_ok "SIGTERM: exit status $rc"
 
 	start_tcp -t 1 -c 3 || not_ok "plkvd -c 3 starts"
-	sleep 0.3	# until start_tcp's probe connection is closed
+	# until the server has seen start_tcp's probe connection close
+	wait_conns 1
 	exec 5<>"/dev/tcp/127.0.0.1/$port" 6<>"/dev/tcp/127.0.0.1/$port" \
 		7<>"/dev/tcp/127.0.0.1/$port"
 	printf 'version\r\nquit\r\n' | send
@@ -505,7 +519,7 @@ if plkvd_only; then
 	[ "$matches_line" = "ERROR Too many open connections" ] &&
 		ok "-c 3: the 4th client is turned away" ||
 		not_ok "-c 3: the 4th client is turned away (got '$matches_line')"
-	sleep 0.3
+	wait_conns 1
 	printf 'version\r\nquit\r\n' | send
 	[ "$(tr -d '\r' <"$tmp/resp")" = "$V" ] &&
 		ok "-c 3: served again once clients left" ||

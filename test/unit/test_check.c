@@ -92,10 +92,10 @@ START_TEST(detects_leak)
 	/* unhook b from its LRU and the hash: a chunk nobody owns */
 	eng(kv)->lru[it->slab_class].head[it->lru] = it->next;
 	if (it->next)
-		I(kv, it->next)->prev = 0;
+		item_at(kv, it->next)->prev = 0;
 	eng(kv)->lru[it->slab_class].count[it->lru]--;
 	eng(kv)->lru[it->slab_class].bytes -= item_size(it);
-	if (eng(kv)->lru[it->slab_class].tail[it->lru] == O(kv, it))
+	if (eng(kv)->lru[it->slab_class].tail[it->lru] == item_off(kv, it))
 		eng(kv)->lru[it->slab_class].tail[it->lru] = 0;
 	*assoc_bucket(kv, it->hv) = it->h_next;
 	expect_corrupt("leaked");
@@ -116,7 +116,7 @@ START_TEST(detects_hash_cycle)
 {
 	struct plkv_item *it = stored_a();
 
-	it->h_next = O(kv, it);
+	it->h_next = item_off(kv, it);
 	expect_corrupt("twice");
 }
 END_TEST

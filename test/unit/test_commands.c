@@ -4,6 +4,9 @@
  * replace/append/prepend/cas, incr/decr, delete, touch, gat, get/mget,
  * ETOOSMALL, argument validation (bad input changes nothing).
  */
+#include <ctype.h>
+#include <errno.h>
+
 #include "ut_suite.h"
 
 START_TEST(set_get_basic)
@@ -195,6 +198,71 @@ START_TEST(incr_nonnumeric)
 				      cases[i].v, rc);
 		}
 	}
+}
+END_TEST
+
+/* memcached's safe_strtoull() on a NUL-terminated string, as reference. */
+static bool ref_strtoull(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return false;
+	if (!(isspace((unsigned char)*end) || (*end == '\0' && end != s)))
+		return false;
+	if ((long long)v < 0 && memchr(s, '-', (size_t)(end - s)))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* plkv_parse_u64(), the one parser of values (incr) and plkvd's tokens,
+ * agrees with memcached's on every string of a tricky alphabet, read
+ * counted (no NUL needed) or up to a NUL. */
+START_TEST(parse_u64_is_memcacheds)
+{
+	static const char alphabet[] = " \t\v+-0123456789x";
+	static const char *const fixed[] = {
+		"18446744073709551615", "18446744073709551616",
+		"-18446744073709551615", "9223372036854775808", "-1", "-0",
+		" \v", "\v", "", " ", "+", "-", "00000000000000000000001",
+	};
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	char buf[32];
+
+	for (unsigned i = 0; i < ARRAY_SIZE(fixed) + 20000; i++) {
+		uint64_t a = 7, b = 7;
+		const char *s = buf;
+		bool ref, got;
+		size_t n;
+
+		if (i < ARRAY_SIZE(fixed)) {
+			s = fixed[i];
+		} else {
+			n = (seed >> 59) % 24;
+			for (size_t j = 0; j < n; j++) {
+				seed ^= seed << 13;
+				seed ^= seed >> 7;
+				seed ^= seed << 17;
+				buf[j] = alphabet[seed % (sizeof(alphabet) - 1)];
+			}
+			buf[n] = '\0';
+		}
+		ref = ref_strtoull(s, &a);
+		got = plkv_parse_u64(s, strlen(s), &b) == 0;
+		ck_assert_msg(ref == got, "'%s': memcached %d, plkv %d", s, ref,
+			      got);
+		if (ref)
+			ck_assert_msg(a == b, "'%s': %llu vs %llu", s,
+				      (unsigned long long)a,
+				      (unsigned long long)b);
+	}
+	ck_assert_int_eq(plkv_parse_u64("12x", 2, &(uint64_t){ 0 }), 0);
+	ck_assert_int_eq(plkv_parse_u64(NULL, 0, &(uint64_t){ 0 }),
+			 PLKV_ENONNUMERIC);
 }
 END_TEST
 
@@ -448,7 +516,8 @@ int main(void)
 		key_bytes_every_value_every_position, segment_name_default,
 		set_get_basic, add_replace, append_prepend_keep_flags,
 		cas_semantics, cas_unique_per_store, incr_decr,
-		incr_length_change, incr_nonnumeric, delete_touch_gat,
+		incr_length_change, incr_nonnumeric, parse_u64_is_memcacheds,
+		delete_touch_gat,
 		etoosmall, mget_partial, bad_arguments, too_big,
 		options_out_of_range, NULL
 	};

@@ -47,13 +47,16 @@
 #define plkv_version	mock_version
 
 #include "../../tools/server/conn.c"
+#include "../../tools/server/proto.c"
+#include "../../tools/server/proto_common.c"
 #include "../../tools/server/proto_text.c"
 #include "../../tools/server/proto_meta.c"
 #include "../../tools/server/proto_admin.c"
 #include "../../tools/server/prefix_stats.c"
+#include "../../tools/server/watch.c"
 #include "ut_run.h"
 
-/* ---- what main.c and net.c define ---- */
+/* ---- what server.c defines ---- */
 
 struct plkvd_settings settings = {
 	.port = 11211,
@@ -71,7 +74,9 @@ struct plkvd_stats server_stats;
 plkv_t *plkvd_kv;
 time_t plkvd_started;
 
-void net_thread_stats(struct plkvd_thread_stats *sum)
+__thread struct plkvd_thread_stats *thread_stats;
+
+void counters_sum(struct plkvd_thread_stats *sum)
 {
 	sum->bytes_read += 1;
 }
@@ -102,7 +107,7 @@ struct item {
 static struct item items[NITEMS];
 static uint64_t next_cas;
 static int64_t flushed_at;	/* items older than this are gone */
-static unsigned calls_mget, calls_get, calls_stats_reset, calls_net_reset;
+static unsigned calls_mget, calls_get, calls_stats_reset, calls_counters_reset;
 
 static void mock_reset(void)
 {
@@ -112,7 +117,7 @@ static void mock_reset(void)
 	}
 	next_cas = 0;
 	flushed_at = 0;
-	calls_mget = calls_get = calls_stats_reset = calls_net_reset = 0;
+	calls_mget = calls_get = calls_stats_reset = calls_counters_reset = 0;
 }
 
 static int64_t abs_time(int64_t e)
@@ -533,9 +538,9 @@ int mock_decr(plkv_t *kv, const char *key, size_t klen, uint64_t delta,
 	return mock_arith(kv, key, klen, &a, result, NULL, NULL);
 }
 
-void net_stats_reset(void)
+void counters_reset(void)
 {
-	calls_net_reset++;
+	calls_counters_reset++;
 }
 
 /* The admin commands' walk is tested end to end (plkvd_admin.sh). */
@@ -1509,7 +1514,7 @@ START_TEST(stats_reset)
 {
 	exchange("stats reset\r\nstats reset\r\n", "RESET\r\nRESET\r\n");
 	ck_assert_uint_eq(calls_stats_reset, 2);
-	ck_assert_uint_eq(calls_net_reset, 2);
+	ck_assert_uint_eq(calls_counters_reset, 2);
 }
 END_TEST
 

@@ -20,6 +20,7 @@
  * allocation always did.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,6 +34,14 @@
 #define SHRINK_ABOVE	(64u << 10)
 
 static _Atomic uint64_t buffered;	/* the budget's use, all threads */
+
+/* Every connection, for "stats conns"; listeners are fixed at start. */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *all_conns;
+#define MAX_LISTEN_VIEWS	16
+static struct conn_view listen_views[MAX_LISTEN_VIEWS];
+static size_t nlisten_views;
+static size_t nall_conns;
 
 uint64_t conn_buffered(void)
 {
@@ -92,11 +101,30 @@ int conn_init(struct conn *c, int fd)
 	}
 	c->rsize = RBUF_INIT;
 	c->wsize = WBUF_INIT;
+	c->last_cmd = time(NULL);
+	pthread_mutex_lock(&all_lock);
+	c->all_next = all_conns;
+	if (all_conns)
+		all_conns->all_prev = c;
+	all_conns = c;
+	nall_conns++;
+	pthread_mutex_unlock(&all_lock);
 	return 0;
 }
 
 void conn_release(struct conn *c)
 {
+	pthread_mutex_lock(&all_lock);
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else if (all_conns == c)
+		all_conns = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
+	if (c->rbuf)
+		nall_conns--;
+	c->all_prev = c->all_next = NULL;
+	pthread_mutex_unlock(&all_lock);
 	budget_resize(RBUF_INIT, c->rsize, 0);
 	budget_resize(WBUF_INIT, c->wsize, 0);
 	budget_resize(VBUF_INIT, c->vsize, 0);
@@ -287,4 +315,53 @@ void conn_shrink(struct conn *c)
 		c->vbuf = NULL;
 		c->vsize = c->vwant = 0;
 	}
+}
+
+void conn_add_listener(int fd, bool is_unix)
+{
+	pthread_mutex_lock(&all_lock);
+	if (nlisten_views < MAX_LISTEN_VIEWS)
+		listen_views[nlisten_views++] = (struct conn_view){
+			.fd = fd, .is_unix = is_unix, .listening = true,
+			.last_cmd = time(NULL),
+		};
+	pthread_mutex_unlock(&all_lock);
+}
+
+static int view_cmp(const void *a, const void *b)
+{
+	const struct conn_view *x = a, *y = b;
+
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+struct conn_view *conn_list(size_t *n)
+{
+	struct conn_view *v;
+	struct conn *c;
+	size_t i;
+
+	pthread_mutex_lock(&all_lock);
+	v = malloc((nlisten_views + nall_conns + 1) * sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&all_lock);
+		return NULL;
+	}
+	memcpy(v, listen_views, nlisten_views * sizeof(*v));
+	i = nlisten_views;
+	/* Other workers' connections change as we read: the snapshot is
+	 * as loose as memcached's (a state may be a moment old). */
+	for (c = all_conns; c; c = c->all_next)
+		v[i++] = (struct conn_view){
+			.fd = c->fd, .is_unix = c->is_unix,
+			.state = __atomic_load_n(&c->state, __ATOMIC_RELAXED),
+			.commanded = __atomic_load_n(&c->commanded,
+						     __ATOMIC_RELAXED),
+			.last_cmd = __atomic_load_n(&c->last_cmd,
+						    __ATOMIC_RELAXED),
+		};
+	pthread_mutex_unlock(&all_lock);
+	qsort(v, i, sizeof(*v), view_cmp);
+	*n = i;
+	return v;
 }

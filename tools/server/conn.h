@@ -16,6 +16,8 @@
 #ifndef PLKVD_CONN_H
 #define PLKVD_CONN_H
 
+#include <time.h>
+
 #include "plkvd.h"
 
 enum conn_state {
@@ -25,6 +27,7 @@ enum conn_state {
 	CONN_GET,	/* answering a multi-get, batch by batch */
 	CONN_SWALLOW_LINE, /* discarding the rest of a bad get line */
 	CONN_CLOSING,	/* flush what is written, then close */
+	CONN_WATCH,	/* "watch": handed to watch.c once OK is sent */
 };
 
 /* A storage command (set ... / ms) waiting for its value. */
@@ -71,6 +74,10 @@ struct conn {
 	enum conn_state state;
 	bool noreply;		/* suppress the next reply (text protocol) */
 	bool is_unix;
+	time_t last_cmd;	/* when its last command line arrived */
+	bool commanded;		/* one has (memcached then says conn_read) */
+	unsigned watch;		/* CONN_WATCH: the WATCH_* kinds asked for */
+	struct conn *all_prev, *all_next;	/* every connection (conn.c) */
 
 	char *rbuf;
 	size_t rsize, rpos, rlen;
@@ -91,6 +98,8 @@ enum proto_rc {
 	PROTO_WANT_READ,	/* all input consumed: read more */
 	PROTO_WANT_WRITE,	/* output past WBUF_HIGH: send, then call again */
 	PROTO_CLOSE,		/* send what is written, then close */
+	PROTO_WATCH,		/* send what is written, then hand the
+				 * socket to watch.c (c->watch) */
 };
 
 /* conn.c: buffers.  Failing allocations return -1 (close the client). */
@@ -107,75 +116,23 @@ bool conn_vbuf_renew(struct conn *c, size_t size);
 /* Bytes of the --conn-buffer-limit budget in use ("stats" reports it). */
 uint64_t conn_buffered(void);
 
+/* What "stats conns" shows of a connection or a listening socket. */
+struct conn_view {
+	int fd;
+	bool is_unix;
+	bool listening;
+	enum conn_state state;
+	bool commanded;
+	time_t last_cmd;
+};
+/* Listening sockets, for "stats conns" (net.c adds them at start). */
+void conn_add_listener(int fd, bool is_unix);
+/* Every listener and connection, by fd; *n set.  NULL: no memory. */
+struct conn_view *conn_list(size_t *n);
+
 /* Reply @s plus \r\n unless noreply is set; clears noreply either way. */
 void out_string(struct conn *c, const char *s);
 /* Reply @s plus \r\n regardless of noreply (meta errors). */
 void out_errstring(struct conn *c, const char *s);
-
-/* proto_text.c */
-int proto_process(struct conn *c);
-size_t proto_read_hint(struct conn *c);
-bool proto_nread_failed(struct conn *c);
-int fetch_value(struct conn *c, const char *key, size_t klen,
-		const struct plkv_read *r, struct plkv_meta *m, int64_t *prev,
-		char **val);
-void commit_value(struct conn *c, const char *hdr, size_t hl,
-		  const char *val, size_t len);
-#define HDR_ROOM	1024	/* room for a reply header before a value */
-extern __thread struct plkvd_thread_stats *thread_stats;
-
-/* Tokens of a command line, split on spaces in place (as memcached). */
-struct token {
-	char *value;
-	size_t length;
-};
-#define MAX_TOKENS 24
-
-/* memcached's reply to a command line it cannot parse (text and meta). */
-#define BAD_FORMAT	"CLIENT_ERROR bad command line format"
-
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-/* a parameter a handler of a common signature may not need */
-#define __maybe_unused	__attribute__((unused))
-size_t tokenize_command(char *command, size_t len, struct token *tokens,
-			size_t max_tokens);
-bool safe_strtoul(const char *s, uint32_t *out);
-bool item_too_large(size_t nkey, uint32_t flags, size_t vlen);
-bool safe_strtol(const char *s, int32_t *out);
-bool safe_strtoull(const char *s, uint64_t *out);
-char *fmt_u64(char *p, uint64_t v);
-
-/* proto_meta.c */
-void process_meta(struct conn *c, struct token *tokens, size_t ntokens);
-void meta_complete_store(struct conn *c, int rc, uint64_t cas);
-
-/* proto_text.c: shared with proto_meta.c */
-void start_nread(struct conn *c);
-void start_swallow(struct conn *c, size_t n);
-int64_t remaining_ttl(int64_t exptime);
-void stat_cmd_meta(struct conn *c);
-void stat_store_error(int rc);
-enum store_outcome {
-	STORE_OK, STORE_NOT_STORED, STORE_EXISTS, STORE_NOT_FOUND, STORE_ERROR
-};
-enum store_outcome store_outcome(int rc, int mode);
-/* A last token "noreply": the command answers nothing; true then. */
-bool set_noreply_maybe(struct conn *c, struct token *t, size_t nt);
-const char *store_error_string(int rc, char *buf, size_t size);
-
-/* proto_admin.c */
-void process_stats_cachedump(struct conn *c, struct token *t, size_t nt);
-/* Text command handlers (proto_text.c's table): arg unused. */
-void process_lru_crawler(struct conn *c, struct token *t, size_t nt, int arg);
-void process_slabs(struct conn *c, struct token *t, size_t nt, int arg);
-void process_cache_memlimit(struct conn *c, struct token *t, size_t nt,
-			    int arg);
-
-/* prefix_stats.c: stats detail (per key prefix, when enabled) */
-enum prefix_event { PREFIX_GET, PREFIX_SET, PREFIX_DELETE };
-void prefix_record(const char *key, size_t nkey, enum prefix_event ev,
-		   bool hit);
-void process_stats_detail(struct conn *c, struct token *t, size_t nt);
-void prefix_clear(void);
 
 #endif /* PLKVD_CONN_H */

@@ -30,25 +30,6 @@
 
 #define MAINTAIN_BUDGET	64
 
-struct plkvd_settings settings = {
-	.port = 11211,
-	.listen = "127.0.0.1",
-	.unix_mask = 0700,
-	.mem_limit = 64ull << 20,
-	.threads = 4,
-	.maxconns = 1024,
-	.item_size_max = 1u << 20,
-	.item_size_eff = 1u << 20,
-	.factor = 1.25,
-	.chunk_size = 48,
-	.backlog = 1024,
-	.conn_buffer_limit = 64ull << 20,
-	.prefix_delimiter = ':',
-};
-struct plkvd_stats server_stats;
-plkv_t *plkvd_kv;
-time_t plkvd_started;
-
 /* Which create-time options were given, to compare with an old store. */
 static struct {
 	bool mem, item, factor, evict, chunk, port;

@@ -34,7 +34,7 @@
 
 #include <urcu/uatomic.h>
 
-#include "conn.h"
+#include "proto.h"
 
 #define MAX_LISTENERS	16
 #define MAX_EVENTS	64
@@ -74,7 +74,7 @@ struct worker {
 	int epfd;
 	struct ev_src wake;	/* new clients queued, or stopping */
 	struct nconn *conns;
-	struct plkvd_thread_stats stats;
+	struct plkvd_thread_stats *stats;	/* server.c's, for this worker */
 	pthread_mutex_t qlock;
 	struct handoff *qhead, **qtail;
 	bool started;
@@ -96,41 +96,6 @@ static unsigned nworkers;
 static int stopping;
 static int spare_fd = -1;	/* given up to accept-and-close at EMFILE */
 
-/* What "stats reset" saw: reported counts start from here.  (Workers
- * own their counters; only they write them.) */
-static struct plkvd_thread_stats stats_base;
-
-static uint64_t *counters(struct plkvd_thread_stats *s)
-{
-	return (uint64_t *)s;
-}
-
-static void sum_workers(struct plkvd_thread_stats *sum)
-{
-	for (unsigned i = 0; i < nworkers; i++)
-		for (size_t j = 0; j < PLKVD_THREAD_STATS; j++)
-			counters(sum)[j] +=
-				uatomic_read(&counters(&workers[i].stats)[j]);
-}
-
-void net_thread_stats(struct plkvd_thread_stats *sum)
-{
-	sum_workers(sum);
-	for (size_t j = 0; j < PLKVD_THREAD_STATS; j++)
-		counters(sum)[j] -= uatomic_read(&counters(&stats_base)[j]);
-}
-
-void net_stats_reset(void)
-{
-	struct plkvd_thread_stats now = { 0 };
-
-	sum_workers(&now);
-	for (size_t j = 0; j < PLKVD_THREAD_STATS; j++)
-		uatomic_set(&counters(&stats_base)[j], counters(&now)[j]);
-	uatomic_set(&server_stats.total_conns, 0);
-	uatomic_set(&server_stats.rejected_conns, 0);
-}
-
 static int verbose(void)
 {
 	return uatomic_read(&settings.verbose);
@@ -149,6 +114,7 @@ static int add_listener(int fd, bool is_unix)
 	listeners[nlisteners].src.fd = fd;
 	listeners[nlisteners].is_unix = is_unix;
 	nlisteners++;
+	conn_add_listener(fd, is_unix);
 	return 0;
 }
 
@@ -302,14 +268,11 @@ static void set_events(struct nconn *nc, uint32_t events)
 		nc->events = events;
 }
 
-static void conn_close(struct nconn *nc)
+/* Unlink a connection from its worker and free it; the socket stays. */
+static void conn_forget(struct nconn *nc)
 {
 	struct worker *w = nc->w;
 
-	if (verbose() > 1)
-		fprintf(stderr, "<%d connection closed.\n", nc->src.fd);
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, nc->src.fd, NULL);
-	close(nc->src.fd);
 	if (nc->prev)
 		nc->prev->next = nc->next;
 	else
@@ -318,8 +281,34 @@ static void conn_close(struct nconn *nc)
 		nc->next->prev = nc->prev;
 	conn_release(&nc->c);
 	free(nc);
-	uatomic_dec(&server_stats.curr_conns);
 	uatomic_dec(&server_stats.conn_structs);
+}
+
+static void conn_close(struct nconn *nc)
+{
+	int fd = nc->src.fd;
+
+	if (verbose() > 1)
+		fprintf(stderr, "<%d connection closed.\n", fd);
+	epoll_ctl(nc->w->epfd, EPOLL_CTL_DEL, fd, NULL);
+	conn_forget(nc);
+	close(fd);	/* after "stats conns" can no longer see it */
+	uatomic_dec(&server_stats.curr_conns);
+}
+
+/* "watch": the socket goes to watch.c, which counts it as connected
+ * until it closes; the connection's buffers are freed. */
+static void conn_to_watch(struct nconn *nc)
+{
+	int fd = nc->src.fd;
+	unsigned kinds = nc->c.watch;
+
+	epoll_ctl(nc->w->epfd, EPOLL_CTL_DEL, fd, NULL);
+	conn_forget(nc);
+	if (watch_adopt(fd, kinds)) {
+		close(fd);
+		uatomic_dec(&server_stats.curr_conns);
+	}
 }
 
 /* Send what is written: 1 all sent, 0 the socket is full, -1 error. */
@@ -332,7 +321,7 @@ static int flush_out(struct worker *w, struct conn *c)
 			 MSG_NOSIGNAL);
 		if (n > 0) {
 			c->wpos += (size_t)n;
-			uatomic_add(&w->stats.bytes_written, (uint64_t)n);
+			uatomic_add(&w->stats->bytes_written, (uint64_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -367,6 +356,10 @@ static void drive(struct nconn *nc)
 		}
 		if (rc == PROTO_CLOSE)
 			goto close;
+		if (rc == PROTO_WATCH) {
+			conn_to_watch(nc);
+			return;
+		}
 		if (rc == PROTO_WANT_WRITE)
 			continue;
 		if (budget-- == 0) {
@@ -381,7 +374,7 @@ static void drive(struct nconn *nc)
 		n = read(c->fd, c->rbuf + c->rlen, c->rsize - c->rlen);
 		if (n > 0) {
 			c->rlen += (size_t)n;
-			uatomic_add(&w->stats.bytes_read, (uint64_t)n);
+			uatomic_add(&w->stats->bytes_read, (uint64_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -568,7 +561,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
-	thread_stats = &w->stats;
+	thread_stats = w->stats;
 	event_loop(w->epfd, worker_event, w);
 	adopt_queued(w);	/* closes what is still queued */
 	while (w->conns)
@@ -599,11 +592,12 @@ int net_start(void)
 
 	nworkers = settings.threads;
 	workers = calloc(nworkers, sizeof(*workers));
-	if (!workers)
+	if (!workers || counters_init(nworkers))
 		return -1;
 	for (i = 0; i < nworkers; i++) {
 		struct worker *w = &workers[i];
 
+		w->stats = counters_of(i);
 		pthread_mutex_init(&w->qlock, NULL);
 		w->qtail = &w->qhead;
 		if (epoll_with_wake(&w->epfd, &w->wake))

@@ -2,13 +2,15 @@
 /*
  * plkvd: a memcached-protocol server on libplkv.
  *
- * The server is three layers, each in its own files:
- *  - main.c: options, daemon, signals, the store handle, upkeep;
+ * The server is four layers, each in its own files, calls going down only:
+ *  - main.c: options, daemon, signals, opening the store, upkeep;
  *  - net.c: listeners, worker threads on epoll, reading and writing;
- *  - conn.c, proto_text.c, proto_meta.c: the protocol, which knows
- *    nothing about sockets.  It reads bytes from a connection's read
- *    buffer and appends replies to its write buffer, so it is tested
- *    by feeding it strings (test/unit/test_proto.c).
+ *  - the protocol (proto.h lists its files), which knows nothing about
+ *    sockets.  It reads bytes from a connection's read buffer and
+ *    appends replies to its write buffer, so it is tested by feeding it
+ *    strings (test/unit/test_proto.c);
+ *  - server.c: the settings, the store handle and the counters that
+ *    all of the above read.
  *
  * Everything a connection holds is bounded: a command line by
  * LINE_LIMIT, except get lines, which memcached takes at any length and
@@ -79,7 +81,7 @@ extern struct plkvd_stats server_stats;
 extern plkv_t *plkvd_kv;
 extern time_t plkvd_started;
 
-/* net.c: summed per-worker byte and command counters. */
+/* Per-worker byte and command counters (server.c), summed when asked. */
 struct plkvd_thread_stats {	/* all uint64_t: summed as an array */
 	uint64_t bytes_read;
 	uint64_t bytes_written;
@@ -89,9 +91,15 @@ struct plkvd_thread_stats {	/* all uint64_t: summed as an array */
 };
 #define PLKVD_THREAD_STATS \
 	(sizeof(struct plkvd_thread_stats) / sizeof(uint64_t))
-void net_thread_stats(struct plkvd_thread_stats *sum);
+/* The calling worker's counters (NULL outside a worker). */
+extern __thread struct plkvd_thread_stats *thread_stats;
+/* server.c: counters for @nworkers workers; worker i's own. */
+int counters_init(unsigned nworkers);
+struct plkvd_thread_stats *counters_of(unsigned worker);
+/* Their sum since the last reset. */
+void counters_sum(struct plkvd_thread_stats *sum);
 /* stats reset: the counters above, total and rejected connections. */
-void net_stats_reset(void);
+void counters_reset(void);
 
 /* Start listening (before daemonizing: errors go to the terminal). */
 int net_listen(void);

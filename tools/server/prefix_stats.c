@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "proto.h"
 
 #define PREFIX_BUCKETS	256
 #define PREFIX_MAX	10000	/* beyond, new prefixes are not counted */

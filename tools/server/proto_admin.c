@@ -16,14 +16,22 @@
  * crawling is amortized over the calls, not a thread.  "slabs automove"
  * and "cache_memlimit" answer as memcached does; a plkv store's size is
  * fixed when it is created, so cache_memlimit can't shrink it.
+ *
+ * "stats conns" lists the listening sockets and the connections, as
+ * memcached's does; "watch fetchers|mutations" turns the connection into
+ * a listener of item events (watch.c).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 
-#include "conn.h"
+#include "proto.h"
 
 #define CACHEDUMP_CLASSES	64	/* memcached's MAX_NUMBER_OF_SLAB_CLASSES */
 #define CACHEDUMP_MAX_BYTES	(2u << 20)
@@ -259,4 +267,127 @@ void process_cache_memlimit(struct conn *c, struct token *t, size_t nt,
 			      "it is created: it can't shrink");
 	else
 		out_string(c, "OK");
+}
+
+/* ---- stats conns, watch ---- */
+
+static const char *const state_names[] = {
+	[CONN_CMD] = "conn_new_cmd", [CONN_NREAD] = "conn_nread",
+	[CONN_SWALLOW] = "conn_swallow", [CONN_GET] = "conn_mwrite",
+	[CONN_SWALLOW_LINE] = "conn_swallow", [CONN_CLOSING] = "conn_closing",
+	[CONN_WATCH] = "conn_watch",
+};
+
+/* memcached's "tcp:127.0.0.1:11211", "tcp6:[::1]:11211", "unix:/path". */
+static void sock_text(const struct sockaddr_storage *ss, char *buf,
+		      size_t size)
+{
+	char host[INET6_ADDRSTRLEN] = "";
+
+	switch (ss->ss_family) {
+	case AF_INET: {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, size, "tcp:%s:%u", host, ntohs(in->sin_port));
+		return;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, size, "tcp6:[%s]:%u", host, ntohs(in6->sin6_port));
+		return;
+	}
+	case AF_UNIX: {
+		const struct sockaddr_un *un = (const void *)ss;
+
+		if (strnlen(un->sun_path, sizeof(un->sun_path)) >= 2) {
+			snprintf(buf, size, "unix:%.*s",
+				 (int)sizeof(un->sun_path), un->sun_path);
+			return;
+		}
+		break;
+	}
+	}
+	/* a UNIX client has no name: memcached's words for it */
+	snprintf(buf, size, "?:<AF 0>");
+}
+
+void process_stats_conns(struct conn *c)
+{
+	time_t now = time(NULL);
+	struct conn_view *v;
+	size_t n, i;
+
+	v = conn_list(&n);
+	if (!v) {
+		out_string(c, "SERVER_ERROR out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		char addr[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+		bool self = v[i].fd == c->fd;
+		const char *state;
+
+		memset(&ss, 0, sizeof(ss));
+		if (v[i].listening || v[i].is_unix)
+			getsockname(v[i].fd, (struct sockaddr *)&ss, &len);
+		else
+			getpeername(v[i].fd, (struct sockaddr *)&ss, &len);
+		if (!v[i].listening && v[i].is_unix)
+			ss.ss_family = AF_UNSPEC;	/* the client's side */
+		sock_text(&ss, addr, sizeof(addr));
+		conn_printf(c, "STAT %d:addr %s\r\n", v[i].fd, addr);
+		if (!v[i].listening) {
+			len = sizeof(ss);
+			memset(&ss, 0, sizeof(ss));
+			getsockname(v[i].fd, (struct sockaddr *)&ss, &len);
+			sock_text(&ss, addr, sizeof(addr));
+			conn_printf(c, "STAT %d:listen_addr %s\r\n", v[i].fd,
+				    addr);
+		}
+		if (v[i].listening)
+			state = "conn_listening";
+		else if (self)
+			state = "conn_parse_cmd";
+		else if (v[i].state == CONN_CMD && v[i].commanded)
+			state = "conn_read";	/* waiting for the next one */
+		else
+			state = state_names[v[i].state];
+		conn_printf(c, "STAT %d:state %s\r\n", v[i].fd, state);
+		conn_printf(c, "STAT %d:secs_since_last_cmd %lld\r\n", v[i].fd,
+			    (long long)(now - v[i].last_cmd));
+	}
+	free(v);
+	conn_out(c, "END\r\n", 5);
+}
+
+/* watch [fetchers] [mutations]: this connection only listens from now. */
+void process_watch(struct conn *c, struct token *t, size_t nt,
+		   int arg __maybe_unused)
+{
+	unsigned kinds = 0;
+
+	for (size_t i = 1; i + 1 < nt; i++) {
+		if (strcmp(t[i].value, "fetchers") == 0) {
+			kinds |= WATCH_FETCHERS;
+		} else if (strcmp(t[i].value, "mutations") == 0) {
+			kinds |= WATCH_MUTATIONS;
+		} else {
+			out_string(c, "ERROR");
+			return;
+		}
+	}
+	if (!kinds)
+		kinds = WATCH_FETCHERS;
+	if (!watch_room()) {
+		out_string(c, "WATCHER_TOO_MANY log watcher limit reached");
+		return;
+	}
+	out_string(c, "OK");
+	c->watch = kinds;
+	c->state = CONN_WATCH;
 }

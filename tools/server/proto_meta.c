@@ -39,7 +39,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn.h"
+#include "proto.h"
 
 #define BAD_TOKEN	"CLIENT_ERROR bad token in command line format"
 #define BAD_FLAGS	"CLIENT_ERROR invalid or duplicate flag"
@@ -414,11 +414,14 @@ static int mg_fetch(struct conn *c, const char *key, size_t klen,
 		rc = fetch_value(c, key, klen, &r, m, prev, val);
 		if (rc == -ENOMEM)
 			c->state = CONN_CLOSING;
-		return rc;
+	} else {
+		/* no buffer: a size query, which reads (a hit) */
+		rc = plkv_read(plkvd_kv, key, klen, &r, NULL, 0, m, prev);
+		if (rc == PLKV_ETOOSMALL)
+			rc = 0;
 	}
-	/* no buffer: a size query, which reads (a hit) */
-	rc = plkv_read(plkvd_kv, key, klen, &r, NULL, 0, m, prev);
-	return rc == PLKV_ETOOSMALL ? 0 : rc;
+	log_fetch(c, key, klen, rc, m);
+	return rc;
 }
 
 /* memcached's order after the requested flags: Z, X, W. */

@@ -5,18 +5,13 @@
  * The rules here are memcached 1.6's, down to its quirks, because
  * clients and tools were written against its behaviour rather than its
  * documentation:
- *  - a line ends at \n, an optional \r before it is dropped, and tokens
- *    are split on single spaces only;
- *  - numbers parse like memcached's safe_strto*(): trailing junk fails,
- *    a minus sign fails for unsigned fields, and 32-bit fields take the
- *    low bits of a larger number;
+ *  - tokens are split on single spaces only, numbers parse like
+ *    memcached's safe_strto*() (proto_common.c);
  *  - "noreply" silences the next reply, errors included, for text
  *    commands; meta commands always report errors;
  *  - a storage command whose value will be refused (too large) still
  *    consumes its value: the bytes are read and discarded (CONN_SWALLOW),
- *    never buffered, and the connection goes on;
- *  - a value must end in \r\n, else "CLIENT_ERROR bad data chunk", and
- *    whatever follows the counted bytes is read as the next command.
+ *    never buffered, and the connection goes on.
  *
  * The store is reached only through libplkv.  Values are copied out of
  * the library straight into the write buffer where possible (one key),
@@ -34,132 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "proto.h"
 
 #define VBUF_MAX	(4u << 20)	/* ... grown up to this for large values */
-#define TOO_LARGE	"SERVER_ERROR object too large for cache"
-#define OUT_OF_MEMORY	"SERVER_ERROR out of memory storing object"
 #define NON_NUMERIC	"CLIENT_ERROR cannot increment or decrement non-numeric value"
 #define BAD_EXPTIME	"CLIENT_ERROR invalid exptime argument"
 #define BAD_DELTA	"CLIENT_ERROR invalid numeric delta argument"
-#define REALTIME_MAXDELTA (60 * 60 * 24 * 30)
-
-__thread struct plkvd_thread_stats *thread_stats;
-
-/* ---- numbers and tokens, as memcached parses them ---- */
-
-static bool end_ok(const char *s, const char *end)
-{
-	return end != s && (isspace((unsigned char)*end) || *end == '\0');
-}
-
-bool safe_strtoull(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	*out = 0;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE || !end_ok(s, end))
-		return false;
-	if ((long long)v < 0 && memchr(s, '-', (size_t)(end - s)))
-		return false;
-	*out = v;
-	return true;
-}
-
-/* 32 bits from a 64-bit parse, as memcached does on LP64. */
-bool safe_strtoul(const char *s, uint32_t *out)
-{
-	unsigned long v;
-	char *end;
-
-	*out = 0;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno == ERANGE || !end_ok(s, end))
-		return false;
-	if ((long)v < 0 && memchr(s, '-', (size_t)(end - s)))
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
-
-bool safe_strtol(const char *s, int32_t *out)
-{
-	long v;
-	char *end;
-
-	*out = 0;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno == ERANGE || !end_ok(s, end))
-		return false;
-	*out = (int32_t)v;
-	return true;
-}
-
-char *fmt_u64(char *p, uint64_t v)
-{
-	char tmp[24];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
-/*
- * Split @command (NUL-terminated, @len bytes) on spaces, in place.  At
- * most max_tokens - 1 tokens; the last entry is a terminal token of
- * length 0 whose value is NULL when the whole line was split, else the
- * first unsplit character.  Returns the count including the terminal.
- */
-size_t tokenize_command(char *command, size_t len, struct token *tokens,
-			size_t max_tokens)
-{
-	char *s = command, *e = command;
-	size_t n = 0, i;
-
-	for (i = 0; i < len; i++, e++) {
-		if (*e != ' ')
-			continue;
-		if (s != e) {
-			tokens[n].value = s;
-			tokens[n].length = (size_t)(e - s);
-			n++;
-			*e = '\0';
-			if (n == max_tokens - 1) {
-				e++;
-				s = e;
-				break;
-			}
-		}
-		s = e + 1;
-	}
-	if (s != e) {
-		tokens[n].value = s;
-		tokens[n].length = (size_t)(e - s);
-		n++;
-	}
-	tokens[n].value = *e == '\0' ? NULL : e;
-	tokens[n].length = 0;
-	return n + 1;
-}
-
-bool set_noreply_maybe(struct conn *c, struct token *t, size_t nt)
-{
-	struct token *last = &t[nt - 2];
-
-	if (last->value && strcmp(last->value, "noreply") == 0)
-		c->noreply = true;
-	return c->noreply;
-}
 
 /* A text command's key (t[1]) over 250 bytes: answered, true. */
 static bool key_too_long(struct conn *c, const struct token *t)
@@ -170,144 +45,7 @@ static bool key_too_long(struct conn *c, const struct token *t)
 	return true;
 }
 
-/* Seconds left for an absolute exptime, -1 for none (meta "t"). */
-int64_t remaining_ttl(int64_t exptime)
-{
-	int64_t left;
-
-	if (exptime == 0)
-		return -1;
-	left = exptime - (int64_t)time(NULL);
-	return left < 0 ? 0 : left;
-}
-
-void stat_cmd_meta(struct conn *c)
-{
-	(void)c;
-	if (thread_stats)
-		thread_stats->cmd_meta++;
-}
-
-/* memcached's store_too_large and store_no_memory counters. */
-void stat_store_error(int rc)
-{
-	if (!thread_stats)
-		return;
-	if (rc == PLKV_ETOOBIG)
-		thread_stats->store_too_large++;
-	else if (rc == PLKV_ENOMEM)
-		thread_stats->store_no_memory++;
-}
-
-/* The error line for a failed command (@buf: room for the default). */
-const char *store_error_string(int rc, char *buf, size_t size)
-{
-	switch (rc) {
-	case PLKV_ETOOBIG:
-		return TOO_LARGE;
-	case PLKV_ENOMEM:
-		return OUT_OF_MEMORY;
-	case PLKV_EBADKEY:
-		return BAD_FORMAT;
-	}
-	snprintf(buf, size, "SERVER_ERROR %s", plkv_strerror(rc));
-	return buf;
-}
-
-static void out_store_error(struct conn *c, int rc)
-{
-	char buf[128];
-
-	stat_store_error(rc);
-	out_string(c, store_error_string(rc, buf, sizeof(buf)));
-}
-
-/* What a store's result is to the client, text and meta alike.  A CAS
- * store on a missing key is NOT_FOUND; the other modes say NOT_STORED. */
-enum store_outcome store_outcome(int rc, int mode)
-{
-	switch (rc) {
-	case 0:
-		return STORE_OK;
-	case PLKV_ENOTSTORED:
-		return STORE_NOT_STORED;
-	case PLKV_EEXISTS:
-		return STORE_EXISTS;
-	case PLKV_ENOTFOUND:
-		return mode == PLKV_CAS ? STORE_NOT_FOUND : STORE_NOT_STORED;
-	case PLKV_ETOOBIG:
-		/* memcached: the grown item could not be made */
-		if (mode == PLKV_APPEND || mode == PLKV_PREPEND)
-			return STORE_NOT_STORED;
-		break;
-	}
-	return STORE_ERROR;
-}
-
-/*
- * memcached's size rule: the whole item must fit in the item size limit,
- * its header (48 bytes), the key and its NUL, the client flags when not
- * 0, the value with its \r\n and the CAS (8) included.  So with -I 1m a
- * value of 1,048,514 bytes under a 3-byte key is the largest stored.
- */
-bool item_too_large(size_t nkey, uint32_t flags, size_t vlen)
-{
-	size_t ntotal = 48 + nkey + 1 + (flags ? sizeof(flags) : 0) +
-			vlen + 2 + sizeof(uint64_t);
-
-	return ntotal > settings.item_size_eff;
-}
-
-/* ---- reading values ---- */
-
-void start_nread(struct conn *c)
-{
-	c->state = CONN_NREAD;
-}
-
-/*
- * The read buffer could not grow for the value being read: the connection
- * buffer budget (conn.c) is spent.  Refuse the value as memcached refuses
- * one it can't allocate (a set also drops the old value, as memcached's
- * does) and discard the rest of it, what arrived included.  False when
- * no value was being read.
- */
-bool proto_nread_failed(struct conn *c)
-{
-	if (c->state != CONN_NREAD)
-		return false;
-	stat_store_error(PLKV_ENOMEM);
-	if (c->st.meta)
-		out_errstring(c, OUT_OF_MEMORY);
-	else
-		out_string(c, OUT_OF_MEMORY);
-	if (c->st.mode == PLKV_SET)
-		plkv_delete(plkvd_kv, c->st.key, c->st.klen);
-	start_swallow(c, c->st.vlen);
-	return true;
-}
-
-void start_swallow(struct conn *c, size_t n)
-{
-	c->swallow = n;
-	c->state = CONN_SWALLOW;
-}
-
-static int try_swallow(struct conn *c)
-{
-	size_t avail = c->rlen - c->rpos;
-	size_t n = avail < c->swallow ? avail : c->swallow;
-
-	c->rpos += n;
-	c->swallow -= n;
-	if (c->swallow == 0) {
-		c->state = CONN_CMD;
-		return 1;
-	}
-	return 0;
-}
-
-static void text_complete_store(struct conn *c, int rc)
+void text_complete_store(struct conn *c, int rc)
 {
 	static const char *const answer[] = {
 		[STORE_OK] = "STORED",
@@ -321,40 +59,6 @@ static void text_complete_store(struct conn *c, int rc)
 		out_store_error(c, rc);
 	else
 		out_string(c, answer[o]);
-}
-
-static int try_nread(struct conn *c)
-{
-	struct pending_store *st = &c->st;
-	uint64_t cas_out = 0;
-	char *v;
-	int rc;
-
-	if (c->rlen - c->rpos < st->vlen)
-		return 0;
-	v = c->rbuf + c->rpos;
-	c->rpos += st->vlen;
-	c->state = CONN_CMD;
-
-	if (v[st->vlen - 2] != '\r' || v[st->vlen - 1] != '\n') {
-		if (st->meta)
-			out_errstring(c, "CLIENT_ERROR bad data chunk");
-		else
-			out_string(c, "CLIENT_ERROR bad data chunk");
-		return 1;
-	}
-	rc = plkv_store(plkvd_kv, st->mode |
-			(st->invalidate ? PLKV_STORE_INVALIDATE : 0), st->key,
-			st->klen, v, st->vlen - 2, st->flags, st->exptime,
-			st->cas, &cas_out);
-	/* As memcached: a set that failed for space leaves no stale value. */
-	if ((rc == PLKV_ETOOBIG || rc == PLKV_ENOMEM) && st->mode == PLKV_SET)
-		plkv_delete(plkvd_kv, st->key, st->klen);
-	if (st->meta)
-		meta_complete_store(c, rc, cas_out);
-	else
-		text_complete_store(c, rc);
-	return 1;
 }
 
 /* set/add/replace/append/prepend/cas <key> <flags> <exptime> <bytes> [cas] [noreply] */
@@ -443,54 +147,6 @@ static char *value_header(char *p, const char *key, size_t klen,
 	return p;
 }
 
-/*
- * Fetch @key's value into the write buffer, HDR_ROOM bytes past its end,
- * growing the room to the value's size when the library reports it too
- * small.  @r is plkv_read()'s options (NULL: a get; gat touches, mg
- * more); @prev, if not NULL, gets the exptime before a touch.  On 0, *val is where the value lies;
- * commit_value() then puts a header before it.  A try whose buffer was
- * too small changed and counted nothing (the library's rule), so the
- * retry's metadata is the item's as this fetch found it.
- */
-int fetch_value(struct conn *c, const char *key, size_t klen,
-		const struct plkv_read *r, struct plkv_meta *m, int64_t *prev,
-		char **val)
-{
-	size_t cap = c->vsize > 4096 ? c->vsize : 4096;
-	bool guess = true;	/* cap is not yet a size the store reported */
-	char *p;
-	int rc = PLKV_ETOOSMALL, tries;
-
-	for (tries = 0; tries < 16; tries++) {
-		p = conn_wreserve(c, HDR_ROOM + cap + 2);
-		if (!p && guess && cap > 4096) {
-			cap = 4096;	/* a guess the budget can't cover */
-			continue;
-		}
-		if (!p)
-			return -ENOMEM;
-		*val = p + HDR_ROOM;
-		rc = plkv_read(plkvd_kv, key, klen, r, *val, cap, m, prev);
-		if (rc != PLKV_ETOOSMALL)
-			break;
-		cap = m->len;
-		guess = false;
-	}
-	return rc;
-}
-
-/* Append @hdr, the value fetch_value() left at @val, and \r\n. */
-void commit_value(struct conn *c, const char *hdr, size_t hl,
-		  const char *val, size_t len)
-{
-	char *dst = c->wbuf + c->wlen;
-
-	memmove(dst + hl, val, len);
-	memcpy(dst, hdr, hl);
-	memcpy(dst + hl + len, "\r\n", 2);
-	c->wlen += hl + len + 2;
-}
-
 static void emit_direct(struct conn *c, const char *key, size_t klen)
 {
 	struct pending_get *g = &c->get;
@@ -502,6 +158,7 @@ static void emit_direct(struct conn *c, const char *key, size_t klen)
 			     &val);
 
 	prefix_record(key, klen, PREFIX_GET, rc == 0);
+	log_fetch(c, key, klen, rc, &m);
 	if (rc == -ENOMEM)
 		g->oom = true;
 	if (rc)
@@ -519,6 +176,7 @@ static void emit_batched(struct conn *c, struct plkv_mget_key *k)
 		return;
 	}
 	prefix_record(k->key, k->klen, PREFIX_GET, k->rc == 0);
+	log_fetch(c, k->key, k->klen, k->rc, &k->meta);
 	if (k->rc != 0)
 		return;
 	p = conn_wreserve(c, HDR_ROOM + k->meta.len + 2);
@@ -649,7 +307,7 @@ static int get_abort(struct conn *c, const char *reply)
 
 /* Answer keys until the line is done (END) or output passes WBUF_HIGH;
  * 0 when a streamed line needs more input. */
-static int get_continue(struct conn *c)
+int get_continue(struct conn *c)
 {
 	struct pending_get *g = &c->get;
 	bool direct;
@@ -747,7 +405,7 @@ static void process_get(struct conn *c, struct token *t, size_t nt,
  * comes after the values already sent: the error follows them and the
  * rest of the line is discarded.
  */
-static int start_get_stream(struct conn *c)
+int start_get_stream(struct conn *c)
 {
 	struct pending_get *g = &c->get;
 	char *p = c->rbuf + c->rpos;
@@ -767,19 +425,6 @@ static int start_get_stream(struct conn *c)
 	g->pos = g->end = g->next = 0;
 	g->n = g->i = 0;
 	c->state = CONN_GET;
-	return 1;
-}
-
-static int try_swallow_line(struct conn *c)
-{
-	char *el = memchr(c->rbuf + c->rpos, '\n', c->rlen - c->rpos);
-
-	if (!el) {
-		c->rpos = c->rlen;
-		return 0;
-	}
-	c->rpos = (size_t)(el + 1 - c->rbuf);
-	c->state = CONN_CMD;
 	return 1;
 }
 
@@ -945,7 +590,7 @@ static void server_stats_general(struct conn *c)
 	time_t now = time(NULL);
 
 	memset(&ts, 0, sizeof(ts));
-	net_thread_stats(&ts);
+	counters_sum(&ts);
 	getrusage(RUSAGE_SELF, &ru);
 	conn_printf(c, "STAT pid %ld\r\n", (long)getpid());
 	conn_printf(c, "STAT uptime %ld\r\n", (long)(now - plkvd_started));
@@ -1023,7 +668,7 @@ static void process_stats(struct conn *c, struct token *t, size_t nt,
 		sc.skip = settings_names;
 	} else if (strcmp(group, "reset") == 0) {
 		rc = plkv_stats_reset(plkvd_kv);
-		net_stats_reset();
+		counters_reset();
 		prefix_clear();
 		if (rc)
 			out_store_error(c, rc);
@@ -1040,6 +685,9 @@ static void process_stats(struct conn *c, struct token *t, size_t nt,
 		return;
 	} else if (strcmp(group, "cachedump") == 0) {
 		process_stats_cachedump(c, t, nt);
+		return;
+	} else if (strcmp(group, "conns") == 0) {
+		process_stats_conns(c);
 		return;
 	}
 	rc = plkv_stats(plkvd_kv, group, stat_line, &sc);
@@ -1112,28 +760,17 @@ static const struct text_cmd {
 	{ "slabs",		0, 0, process_slabs, 0 },
 	{ "cache_memlimit",	0, 0, process_cache_memlimit, 0 },
 	{ "shutdown",		0, 0, process_shutdown, 0 },
+	{ "watch",		0, 0, process_watch, 0 },
 };
 
-static void process_command(struct conn *c, char *line, size_t len)
-{
-	struct token t[MAX_TOKENS];
-	const struct text_cmd *tc;
-	const char *cmd;
-	size_t nt;
 
-	if (__atomic_load_n(&settings.verbose, __ATOMIC_RELAXED) > 1)
-		fprintf(stderr, "<%d %s\n", c->fd, line);
-	c->noreply = false;
-	nt = tokenize_command(line, len, t, MAX_TOKENS);
-	if (nt < 2 || t[0].length < 2) {
-		out_string(c, "ERROR");
-		return;
-	}
-	cmd = t[0].value;
-	if (cmd[0] == 'm' && t[0].length == 2) {
-		process_meta(c, t, nt);
-		return;
-	}
+/* A text command line (not meta), tokenized. */
+void process_text(struct conn *c, struct token *t, size_t nt, char *line,
+		  size_t len)
+{
+	const char *cmd = t[0].value;
+	const struct text_cmd *tc;
+
 	/* the gets first, the commands that come most */
 	if (cmd[0] == 'g' || cmd[0] == 'b') {
 		bool get = strcmp(cmd, "get") == 0 || strcmp(cmd, "bget") == 0;
@@ -1166,106 +803,4 @@ static void process_command(struct conn *c, char *line, size_t len)
 		return;
 	}
 	out_string(c, "ERROR");
-}
-
-/* A line past LINE_LIMIT without a newline may only be a long get. */
-static bool is_get_line(const char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n && i <= 100 && p[i] == ' ')
-		i++;
-	if (i > 100)
-		return false;
-	p += i;
-	n -= i;
-	return (n >= 4 && memcmp(p, "get ", 4) == 0) ||
-	       (n >= 5 && memcmp(p, "gets ", 5) == 0);
-}
-
-static int try_read_command(struct conn *c)
-{
-	char *start = c->rbuf + c->rpos, *el, *end;
-	size_t avail = c->rlen - c->rpos;
-
-	if (avail == 0)
-		return 0;
-	el = memchr(start, '\n', avail);
-	if (!el) {
-		if (avail <= LINE_LIMIT)
-			return 0;
-		if (is_get_line(start, avail))
-			return start_get_stream(c);
-		c->state = CONN_CLOSING;	/* junk, as memcached sees it */
-		return -1;
-	}
-	end = el;
-	if (el - start > 1 && el[-1] == '\r')
-		end--;
-	*end = '\0';
-	c->rpos = (size_t)(el + 1 - c->rbuf);
-	/* A NUL inside the line ends it, as it does for memcached. */
-	process_command(c, start, strnlen(start, (size_t)(end - start)));
-	return 1;
-}
-
-/*
- * Consume what the read buffer holds, appending replies.  Returns
- * PROTO_WANT_READ when it needs more input, PROTO_WANT_WRITE when the
- * output passed WBUF_HIGH (call again once it is sent), PROTO_CLOSE when
- * the connection should be closed after sending what is written.
- */
-int proto_process(struct conn *c)
-{
-	int rc;
-
-	for (;;) {
-		if (c->state == CONN_CLOSING)
-			return PROTO_CLOSE;
-		if (c->wlen - c->wpos > WBUF_HIGH)
-			return PROTO_WANT_WRITE;
-		switch (c->state) {
-		case CONN_CMD:
-			rc = try_read_command(c);
-			break;
-		case CONN_NREAD:
-			rc = try_nread(c);
-			break;
-		case CONN_SWALLOW:
-			rc = try_swallow(c);
-			break;
-		case CONN_GET:
-			rc = get_continue(c);
-			break;
-		case CONN_SWALLOW_LINE:
-			rc = try_swallow_line(c);
-			break;
-		default:
-			rc = -1;
-			break;
-		}
-		if (rc < 0 || c->state == CONN_CLOSING)
-			return PROTO_CLOSE;
-		if (rc == 0)
-			return PROTO_WANT_READ;
-	}
-}
-
-/*
- * How many bytes the next read should have room for.  A value being read
- * grows the buffer by at most READ_STEP at a time, so a client that
- * announces a large value and sends nothing costs nothing.
- */
-#define READ_STEP	(128u << 10)
-
-size_t proto_read_hint(struct conn *c)
-{
-	size_t have = c->rlen - c->rpos, want;
-
-	if (c->state != CONN_NREAD || c->st.vlen <= have)
-		return 4096;
-	want = c->st.vlen - have;
-	if (want > READ_STEP)
-		return READ_STEP;
-	return want > 4096 ? want : 4096;
 }
