@@ -526,6 +526,24 @@ if plkvd_only; then
 		not_ok "-c 3: served again once clients left"
 	stop_server
 
+	# -A: the shutdown command stops the server, as SIGINT does.
+	start_tcp -t 1 -A || not_ok "plkvd -A starts"
+	exchange "-A: shutdown with a bad mode: CLIENT_ERROR" \
+		'shutdown now\r\n' 'CLIENT_ERROR invalid shutdown mode\r\n'
+	printf 'shutdown\r\nversion\r\n' | send
+	timeout 10 tail --pid="$pid" -f /dev/null
+	if kill -0 "$pid" 2>/dev/null; then
+		stop_server	# it did not stop: a failure below
+		rc=running
+	else
+		wait "$pid"
+		rc=$?
+	fi
+	[ "$rc" = 0 ] && [ ! -s "$tmp/resp" ] &&
+		ok "-A: shutdown closes the connection and the server exits (status 0)" ||
+		not_ok "-A: shutdown closes the connection and the server exits (status $rc, reply '$(cat "$tmp/resp")')"
+	pid=
+
 	start_unix -a 0770 -t 2
 	exchange "UNIX socket: set, get, meta" \
 		'set u 0 0 2\r\nhi\r\nget u\r\nmg u v\r\n' \

@@ -58,6 +58,7 @@ static void usage(FILE *f)
 "                              each (default 64): values being read,\n"
 "                              replies not yet sent; past it a set gets\n"
 "                              SERVER_ERROR out of memory storing object\n"
+"  -A, --enable-shutdown       let the \"shutdown\" command stop the server\n"
 "  -D CHAR                     key prefix delimiter for \"stats detail\",\n"
 "                              which it turns on (default ':', off)\n"
 "  -U, --udp-port=0            accepted for compatibility: no UDP\n"
@@ -142,6 +143,7 @@ static void parse_args(int argc, char **argv)
 		{ "any-owner", no_argument, NULL, OPT_ANY_OWNER },
 		{ "conn-buffer-limit", required_argument, NULL,
 		  OPT_CONN_BUFFER_LIMIT },
+		{ "enable-shutdown", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -150,7 +152,7 @@ static void parse_args(int argc, char **argv)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":p:l:s:a:m:I:Mf:n:t:c:b:D:U:B:vdP:hV",
+	while ((ch = getopt_long(argc, argv, ":p:l:s:a:m:I:Mf:n:t:c:b:D:U:B:AvdP:hV",
 				 opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
@@ -182,6 +184,9 @@ static void parse_args(int argc, char **argv)
 		case 'M':
 			settings.no_evict = true;
 			given.evict = true;
+			break;
+		case 'A':
+			settings.shutdown_enabled = true;
 			break;
 		case 'f':
 			if (plkv_arg_double(optarg, &settings.factor))

@@ -64,6 +64,7 @@ struct plkvd_settings {
 	char prefix_delimiter;		/* -D: stats detail's key prefixes */
 	bool detail_enabled;		/* stats detail on (or -D given) */
 	bool crawler_disabled;		/* "lru_crawler disable" */
+	bool shutdown_enabled;		/* -A: the "shutdown" command */
 };
 
 /* Server-wide counters; per-worker ones are summed when asked. */

@@ -22,6 +22,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -723,11 +724,22 @@ static void process_quit(struct conn *c, struct token *t __maybe_unused,
 	c->state = CONN_CLOSING;
 }
 
-static void process_shutdown(struct conn *c, struct token *t __maybe_unused,
-			     size_t nt __maybe_unused,
+/* shutdown [graceful], with -A: close this connection and stop as at
+ * SIGINT (memcached's graceful mode restarts a warm cache; a plkv store
+ * outlives the server anyway). */
+static void process_shutdown(struct conn *c, struct token *t, size_t nt,
 			     int arg __maybe_unused)
 {
-	out_string(c, "ERROR: shutdown not enabled");
+	if (!settings.shutdown_enabled) {
+		out_string(c, "ERROR: shutdown not enabled");
+		return;
+	}
+	if (nt == 2 || (nt == 3 && strcmp(t[1].value, "graceful") == 0)) {
+		c->state = CONN_CLOSING;
+		kill(getpid(), SIGINT);	/* main.c's wait ends */
+		return;
+	}
+	out_string(c, "CLIENT_ERROR invalid shutdown mode");
 }
 
 /*
