@@ -257,6 +257,9 @@ PLKV_API int plkv_gat_prev(plkv_t *kv, const char *key, size_t klen,
 					   * the creator wins (mg N) */
 #define PLKV_READ_RECACHE	(1u << 3) /**< win if the TTL left is below
 					   * recache (mg R) */
+#define PLKV_READ_NOBUMP	(1u << 4) /**< leave its LRU place, fetched
+					   * mark and last access as they
+					   * are (mg u) */
 
 /** What plkv_read() does besides reading (memcached's mg flags). */
 struct plkv_read {

@@ -82,7 +82,8 @@ static inline __attribute__((always_inline)) int read_check(plkv_t *kv, const ch
 }
 
 #define READ_FLAGS	(PLKV_READ_TOUCH | PLKV_READ_WIN | \
-			 PLKV_READ_VIVIFY | PLKV_READ_RECACHE)
+			 PLKV_READ_VIVIFY | PLKV_READ_RECACHE | \
+			 PLKV_READ_NOBUMP)
 
 /* The single-key reads.  One that may create (VIVIFY) is a mutating
  * call: it has an op record and crash points, as a store. */

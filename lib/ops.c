@@ -366,7 +366,8 @@ static int get_locked(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		rc = PLKV_ETOOSMALL;	/* a size query (no buffer): a hit */
 	else if (it->nbytes)
 		item_read(ctx->kv, it, 0, buf, it->nbytes);
-	lru_bump(ctx, it);
+	if (!(r->flags & PLKV_READ_NOBUMP))
+		lru_bump(ctx, it);
 	stat_inc(ctx, ST_GET_HITS);
 out:
 	if (vivify)

@@ -293,9 +293,11 @@ static bool release_page(struct plkv_ctx *ctx, unsigned cls, uint64_t page)
 }
 
 /* Of up to 8 pages of class v from the mover's cursor, the one with the
- * most free chunks (*nfree of them); false if v has none. */
+ * most free chunks (*nfree of them); false if v has none.  @whole: only
+ * a page without continuation chunks, which eviction can empty (a chunk
+ * goes with its item, whose head is elsewhere). */
 static bool pick_page(struct plkv_ctx *ctx, unsigned v, uint64_t *page,
-		      uint64_t *nfree)
+		      uint64_t *nfree, bool whole)
 {
 	struct plkv *kv = ctx->kv;
 	struct plkv_engine *e = eng(kv);
@@ -303,6 +305,7 @@ static bool pick_page(struct plkv_ctx *ctx, unsigned v, uint64_t *page,
 	struct eng_class *c = &e->cls[v];
 	uint64_t start, i, p;
 	unsigned looked = 0;
+	bool found = false;
 
 	start = __atomic_fetch_add(&e->steal_cursor, 1, __ATOMIC_RELAXED);
 	for (i = 0; i < e->pages_next && looked < 8; i++) {
@@ -313,25 +316,90 @@ static bool pick_page(struct plkv_ctx *ctx, unsigned v, uint64_t *page,
 		if (owner[p] != v)
 			continue;
 		looked++;
-		for (j = 0; j < c->perslab; j++)
-			n += !!(item_at(kv, page_base(kv, p) + (uint64_t)j *
-				  c->size)->it_flags & ITEM_SLABBED);
-		if (looked == 1 || n > *nfree) {
+		for (j = 0; j < c->perslab; j++) {
+			uint8_t f = item_at(kv, page_base(kv, p) +
+					    (uint64_t)j * c->size)->it_flags;
+
+			if (whole && (f & (ITEM_CHUNK | ITEM_SLABBED)) ==
+				     ITEM_CHUNK)
+				break;
+			n += !!(f & ITEM_SLABBED);
+		}
+		if (j < c->perslab)
+			continue;	/* holds a continuation chunk */
+		if (!found || n > *nfree) {
+			found = true;
 			*page = p;
 			*nfree = n;
 		}
 	}
-	return looked > 0;
+	return found;
+}
+
+/* A page of class v whose chunks are all free, if any (a full scan:
+ * used for the largest class, whose pages hold a chunk or two each). */
+static bool find_free_page(struct plkv_ctx *ctx, unsigned v, uint64_t *page)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_engine *e = eng(kv);
+	const uint8_t *owner = eng_page_owner(kv);
+	const struct eng_class *c = &e->cls[v];
+	uint64_t p;
+	uint32_t j;
+
+	for (p = 0; p < e->pages_next; p++) {
+		if (owner[p] != v)
+			continue;
+		for (j = 0; j < c->perslab; j++)
+			if (!(item_at(kv, page_base(kv, p) + (uint64_t)j *
+				      c->size)->it_flags & ITEM_SLABBED))
+				break;
+		if (j == c->perslab) {
+			*page = p;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A page of the largest class for the mover: one without continuation
+ * chunks (its items can be evicted in place), else evict from the
+ * class's LRU tail, oldest first, until a page is wholly free (a chunk's
+ * item has its head elsewhere, so a page holding one is emptied through
+ * the LRU, not in place).
+ */
+static bool big_page(struct plkv_ctx *ctx, unsigned big, bool may_evict,
+		     uint64_t *page, uint64_t *nfree)
+{
+	const struct eng_class *c = &eng(ctx->kv)->cls[big];
+	unsigned tries;
+
+	if (pick_page(ctx, big, page, nfree, true))
+		return true;
+	if (!may_evict)
+		return false;
+	for (tries = 0; tries < 4 * c->perslab + 4; tries++) {
+		if (find_free_page(ctx, big, page)) {
+			*nfree = c->perslab;
+			return true;
+		}
+		if (!lru_evict(ctx, big, may_evict))
+			break;
+	}
+	return false;
 }
 
 /*
  * The page mover (memcached's slab_reassign, on demand): class cls is
  * starved (no free chunk, no free page, nothing of its own to evict).
  * A wholly free page of another class first: moving it evicts nothing.
- * Else take the class with the most pages (the largest class last: its
- * continuation chunks belong to items elsewhere), pick the page of it
- * with the fewest items among a few, evict them, and release the page to
- * the pool.  False if no page could be freed now.
+ * Else take the class with the most pages, pick the page of it with the
+ * fewest items among a few, evict them, and release the page to the
+ * pool.  The largest class is emptied through its LRU (big_page()):
+ * on a store of large values it is the one with the pages, and passing
+ * it over took the one page of a small class, evicting its live items
+ * however recently used.  False if no page could be freed now.
  */
 static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 {
@@ -354,22 +422,22 @@ static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 			   y->free_count * x->total_pages * x->perslab))
 			v = k;
 	}
-	if (v && !(pick_page(ctx, v, &best, &best_free) &&
+	if (v && !(pick_page(ctx, v, &best, &best_free, false) &&
 		   best_free == e->cls[v].perslab))
 		v = 0;
 	if (!v) {
-		for (k = 1; k < e->nclasses; k++)
+		unsigned big = e->nclasses;
+
+		for (k = 1; k < big; k++)
 			if (k != cls && e->cls[k].total_pages &&
 			    (!v || e->cls[k].total_pages >
 				   e->cls[v].total_pages))
 				v = k;
-		/* The largest class only as a last resort: a page of it
-		 * that holds a continuation chunk can't be emptied
-		 * (lru_evict_item refuses). */
-		if (!v && cls != e->nclasses &&
-		    e->cls[e->nclasses].total_pages)
-			v = e->nclasses;
-		if (!v || !pick_page(ctx, v, &best, &best_free))
+		if (cls != big && e->cls[big].total_pages &&
+		    (!v || e->cls[big].total_pages > e->cls[v].total_pages) &&
+		    big_page(ctx, big, may_evict, &best, &best_free))
+			v = big;
+		else if (!v || !pick_page(ctx, v, &best, &best_free, false))
 			return false;
 	}
 	c = &e->cls[v];

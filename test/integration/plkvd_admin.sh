@@ -203,14 +203,16 @@ w.sendall(b"watch bogus\r\n")
 check("watch with an unknown kind: ERROR", read_until(w, b"\r\n") == "ERROR\r\n")
 w.sendall(b"watch fetchers mutations\r\n")
 check("watch fetchers mutations: OK", read_until(w, b"\r\n") == "OK\r\n")
-a.sendall(b"set wfoo 5 0 3\r\nbar\r\nget wfoo\r\nget wnope\r\nadd wfoo 0 0 1\r\nx\r\nmg wfoo v\r\n")
-read_until(a, b"VA 3\r\nbar\r\n")
+a.sendall(b"set wfoo 5 0 3\r\nbar\r\nget wfoo\r\nget wnope\r\nadd wfoo 0 0 1\r\nx\r\nmg wfoo v\r\nget w:x\r\nget " + b"#" * 250 + b"\r\n")
+read_until(a, b"VA 3\r\nbar\r\nEND\r\nEND\r\n")
 want = [r"type=item_store key=wfoo status=stored cmd=set ttl=0 clsid=[1-9]\d* cfd=\d+ size=3",
         r"type=item_get key=wfoo status=found clsid=[1-9]\d* cfd=\d+ size=3",
         r"type=item_get key=wnope status=not_found clsid=0 cfd=\d+ size=0",
         r"type=item_store key=wfoo status=not_stored cmd=add ttl=0 clsid=\d+ cfd=\d+ size=1",
-        r"type=item_get key=wfoo status=found clsid=[1-9]\d* cfd=\d+ size=3"]
-def in_order(got):
+        r"type=item_get key=wfoo status=found clsid=[1-9]\d* cfd=\d+ size=3",
+        r"type=item_get key=w%3Ax status=not_found clsid=0 cfd=\d+ size=0",
+        r"type=item_get key=(%23){250} status=not_found clsid=0 cfd=\d+ size=0"]
+def in_order(got, want=want):
     events = [l for l in got.splitlines() if l.startswith("ts=")]
     pos = 0
     for pat in want:
@@ -230,8 +232,35 @@ while missing and time.time() - t0 < 10:
         chunk = b""
     got += chunk.decode(errors="replace")
     missing = in_order(got)
-check("watch: memcached's item_get and item_store lines, in order", missing is None,
-      "missing: %s\n%s" % (missing, got))
+check("watch: memcached's item_get and item_store lines, in order (keys URI-encoded)",
+      missing is None, "missing: %s\n%s" % (missing, got))
+
+ce = conn()
+ce.sendall(b"watch connevents\r\n")
+check("watch connevents: OK", read_until(ce, b"\r\n") == "OK\r\n")
+e = conn()
+e_port = e.getsockname()[1]
+e.sendall(b"version\r\nquit\r\n"); read_until(e, b"\r\n"); e.close()
+h = conn()
+h_port = h.getsockname()[1]
+h.sendall(b"GET / HTTP/1.1\r\n"); read_until(h, b"\r\n"); h.close()
+want_ce = [r"type=conn_new rip=127.0.0.1 rport=%d transport=tcp cfd=\d+" % e_port,
+           r"type=conn_close rip=127.0.0.1 rport=%d transport=tcp reason=normal cfd=\d+" % e_port,
+           r"type=conn_new rip=127.0.0.1 rport=%d transport=tcp cfd=\d+" % h_port,
+           r"type=conn_close rip=127.0.0.1 rport=%d transport=tcp reason=error cfd=\d+" % h_port]
+got, missing, t0 = "", want_ce[0], time.time()
+ce.settimeout(0.2)
+while missing and time.time() - t0 < 10:
+    try:
+        chunk = ce.recv(65536)
+    except socket.timeout:
+        chunk = b""
+    got += chunk.decode(errors="replace")
+    # in order per connection (memcached's workers log apart)
+    missing = in_order(got, want_ce[:2]) or in_order(got, want_ce[2:])
+check("watch connevents: conn_new, then conn_close normal after quit, error after an HTTP line",
+      missing is None, "missing: %s\n%s" % (missing, got))
+ce.close()
 w.close()
 a.sendall(b"get wfoo\r\n")
 check("commands go on once the watcher left", read_until(a, b"END\r\n").endswith("END\r\n"))

@@ -341,6 +341,9 @@ exchange "meta: TTL before and after T, base64 keys" \
 matches "mg c, ms c: CAS values" 'ms cc 1 c\r\nx\r\nmg cc c v\r\n' \
 	'^HD c[0-9]+$' '^VA 1 c[0-9]+$'
 exchange "me on a missing key" 'me nope\r\n' 'EN\r\n'
+exchange "mg u: the read leaves the item's fetched mark alone" \
+	'ms nu 3 T100\r\nhit\r\nmg nu s u h\r\nmg nu s h\r\nmg nu s u h\r\n' \
+	'HD\r\nHD s3 h0\r\nHD s3 h0\r\nHD s3 h1\r\n'
 
 # h and l are the item's before the read; la and l may tick over a second.
 matches "mg h l: not fetched, then fetched" \
@@ -526,8 +529,12 @@ if plkvd_only; then
 		not_ok "-c 3: served again once clients left"
 	stop_server
 
-	# -A: the shutdown command stops the server, as SIGINT does.
-	start_tcp -t 1 -A || not_ok "plkvd -A starts"
+	# -A: the shutdown command stops the server, as SIGINT does; -F
+	# refuses flush_all.
+	start_tcp -t 1 -A -F || not_ok "plkvd -A -F starts"
+	exchange "-F: flush_all refused, the items stay" \
+		'set kept 0 0 1\r\nk\r\nflush_all\r\nflush_all 0 noreply\r\nget kept\r\n' \
+		'STORED\r\nCLIENT_ERROR flush_all not allowed\r\nVALUE kept 0 1\r\nk\r\nEND\r\n'
 	exchange "-A: shutdown with a bad mode: CLIENT_ERROR" \
 		'shutdown now\r\n' 'CLIENT_ERROR invalid shutdown mode\r\n'
 	printf 'shutdown\r\nversion\r\n' | send

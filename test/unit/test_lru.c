@@ -228,11 +228,45 @@ START_TEST(free_pages_move_first)
 }
 END_TEST
 
+/*
+ * A store of large values (all its pages in the largest class, items in
+ * chunks) and one small item: a size whose class has no page takes a
+ * page of the largest class, emptied through its LRU, not the small
+ * class's only page with its live item (memcached's chunked-items.t
+ * appends lost their item that way).
+ */
+START_TEST(large_class_gives_pages)
+{
+	static char v[700000];
+	char k[32], b[256];
+	unsigned i;
+
+	memset(v, 'L', sizeof(v));
+	ck_assert_int_eq(plkv_set(kv, "small", 5, "1", 1, 0, 0), 0);
+	for (i = 0; i < 40; i++) {
+		snprintf(k, sizeof(k), "large:%u", i);
+		ck_assert_int_eq(plkv_set(kv, k, strlen(k), v, sizeof(v), 0, 0),
+				 0);
+	}
+	ck_assert_uint_gt(ut_stat(kv, "evictions"), 0);
+	for (i = 0; i < 4; i++) {	/* sizes of classes with no page */
+		snprintf(k, sizeof(k), "mid:%u", i);
+		ck_assert_int_eq(plkv_set(kv, k, strlen(k), v, 200 + i * 300,
+					  0, 0), 0);
+		ck_assert_int_eq(ut_get(kv, "small", b, sizeof(b), NULL), 0);
+	}
+	ck_assert_int_eq(plkv_append(kv, "small", 5, v, 150), 0);
+	ck_assert_int_eq(ut_get(kv, "small", b, sizeof(b), NULL), 0);
+	ck_store_ok(kv);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
 		evicts_when_full, large_items_evict, segments, no_evict_enomem,
-		pages_move_between_classes, free_pages_move_first, NULL
+		pages_move_between_classes, free_pages_move_first,
+		large_class_gives_pages, NULL
 	};
 
 	return ut_main("lru", 120, setup8, tests);

@@ -117,6 +117,32 @@ START_TEST(class_and_size)
 }
 END_TEST
 
+/* A read with PLKV_READ_NOBUMP (mg u) is a hit that leaves the fetched
+ * mark, the last access and the LRU place alone. */
+START_TEST(read_nobump_changes_nothing)
+{
+	struct plkv_read r = { .flags = PLKV_READ_NOBUMP };
+	struct plkv_meta m;
+	int64_t set_at;
+	char buf[8];
+
+	ck_assert_int_eq(plkv_set(kv, "n", 1, "val", 3, 0, 0), 0);
+	set_at = peek_meta("n").last_access;
+	/* late enough that a bumping read would move the access time */
+	plkv_test_time_offset = 2 * ENG_UPDATE_INTERVAL;
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(plkv_read(kv, "n", 1, &r, buf, sizeof(buf),
+					   &m, NULL), 0);
+		ck_assert_uint_eq(m.fetched, 0);
+	}
+	ck_stats(kv, { "get_hits", 2 });
+	ck_assert_int_eq(peek_meta("n").last_access, set_at);
+	ck_assert_uint_eq(get_meta("n").fetched, 0);	/* still not fetched */
+	ck_assert_uint_ne(get_meta("n").fetched, 0);	/* the get did */
+	ck_assert_int_gt(peek_meta("n").last_access, set_at);
+}
+END_TEST
+
 /* A peek counts nothing and leaves fetched and last access alone. */
 START_TEST(peek_changes_nothing)
 {
@@ -193,7 +219,7 @@ int main(void)
 {
 	const TTest *const tests[] = {
 		fetched_before_the_read, last_access_moves_once_a_minute,
-		class_and_size, peek_changes_nothing,
+		class_and_size, peek_changes_nothing, read_nobump_changes_nothing,
 		peek_missing_expired_flushed, peek_bad_args, NULL
 	};
 

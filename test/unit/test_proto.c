@@ -288,7 +288,8 @@ int mock_read(plkv_t *kv, const char *key, size_t klen,
 		if (m)
 			m->token |= PLKV_TOKEN_WIN;
 	}
-	item_fetch(it);
+	if (!(r && (r->flags & PLKV_READ_NOBUMP)))
+		item_fetch(it);
 	if (it->vlen > cap)
 		return PLKV_ETOOSMALL;
 	if (it->vlen)
@@ -1434,6 +1435,15 @@ START_TEST(meta_hit_and_last_access)
 }
 END_TEST
 
+/* mg u: the read leaves the item as it was (memcached's metaget.t). */
+START_TEST(meta_no_update)
+{
+	exchange("ms nu 3 T100\r\nhit\r\nmg nu s t u h\r\nmg nu s t h\r\n"
+		 "mg nu s t u h\r\n",
+		 "HD\r\nHD s3 t100 h0\r\nHD s3 t100 h0\r\nHD s3 t100 h1\r\n");
+}
+END_TEST
+
 START_TEST(meta_last_access_from_the_store)
 {
 	unsigned l = 0;
@@ -1544,7 +1554,7 @@ int main(void)
 		meta_basic, meta_set_modes, meta_too_large, meta_delete_arith,
 		meta_errors, meta_ttl_order_and_b64, meta_vivify,
 		meta_stale_and_win, meta_cas_compare, meta_arith_vivify_ttl,
-		meta_get_touch, meta_hit_and_last_access,
+		meta_get_touch, meta_hit_and_last_access, meta_no_update,
 		meta_last_access_from_the_store, meta_hit_of_a_large_value,
 		meta_debug, meta_debug_ttl, NULL
 	};

@@ -237,6 +237,12 @@ oom:
 	return -1;
 }
 
+void conn_set_closing(struct conn *c, const char *why)
+{
+	c->state = CONN_CLOSING;
+	c->close_why = why;
+}
+
 void out_string(struct conn *c, const char *s)
 {
 	if (c->noreply) {

@@ -76,6 +76,8 @@ struct conn {
 	bool is_unix;
 	time_t last_cmd;	/* when its last command line arrived */
 	bool commanded;		/* one has (memcached then says conn_read) */
+	const char *close_why;	/* CONN_CLOSING: "error", "shutdown"; NULL:
+				 * a normal close (watch connevents) */
 	unsigned watch;		/* CONN_WATCH: the WATCH_* kinds asked for */
 	struct conn *all_prev, *all_next;	/* every connection (conn.c) */
 
@@ -129,6 +131,9 @@ struct conn_view {
 void conn_add_listener(int fd, bool is_unix);
 /* Every listener and connection, by fd; *n set.  NULL: no memory. */
 struct conn_view *conn_list(size_t *n);
+
+/* Close once what is written is sent, for @why (NULL: a normal close). */
+void conn_set_closing(struct conn *c, const char *why);
 
 /* Reply @s plus \r\n unless noreply is set; clears noreply either way. */
 void out_string(struct conn *c, const char *s);

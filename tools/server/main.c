@@ -59,6 +59,8 @@ static void usage(FILE *f)
 "                              replies not yet sent; past it a set gets\n"
 "                              SERVER_ERROR out of memory storing object\n"
 "  -A, --enable-shutdown       let the \"shutdown\" command stop the server\n"
+"  -F, --disable-flush-all     refuse the \"flush_all\" command\n"
+"  -C, --disable-cas           accepted for compatibility: CAS stays on\n"
 "  -D CHAR                     key prefix delimiter for \"stats detail\",\n"
 "                              which it turns on (default ':', off)\n"
 "  -U, --udp-port=0            accepted for compatibility: no UDP\n"
@@ -144,6 +146,8 @@ static void parse_args(int argc, char **argv)
 		{ "conn-buffer-limit", required_argument, NULL,
 		  OPT_CONN_BUFFER_LIMIT },
 		{ "enable-shutdown", no_argument, NULL, 'A' },
+		{ "disable-flush-all", no_argument, NULL, 'F' },
+		{ "disable-cas", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -152,7 +156,7 @@ static void parse_args(int argc, char **argv)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":p:l:s:a:m:I:Mf:n:t:c:b:D:U:B:AvdP:hV",
+	while ((ch = getopt_long(argc, argv, ":p:l:s:a:m:I:Mf:n:t:c:b:D:U:B:ACFvdP:hV",
 				 opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
@@ -187,6 +191,11 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'A':
 			settings.shutdown_enabled = true;
+			break;
+		case 'F':
+			settings.flush_disabled = true;
+			break;
+		case 'C':	/* a shared store always keeps CAS values */
 			break;
 		case 'f':
 			if (plkv_arg_double(optarg, &settings.factor))

@@ -284,12 +284,15 @@ static void conn_forget(struct nconn *nc)
 	uatomic_dec(&server_stats.conn_structs);
 }
 
-static void conn_close(struct nconn *nc)
+/* Close for @why: "normal" (the client left or quit), "error", or the
+ * protocol's own reason (conn_set_closing()). */
+static void conn_close(struct nconn *nc, const char *why)
 {
 	int fd = nc->src.fd;
 
 	if (verbose() > 1)
 		fprintf(stderr, "<%d connection closed.\n", fd);
+	watch_conn(fd, nc->c.is_unix, nc->c.close_why ? nc->c.close_why : why);
 	epoll_ctl(nc->w->epfd, EPOLL_CTL_DEL, fd, NULL);
 	conn_forget(nc);
 	close(fd);	/* after "stats conns" can no longer see it */
@@ -338,6 +341,7 @@ static void drive(struct nconn *nc)
 {
 	struct worker *w = nc->w;
 	struct conn *c = &nc->c;
+	const char *why = "error";	/* unless the client left */
 	int budget = READ_BUDGET;
 	ssize_t n;
 	int rc;
@@ -354,8 +358,10 @@ static void drive(struct nconn *nc)
 				return;
 			}
 		}
-		if (rc == PROTO_CLOSE)
+		if (rc == PROTO_CLOSE) {
+			why = "normal";	/* quit, unless the protocol said */
 			goto close;
+		}
 		if (rc == PROTO_WATCH) {
 			conn_to_watch(nc);
 			return;
@@ -384,10 +390,12 @@ static void drive(struct nconn *nc)
 			conn_shrink(c);
 			return;
 		}
-		goto close;	/* EOF or error */
+		if (n == 0)
+			why = "normal";
+		goto close;
 	}
 close:
-	conn_close(nc);
+	conn_close(nc, why);
 }
 
 static void reject(int fd)
@@ -439,6 +447,7 @@ static void new_conn(struct worker *w, int fd, bool is_unix)
 	uatomic_inc(&server_stats.curr_conns);
 	uatomic_inc(&server_stats.total_conns);
 	uatomic_inc(&server_stats.conn_structs);
+	watch_conn(fd, is_unix, NULL);
 	if (verbose() > 1)
 		fprintf(stderr, "<%d new client connection\n", fd);
 }
@@ -565,7 +574,7 @@ static void *worker_main(void *arg)
 	event_loop(w->epfd, worker_event, w);
 	adopt_queued(w);	/* closes what is still queued */
 	while (w->conns)
-		conn_close(w->conns);
+		conn_close(w->conns, "shutdown");
 	return NULL;
 }
 

@@ -65,6 +65,7 @@ struct plkvd_settings {
 	bool detail_enabled;		/* stats detail on (or -D given) */
 	bool crawler_disabled;		/* "lru_crawler disable" */
 	bool shutdown_enabled;		/* -A: the "shutdown" command */
+	bool flush_disabled;		/* -F: no "flush_all" */
 };
 
 /* Server-wide counters; per-worker ones are summed when asked. */

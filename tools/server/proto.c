@@ -152,7 +152,7 @@ static int try_read_command(struct conn *c)
 			return 0;
 		if (is_get_line(start, avail))
 			return start_get_stream(c);
-		c->state = CONN_CLOSING;	/* junk, as memcached sees it */
+		conn_set_closing(c, "error");	/* junk, as memcached sees it */
 		return -1;
 	}
 	end = el;

@@ -113,6 +113,9 @@ void stat_cmd_meta(struct conn *c);
 /* As an exptime, past 30 days a number is an absolute time. */
 #define REALTIME_MAXDELTA (60 * 60 * 24 * 30)
 
+/* memcached's URI encoding of a key (metadump, watch): @out has room
+ * for 3 * @n + 1 bytes; the length written. */
+size_t uri_encode(const char *s, size_t n, char *out);
 /* The command's event for "watch" (fetchers, mutations), if wanted. */
 void log_fetch(struct conn *c, const char *key, size_t klen, int rc,
 	       const struct plkv_meta *m);

@@ -130,28 +130,6 @@ struct metadump {
 	bool cls[CACHEDUMP_CLASSES];
 };
 
-/* memcached's uriencode(): all but RFC 3986's unreserved characters. */
-static size_t uri_encode(const char *s, size_t n, char *out)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
-		    ch == '_' || ch == '~') {
-			out[o++] = (char)ch;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		}
-	}
-	out[o] = '\0';
-	return o;
-}
 
 static int metadump_item(void *arg, const struct plkv_dump_item *it)
 {
@@ -365,7 +343,8 @@ void process_stats_conns(struct conn *c)
 	conn_out(c, "END\r\n", 5);
 }
 
-/* watch [fetchers] [mutations]: this connection only listens from now. */
+/* watch [fetchers] [mutations] [connevents]: the connection only listens
+ * from now on. */
 void process_watch(struct conn *c, struct token *t, size_t nt,
 		   int arg __maybe_unused)
 {
@@ -376,6 +355,8 @@ void process_watch(struct conn *c, struct token *t, size_t nt,
 			kinds |= WATCH_FETCHERS;
 		} else if (strcmp(t[i].value, "mutations") == 0) {
 			kinds |= WATCH_MUTATIONS;
+		} else if (strcmp(t[i].value, "connevents") == 0) {
+			kinds |= WATCH_CONNEVENTS;
 		} else {
 			out_string(c, "ERROR");
 			return;

@@ -261,6 +261,30 @@ void commit_value(struct conn *c, const char *hdr, size_t hl,
 	c->wlen += hl + len + 2;
 }
 
+/* memcached's uriencode(): what is not alphanumeric or -._~ as %XX;
+ * @out has room for 3 * @n + 1. */
+size_t uri_encode(const char *s, size_t n, char *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		    ch == '_' || ch == '~') {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
 /* ---- watch: the events of a command ---- */
 
 void log_fetch(struct conn *c, const char *key, size_t klen, int rc,
@@ -268,7 +292,12 @@ void log_fetch(struct conn *c, const char *key, size_t klen, int rc,
 {
 	if (!watch_wanted(WATCH_FETCHERS) || (rc && rc != PLKV_ENOTFOUND))
 		return;
-	watch_fetch(key, klen, rc == 0, rc == 0 ? m->slab_class : 0,
+	char ekey[3 * KEY_MAX_LENGTH + 1];
+
+	if (klen > KEY_MAX_LENGTH)
+		return;
+	uri_encode(key, klen, ekey);
+	watch_fetch(ekey, rc == 0, rc == 0 ? m->slab_class : 0,
 		    rc == 0 ? m->len : 0, c->fd);
 }
 
@@ -285,16 +314,18 @@ void log_store(struct conn *c, int rc)
 		[STORE_ERROR] = "error",
 	};
 	const struct pending_store *st = &c->st;
+	char ekey[3 * KEY_MAX_LENGTH + 1];
 	struct plkv_meta m = { 0 };
 	int64_t ttl = st->exptime;
 
 	if (!watch_wanted(WATCH_MUTATIONS))
 		return;
+	uri_encode(st->key, st->klen, ekey);
 	if (rc == 0)	/* the new item's class, as memcached reports it */
 		plkv_peek(plkvd_kv, st->key, st->klen, &m);
 	if (ttl > REALTIME_MAXDELTA)
 		ttl -= (int64_t)time(NULL);
-	watch_store(st->key, st->klen, status[store_outcome(rc, st->mode)],
+	watch_store(ekey, status[store_outcome(rc, st->mode)],
 		    (unsigned)st->mode < ARRAY_SIZE(cmd) && cmd[st->mode] ?
 		    cmd[st->mode] : "set", ttl < 0 ? 0 : ttl, m.slab_class,
 		    st->vlen - 2, c->fd);

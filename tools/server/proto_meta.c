@@ -57,6 +57,7 @@ struct meta_flags {
 	bool key_b64;
 	bool set_stale;
 	bool recache;
+	bool no_update;		/* u: no LRU bump, fetched or access time */
 	char mode;
 	int32_t exptime;
 	int32_t autoviv_exptime;
@@ -186,8 +187,11 @@ static int meta_preparse(struct token *t, size_t start, struct meta_flags *of,
 			else
 				of->recache = true;
 			break;
+		case 'u':
+			of->no_update = true;
+			break;
 		case 'l': case 'O': case 'P': case 'L': case 'k': case 's':
-		case 't': case 'c': case 'f': case 'h': case 'u':
+		case 't': case 'c': case 'f': case 'h':
 			break;
 		case 'v':
 			of->value = true;
@@ -402,7 +406,8 @@ static int mg_fetch(struct conn *c, const char *key, size_t klen,
 		.flags = PLKV_READ_WIN |
 			 (of->new_ttl ? PLKV_READ_TOUCH : 0) |
 			 (of->vivify ? PLKV_READ_VIVIFY : 0) |
-			 (of->recache ? PLKV_READ_RECACHE : 0),
+			 (of->recache ? PLKV_READ_RECACHE : 0) |
+			 (of->no_update ? PLKV_READ_NOBUMP : 0),
 		.exptime = of->exptime,
 		.vivify_exptime = of->autoviv_exptime,
 		.recache = of->recache_time,
@@ -413,7 +418,7 @@ static int mg_fetch(struct conn *c, const char *key, size_t klen,
 	if (of->value) {
 		rc = fetch_value(c, key, klen, &r, m, prev, val);
 		if (rc == -ENOMEM)
-			c->state = CONN_CLOSING;
+			conn_set_closing(c, "error");
 	} else {
 		/* no buffer: a size query, which reads (a hit) */
 		rc = plkv_read(plkvd_kv, key, klen, &r, NULL, 0, m, prev);

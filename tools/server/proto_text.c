@@ -232,7 +232,7 @@ static int next_batch(struct conn *c)
 		size_t sz = c->vwant > VBUF_INIT ? c->vwant : VBUF_INIT;
 
 		if (!conn_vbuf_renew(c, sz) && !c->vbuf) {
-			c->state = CONN_CLOSING;
+			conn_set_closing(c, "error");
 			return 0;
 		}
 	}
@@ -527,6 +527,10 @@ static void process_flush_all(struct conn *c, struct token *t, size_t nt,
 	int64_t delay = 0;
 
 	set_noreply_maybe(c, t, nt);
+	if (settings.flush_disabled) {
+		out_string(c, "CLIENT_ERROR flush_all not allowed");
+		return;
+	}
 	if (nt != (c->noreply ? 3u : 2u) && !safe_strtol(t[1].value, &exptime)) {
 		out_string(c, BAD_EXPTIME);
 		return;
@@ -735,7 +739,7 @@ static void process_shutdown(struct conn *c, struct token *t, size_t nt,
 		return;
 	}
 	if (nt == 2 || (nt == 3 && strcmp(t[1].value, "graceful") == 0)) {
-		c->state = CONN_CLOSING;
+		conn_set_closing(c, "shutdown");
 		kill(getpid(), SIGINT);	/* main.c's wait ends */
 		return;
 	}
@@ -811,7 +815,7 @@ void process_text(struct conn *c, struct token *t, size_t nt, char *line,
 		 * before its body can be read as commands.
 		 */
 		c->wpos = c->wlen = 0;
-		c->state = CONN_CLOSING;
+		conn_set_closing(c, "error");
 		return;
 	}
 	out_string(c, "ERROR");

@@ -9,9 +9,10 @@
  * the "OK" is sent (net.c hands it over), and is closed here when the
  * client goes away.  With no watcher, an event costs one relaxed load.
  * A watcher that doesn't keep up loses lines, never slows the commands:
- * the next line it gets says how many ("type=skipped count=N"), as
- * memcached's logger does, in its own words.
+ * the next line it gets says how many ("skipped=N"), as memcached's
+ * logger does.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -27,7 +28,7 @@
 
 #define WATCHERS_MAX	20		/* memcached's limit */
 #define QUEUE_BYTES	(256u << 10)
-#define LINE_MAX_BYTES	512
+#define LINE_MAX_BYTES	1024		/* a 250-byte key URI-encoded fits */
 
 struct watcher {
 	int fd;
@@ -78,8 +79,7 @@ static bool send_to(unsigned i, const char *p, size_t len)
 
 	if (w->skipped) {
 		char note[64];
-		int nl = snprintf(note, sizeof(note),
-				  "ts=0.0 gid=0 type=skipped count=%llu\n",
+		int nl = snprintf(note, sizeof(note), "skipped=%llu\n",
 				  (unsigned long long)w->skipped);
 
 		n = send(w->fd, note, (size_t)nl, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -190,8 +190,9 @@ static void emit(unsigned kind, const char *fmt, ...)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&lock);
-	n = snprintf(line, sizeof(line), "ts=%lld.%06ld gid=%llu ",
-		     (long long)ts.tv_sec, ts.tv_nsec / 1000,
+	/* memcached prints the microseconds unpadded */
+	n = snprintf(line, sizeof(line), "ts=%lld.%d gid=%llu ",
+		     (long long)ts.tv_sec, (int)(ts.tv_nsec / 1000),
 		     (unsigned long long)++gid);
 	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
@@ -214,19 +215,50 @@ static void emit(unsigned kind, const char *fmt, ...)
 	pthread_mutex_unlock(&lock);
 }
 
-void watch_fetch(const char *key, size_t klen, bool found, uint32_t clsid,
-		 size_t size, int cfd)
-{
-	emit(WATCH_FETCHERS, "type=item_get key=%.*s status=%s clsid=%u "
-	     "cfd=%d size=%zu", (int)klen, key, found ? "found" : "not_found",
-	     clsid, cfd, size);
-}
-
-void watch_store(const char *key, size_t klen, const char *status,
-		 const char *cmd, int64_t ttl, uint32_t clsid, size_t size,
+void watch_fetch(const char *key, bool found, uint32_t clsid, size_t size,
 		 int cfd)
 {
-	emit(WATCH_MUTATIONS, "type=item_store key=%.*s status=%s cmd=%s "
-	     "ttl=%lld clsid=%u cfd=%d size=%zu", (int)klen, key, status, cmd,
+	emit(WATCH_FETCHERS, "type=item_get key=%s status=%s clsid=%u cfd=%d "
+	     "size=%zu", key, found ? "found" : "not_found", clsid, cfd, size);
+}
+
+void watch_store(const char *key, const char *status, const char *cmd,
+		 int64_t ttl, uint32_t clsid, size_t size, int cfd)
+{
+	emit(WATCH_MUTATIONS, "type=item_store key=%s status=%s cmd=%s "
+	     "ttl=%lld clsid=%u cfd=%d size=%zu", key, status, cmd,
 	     (long long)ttl, clsid, cfd, size);
+}
+
+void watch_conn(int fd, bool is_unix, const char *why)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char rip[INET6_ADDRSTRLEN] = "unix";
+	unsigned short rport = 0;
+
+	if (!watch_wanted(WATCH_CONNEVENTS))
+		return;
+	memset(&ss, 0, sizeof(ss));
+	if (!is_unix && getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *in = (const void *)&ss;
+
+			inet_ntop(AF_INET, &in->sin_addr, rip, sizeof(rip));
+			rport = ntohs(in->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *in6 = (const void *)&ss;
+
+			inet_ntop(AF_INET6, &in6->sin6_addr, rip, sizeof(rip));
+			rport = ntohs(in6->sin6_port);
+		}
+	}
+	if (why)
+		emit(WATCH_CONNEVENTS, "type=conn_close rip=%s rport=%hu "
+		     "transport=%s reason=%s cfd=%d", rip, rport,
+		     is_unix ? "local" : "tcp", why, fd);
+	else
+		emit(WATCH_CONNEVENTS, "type=conn_new rip=%s rport=%hu "
+		     "transport=%s cfd=%d", rip, rport,
+		     is_unix ? "local" : "tcp", fd);
 }

@@ -11,6 +11,7 @@
 
 #define WATCH_FETCHERS	(1u << 0)	/* item_get: gets, gats, mg */
 #define WATCH_MUTATIONS	(1u << 1)	/* item_store: the storage commands */
+#define WATCH_CONNEVENTS (1u << 2)	/* conn_new, conn_close */
 
 /* Whether any watcher wants @kind: test before building an event. */
 bool watch_wanted(unsigned kind);
@@ -20,11 +21,14 @@ bool watch_room(void);
  * -1: not taken (the caller still owns it). */
 int watch_adopt(int fd, unsigned kinds);
 
-/* The events, as memcached's log lines; @cfd: the client's socket. */
-void watch_fetch(const char *key, size_t klen, bool found, uint32_t clsid,
-		 size_t size, int cfd);
-void watch_store(const char *key, size_t klen, const char *status,
-		 const char *cmd, int64_t ttl, uint32_t clsid, size_t size,
+/* The events, as memcached's log lines: @key URI-encoded, @cfd the
+ * client's socket. */
+void watch_fetch(const char *key, bool found, uint32_t clsid, size_t size,
 		 int cfd);
+void watch_store(const char *key, const char *status, const char *cmd,
+		 int64_t ttl, uint32_t clsid, size_t size, int cfd);
+/* A client's socket @fd opened, or is about to close for @why ("normal",
+ * "error", "shutdown"); NULL: it opened. */
+void watch_conn(int fd, bool is_unix, const char *why);
 
 #endif /* PLKVD_WATCH_H */
