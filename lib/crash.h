@@ -9,7 +9,7 @@
 /*
  * PLKV_CRASH=OP:POINT[:MODE] in the environment makes the library stop at
  * instrumented point POINT (1-based) of the OP-th mutating operation of
- * this process; the modes (abort, kill, signal, default _exit(99)) are
+ * this process; the modes (abort, kill, signal, stop, default _exit(99)) are
  * described in crash.c.  PLKV_CRASH_COUNT=FILE appends "points=N" for
  * each operation to FILE, so a test can learn how many points an
  * operation passes.

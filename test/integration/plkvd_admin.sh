@@ -222,16 +222,20 @@ def in_order(got, want=want):
             return pat
         pos += 1
     return None
-# the lines come from the logger thread: read until all are in (10 s)
-got, missing, t0 = "", want[0], time.time()
-w.settimeout(0.2)
-while missing and time.time() - t0 < 10:
-    try:
-        chunk = w.recv(65536)
-    except socket.timeout:
-        chunk = b""
-    got += chunk.decode(errors="replace")
-    missing = in_order(got)
+def collect(sock, missing_of):
+    """Read log lines until missing_of(lines) is None (10 s at most):
+    they come from a logger thread.  Returns (missing, lines)."""
+    got, missing, t0 = "", "(nothing read)", time.time()
+    sock.settimeout(0.2)
+    while missing and time.time() - t0 < 10:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            chunk = b""
+        got += chunk.decode(errors="replace")
+        missing = missing_of(got)
+    return missing, got
+missing, got = collect(w, in_order)
 check("watch: memcached's item_get and item_store lines, in order (keys URI-encoded)",
       missing is None, "missing: %s\n%s" % (missing, got))
 
@@ -248,16 +252,8 @@ want_ce = [r"type=conn_new rip=127.0.0.1 rport=%d transport=tcp cfd=\d+" % e_por
            r"type=conn_close rip=127.0.0.1 rport=%d transport=tcp reason=normal cfd=\d+" % e_port,
            r"type=conn_new rip=127.0.0.1 rport=%d transport=tcp cfd=\d+" % h_port,
            r"type=conn_close rip=127.0.0.1 rport=%d transport=tcp reason=error cfd=\d+" % h_port]
-got, missing, t0 = "", want_ce[0], time.time()
-ce.settimeout(0.2)
-while missing and time.time() - t0 < 10:
-    try:
-        chunk = ce.recv(65536)
-    except socket.timeout:
-        chunk = b""
-    got += chunk.decode(errors="replace")
-    # in order per connection (memcached's workers log apart)
-    missing = in_order(got, want_ce[:2]) or in_order(got, want_ce[2:])
+# in order per connection (memcached's workers log apart)
+missing, got = collect(ce, lambda g: in_order(g, want_ce[:2]) or in_order(g, want_ce[2:]))
 check("watch connevents: conn_new, then conn_close normal after quit, error after an HTTP line",
       missing is None, "missing: %s\n%s" % (missing, got))
 ce.close()

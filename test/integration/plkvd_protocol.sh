@@ -292,7 +292,9 @@ matches "stats: server and store figures" 'stats\r\n' \
 	'^STAT version [0-9]+\.[0-9]+\.[0-9]+' '^STAT curr_connections [0-9]+$' \
 	'^STAT total_connections [0-9]+$' '^STAT threads [0-9]+$' \
 	'^STAT curr_items [0-9]+$' '^STAT cmd_get [0-9]+$' \
-	'^STAT get_hits [0-9]+$' '^STAT limit_maxbytes [0-9]+$' '^END$'
+	'^STAT get_hits [0-9]+$' '^STAT limit_maxbytes [0-9]+$' \
+	'^STAT listen_disabled_num 0$' '^STAT time_in_listen_disabled_us 0$' \
+	'^END$'
 for g in "" " slabs" " items" " settings"; do
 	printf 'stats%s\r\nquit\r\n' "$g" | send
 	tr -d '\r' <"$tmp/resp" >"$tmp/resp.lf"
@@ -309,7 +311,8 @@ done
 matches "stats settings: the server's" 'stats settings\r\n' \
 	"^STAT maxconns 64$" \
 	"^STAT tcpport $port$" '^STAT num_threads 4$' \
-	'^STAT item_size_max [0-9]+$'
+	'^STAT item_size_max [0-9]+$' '^STAT auth_enabled_sasl no$' \
+	'^STAT shutdown_command no$' '^STAT flush_enabled yes$'
 exchange "stats of an unknown group: ERROR" 'stats nothing\r\n' 'ERROR\r\n'
 
 # ---- meta commands ----

@@ -1088,6 +1088,8 @@ START_TEST(stats_other_groups)
 	conn_reset();
 	feed_n("stats settings\r\n", 16, 1u << 30);
 	ck_assert(strstr(out, "STAT maxconns 1024\r\n"));
+	ck_assert(strstr(out, "STAT shutdown_command no\r\n"));
+	ck_assert(strstr(out, "STAT flush_enabled yes\r\n"));
 	ck_assert(!strstr(out, "STAT maxconns 7\r\n"));
 	ck_assert(strstr(out, "STAT item_size_max 1048576\r\nEND\r\n"));
 	exchange("stats slabs\r\nstats items\r\nstats nothing\r\n"

@@ -584,8 +584,8 @@ static const char *const general_names[] = {
 	"rusage_user", "rusage_system", "max_connections", "curr_connections",
 	"total_connections", "rejected_connections", "connection_structures",
 	"cmd_meta", "bytes_read", "bytes_written", "store_too_large",
-	"store_no_memory", "threads",
-	"accepting_conns", NULL
+	"store_no_memory", "threads", "listen_disabled_num",
+	"time_in_listen_disabled_us", "accepting_conns", NULL
 };
 
 static void server_stats_general(struct conn *c)
@@ -628,13 +628,17 @@ static void server_stats_general(struct conn *c)
 	conn_printf(c, "STAT threads %u\r\n", settings.threads);
 	conn_printf(c, "STAT conn_buffer_bytes %llu\r\n",
 		    (unsigned long long)conn_buffered());
+	/* plkvd never stops accepting: past -c it answers and closes */
+	conn_printf(c, "STAT listen_disabled_num 0\r\n");
+	conn_printf(c, "STAT time_in_listen_disabled_us 0\r\n");
 	conn_printf(c, "STAT accepting_conns 1\r\n");
 }
 
 static const char *const settings_names[] = {
 	"maxconns", "tcpport", "udpport", "inter", "verbosity",
 	"domain_socket", "umask", "num_threads", "tcp_backlog",
-	"binding_protocol", "segment", NULL
+	"binding_protocol", "auth_enabled_sasl", "shutdown_command",
+	"flush_enabled", "segment", NULL
 };
 
 static void server_stats_settings(struct conn *c)
@@ -652,6 +656,11 @@ static void server_stats_settings(struct conn *c)
 	conn_printf(c, "STAT num_threads %u\r\n", settings.threads);
 	conn_printf(c, "STAT tcp_backlog %d\r\n", settings.backlog);
 	conn_printf(c, "STAT binding_protocol ascii\r\n");
+	conn_printf(c, "STAT auth_enabled_sasl no\r\n");
+	conn_printf(c, "STAT shutdown_command %s\r\n",
+		    settings.shutdown_enabled ? "yes" : "no");
+	conn_printf(c, "STAT flush_enabled %s\r\n",
+		    settings.flush_disabled ? "no" : "yes");
 	conn_printf(c, "STAT segment %s\r\n", settings.segment);
 }
 
