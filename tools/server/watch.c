@@ -190,6 +190,10 @@ static void emit(unsigned kind, const char *fmt, ...)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&lock);
+	if (!nwatchers) {	/* the last one left since watch_wanted() */
+		pthread_mutex_unlock(&lock);
+		return;
+	}
 	/* memcached prints the microseconds unpadded */
 	n = snprintf(line, sizeof(line), "ts=%lld.%d gid=%llu ",
 		     (long long)ts.tv_sec, (int)(ts.tv_nsec / 1000),
