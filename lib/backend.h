@@ -69,6 +69,7 @@ PLKV_HIDDEN int plkv_pku_supported(void);
 /* What plkv_open_error() will say about this thread's failing open. */
 PLKV_HIDDEN void plkv_set_open_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+PLKV_HIDDEN void plkv_clear_open_error(void);
 /* Own-process record in the segment's table (both backends keep one for
  * what the module doesn't know, e.g. the WRPKRU scan result). */
 static inline struct plkv_proc_rec *plkv_proc_table(struct plkv *kv)

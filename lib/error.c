@@ -63,6 +63,11 @@ PLKV_API const char *plkv_open_error(void)
 	return open_error[0] ? open_error : NULL;
 }
 
+void plkv_clear_open_error(void)
+{
+	open_error[0] = '\0';
+}
+
 void plkv_set_open_error(const char *fmt, ...)
 {
 	va_list ap;

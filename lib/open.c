@@ -277,7 +277,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	plkv_set_open_error("%s", "");
+	plkv_clear_open_error();
 	if (!opts) {
 		plkv_options_init(&defaults);
 		opts = &defaults;

@@ -19,6 +19,7 @@
  * reply; other output that doesn't fit closes the connection, as a failed
  * allocation always did.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "conn.h"
 
@@ -370,4 +372,37 @@ struct conn_view *conn_list(size_t *n)
 	qsort(v, i, sizeof(*v), view_cmp);
 	*n = i;
 	return v;
+}
+
+int sock_endpoint(const struct sockaddr_storage *ss, char *host,
+		  size_t size, unsigned short *port)
+{
+	const struct sockaddr_un *un = (const void *)ss;
+	size_t n;
+
+	*port = 0;
+	switch (ss->ss_family) {
+	case AF_INET: {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)size);
+		*port = ntohs(in->sin_port);
+		return AF_INET;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)size);
+		*port = ntohs(in6->sin6_port);
+		return AF_INET6;
+	}
+	case AF_UNIX:
+		n = strnlen(un->sun_path, sizeof(un->sun_path));
+		if (n < 2 || n >= size)
+			break;
+		memcpy(host, un->sun_path, n);
+		host[n] = '\0';
+		return AF_UNIX;
+	}
+	return AF_UNSPEC;
 }

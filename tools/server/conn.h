@@ -131,6 +131,11 @@ struct conn_view {
 void conn_add_listener(int fd, bool is_unix);
 /* Every listener and connection, by fd; *n set.  NULL: no memory. */
 struct conn_view *conn_list(size_t *n);
+/* A socket address as text (@host: an IP, or a UNIX socket's path) and
+ * port; returns its family, AF_UNSPEC for a nameless one. */
+struct sockaddr_storage;
+int sock_endpoint(const struct sockaddr_storage *ss, char *host,
+		  size_t size, unsigned short *port);
 
 /* Close once what is written is sent, for @why (NULL: a normal close). */
 void conn_set_closing(struct conn *c, const char *why);

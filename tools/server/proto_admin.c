@@ -256,39 +256,25 @@ static const char *const state_names[] = {
 	[CONN_WATCH] = "conn_watch",
 };
 
-/* memcached's "tcp:127.0.0.1:11211", "tcp6:[::1]:11211", "unix:/path". */
+/* memcached's "tcp:127.0.0.1:11211", "tcp6:[::1]:11211", "unix:/path";
+ * a UNIX client has no name: memcached's words for it. */
 static void sock_text(const struct sockaddr_storage *ss, char *buf,
 		      size_t size)
 {
-	char host[INET6_ADDRSTRLEN] = "";
+	char ip[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	unsigned short port;
 
-	switch (ss->ss_family) {
-	case AF_INET: {
-		const struct sockaddr_in *in = (const void *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(buf, size, "tcp:%s:%u", host, ntohs(in->sin_port));
+	switch (sock_endpoint(ss, ip, sizeof(ip), &port)) {
+	case AF_INET:
+		snprintf(buf, size, "tcp:%s:%u", ip, port);
+		return;
+	case AF_INET6:
+		snprintf(buf, size, "tcp6:[%s]:%u", ip, port);
+		return;
+	case AF_UNIX:
+		snprintf(buf, size, "unix:%s", ip);
 		return;
 	}
-	case AF_INET6: {
-		const struct sockaddr_in6 *in6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(buf, size, "tcp6:[%s]:%u", host, ntohs(in6->sin6_port));
-		return;
-	}
-	case AF_UNIX: {
-		const struct sockaddr_un *un = (const void *)ss;
-
-		if (strnlen(un->sun_path, sizeof(un->sun_path)) >= 2) {
-			snprintf(buf, size, "unix:%.*s",
-				 (int)sizeof(un->sun_path), un->sun_path);
-			return;
-		}
-		break;
-	}
-	}
-	/* a UNIX client has no name: memcached's words for it */
 	snprintf(buf, size, "?:<AF 0>");
 }
 

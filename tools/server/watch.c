@@ -24,6 +24,7 @@
 
 #include <urcu/uatomic.h>
 
+#include "conn.h"
 #include "watch.h"
 
 #define WATCHERS_MAX	20		/* memcached's limit */
@@ -244,19 +245,9 @@ void watch_conn(int fd, bool is_unix, const char *why)
 	if (!watch_wanted(WATCH_CONNEVENTS))
 		return;
 	memset(&ss, 0, sizeof(ss));
-	if (!is_unix && getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET) {
-			const struct sockaddr_in *in = (const void *)&ss;
-
-			inet_ntop(AF_INET, &in->sin_addr, rip, sizeof(rip));
-			rport = ntohs(in->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *in6 = (const void *)&ss;
-
-			inet_ntop(AF_INET6, &in6->sin6_addr, rip, sizeof(rip));
-			rport = ntohs(in6->sin6_port);
-		}
-	}
+	/* a UNIX client has no name: memcached's "unix", port 0 */
+	if (!is_unix && getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		sock_endpoint(&ss, rip, sizeof(rip), &rport);
 	if (why)
 		emit(WATCH_CONNEVENTS, "type=conn_close rip=%s rport=%hu "
 		     "transport=%s reason=%s cfd=%d", rip, rport,
