@@ -32,6 +32,8 @@
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/pkeys.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
 #include <linux/spinlock.h>
@@ -141,6 +143,31 @@ int plkv_ioc_wake(struct plkv_file *pf, void __user *uarg);
 
 /* plkv_mmap.c */
 int plkv_mmap(struct file *file, struct vm_area_struct *vma);
+bool plkv_vma_maps_seg(struct vm_area_struct *vma, struct plkv_seg *seg);
+
+static inline void plkv_vma_set_flags(struct vm_area_struct *vma,
+				      unsigned long set, unsigned long clear)
+{
+#ifdef PLKV_HAVE_VM_FLAGS_MOD	/* Linux 6.3 and later: see Makefile */
+	vm_flags_mod(vma, set, clear);
+#else
+	vma->vm_flags = (vma->vm_flags | set) & ~clear;
+#endif
+}
+
+/* The protection key that mprotect() is about to give a vma. */
+static inline int plkv_flags_pkey(unsigned long flags)
+{
+#ifdef CONFIG_ARCH_HAS_PKEYS
+	return (flags & ARCH_VM_PKEY_FLAGS) >> VM_PKEY_SHIFT;
+#else
+	return 0;
+#endif
+}
+
+/* plkv_trust.c */
+int plkv_trust_mmap(struct vm_area_struct *vma);
+int plkv_ioc_trust_check(struct plkv_file *pf, void __user *uarg);
 
 /* plkv_guard.c */
 void plkv_guard_init(void);

@@ -96,6 +96,7 @@ static int plkv_ioc_version(void __user *uarg)
 	v.flags = arch_pkeys_enabled() ? PLKV_VERSION_F_PKU : 0;
 	if (plkv_guard_active())
 		v.flags |= PLKV_VERSION_F_GUARD;
+	v.flags |= PLKV_VERSION_F_TRUST;
 	v.max_seg_size = plkv_max_seg_size;
 	v.max_segments = plkv_max_segments;
 	v.max_user_bytes = plkv_user_bytes_limit;
@@ -139,6 +140,8 @@ static long plkv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return plkv_ioc_wake(pf, uarg);
 	case PLKV_IOC_ACK:
 		return plkv_ioc_ack(pf, uarg);
+	case PLKV_IOC_TRUST_CHECK:
+		return plkv_ioc_trust_check(pf, uarg);
 	}
 	return -ENOTTY;
 }

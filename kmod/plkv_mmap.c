@@ -31,26 +31,6 @@
 #include <linux/mm.h>
 #include <linux/pkeys.h>
 
-static void plkv_vma_set_flags(struct vm_area_struct *vma,
-			       unsigned long set, unsigned long clear)
-{
-#ifdef PLKV_HAVE_VM_FLAGS_MOD	/* Linux 6.3 and later: see Makefile */
-	vm_flags_mod(vma, set, clear);
-#else
-	vma->vm_flags = (vma->vm_flags | set) & ~clear;
-#endif
-}
-
-/* The protection key that mprotect() is about to give the vma. */
-static int plkv_flags_pkey(unsigned long flags)
-{
-#ifdef CONFIG_ARCH_HAS_PKEYS
-	return (flags & ARCH_VM_PKEY_FLAGS) >> VM_PKEY_SHIFT;
-#else
-	return 0;
-#endif
-}
-
 static struct plkv_file *plkv_vma_file(struct vm_area_struct *vma)
 {
 	return vma->vm_private_data;
@@ -143,6 +123,12 @@ static const struct vm_operations_struct plkv_vm_ops = {
 	.mprotect	= plkv_vm_mprotect,
 };
 
+/* Whether vma is a mapping of seg. */
+bool plkv_vma_maps_seg(struct vm_area_struct *vma, struct plkv_seg *seg)
+{
+	return vma->vm_ops == &plkv_vm_ops && plkv_vma_file(vma)->seg == seg;
+}
+
 /*
  * Whether the calling process maps seg already, through any fd: one that
  * detached while still mapped has no record left to say so.  The caller
@@ -154,7 +140,7 @@ static bool plkv_mm_maps_seg(struct mm_struct *mm, struct plkv_seg *seg)
 
 	mmap_assert_locked(mm);
 	for (v = find_vma(mm, 0); v; v = find_vma(mm, v->vm_end))
-		if (v->vm_ops == &plkv_vm_ops && plkv_vma_file(v)->seg == seg)
+		if (plkv_vma_maps_seg(v, seg))
 			return true;
 	return false;
 }
@@ -166,6 +152,8 @@ int plkv_mmap(struct file *file, struct vm_area_struct *vma)
 	struct plkv_proc *proc;
 	int ret = 0;
 
+	if (vma->vm_pgoff == PLKV_TRUST_PGOFF)
+		return plkv_trust_mmap(vma);
 	if (!seg)
 		return -ENOTCONN;
 	if (!(vma->vm_flags & VM_MAYSHARE))

@@ -42,7 +42,8 @@ static int key_take(plkv_t *kv, const char *key, size_t klen,
 	       PLKV_EBADKEY;
 }
 
-static int mut_enter(plkv_t *kv, struct plkv_ctx *ctx, uint32_t op)
+static __attribute__((always_inline)) inline int
+mut_enter(plkv_t *kv, struct plkv_ctx *ctx, uint32_t op)
 {
 	int rc = plkv_enter(kv, ctx);
 

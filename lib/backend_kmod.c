@@ -45,10 +45,11 @@ static int xioctl(int fd, unsigned long cmd, void *arg)
  * the grant dropped (plkv_gate_suspend()). */
 static int kv_ioctl(struct plkv *kv, unsigned long cmd, void *arg)
 {
+	int fd = kv->fd;	/* the handle may be out of reach meanwhile */
 	bool granted = plkv_gate_suspend(kv);
-	int rc = xioctl(kv->fd, cmd, arg);
+	int rc = xioctl(fd, cmd, arg);
 
-	plkv_gate_resume(kv, granted);
+	plkv_gate_resume(granted);
 	return rc;
 }
 
@@ -64,34 +65,56 @@ static int kmod_check_version(int fd)
 	return v.abi_version == PLKV_ABI_VERSION ? 0 : PLKV_EVERSION;
 }
 
-static int kmod_seal(struct plkv *kv, const struct plkv_options *o)
+static int kmod_seal(struct plkv *kv)
 {
-	int key;
+	int rc;
 
-	/*
-	 * Without PKU the module accepts read/write with key 0 only, and
-	 * with PKU a non-zero key only.  NO_PROTECT still seals a key (the
-	 * module insists) but the gate then leaves it open.
-	 */
+	/* Without PKU the module accepts read/write with key 0 only, and
+	 * with PKU a non-zero key only. */
 	if (!plkv_pku_supported()) {
 		kv->pkey = -1;
 		return mprotect(kv->base, kv->size, PROT_READ | PROT_WRITE) ?
 		       -errno : 0;
 	}
-	/* Denied from the start: the gate grants it only inside calls. */
-	key = pkey_alloc(0, PKEY_DISABLE_ACCESS);
-	if (key < 0)
-		return -errno;
-	if (pkey_mprotect(kv->base, kv->size, PROT_READ | PROT_WRITE, key)) {
-		int rc = -errno;
-
-		pkey_free(key);
+	/* (kmod_map() took the key) */
+	if (pkey_mprotect(kv->base, kv->size, PROT_READ | PROT_WRITE,
+			  PLKV_PKEY)) {
+		rc = -errno;
+		plkv_pkey_release();
 		return rc;
 	}
-	kv->pkey = key;
-	if (o->flags & PLKV_O_NO_PROTECT)
-		kv->pkey = -1;	/* gate stays open; record keeps the key */
+	kv->pkey = PLKV_PKEY;
 	return 0;
+}
+
+/* Segments go in the window of trust.h; a protected one after the trust
+ * region, which the first of them maps. */
+static void *kmod_map(int fd, uint64_t size, bool no_protect)
+{
+	void *p;
+	int rc;
+
+	if (!plkv_pku_supported())
+		return plkv_window_map(size, PROT_NONE, fd);
+	if (no_protect) {
+		errno = EOPNOTSUPP;	/* the module seals with a key */
+		return MAP_FAILED;
+	}
+	rc = plkv_pkey_acquire();
+	if (rc) {
+		plkv_set_open_error("protection key %d is taken by other code "
+				    "in this process", PLKV_PKEY);
+		errno = -rc;
+		return MAP_FAILED;
+	}
+	rc = plkv_trust_attach();
+	p = rc ? MAP_FAILED : plkv_window_map(size, PROT_NONE, fd);
+	if (p == MAP_FAILED) {
+		rc = rc ? rc : -errno;
+		plkv_pkey_release();
+		errno = -rc;
+	}
+	return p;
 }
 
 static int kmod_open(struct plkv *kv, const struct plkv_options *o,
@@ -135,7 +158,7 @@ static int kmod_open(struct plkv *kv, const struct plkv_options *o,
 	if (rc)
 		goto fail_created;
 	kv->owner_uid = si.uid;
-	p = mmap(NULL, at.size, PROT_NONE, MAP_SHARED, fd, 0);
+	p = kmod_map(fd, at.size, o->flags & PLKV_O_NO_PROTECT);
 	if (p == MAP_FAILED) {
 		rc = -errno;
 		goto fail_created;
@@ -143,7 +166,7 @@ static int kmod_open(struct plkv *kv, const struct plkv_options *o,
 	kv->base = p;
 	kv->size = at.size;
 	kv->fd = fd;
-	rc = kmod_seal(kv, o);
+	rc = kmod_seal(kv);
 	if (rc) {
 		munmap(p, at.size);
 		kv->base = NULL;
@@ -178,7 +201,7 @@ static void kmod_close(struct plkv *kv)
 	if (kv->fd >= 0)
 		close(kv->fd);
 	if (kv->pkey > 0)
-		pkey_free(kv->pkey);
+		plkv_pkey_release();
 	kv->base = NULL;
 	kv->fd = -1;
 }
@@ -259,8 +282,8 @@ static int kmod_wait(struct plkv *kv, unsigned idx, uint32_t expected,
 		     int64_t timeout_ns)
 {
 	struct plkv_wait w;
+	int rc, fd = kv->fd;
 	bool granted;
-	int rc;
 
 	memset(&w, 0, sizeof(w));
 	w.offset = plkv_lock_off(idx);
@@ -268,8 +291,8 @@ static int kmod_wait(struct plkv *kv, unsigned idx, uint32_t expected,
 	w.timeout_ns = timeout_ns;
 	/* One try, no EINTR loop (xioctl's): the lock code decides. */
 	granted = plkv_gate_suspend(kv);
-	rc = ioctl(kv->fd, PLKV_IOC_WAIT, &w) < 0 ? -errno : 0;
-	plkv_gate_resume(kv, granted);
+	rc = ioctl(fd, PLKV_IOC_WAIT, &w) < 0 ? -errno : 0;
+	plkv_gate_resume(granted);
 	return rc;
 }
 

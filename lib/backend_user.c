@@ -69,7 +69,7 @@ static int shm_reserve(int fd, uint64_t size)
 
 static int user_map(struct plkv *kv, int fd, uint64_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *p = plkv_window_map(size, PROT_READ | PROT_WRITE, fd);
 
 	if (p == MAP_FAILED)
 		return -errno;

@@ -65,9 +65,22 @@ static inline int64_t plkv_clock(void)
  * no death to look for).  Everything else is plkv_enter_slow()'s, which
  * leaves the thread's record (maybe a new slot) in ctx->t.
  */
-static inline int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
+/* The slot record t names, if it is one of ours: t lives in the client's
+ * heap, so its slot number is only a claim. */
+static inline struct plkv_slot *plkv_tls_rec(struct plkv *kv,
+					     const struct plkv_tls *t)
+{
+	struct plkv_slot *rec = plkv_slot_rec(kv, t->slot &
+						  (PLKV_MAX_THREADS - 1));
+
+	return rec->pid == kv->pid ? rec : NULL;
+}
+
+static __attribute__((always_inline)) inline int
+plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 {
 	struct plkv_tls *t = plkv_tls_last;
+	struct plkv_slot *rec = NULL;
 	int64_t now;
 
 	plkv_gate_open(kv);
@@ -75,7 +88,7 @@ static inline int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	ctx->kv = kv;
 	ctx->now = now;
 	if (unlikely(!t || t->kv != kv || t->kv_id != kv->id || t->depth ||
-		     t->rec->op.state ||
+		     !(rec = plkv_tls_rec(kv, t)) || rec->op.state ||
 		     kv->death_gen_seen !=
 		     atomic_load_explicit((_Atomic uint32_t *)
 					  &kv->khdr->death_gen,
@@ -88,18 +101,21 @@ static inline int plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 		if (rc)
 			return rc;
 		t = ctx->t;
+		rec = ctx->rec;
 	}
 	ctx->t = t;
 	ctx->slot = t->slot;
-	ctx->op = &t->rec->op;
+	ctx->rec = rec;
+	ctx->op = &rec->op;
 	t->depth = 1;
-	t->rec->call_since = (uint32_t)now;
+	rec->call_since = (uint32_t)now;
 	return 0;
 }
 
-static inline void plkv_leave(struct plkv_ctx *ctx)
+static __attribute__((always_inline)) inline void
+plkv_leave(struct plkv_ctx *ctx)
 {
-	ctx->t->rec->call_since = 0;
+	ctx->rec->call_since = 0;
 	ctx->t->depth = 0;
 	plkv_gate_close(ctx->kv);
 }

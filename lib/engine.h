@@ -366,7 +366,7 @@ static inline int64_t eng_now(const struct plkv_ctx *ctx)
 
 static inline void stat_inc(struct plkv_ctx *ctx, unsigned i)
 {
-	ctx->t->rec->stat[i]++;
+	ctx->rec->stat[i]++;
 }
 
 static inline char *item_key(struct plkv_item *it)

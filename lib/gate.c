@@ -6,8 +6,8 @@
  * every thread: a stray pointer in the application faults (SEGV_PKUERR)
  * instead of corrupting the store.  plkv_enter() grants the key with one
  * WRPKRU and plkv_leave() takes it away again; no system call on either
- * side.  Threads created later start with the key denied (the kernel's
- * default PKRU denies keys it did not hand out to them).
+ * side.  Threads created outside a call start with the key denied (a
+ * new thread inherits its creator's PKRU).
  *
  * Enter also does the rare work out of line: registers the thread's slot
  * on first use, recovers a call of this thread that was abandoned (a
@@ -16,8 +16,10 @@
  * death generation moved; on the user backend, a liveness scan at most
  * once a second).
  *
- * The key itself is granted and revoked by pkru.c, which holds
- * libplkv's only WRPKRU instructions.
+ * The key is granted and revoked by the checked WRPKRU sequences of
+ * pkru.h, inlined at each gate; a protected store's handle lives in the
+ * trust region (trust.c), and the thread state here, in the heap, is
+ * checked against the segment's slot records, not believed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -62,20 +64,33 @@ static void tls_forget(struct plkv_tls *t)
 /* Take a fresh thread slot for t and make its record ours. */
 static int slot_take(struct plkv *kv, struct plkv_tls *t, bool recovery)
 {
-	int rc = kv->ops->thread_register(kv, &t->slot, recovery);
+	struct plkv_slot *rec;
+	uint32_t slot;
+	int rc = kv->ops->thread_register(kv, &slot, recovery);
 
 	if (rc)
 		return rc;
-	t->rec = plkv_slot_rec(kv, t->slot);
+	if (!slot || slot >= PLKV_MAX_THREADS)
+		return -EIO;
+	t->slot = slot;
+	rec = plkv_slot_rec(kv, slot);
 	/* pid was set by the user backend's claim; the module only keeps
 	 * its own record, so fill ours for liveness and plkvctl. */
-	t->rec->pid = kv->pid;
-	t->rec->tid = t->tid;
-	t->rec->start_time = kv->start_time;
-	memset(&t->rec->op, 0, sizeof(t->rec->op));
-	memset(t->rec->stat, 0, sizeof(t->rec->stat));
-	atomic_store((_Atomic uint32_t *)&t->rec->state, PLKV_SLOT_ACTIVE);
+	rec->pid = kv->pid;
+	rec->tid = t->tid;
+	rec->start_time = kv->start_time;
+	memset(&rec->op, 0, sizeof(rec->op));
+	memset(rec->stat, 0, sizeof(rec->stat));
+	atomic_store((_Atomic uint32_t *)&rec->state, PLKV_SLOT_ACTIVE);
 	return 0;
+}
+
+/* ctx's slot fields for t's (just taken or checked) slot. */
+static void ctx_set_slot(struct plkv_ctx *ctx, struct plkv_tls *t)
+{
+	ctx->slot = t->slot;
+	ctx->rec = plkv_slot_rec(ctx->kv, t->slot);
+	ctx->op = &ctx->rec->op;
 }
 
 /* Give ctx's slot back (gate open): its counters go to the global stats
@@ -83,7 +98,7 @@ static int slot_take(struct plkv *kv, struct plkv_tls *t, bool recovery)
 static void slot_put(struct plkv_ctx *ctx)
 {
 	ctx->kv->hooks->retire_slot(ctx, ctx->slot);
-	atomic_store((_Atomic uint32_t *)&ctx->t->rec->state, PLKV_SLOT_FREE);
+	atomic_store((_Atomic uint32_t *)&ctx->rec->state, PLKV_SLOT_FREE);
 	ctx->kv->ops->thread_unregister(ctx->kv, ctx->slot);
 }
 
@@ -100,8 +115,7 @@ static int recover_on_spare_slot(struct plkv *kv, struct plkv_tls *t)
 
 	if (rc)
 		return rc;
-	ctx.slot = t->slot;
-	ctx.op = &t->rec->op;
+	ctx_set_slot(&ctx, t);
 	n = plkv_recover_dead(&ctx);
 	slot_put(&ctx);
 	return n > 0 ? 0 : -ENOSPC;
@@ -119,7 +133,7 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 	t->kv_id = kv->id;
 	granted = plkv_gate_suspend(kv);	/* no system call granted */
 	t->tid = (uint32_t)syscall(SYS_gettid);
-	plkv_gate_resume(kv, granted);
+	plkv_gate_resume(granted);
 	rc = slot_take(kv, t, false);
 	if (rc == -ENOSPC && recover_on_spare_slot(kv, t) == 0)
 		rc = slot_take(kv, t, false);
@@ -137,11 +151,13 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 static void tls_release(struct plkv_tls *t)
 {
 	struct plkv *kv = t->kv;
-	struct plkv_ctx ctx = { .kv = kv, .t = t, .slot = t->slot,
-				.op = &t->rec->op, .now = plkv_clock() };
+	struct plkv_ctx ctx = { .kv = kv, .t = t, .now = plkv_clock() };
 
 	plkv_gate_open(kv);
-	slot_put(&ctx);
+	if (plkv_tls_rec(kv, t)) {
+		ctx_set_slot(&ctx, t);
+		slot_put(&ctx);
+	}
 	plkv_gate_close(kv);
 }
 
@@ -152,15 +168,23 @@ static void tls_destroy(void *p)
 	struct plkv_tls *t = p;
 	struct plkv_ctx ctx = { .kv = t->kv, .t = t, .now = plkv_clock() };
 
+	struct plkv_slot *rec;
+
+	/* A thread that exits after a longjmp out of a call must not leave
+	 * its locks held for as long as its process lives.  (Its record is
+	 * in the segment, the handle maybe in the trust region: read both
+	 * inside the gate.) */
+	plkv_gate_open(t->kv);
 	if (t->kv->base) {
-		/* A thread that exits after a longjmp out of a call must not
-		 * leave its locks held for as long as its process lives.
-		 * (Its record is in the segment: read it inside the gate.) */
-		plkv_gate_open(t->kv);
-		if (t->depth || t->rec->op.state)
+		rec = plkv_tls_rec(t->kv, t);
+		if (rec && (t->depth || rec->op.state)) {
+			ctx_set_slot(&ctx, t);
 			gate_recover_abandoned(&ctx);
+		}
 		plkv_gate_close(t->kv);
 		tls_release(t);
+	} else {
+		plkv_gate_close(t->kv);
 	}
 	tls_forget(t);
 	free(t);
@@ -175,15 +199,18 @@ int plkv_tls_init(struct plkv *kv)
  * would touch an unmapped segment, so close forgets them: see open.c). */
 void plkv_tls_fini(struct plkv *kv)
 {
-	struct plkv_tls *t = pthread_getspecific(kv->tkey);
+	struct plkv snap;
+	struct plkv_tls *t;
 
+	plkv_kv_snapshot(kv, &snap);	/* kv may be out of reach here */
+	t = pthread_getspecific(snap.tkey);
 	if (t) {
 		tls_release(t);
-		pthread_setspecific(kv->tkey, NULL);
+		pthread_setspecific(snap.tkey, NULL);
 		tls_forget(t);
 		free(t);
 	}
-	pthread_key_delete(kv->tkey);
+	pthread_key_delete(snap.tkey);
 }
 
 /* The slot belongs to the parent, which releases it; the child only
@@ -212,14 +239,14 @@ static int gate_recover_abandoned(struct plkv_ctx *ctx)
 	uint32_t old = t->slot;
 	int rc;
 
-	atomic_store((_Atomic uint32_t *)&t->rec->state, PLKV_SLOT_RECOVERING);
+	atomic_store((_Atomic uint32_t *)&ctx->rec->state,
+		     PLKV_SLOT_RECOVERING);
 	rc = slot_take(kv, t, false);
 	if (rc) {
 		t->slot = old;
 		return rc;
 	}
-	ctx->slot = t->slot;
-	ctx->op = &t->rec->op;
+	ctx_set_slot(ctx, t);
 	t->depth = 0;
 	plkv_recover_slot(ctx, old);
 	kv->ops->thread_unregister(kv, old);
@@ -246,13 +273,20 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
 	uint32_t gen;
 	int rc;
 
+	/* A record that isn't ours (the client rewrote its thread state, or
+	 * survivors took the slot back) is dropped, not trusted. */
+	if (ctx->t && !plkv_tls_rec(kv, ctx->t)) {
+		pthread_setspecific(kv->tkey, NULL);
+		tls_forget(ctx->t);
+		plkv_gate_free(kv, ctx->t);
+		ctx->t = NULL;
+	}
 	if (!ctx->t) {
 		rc = tls_register(kv, &ctx->t);
 		if (rc)
 			return rc;
 	}
-	ctx->slot = ctx->t->slot;
-	ctx->op = &ctx->t->rec->op;
+	ctx_set_slot(ctx, ctx->t);
 	if (ctx->t->depth || ctx->op->state) {
 		rc = gate_recover_abandoned(ctx);
 		if (rc)

@@ -16,6 +16,7 @@
 #include "plkv.h"
 #include "seg.h"
 #include "slot.h"
+#include "trust.h"
 
 struct plkv_backend_ops;
 struct plkv_engine_hooks;
@@ -26,8 +27,6 @@ struct plkv {
 	const struct plkv_backend_ops *ops;
 	int fd;
 	int pkey;			/* -1: unprotected */
-	uint32_t pkru_allow;		/* PKRU inside a call */
-	uint32_t pkru_deny;		/* PKRU outside */
 	char *base;
 	uint64_t size;
 	uint32_t owner_uid;		/* the segment's, as the backend says */
@@ -54,9 +53,10 @@ struct plkv {
 struct plkv_tls {
 	struct plkv *kv;
 	uint64_t kv_id;			/* kv->id when this was made */
-	uint32_t slot;
+	uint32_t slot;			/* checked against the segment's
+					 * record at every call: the client
+					 * can write this struct */
 	uint32_t tid;
-	struct plkv_slot *rec;
 	uint32_t depth;			/* gate nesting */
 };
 
@@ -64,7 +64,8 @@ struct plkv_tls {
 struct plkv_ctx {
 	struct plkv *kv;
 	struct plkv_tls *t;
-	struct plkv_oprec *op;		/* = &t->rec->op */
+	struct plkv_slot *rec;		/* the slot's record */
+	struct plkv_oprec *op;		/* = &rec->op */
 	uint32_t slot;
 	int64_t now;			/* Unix seconds at entry */
 };
@@ -88,9 +89,8 @@ static inline plkv_off_t plkv_off(const struct plkv *kv, const void *p)
 static inline bool plkv_outside(const struct plkv *kv, const void *p,
 				size_t len)
 {
-	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)kv->base;
-
-	return !p || a + len <= lo || a >= lo + kv->size;
+	(void)kv;	/* every segment lies in the window (trust.h) */
+	return plkv_outside_window(p, len);
 }
 
 static inline struct plkv_slot *plkv_slot_rec(const struct plkv *kv,

@@ -66,7 +66,7 @@ static void lock_check_owner(struct plkv_ctx *ctx, _Atomic uint32_t *w,
  */
 static uint32_t park(struct plkv_ctx *ctx)
 {
-	struct plkv_slot *rec = ctx->t ? ctx->t->rec : NULL;
+	struct plkv_slot *rec = ctx->rec;
 	uint32_t since = rec ? rec->call_since : 0;
 
 	if (rec)
@@ -76,8 +76,8 @@ static uint32_t park(struct plkv_ctx *ctx)
 
 static void unpark(struct plkv_ctx *ctx, uint32_t since)
 {
-	if (since && ctx->t && ctx->t->rec)
-		ctx->t->rec->call_since = since;
+	if (since && ctx->rec)
+		ctx->rec->call_since = since;
 }
 
 static void lock_slow(struct plkv_ctx *ctx, unsigned idx,

@@ -258,8 +258,48 @@ static int check_owner(const struct plkv *kv, unsigned flags)
 	return PLKV_EOWNER;
 }
 
+/*
+ * A protected store's handle moves into the trust region (trust.c) once
+ * the segment is mapped and sealed, before anything of the segment is
+ * read: from then on only code holding the key can change it.
+ */
+static int publish(struct plkv **kvp)
+{
+	struct plkv *kv = *kvp, *pub;
+
+	if (kv->pkey <= 0)
+		return 0;
+	plkv_clear_open_error();
+	pub = plkv_trust_publish(kv, &plkv_backend_kmod);
+	if (!pub) {
+		if (*plkv_open_error())
+			return -EIO;
+		plkv_set_open_error("more than %d protected stores open in "
+				    "this process", PLKV_TRUST_HANDLES);
+		return -EMFILE;
+	}
+	free(kv);
+	*kvp = pub;
+	return 0;
+}
+
+/* Back to the heap, for closing: a protected handle's entry is freed. */
+static struct plkv *unpublish(struct plkv *kv)
+{
+	struct plkv *copy;
+
+	if (!plkv_kv_protected(kv))
+		return kv;
+	copy = malloc(sizeof(*copy));
+	if (copy)
+		plkv_trust_unpublish(kv, copy);
+	return copy;
+}
+
 static void kv_free(struct plkv *kv)
 {
+	if (!kv)
+		return;
 	if (kv->base)
 		kv->ops->close(kv);
 	free(kv);
@@ -333,6 +373,13 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	}
 	kv->khdr = (struct plkv_seg_khdr *)kv->base;
 	kv->hdr = (struct plkv_hdr *)(kv->base + PLKV_SEG_LIB_OFF);
+	kv->death_gen_seen = ~0u;	/* first call recovers what's pending */
+	rc = plkv_tls_init(kv);
+	if (rc)
+		goto fail;
+	rc = publish(&kv);
+	if (rc)
+		goto fail_tls;
 
 	plkv_gate_open(kv);
 	kv->strict = kv->khdr->flags & PLKV_SEG_F_STRICT;
@@ -354,14 +401,11 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 			rc = plkv_engine_attach(kv);
 		}
 	}
-	plkv_gate_close(kv);
 	if (!rc && kv->strict && kv->wrpkru_found)
 		rc = PLKV_EWRPKRU;	/* the module stops new code, not old */
-	if (!rc)
-		rc = plkv_tls_init(kv);
+	plkv_gate_close(kv);
 	if (rc)
-		goto fail;
-	kv->death_gen_seen = ~0u;	/* first call recovers what's pending */
+		goto fail_tls;
 
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
@@ -375,6 +419,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 
 fail_tls:
 	plkv_tls_fini(kv);
+	kv = unpublish(kv);
 fail:
 	if (created) {
 		kv->ops->close(kv);
@@ -416,11 +461,16 @@ PLKV_API int plkv_close(plkv_t *kv)
 	 * (MADV_DONTFORK; the module maps for the opener only): free the
 	 * child's copies and touch nothing of the segment or the parent's
 	 * records, so the child can plkv_open() for itself. */
-	if ((uint32_t)getpid() != kv->pid) {
-		plkv_tls_abandon(kv);
-		if (kv->fd >= 0)
-			close(kv->fd);
-		free(kv);
+	if (plkv_kv_protected(kv) ? !plkv_trust_mine() :
+	    (uint32_t)getpid() != kv->pid) {
+		/* (A protected handle's entry is the parent's: the child
+		 * has no trust region, so nothing of it to free.) */
+		if (!plkv_kv_protected(kv)) {
+			plkv_tls_abandon(kv);
+			if (kv->fd >= 0)
+				close(kv->fd);
+			free(kv);
+		}
 		return 0;
 	}
 	if (plkv_enter(kv, &ctx) == 0) {
@@ -429,7 +479,7 @@ PLKV_API int plkv_close(plkv_t *kv)
 		plkv_leave(&ctx);
 	}
 	plkv_tls_fini(kv);
-	kv_free(kv);
+	kv_free(unpublish(kv));
 	return 0;
 }
 

@@ -1,94 +1,90 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The calling thread's rights to the segment's protection key: libplkv's
- * only WRPKRU instructions, in the "plkv_gate" section so that the
- * stray-WRPKRU scan (scan.c) can tell them apart.  Below the gate and the
- * backends: both drop the key around the system calls they make inside a
- * call.
+ * The key itself: allocated at the fixed number the gate's constants
+ * name (pkru.h), and what the gate does when a check after a WRPKRU
+ * fails.  Below the gate and both backends.
  */
-#include <stdint.h>
-#include <stdlib.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 
-#include "handle.h"
 #include "pkru.h"
 
-#define GATE __attribute__((section("plkv_gate"), noinline))
-
-GATE static uint32_t gate_rdpkru(void)
+/*
+ * A WRPKRU of the gate wrote a value its check refuses: code jumped to
+ * it with a value of its own.  No return and no catchable signal: a
+ * handler would run with the grant saved in its frame.
+ */
+__attribute__((used)) void plkv_pkru_violation(void)
 {
-	uint32_t eax, edx;
+	static const char msg[] =
+		"plkv: protection key check failed after WRPKRU: killed\n";
 
-	__asm__ volatile(".byte 0x0f,0x01,0xee" : "=a"(eax), "=d"(edx) : "c"(0));
-	return eax;
+	syscall(SYS_write, 2, msg, sizeof(msg) - 1);
+	syscall(SYS_kill, syscall(SYS_getpid), SIGKILL);
+	__builtin_trap();
 }
 
-GATE static void gate_wrpkru(uint32_t pkru)
-{
-	__asm__ volatile(".byte 0x0f,0x01,0xef"
-			 : : "a"(pkru), "c"(0), "d"(0) : "memory");
-}
-
-static inline uint32_t pkey_bits(int pkey)
-{
-	return 3u << (2 * pkey);
-}
-
-/* Grant the key to this thread (also used while opening). */
-void plkv_gate_open(struct plkv *kv)
-{
-	if (kv->pkey > 0)
-		gate_wrpkru(gate_rdpkru() & ~pkey_bits(kv->pkey));
-}
-
-void plkv_gate_close(struct plkv *kv)
-{
-	if (kv->pkey > 0)	/* access-disable: reads and writes fault */
-		gate_wrpkru(gate_rdpkru() | (1u << (2 * kv->pkey)));
-}
+static pthread_mutex_t pkey_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned pkey_users;
+static pid_t pkey_pid;		/* a forked child starts over... */
+static bool pkey_inherited;	/* ...with the parent's key allocated */
 
 /*
- * A system call made inside a call drops the grant for its duration: work
- * the kernel does for the thread while it is in the kernel (io_uring
- * task_work completing a read, a signal frame) must not find the key
- * granted.  Returns whether the key was granted, for plkv_gate_resume().
+ * pkey_alloc() hands out the lowest free key: take keys until it hands
+ * out PLKV_PKEY, then give the others back.  Fails with -EBUSY when
+ * something else in the process holds PLKV_PKEY.  Denied from the start:
+ * the gate grants it only inside calls.
  */
-bool plkv_gate_suspend(struct plkv *kv)
+static int pkey_take_fixed(void)
 {
-	if (kv->pkey <= 0 || (gate_rdpkru() & pkey_bits(kv->pkey)))
-		return false;
-	plkv_gate_close(kv);
-	return true;
+	int got[PLKV_PKEY], n = 0, k, rc = -EBUSY;
+
+	while (n < PLKV_PKEY) {
+		k = pkey_alloc(0, PKEY_DISABLE_ACCESS);
+		if (k < 0) {
+			rc = -errno == -ENOSPC ? -EBUSY : -errno;
+			break;
+		}
+		if (k == PLKV_PKEY) {
+			rc = 0;
+			break;
+		}
+		got[n++] = k;
+	}
+	while (n > 0)
+		pkey_free(got[--n]);
+	return rc;
 }
 
-void plkv_gate_resume(struct plkv *kv, bool granted)
+int plkv_pkey_acquire(void)
 {
-	if (granted)
-		plkv_gate_open(kv);
+	int rc = 0;
+
+	pthread_mutex_lock(&pkey_lock);
+	if (pkey_pid != getpid()) {
+		pkey_pid = getpid();
+		pkey_inherited = pkey_users > 0;
+		pkey_users = 0;
+	}
+	if (!pkey_users)
+		rc = pkey_inherited ? 0 : pkey_take_fixed();
+	pkey_inherited = false;
+	if (!rc)
+		pkey_users++;
+	pthread_mutex_unlock(&pkey_lock);
+	return rc;
 }
 
-/* malloc and free may make a system call (brk, mmap, munmap). */
-void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size)
+/* After the last protected segment is unmapped (the module's guard
+ * kills a process that frees a key still sealed). */
+void plkv_pkey_release(void)
 {
-	bool granted = plkv_gate_suspend(kv);
-	void *p = calloc(n, size);
-
-	plkv_gate_resume(kv, granted);
-	return p;
-}
-
-void *plkv_gate_realloc(struct plkv *kv, void *p, size_t size)
-{
-	bool granted = plkv_gate_suspend(kv);
-	void *q = realloc(p, size);
-
-	plkv_gate_resume(kv, granted);
-	return q;
-}
-
-void plkv_gate_free(struct plkv *kv, void *p)
-{
-	bool granted = plkv_gate_suspend(kv);
-
-	free(p);
-	plkv_gate_resume(kv, granted);
+	pthread_mutex_lock(&pkey_lock);
+	if (pkey_pid == getpid() && pkey_users && !--pkey_users)
+		pkey_free(PLKV_PKEY);
+	pthread_mutex_unlock(&pkey_lock);
 }

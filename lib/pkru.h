@@ -1,22 +1,139 @@
 /* SPDX-License-Identifier: MIT */
-/* The thread's rights to the segment's key (pkru.c). */
+/*
+ * The thread's rights to the segment's protection key, ERIM-style.
+ *
+ * Every protected store of a process uses key PLKV_PKEY (pkru.c
+ * allocates exactly that number), so every WRPKRU in libplkv writes a
+ * value computed from constants and is followed by a check of that value:
+ * a grant must leave the key's bits clear, a revoke must leave its
+ * access-disable bit set, else the process is killed
+ * (plkv_pkru_violation()).  Jumping straight to a revoking WRPKRU with a
+ * granting value therefore kills instead of returning with the key, and
+ * no function takes the value to write from its caller.  The sequences
+ * are inline; their WRPKRU instructions sit in the "plkv_gate" section
+ * (a jump there and back) so that the stray-WRPKRU scan (scan.c) can tell
+ * them from anyone else's.
+ *
+ * Whether to grant at all is decided by the handle's address: only a
+ * handle in the trust region (trust.h) is protected.
+ */
 #ifndef PLKV_PKRU_H
 #define PLKV_PKRU_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "compiler.h"
+#include "trust.h"
 
-struct plkv;
+#define PLKV_PKEY	15
+#define PLKV_PKRU_AD	(1u << (2 * PLKV_PKEY))		/* access disable */
+#define PLKV_PKRU_KEY	(3u << (2 * PLKV_PKEY))		/* AD | WD */
 
-/* Grant / revoke the key, without the rest of the gate (open, close). */
-PLKV_HIDDEN void plkv_gate_open(struct plkv *kv);
-PLKV_HIDDEN void plkv_gate_close(struct plkv *kv);
-/* Around a system call inside a call: the key is dropped for its length. */
-PLKV_HIDDEN bool plkv_gate_suspend(struct plkv *kv);
-PLKV_HIDDEN void plkv_gate_resume(struct plkv *kv, bool granted);
-/* malloc and free may make a system call (brk, mmap, munmap). */
+PLKV_HIDDEN void plkv_pkru_violation(void) __attribute__((noreturn, cold));
+
+/* The key, numbered PLKV_PKEY, for this process's protected stores:
+ * allocated on first use, freed after the last (pkru.c). */
+PLKV_HIDDEN int plkv_pkey_acquire(void);
+PLKV_HIDDEN void plkv_pkey_release(void);
+
+static __attribute__((always_inline)) inline uint32_t plkv_rdpkru(void)
+{
+	uint32_t eax, edx;
+
+	__asm__ volatile("rdpkru" : "=a"(eax), "=d"(edx) : "c"(0));
+	return eax;
+}
+
+/* rdpkru; eax OP= mask; wrpkru (in plkv_gate); check; back. */
+#define PLKV_WRPKRU_CHECKED(op, mask_val, check_val, check_jcc)				\
+	__asm__ volatile(						\
+		"xor %%ecx, %%ecx\n\t"					\
+		"rdpkru\n\t"						\
+		op " %[mask], %%eax\n\t"				\
+		"xor %%edx, %%edx\n\t"					\
+		"jmp .Lplkv_wr%=\n\t"					\
+		".pushsection plkv_gate, \"ax\"\n"			\
+		".Lplkv_wr%=:\n\t"					\
+		"wrpkru\n\t"						\
+		"test %[check], %%eax\n\t"				\
+		check_jcc " plkv_pkru_violation\n\t"			\
+		"jmp .Lplkv_back%=\n\t"					\
+		".popsection\n"						\
+		".Lplkv_back%=:"					\
+		: "=&a"(eax), "=&d"(edx)				\
+		: [mask] "i"(mask_val), [check] "i"(check_val)		\
+		: "rcx", "cc", "memory")
+
+/* Grant: the key's bits must be clear after the write. */
+static __attribute__((always_inline)) inline void plkv_pkru_grant(void)
+{
+	uint32_t eax, edx;
+
+	PLKV_WRPKRU_CHECKED("and", ~PLKV_PKRU_KEY, PLKV_PKRU_KEY, "jnz");
+}
+
+/* Revoke (access disable): the AD bit must be set after the write. */
+static __attribute__((always_inline)) inline void plkv_pkru_deny(void)
+{
+	uint32_t eax, edx;
+
+	PLKV_WRPKRU_CHECKED("or", PLKV_PKRU_AD, PLKV_PKRU_AD, "jz");
+}
+
+/* Grant / revoke the key for kv's store, without the rest of the gate. */
+static __attribute__((always_inline)) inline void
+plkv_gate_open(const struct plkv *kv)
+{
+	if (plkv_kv_protected(kv))
+		plkv_pkru_grant();
+}
+
+static __attribute__((always_inline)) inline void
+plkv_gate_close(const struct plkv *kv)
+{
+	if (plkv_kv_protected(kv))
+		plkv_pkru_deny();
+}
+
+/*
+ * A system call made inside a call drops the grant for its duration: work
+ * the kernel does for the thread while it is in the kernel (io_uring
+ * task_work completing a read, a signal frame) must not find the key
+ * granted.  Taking the grant back is the one place a WRPKRU grants in the
+ * middle of a call, so it must not work as a gadget either: suspending
+ * parks the caller's frame address in the trust region, resuming checks
+ * (with the key granted again) that the same frame is parked and retires
+ * it, else the process is killed.  Both must be inlined into the same
+ * function.  Returns whether the key was granted, for resume.
+ */
+#define plkv_gate_suspend(kv) plkv_gate_suspend_at(kv, \
+	(uintptr_t)__builtin_frame_address(0))
+#define plkv_gate_resume(granted) plkv_gate_resume_at(granted, \
+	(uintptr_t)__builtin_frame_address(0))
+
+static __attribute__((always_inline)) inline bool
+plkv_gate_suspend_at(const struct plkv *kv, uintptr_t frame)
+{
+	if (!plkv_kv_protected(kv) || (plkv_rdpkru() & PLKV_PKRU_AD))
+		return false;
+	plkv_trust_park(frame);
+	plkv_pkru_deny();
+	return true;
+}
+
+static __attribute__((always_inline)) inline void
+plkv_gate_resume_at(bool granted, uintptr_t frame)
+{
+	if (granted) {
+		plkv_pkru_grant();
+		plkv_trust_unpark(frame);
+	}
+}
+
+/* malloc and free may make a system call (brk, mmap, munmap): with the
+ * key dropped (trust.c). */
 PLKV_HIDDEN void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size);
 PLKV_HIDDEN void *plkv_gate_realloc(struct plkv *kv, void *p, size_t size);
 PLKV_HIDDEN void plkv_gate_free(struct plkv *kv, void *p);

@@ -4,7 +4,8 @@
  * execute WRPKRU (0F 01 EF) or XRSTOR (0F AE /5, which also loads PKRU)
  * outside libplkv's gate can grant itself the segment's key.  At open we
  * scan the executable mappings for those byte sequences.  libplkv's own
- * WRPKRU (pkru.c) lives in the "plkv_gate" section and is skipped.  The C library
+ * WRPKRU instructions (pkru.h's checked sequences, inlined at each gate)
+ * live in the "plkv_gate" section and are skipped.  The C library
  * and the dynamic loader are skipped too: glibc's pkey_set() and the
  * loader's lazy-binding trampoline (XRSTOR) are in every process; trusting
  * them is a documented limit.  A statically linked program carries that

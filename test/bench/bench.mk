@@ -39,3 +39,18 @@ bench-clean:
 	$(Q)rm -rf test/bench/.obj $(BENCH_BIN)
 
 -include $(wildcard test/bench/.obj/*.d)
+
+# plkv-gate-cost: the gate's WRPKRU pair, static (runs where plkv is not
+# installed, e.g. on a lent machine with real PKU).  Uses libplkv's
+# internals (lib/pkru.h), so it links the static archive.
+GATE_COST_BIN	:= test/bench/gate/plkv-gate-cost
+
+$(GATE_COST_BIN): test/bench/gate/plkv_gate_cost.c lib/libplkv.a
+	$(Q)$(call say,CC,$@ [static])$(CC) $(BENCH_CFLAGS) -Ilib -static \
+		$(LDFLAGS) -o $@ $< lib/libplkv.a -lpthread
+
+tests: $(GATE_COST_BIN)
+
+bench-clean: gate-cost-clean
+gate-cost-clean:
+	$(Q)rm -f $(GATE_COST_BIN) test/bench/gate/*.d

@@ -31,6 +31,7 @@ LIB = [
                  "slabs.c", "lru.c", "ops.c", "stats.c", "check.c"], True),
     ("core",    ["lock.c", "proctab.c", "crash.c"], False),
     ("backend", ["backend_user.c", "backend_kmod.c"], False),
+    ("trust",   ["trust.c"], False),
     ("leaf",    ["pkru.c", "util.c", "error.c", "number.c"], False),
 ]
 SERVER = [

@@ -23,6 +23,7 @@
 #include "harness.h"
 #include "plkv.h"
 #include "core.h"
+#include "kv_view.h"
 
 #define NKEYS		1000
 #define HAMMER_SECS	3
@@ -112,7 +113,7 @@ TEST(cross_process)
 		void *pad = mmap(NULL, 256 << 20, PROT_NONE,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		plkv_t *c = open_store(name, false);
-		uintptr_t base = (uintptr_t)c->base;
+		uintptr_t base = (uintptr_t)th_kv(c).base;
 
 		(void)pad;
 		ASSERT_EQ(0, plkv_set(c, "from-child", 10, "hello", 5, 7, 0));
@@ -125,9 +126,9 @@ TEST(cross_process)
 	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ASSERT_EQ((ssize_t)sizeof(child_base),
 		  read(p[0], &child_base, sizeof(child_base)));
-	TH_LOG("parent maps at %p, child mapped at %p", (void *)kv->base,
+	TH_LOG("parent maps at %p, child mapped at %p", (void *)th_kv(kv).base,
 	       (void *)child_base);
-	EXPECT_NE((uintptr_t)kv->base, child_base);
+	EXPECT_NE((uintptr_t)th_kv(kv).base, child_base);
 	ASSERT_EQ(0, plkv_get(kv, "from-child", 10, buf, sizeof(buf), &m));
 	EXPECT_EQ(5, m.len);
 	EXPECT_EQ(7, m.flags);

@@ -84,26 +84,26 @@ static unsigned int pkru_offset(void)
 
 static int free_sealed_key(plkv_t *kv)
 {
-	syscall(SYS_pkey_free, kv->pkey);
+	syscall(SYS_pkey_free, th_kv(kv).pkey);
 	/* Had that worked, this would hand the key back, access allowed. */
-	return syscall(SYS_pkey_alloc, 0, 0) == kv->pkey ? 1 : 2;
+	return syscall(SYS_pkey_alloc, 0, 0) == th_kv(kv).pkey ? 1 : 2;
 }
 
 static int tid_address_in_segment(plkv_t *kv)
 {
-	syscall(SYS_set_tid_address, kv->base + 4096);
+	syscall(SYS_set_tid_address, th_kv(kv).base + 4096);
 	return 1;
 }
 
 static int rseq_in_segment(plkv_t *kv)
 {
-	syscall(SYS_rseq, kv->base + 8192, 32, 0, 0x53053053);
+	syscall(SYS_rseq, th_kv(kv).base + 8192, 32, 0, 0x53053053);
 	return 1;
 }
 
 static int altstack_in_segment(plkv_t *kv)
 {
-	stack_t ss = { .ss_sp = kv->base + 65536, .ss_size = 65536 };
+	stack_t ss = { .ss_sp = th_kv(kv).base + 65536, .ss_size = 65536 };
 
 	sigaltstack(&ss, NULL);
 	return 1;
@@ -114,7 +114,7 @@ static int ia32_free_sealed_key(plkv_t *kv)
 {
 	long ret;
 
-	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(382L), "b"((long)kv->pkey)
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(382L), "b"((long)th_kv(kv).pkey)
 			 : "memory", "rcx", "r8", "r9", "r10", "r11");
 	return ret == -ENOSYS ? 3 : 1;	/* 3: no 32-bit entry to attack */
 }
@@ -122,7 +122,7 @@ static int ia32_free_sealed_key(plkv_t *kv)
 static int clone_cleartid_in_segment(plkv_t *kv)
 {
 	long pid = syscall(SYS_clone, CLONE_CHILD_CLEARTID | SIGCHLD, 0L, NULL,
-			   kv->base + 4096, 0L);
+			   th_kv(kv).base + 4096, 0L);
 
 	if (pid == 0)
 		_exit(0);
@@ -138,7 +138,7 @@ static int ordinary_calls(plkv_t *kv)
 	static int tid_word;
 	int k = (int)syscall(SYS_pkey_alloc, 0, 0);
 
-	if (k < 0 || k == kv->pkey || syscall(SYS_pkey_free, k))
+	if (k < 0 || k == th_kv(kv).pkey || syscall(SYS_pkey_free, k))
 		return 3;
 	if (sigaltstack(&ss, NULL))
 		return 4;
@@ -215,7 +215,7 @@ TEST_F(guard, ptrace_setting_pkru_kills_tracer)
 				_exit(90);
 			ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 			raise(SIGSTOP);
-			_exit(*(volatile char *)kv->base == 0x7f ? 0 : 0);
+			_exit(*(volatile char *)th_kv(kv).base == 0x7f ? 0 : 0);
 		}
 		if (write(pfd[1], &v, sizeof(v)) != sizeof(v) ||
 		    waitpid(v, &st, WUNTRACED) != v || !WIFSTOPPED(st))
@@ -303,10 +303,10 @@ TEST_F(guard, ptrace_setting_regs_inside_a_call_kills_tracer)
 
 		if (v == 0) {
 			plkv_t *kv = open_client(self->name, NULL);
+			int key = kv ? th_kv(kv).pkey : -1;
 
-			if (!kv ||
-			    write(kfd[1], &kv->pkey, sizeof(kv->pkey)) !=
-			    sizeof(kv->pkey))
+			if (!kv || write(kfd[1], &key, sizeof(key)) !=
+				   sizeof(key))
 				_exit(90);
 			_exit(loop_calls(kv));
 		}
@@ -393,8 +393,8 @@ static void altstack_in_frame(int __th_unused sig, siginfo_t __th_unused *si, vo
 static int frame_edit_then_return(plkv_t *kv,
 				  void (*fn)(int, siginfo_t *, void *))
 {
-	frame_pkey = kv->pkey;
-	segment_base = kv->base;
+	frame_pkey = th_kv(kv).pkey;
+	segment_base = th_kv(kv).base;
 	on_signal(SIGUSR1, fn);
 	raise(SIGUSR1);
 	return 1;	/* lived */
@@ -470,7 +470,7 @@ static int calls_under_signals(plkv_t *kv, void (*fn)(int, siginfo_t *, void *))
 	pthread_t th;
 	int i, bad = 0;
 
-	frame_pkey = kv->pkey;
+	frame_pkey = th_kv(kv).pkey;
 	on_signal(SIGUSR1, fn);
 	if (pthread_create(&th, NULL, pelt, &p))
 		return 4;
@@ -519,7 +519,7 @@ static int clone_from_handler_in_call(plkv_t *kv)
 {
 	int rc;
 
-	segment_base = kv->base;
+	segment_base = th_kv(kv).base;
 	rc = calls_under_signals(kv, clone_in_call);
 	if (rc)
 		return rc;

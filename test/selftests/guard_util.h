@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "kv_view.h"
 
 static __th_unused bool guard_on(void)
 {

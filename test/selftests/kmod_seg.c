@@ -76,7 +76,9 @@ TEST(version)
 	EXPECT_LT(0, v.max_segments);
 	EXPECT_LE((uint64_t)PLKV_SEG_MIN_SIZE, v.max_user_bytes);
 	EXPECT_LE(1, v.max_user_segments);
-	EXPECT_EQ(0, v.flags & ~(PLKV_VERSION_F_PKU | PLKV_VERSION_F_GUARD));
+	EXPECT_EQ(0, v.flags & ~(PLKV_VERSION_F_PKU | PLKV_VERSION_F_GUARD |
+				 PLKV_VERSION_F_TRUST));
+	EXPECT_TRUE(v.flags & PLKV_VERSION_F_TRUST);
 	TH_LOG("max_seg_size %llu max_segments %u pku %d",
 	       (unsigned long long)v.max_seg_size, v.max_segments,
 	       !!(v.flags & PLKV_VERSION_F_PKU));

@@ -20,6 +20,7 @@
 
 #include "harness.h"
 #include "core.h"
+#include "kv_view.h"
 
 #ifndef SEGV_PKUERR
 #define SEGV_PKUERR 4
@@ -88,8 +89,8 @@ FIXTURE_SETUP(prot)
 	if (!info.protected)
 		SKIP(return, "no PKU on this CPU");
 	EXPECT_LT(0, info.pkey);
-	self->base = self->kv->base;
-	self->size = self->kv->size;
+	self->base = th_kv(self->kv).base;
+	self->size = th_kv(self->kv).size;
 	ASSERT_EQ(0, plkv_set(self->kv, "k", 1, "intact", 6, 0, 0));
 	catch_segv();
 }
@@ -190,7 +191,7 @@ TEST_F(prot, seal_refuses_rekey_and_remap)
 	EXPECT_NE(0, munmap(self->base, 4096));
 	p = mremap(self->base, self->size, self->size * 2, MREMAP_MAYMOVE);
 	EXPECT_EQ(MAP_FAILED, p);
-	p = mmap(NULL, self->size, PROT_NONE, MAP_SHARED, self->kv->fd, 0);
+	p = mmap(NULL, self->size, PROT_NONE, MAP_SHARED, th_kv(self->kv).fd, 0);
 	EXPECT_EQ(MAP_FAILED, p);
 	expect_intact(_metadata, self->kv);
 }
@@ -240,7 +241,7 @@ TEST(segment_pointers_refused)
 	ASSERT_EQ(0, plkv_open(name, NULL, &kv));
 	ASSERT_EQ(0, plkv_set(kv, "k", 1, "intact", 6, 0, 0));
 	ASSERT_EQ(0, plkv_set(kv, "n", 1, "1", 1, 0, 0));
-	seg = kv->base + kv->size / 2;
+	seg = th_kv(kv).base + th_kv(kv).size / 2;
 	EXPECT_EQ(-EFAULT, plkv_get(kv, "k", 1, seg, 16, NULL));
 	EXPECT_EQ(-EFAULT, plkv_get(kv, "k", 1, buf, sizeof(buf),
 				    (struct plkv_meta *)seg));

@@ -80,6 +80,8 @@ struct plkv_seg_khdr {
 #define PLKV_VERSION_F_PKU	(1U << 0)	/* the CPU and kernel support PKU */
 /* Sealed keys guarded: see Documentation/protection.rst */
 #define PLKV_VERSION_F_GUARD	(1U << 1)
+/* Trust regions (PLKV_TRUST_PGOFF) can be mapped */
+#define PLKV_VERSION_F_TRUST	(1U << 2)
 
 struct plkv_version {
 	__u32 abi_version;	/* out */
@@ -226,6 +228,34 @@ struct plkv_ack {
 	__u64 reserved[2];
 };
 
+/*
+ * A trust region: process-private memory the module hands out, mapped
+ * from /dev/plkv at offset PLKV_TRUST_PGOFF pages (any fd, attached or
+ * not), PROT_NONE, then given read/write with a non-zero protection key
+ * by one mprotect(), as a segment is; sealed from then on.  It is
+ * VM_IO | VM_PFNMAP like a segment (no get_user_pages path reaches it)
+ * and unmapping it is fatal: munmap(), a MAP_FIXED mapping over it or an
+ * mremap() onto it kill the process, so what the library keeps there can
+ * be changed only by code that holds the key.  Not inherited by fork().
+ */
+#define PLKV_TRUST_PGOFF	0x100000UL
+#define PLKV_TRUST_MAX_SIZE	(1U << 20)
+
+/*
+ * PLKV_IOC_TRUST_CHECK: is [addr, addr + size) the caller's trust region
+ * (or, with PLKV_TRUST_CHECK_F_SEGMENT, its mapping of the segment this
+ * fd is attached to), whole and sealed with pkey?  0, or -ENOENT.
+ */
+#define PLKV_TRUST_CHECK_F_SEGMENT	(1U << 0)
+
+struct plkv_trust_check {
+	__u64 addr;		/* in */
+	__u64 size;		/* in */
+	__s32 pkey;		/* in */
+	__u32 flags;		/* in: PLKV_TRUST_CHECK_F_* */
+	__u64 reserved[2];
+};
+
 #define PLKV_IOC_MAGIC		0xb7
 
 #define PLKV_IOC_VERSION	_IOWR(PLKV_IOC_MAGIC, 0x00, struct plkv_version)
@@ -242,5 +272,7 @@ struct plkv_ack {
 #define PLKV_IOC_WAIT		_IOWR(PLKV_IOC_MAGIC, 0x0b, struct plkv_wait)
 #define PLKV_IOC_WAKE		_IOWR(PLKV_IOC_MAGIC, 0x0c, struct plkv_wake)
 #define PLKV_IOC_ACK		_IOWR(PLKV_IOC_MAGIC, 0x0d, struct plkv_ack)
+#define PLKV_IOC_TRUST_CHECK	_IOWR(PLKV_IOC_MAGIC, 0x0e, \
+				      struct plkv_trust_check)
 
 #endif /* _UAPI_LINUX_PLKV_H */

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Trust regions: process-private memory where libplkv keeps what it
+ * trusts (its handles: the segment's address and size, the thread slots'
+ * bounds, the backend), tagged with the segment's protection key so that
+ * only code holding the key can change it.
+ *
+ * Anonymous memory tagged with a key would not do: writes through
+ * process_vm_writev() or /proc/PID/mem are "foreign" accesses, which
+ * protection keys do not check, and the process could unmap the page and
+ * map one of its own making at the same address.  A trust region is
+ * VM_IO | VM_PFNMAP (no get_user_pages path reaches it), sealed like a
+ * segment (one mprotect to read/write with a non-zero key, then none),
+ * cannot be split, moved or grown, and its close hook kills a process
+ * that unmaps it while it lives: the library finds it at a fixed address
+ * and never unmaps it, so an unmap is an attack.  It is not inherited
+ * across fork (VM_DONTCOPY); exec and exit end it quietly.
+ */
+#include "plkv_internal.h"
+
+#include <linux/pkeys.h>
+#include <linux/refcount.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+struct plkv_trust {
+	refcount_t ref;		/* vmas (an mremap copy is one more) */
+	void *mem;		/* vmalloc_user(): zeroed, page aligned */
+	unsigned long size;
+};
+
+static void plkv_trust_put(struct plkv_trust *tr)
+{
+	if (refcount_dec_and_test(&tr->ref)) {
+		vfree(tr->mem);
+		kfree(tr);
+	}
+}
+
+static void plkv_trust_vm_open(struct vm_area_struct *vma)
+{
+	struct plkv_trust *tr = vma->vm_private_data;
+
+	refcount_inc(&tr->ref);
+}
+
+static void plkv_trust_vm_close(struct vm_area_struct *vma)
+{
+	struct plkv_trust *tr = vma->vm_private_data;
+
+	/*
+	 * Exit and exec tear the mm down from an exiting task or after
+	 * the switch to the new mm; anything else is the process itself.
+	 */
+	if (current->mm == vma->vm_mm && !(current->flags & PF_EXITING))
+		plkv_guard_kill("unmapped its plkv trust region");
+	plkv_trust_put(tr);
+}
+
+static vm_fault_t plkv_trust_vm_fault(struct vm_fault *vmf)
+{
+	struct plkv_trust *tr = vmf->vma->vm_private_data;
+
+	if (vmf->pgoff - PLKV_TRUST_PGOFF >= tr->size >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_pfn(vmf->vma, vmf->address,
+			      vmalloc_to_pfn(tr->mem +
+					     ((vmf->pgoff - PLKV_TRUST_PGOFF)
+					      << PAGE_SHIFT)));
+}
+
+static int plkv_trust_vm_may_split(struct vm_area_struct *vma,
+				   unsigned long addr)
+{
+	return -EINVAL;
+}
+
+static int plkv_trust_vm_mremap(struct vm_area_struct *vma)
+{
+	return -EINVAL;
+}
+
+/*
+ * The one change a trust region takes: PROT_NONE to read/write with a
+ * non-zero key, whole.
+ */
+static int plkv_trust_vm_mprotect(struct vm_area_struct *vma,
+				  unsigned long start, unsigned long end,
+				  unsigned long newflags)
+{
+	if (vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC))
+		return -EPERM;
+	if (start != vma->vm_start || end != vma->vm_end)
+		return -EPERM;
+	if ((newflags & (VM_READ | VM_WRITE | VM_EXEC)) != (VM_READ | VM_WRITE))
+		return -EPERM;
+	if (!arch_pkeys_enabled() || !plkv_flags_pkey(newflags))
+		return -EPERM;
+	return 0;
+}
+
+static const struct vm_operations_struct plkv_trust_vm_ops = {
+	.open		= plkv_trust_vm_open,
+	.close		= plkv_trust_vm_close,
+	.fault		= plkv_trust_vm_fault,
+	.may_split	= plkv_trust_vm_may_split,
+	.mremap		= plkv_trust_vm_mremap,
+	.mprotect	= plkv_trust_vm_mprotect,
+};
+
+int plkv_trust_mmap(struct vm_area_struct *vma)
+{
+	unsigned long size = vma->vm_end - vma->vm_start;
+	struct plkv_trust *tr;
+
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	if (vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC))
+		return -EPERM;		/* PROT_NONE first, then the seal */
+	if (!size || size > PLKV_TRUST_MAX_SIZE)
+		return -EINVAL;
+	tr = kzalloc(sizeof(*tr), GFP_KERNEL);
+	if (!tr)
+		return -ENOMEM;
+	tr->mem = vmalloc_user(size);
+	if (!tr->mem) {
+		kfree(tr);
+		return -ENOMEM;
+	}
+	tr->size = size;
+	refcount_set(&tr->ref, 1);
+	plkv_vma_set_flags(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
+			   VM_DONTDUMP | VM_DONTCOPY, VM_MAYEXEC);
+	vma->vm_ops = &plkv_trust_vm_ops;
+	vma->vm_private_data = tr;
+	return 0;
+}
+
+int plkv_ioc_trust_check(struct plkv_file *pf, void __user *uarg)
+{
+	struct mm_struct *mm = current->mm;
+	struct plkv_trust_check tc;
+	struct vm_area_struct *vma;
+	struct plkv_seg *seg = NULL;
+	bool is;
+	int ret = -ENOENT;
+
+	if (copy_from_user(&tc, uarg, sizeof(tc)))
+		return -EFAULT;
+	if ((tc.flags & ~PLKV_TRUST_CHECK_F_SEGMENT) ||
+	    !plkv_zeroed(tc.reserved))
+		return -EINVAL;
+	if (tc.flags & PLKV_TRUST_CHECK_F_SEGMENT) {
+		seg = plkv_file_seg(pf);
+		if (!seg)
+			return -ENOTCONN;
+	}
+	mmap_read_lock(mm);
+	vma = find_vma(mm, tc.addr);
+	if (vma) {
+		is = seg ? plkv_vma_maps_seg(vma, seg) :
+			   vma->vm_ops == &plkv_trust_vm_ops;
+		if (is && vma->vm_start == tc.addr &&
+		    vma->vm_end - vma->vm_start == tc.size &&
+		    (vma->vm_flags & (VM_READ | VM_WRITE)) ==
+		    (VM_READ | VM_WRITE) &&
+		    vma_pkey(vma) == tc.pkey && tc.pkey > 0)
+			ret = 0;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trust region: the module's process-private memory at a fixed
+ * address, tagged with the stores' key (kmod/plkv_trust.c).  Handles of
+ * protected stores live here, so that what the library trusts (segment
+ * address and size, backend, the process's identity) can be changed only
+ * with the key, that is by the library inside a call, and so do the
+ * frames of threads that left the key for a system call mid-call.
+ *
+ * The region is mapped once per process and never unmapped (the module
+ * kills a process that unmaps it); at every protected open the module
+ * confirms that what lies at the address is the process's sealed region,
+ * not a mapping of the client's making.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+
+#include "backend.h"
+
+struct plkv_trust_region {
+	union {
+		struct plkv kv;
+		char pad[PLKV_TRUST_HANDLE_SIZE];
+	} handles[PLKV_TRUST_HANDLES];
+	_Atomic uintptr_t parked[PLKV_TRUST_PARKED];
+	bool in_use[PLKV_TRUST_HANDLES];
+};
+
+_Static_assert(sizeof(struct plkv) <= PLKV_TRUST_HANDLE_SIZE,
+	       "handle too large for its trust region entry");
+_Static_assert(sizeof(struct plkv_trust_region) <= PLKV_TRUST_SIZE,
+	       "trust region too small");
+_Static_assert(!(PLKV_TRUST_HANDLE_SIZE & (PLKV_TRUST_HANDLE_SIZE - 1)),
+	       "handle entries must be a power of two");
+
+#define TRUST ((struct plkv_trust_region *)PLKV_WINDOW_LO)
+#define TRUST_MAP_SIZE ((PLKV_TRUST_SIZE + 4095UL) & ~4095UL)
+
+static pthread_mutex_t trust_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t trust_pid;		/* who mapped it: a child has none */
+
+bool plkv_trust_mine(void)
+{
+	return trust_pid && trust_pid == getpid();
+}
+
+static int trust_check(int fd)
+{
+	struct plkv_trust_check tc;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.addr = PLKV_WINDOW_LO;
+	tc.size = TRUST_MAP_SIZE;
+	tc.pkey = PLKV_PKEY;
+	return ioctl(fd, PLKV_IOC_TRUST_CHECK, &tc) ? -errno : 0;
+}
+
+/* Processes place their segments at different addresses, as they would
+ * without the window: nothing may come to depend on one address. */
+static uintptr_t seg_offset(void)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint32_t)getpid() * 2654435761u;
+	return (uintptr_t)(r & ((1u << 18) - 1)) << 21;	/* < 512 GiB */
+}
+
+/*
+ * The first protected open maps the region; later ones (and a forked
+ * child, which has none) find out which case they are in from the
+ * address itself, never from a flag the client could set.
+ */
+int plkv_trust_attach(void)
+{
+	int fd, rc;
+	void *p;
+
+	fd = open(PLKV_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	pthread_mutex_lock(&trust_lock);
+	p = mmap((void *)PLKV_WINDOW_LO, TRUST_MAP_SIZE, PROT_NONE,
+		 MAP_SHARED | MAP_FIXED_NOREPLACE, fd,
+		 (off_t)(PLKV_TRUST_PGOFF * 4096));
+	if (p == MAP_FAILED) {
+		rc = errno == EEXIST ? trust_check(fd) : -errno;
+		if (rc)
+			plkv_set_open_error("the protected address window at "
+					    "%#lx is taken by another mapping",
+					    PLKV_WINDOW_LO);
+	} else if (p != (void *)PLKV_WINDOW_LO) {
+		munmap(p, TRUST_MAP_SIZE);	/* a kernel without NOREPLACE */
+		rc = -EEXIST;
+	} else if (pkey_mprotect(p, TRUST_MAP_SIZE, PROT_READ | PROT_WRITE,
+				 PLKV_PKEY)) {
+		rc = -errno;	/* unmapping it now would be fatal: leave it */
+	} else {
+		rc = trust_check(fd);
+	}
+	if (!rc)
+		trust_pid = getpid();
+	pthread_mutex_unlock(&trust_lock);
+	close(fd);
+	return rc;
+}
+
+/*
+ * The staged handle was built in the heap, where another thread could
+ * change it while the open ran: what the region keeps must not come from
+ * there unchecked.  The backend's operations are the caller's constant;
+ * the segment's address, size and key are confirmed by the module after
+ * the copy, from the copy.
+ */
+struct plkv *plkv_trust_publish(const struct plkv *staged,
+				const struct plkv_backend_ops *ops)
+{
+	struct plkv_trust_check tc;
+	struct plkv *kv = NULL;
+	int i, fd = -1;
+
+	memset(&tc, 0, sizeof(tc));
+	pthread_mutex_lock(&trust_lock);
+	plkv_pkru_grant();
+	for (i = 0; i < PLKV_TRUST_HANDLES; i++) {
+		if (TRUST->in_use[i])
+			continue;
+		TRUST->in_use[i] = true;
+		kv = &TRUST->handles[i].kv;
+		*kv = *staged;
+		kv->ops = ops;
+		kv->hooks = NULL;	/* the engine's, set at attach */
+		fd = kv->fd;
+		tc.addr = (uintptr_t)kv->base;
+		tc.size = kv->size;
+		tc.pkey = kv->pkey;
+		break;
+	}
+	plkv_pkru_deny();
+	pthread_mutex_unlock(&trust_lock);
+	if (!kv)
+		return NULL;
+	tc.flags = PLKV_TRUST_CHECK_F_SEGMENT;
+	if (tc.pkey != PLKV_PKEY ||
+	    !plkv_inside_window((void *)(uintptr_t)tc.addr, tc.size) ||
+	    ioctl(fd, PLKV_IOC_TRUST_CHECK, &tc)) {
+		struct plkv gone;
+
+		plkv_trust_unpublish(kv, &gone);
+		plkv_set_open_error("the handle changed while the store was "
+				    "being opened");
+		return NULL;
+	}
+	return kv;
+}
+
+void plkv_trust_unpublish(struct plkv *kv, struct plkv *out)
+{
+	size_t i = (size_t)((uintptr_t)kv - PLKV_WINDOW_LO) /
+		   PLKV_TRUST_HANDLE_SIZE;
+
+	pthread_mutex_lock(&trust_lock);
+	plkv_pkru_grant();
+	*out = *kv;
+	memset(kv, 0, sizeof(*kv));
+	TRUST->in_use[i] = false;
+	plkv_pkru_deny();
+	pthread_mutex_unlock(&trust_lock);
+}
+
+void plkv_kv_snapshot(const struct plkv *kv, struct plkv *out)
+{
+	bool granted = plkv_kv_protected(kv) &&
+		       !(plkv_rdpkru() & PLKV_PKRU_AD);
+
+	if (plkv_kv_protected(kv) && !granted)
+		plkv_pkru_grant();
+	*out = *kv;
+	if (plkv_kv_protected(kv) && !granted)
+		plkv_pkru_deny();
+}
+
+/*
+ * Segments, of either backend, are mapped in the window one after
+ * another (never reused: the window is far larger than any process's
+ * opens), from a random start so that processes place them differently
+ * and nothing comes to depend on one address.  The cursor is the
+ * client's to change: what counts is where the mapping landed, which is
+ * checked.
+ */
+static uintptr_t seg_cursor;
+
+void *plkv_window_map(uint64_t size, int prot, int fd)
+{
+	uint64_t span = (size + (1UL << 21) - 1) & ~((1UL << 21) - 1);
+	void *p = MAP_FAILED;
+	uintptr_t a;
+	int tries;
+
+	pthread_mutex_lock(&trust_lock);
+	if (!seg_cursor)
+		seg_cursor = PLKV_SEGS_LO + seg_offset();
+	for (tries = 0; tries < 64 && p == MAP_FAILED; tries++) {
+		a = seg_cursor;
+		if (a < PLKV_SEGS_LO || span > PLKV_WINDOW_HI - a) {
+			errno = ENOSPC;
+			break;
+		}
+		seg_cursor = a + span;
+		p = mmap((void *)a, size, prot,
+			 MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+		if (p != MAP_FAILED && p != (void *)a) {
+			munmap(p, size);	/* a kernel without NOREPLACE */
+			p = MAP_FAILED;
+			errno = EEXIST;
+		}
+		if (p == MAP_FAILED && errno != EEXIST)
+			break;
+	}
+	pthread_mutex_unlock(&trust_lock);
+	if (p != MAP_FAILED && !plkv_inside_window(p, size)) {
+		munmap(p, size);
+		p = MAP_FAILED;
+		errno = EFAULT;
+	}
+	return p;
+}
+
+static size_t park_hash(uintptr_t frame)
+{
+	return (size_t)(frame >> 4) & (PLKV_TRUST_PARKED - 1);
+}
+
+void plkv_trust_park(uintptr_t frame)
+{
+	size_t h = park_hash(frame), i;
+
+	for (i = 0; i < PLKV_TRUST_PARKED; i++) {
+		uintptr_t free_slot = 0;
+
+		if (atomic_compare_exchange_strong(
+			    &TRUST->parked[(h + i) & (PLKV_TRUST_PARKED - 1)],
+			    &free_slot, frame))
+			return;
+	}
+	plkv_pkru_violation();	/* more parked threads than slots */
+}
+
+void plkv_trust_unpark(uintptr_t frame)
+{
+	size_t h = park_hash(frame), i;
+
+	for (i = 0; i < PLKV_TRUST_PARKED; i++) {
+		uintptr_t want = frame;
+
+		if (atomic_compare_exchange_strong(
+			    &TRUST->parked[(h + i) & (PLKV_TRUST_PARKED - 1)],
+			    &want, 0))
+			return;
+	}
+	plkv_pkru_violation();	/* a grant nobody parked for */
+}
+
+/* malloc and free may make a system call (brk, mmap, munmap). */
+void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size)
+{
+	bool granted = plkv_gate_suspend(kv);
+	void *p = calloc(n, size);
+
+	plkv_gate_resume(granted);
+	return p;
+}
+
+void *plkv_gate_realloc(struct plkv *kv, void *p, size_t size)
+{
+	bool granted = plkv_gate_suspend(kv);
+	void *q = realloc(p, size);
+
+	plkv_gate_resume(granted);
+	return q;
+}
+
+void plkv_gate_free(struct plkv *kv, void *p)
+{
+	bool granted = plkv_gate_suspend(kv);
+
+	free(p);
+	plkv_gate_resume(granted);
+}

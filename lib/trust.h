@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trust region (trust.c): where the library keeps what it trusts
+ * about a protected store (the handle: segment address and size, backend,
+ * slots), out of the client's reach.  See kmod/plkv_trust.c.
+ *
+ * Every segment the process maps, of either backend, lies in one window
+ * of address space, after the trust region at its start.  Whether a
+ * pointer may be handed to the library ("outside") is then a test against
+ * constants, which needs no read of anything the client could change
+ * (and no load at all).
+ */
+#ifndef PLKV_TRUST_H
+#define PLKV_TRUST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "compiler.h"
+
+#define PLKV_WINDOW_LO		0x6a0000000000UL	/* above ASan's heap */
+#define PLKV_WINDOW_HI		0x6e0000000000UL	/* 4 TiB */
+/* Both powers of two (plkv_kv_protected()). */
+#define PLKV_TRUST_HANDLES	16	/* protected opens per process */
+#define PLKV_TRUST_HANDLE_SIZE	512
+#define PLKV_TRUST_PARKED	1024	/* threads in a system call mid-call */
+/* The handles first, so that a handle is "in the region, aligned". */
+#define PLKV_TRUST_HANDLES_SIZE	(PLKV_TRUST_HANDLES * PLKV_TRUST_HANDLE_SIZE)
+#define PLKV_TRUST_SIZE		(PLKV_TRUST_HANDLES_SIZE + \
+				 PLKV_TRUST_PARKED * 8 + 4096)
+#define PLKV_SEGS_LO		(PLKV_WINDOW_LO + (1UL << 30))
+
+struct plkv;
+struct plkv_backend_ops;
+
+/*
+ * A protected handle is one of the region's handle entries: any other
+ * pointer (a copy in the heap, say) is treated as unprotected, and the
+ * gate grants nothing for it.
+ */
+static inline bool plkv_kv_protected(const struct plkv *kv)
+{
+	/* in range and aligned, in one test: no bit outside those that
+	 * number an entry */
+	return !(((uintptr_t)kv - PLKV_WINDOW_LO) &
+		 ~(uintptr_t)(PLKV_TRUST_HANDLES_SIZE -
+			      PLKV_TRUST_HANDLE_SIZE));
+}
+
+/* Every byte of [p, p + len) in the segments' part of the window. */
+static inline bool plkv_inside_window(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	return a >= PLKV_SEGS_LO && len <= PLKV_WINDOW_HI - a;
+}
+
+/*
+ * No byte of [p, p + len) in the window.  NULL passes (len is far below
+ * the window's start).  A range that wraps past the top of the address
+ * space starts in kernel space: the copy faults before it could wrap
+ * round to the window.
+ */
+static inline bool plkv_outside_window(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	return a >= PLKV_WINDOW_HI || a + len <= PLKV_WINDOW_LO;
+}
+
+/* Map (or find, and check with the module) this process's region. */
+PLKV_HIDDEN int plkv_trust_attach(void);
+/* Whether this process (not a parent before fork) mapped the region. */
+PLKV_HIDDEN bool plkv_trust_mine(void);
+/* Move a handle built on the heap into the region, its backend's
+ * operations ops; NULL when all PLKV_TRUST_HANDLES are in use or the
+ * module does not confirm the segment's mapping. */
+PLKV_HIDDEN struct plkv *plkv_trust_publish(const struct plkv *staged,
+		const struct plkv_backend_ops *ops);
+/* Copy a protected handle out and free its entry. */
+PLKV_HIDDEN void plkv_trust_unpublish(struct plkv *kv, struct plkv *out);
+/* A copy of the handle, read with the key granted: for code outside a
+ * call that needs a field or two (close, thread exit). */
+PLKV_HIDDEN void plkv_kv_snapshot(const struct plkv *kv, struct plkv *out);
+/* Map a segment (fd, offset 0, MAP_SHARED) in the window. */
+PLKV_HIDDEN void *plkv_window_map(uint64_t size, int prot, int fd);
+/* Record / retire the frame of a thread that leaves the key for a system
+ * call inside a call (pkru.h), with the key granted. */
+PLKV_HIDDEN void plkv_trust_park(uintptr_t frame);
+PLKV_HIDDEN void plkv_trust_unpark(uintptr_t frame);
+
+#endif /* PLKV_TRUST_H */

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: MIT
+/*
+ * gate_attack.c - a hostile client against the gate and the library's
+ * own state (Documentation/protection.rst, classes 1 and 2).  VM only:
+ * needs the module and PKU.
+ *
+ *  - every WRPKRU of libplkv, jumped to with a value that grants the key:
+ *    a revoking one kills the process (its check fails), a granting one
+ *    never hands control back with the key granted;
+ *  - the handle is out of the client's reach: a write to it faults, a
+ *    forged copy in the heap gets no grant, the trust region can be
+ *    neither unmapped, replaced, re-protected nor written through
+ *    process_vm_writev or /proc/self/mem;
+ *  - a thread state rewritten to name another slot is not trusted, and
+ *    the module confirms the segment's mapping before a handle built in
+ *    the heap is trusted.
+ * After each attack the victim's value is intact and plkv_check() clean.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guard_util.h"
+
+#ifndef SEGV_PKUERR
+#define SEGV_PKUERR 4
+#endif
+
+/* libplkv's gate section, linked into this static test. */
+extern const unsigned char __start_plkv_gate[] __attribute__((weak));
+extern const unsigned char __stop_plkv_gate[] __attribute__((weak));
+
+FIXTURE(gate) {
+	char name[64];
+	plkv_t *kv;
+};
+
+FIXTURE_SETUP(gate)
+{
+	struct plkv_options o;
+	struct plkv_info info;
+
+	if (access(PLKV_DEVICE, F_OK))
+		SKIP(return, "no /dev/plkv (module not loaded)");
+	snprintf(self->name, sizeof(self->name), "st-gate-%d", (int)getpid());
+	plkv_options_init(&o);
+	o.backend = PLKV_BACKEND_KMOD;
+	o.mem_limit = 4 << 20;
+	plkv_destroy(self->name, PLKV_BACKEND_KMOD);
+	ASSERT_EQ(0, plkv_open(self->name, &o, &self->kv));
+	ASSERT_EQ(0, plkv_info(self->kv, &info));
+	if (!info.protected)
+		SKIP(return, "no PKU on this CPU");
+	ASSERT_EQ(0, plkv_set(self->kv, "victim", 6, "intact", 6, 0, 0));
+}
+
+FIXTURE_TEARDOWN(gate)
+{
+	if (self->kv) {
+		plkv_close(self->kv);
+		plkv_destroy(self->name, PLKV_BACKEND_KMOD);
+	}
+}
+
+/* ---- class 1: the gate's WRPKRU as a gadget ---- */
+
+static char *probe_addr;	/* the attacker's segment: a global, so no
+				 * pointer to it lies on the stack it hands
+				 * to the gadget */
+
+/* Where control lands if the gadget returns: 42 if the key is granted
+ * (the write below then succeeds), 0 if not (the write faults). */
+__attribute__((noreturn, used)) static void gadget_returned(void)
+{
+	if (!(plkv_rdpkru() & PLKV_PKRU_KEY)) {
+		*(volatile char *)probe_addr = 0x42;
+		syscall(SYS_exit_group, 42);
+	}
+	syscall(SYS_exit_group, 0);
+	__builtin_unreachable();
+}
+
+/*
+ * Jump to site with EAX granting the key, ECX = EDX = 0, every other
+ * register zero and a fresh zeroed stack whose top is the address of
+ * gadget_returned(): an attacker who knows the library's code and calls
+ * into the middle of it.
+ */
+__attribute__((noreturn)) static void jump_granting(const void *site)
+{
+	size_t sz = 1 << 20;
+	char *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *top = (uint64_t *)(stack + sz - 4096);
+	register const void *target __asm__("r11") = site;
+
+	top[0] = (uint64_t)(uintptr_t)gadget_returned;
+	__asm__ volatile(
+		"mov %[top], %%rsp\n\t"
+		"xor %%ebx, %%ebx\n\t"
+		"xor %%ebp, %%ebp\n\t"
+		"xor %%esi, %%esi\n\t"
+		"xor %%edi, %%edi\n\t"
+		"xor %%r8d, %%r8d\n\t"
+		"xor %%r9d, %%r9d\n\t"
+		"xor %%r10d, %%r10d\n\t"
+		"xor %%r12d, %%r12d\n\t"
+		"xor %%r13d, %%r13d\n\t"
+		"xor %%r14d, %%r14d\n\t"
+		"xor %%r15d, %%r15d\n\t"
+		"xor %%ecx, %%ecx\n\t"
+		"xor %%edx, %%edx\n\t"
+		"jmp *%%r11"
+		: : [top] "r"(top), "a"(plkv_rdpkru() & ~PLKV_PKRU_KEY),
+		    "r"(target)
+		: "memory");
+	__builtin_unreachable();
+}
+
+/* The check that follows a WRPKRU: test $imm32, %eax (A9 imm32). */
+static uint32_t site_check(const unsigned char *p)
+{
+	uint32_t imm;
+
+	if (p[3] != 0xa9)
+		return 0;
+	memcpy(&imm, p + 4, sizeof(imm));
+	return imm;
+}
+
+static int attack_site(const char *name, const unsigned char *site)
+{
+	int st = -1;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		plkv_t *kv = open_client(name, NULL);
+
+		if (!kv)
+			_exit(90);
+		probe_addr = th_kv(kv).base + 4096;
+		alarm(10);
+		jump_granting(site);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return st;
+}
+
+TEST_F(gate, every_wrpkru_refuses_a_granting_value)
+{
+	const unsigned char *p;
+	int sites = 0, revokes = 0;
+
+	ASSERT_TRUE(__start_plkv_gate && __stop_plkv_gate);
+	for (p = __start_plkv_gate; p + 3 <= __stop_plkv_gate; p++) {
+		uint32_t check;
+		int st;
+
+		if (p[0] != 0x0f || p[1] != 0x01 || p[2] != 0xef)
+			continue;
+		check = site_check(p);
+		/* Every WRPKRU is followed by its check: none unchecked. */
+		ASSERT_TRUE(check == PLKV_PKRU_AD || check == PLKV_PKRU_KEY)
+			TH_LOG("WRPKRU at %p without its check", (void *)p);
+		sites++;
+		st = attack_site(self->name, p);
+		if (check == PLKV_PKRU_AD) {
+			revokes++;
+			EXPECT_TRUE(killed(st))
+				TH_LOG("revoking WRPKRU at %p: status %#x",
+				       (void *)p, st);
+		} else {
+			/* A grant goes on into the library's own code (which
+			 * crashes on the zeroed registers here); it must not
+			 * come back with the key. */
+			EXPECT_FALSE(exited_with(st, 42))
+				TH_LOG("granting WRPKRU at %p returned the key",
+				       (void *)p);
+			EXPECT_NE(-1, st);
+		}
+	}
+	TH_LOG("%d WRPKRU sites, %d revoking", sites, revokes);
+	EXPECT_LT(0, revokes);
+	EXPECT_LT(revokes, sites);
+	expect_intact(_metadata, self->kv);
+}
+
+/* ---- class 2: what the library trusts ---- */
+
+static sigjmp_buf fault_jb;
+static volatile int fault_code;
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	fault_code = si->si_code;
+	siglongjmp(fault_jb, 1);
+}
+
+/* The si_code of the fault a write of v to *p raises, 0 if none. */
+static int write_fault(volatile uint64_t *p, uint64_t v)
+{
+	struct sigaction sa = { .sa_sigaction = on_segv,
+				.sa_flags = SA_SIGINFO };
+
+	sigaction(SIGSEGV, &sa, NULL);
+	fault_code = 0;
+	if (!sigsetjmp(fault_jb, 1))
+		*p = v;
+	signal(SIGSEGV, SIG_DFL);
+	return fault_code;
+}
+
+/* kv->size = 0 and friends: the handle's page is the key's. */
+static int write_handle(plkv_t *kv)
+{
+	struct plkv *h = (struct plkv *)kv;
+
+	if (write_fault((volatile uint64_t *)&h->size, 0) != SEGV_PKUERR ||
+	    write_fault((volatile uint64_t *)&h->base, 4096) != SEGV_PKUERR)
+		return 1;
+	/* still a working handle */
+	return plkv_set(kv, "mine", 4, "ok", 2, 0, 0) ? 2 : 0;
+}
+
+TEST_F(gate, handle_write_faults)
+{
+	EXPECT_TRUE(lived(client_status(self->name, write_handle)));
+	expect_intact(_metadata, self->kv);
+}
+
+/*
+ * A forged handle: a copy in the heap with the segment shifted so that
+ * the library's writes would land on the store's own structures.  It is
+ * not in the trust region, so the gate grants nothing and the first
+ * touch of the segment faults: the client dies, the store is untouched.
+ */
+static int forged_handle(plkv_t *kv)
+{
+	struct plkv *fake = malloc(sizeof(*fake));
+
+	if (!fake)
+		return 4;
+	*fake = th_kv(kv);
+	fake->base += 4096;
+	fake->hdr = (void *)((char *)fake->hdr + 4096);
+	fake->size = 1ull << 40;
+	plkv_set(fake, "victim", 6, "forged", 6, 0, 0);
+	plkv_set(fake, "other", 5, "forged", 6, 0, 0);
+	return 1;	/* still alive: the calls wrote nothing, at least */
+}
+
+TEST_F(gate, forged_handle_gets_no_grant)
+{
+	int st = client_status(self->name, forged_handle);
+
+	EXPECT_TRUE(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV)
+		TH_LOG("status %#x", st);
+	expect_intact(_metadata, self->kv);
+}
+
+#define TRUST_BYTES ((PLKV_TRUST_SIZE + 4095UL) & ~4095UL)
+
+/* Part of the region: refused (it cannot be split). */
+static int unmap_part_of_trust(plkv_t *kv)
+{
+	void *t = (void *)PLKV_WINDOW_LO;
+
+	if (!munmap(t, 4096) ||
+	    mmap(t, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		 MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
+		return 1;
+	return plkv_set(kv, "mine", 4, "ok", 2, 0, 0) ? 5 : 0;
+}
+
+static int unmap_trust(plkv_t *kv)
+{
+	(void)kv;
+	munmap((void *)PLKV_WINDOW_LO, TRUST_BYTES);
+	return 1;
+}
+
+/* Replace the region with memory of the attacker's making. */
+static int map_over_trust(plkv_t *kv)
+{
+	(void)kv;
+	mmap((void *)PLKV_WINDOW_LO, TRUST_BYTES, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	return 1;
+}
+
+/* Move something else onto it. */
+static int mremap_onto_trust(plkv_t *kv)
+{
+	void *p = mmap(NULL, TRUST_BYTES, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)kv;
+	mremap(p, TRUST_BYTES, TRUST_BYTES, MREMAP_MAYMOVE | MREMAP_FIXED,
+	       (void *)PLKV_WINDOW_LO);
+	return 1;
+}
+
+TEST_F(gate, trust_region_unmap_kills)
+{
+	EXPECT_TRUE(lived(client_status(self->name, unmap_part_of_trust)));
+	EXPECT_ATTACK_KILLED(unmap_trust, "");
+	EXPECT_ATTACK_KILLED(map_over_trust, "");
+	EXPECT_ATTACK_KILLED(mremap_onto_trust, "");
+}
+
+/* Every other way to write the region fails, and the client lives. */
+static int rewrite_trust(plkv_t *kv)
+{
+	void *t = (void *)PLKV_WINDOW_LO;
+	uint64_t zero[8] = { 0 };
+	struct iovec local = { zero, sizeof(zero) };
+	struct iovec remote = { (char *)kv + 16, sizeof(zero) };
+	int fd;
+
+	if (!mprotect(t, TRUST_BYTES, PROT_READ | PROT_WRITE) ||
+	    !pkey_mprotect(t, TRUST_BYTES, PROT_READ | PROT_WRITE, 0) ||
+	    !mprotect(t, 4096, PROT_READ) ||
+	    !madvise(t, TRUST_BYTES, MADV_DONTNEED))
+		return 1;
+	if (syscall(SYS_process_vm_writev, getpid(), &local, 1, &remote, 1,
+		    0) >= 0)
+		return 2;
+	fd = open("/proc/self/mem", O_RDWR);
+	if (fd >= 0 && pwrite(fd, zero, sizeof(zero),
+			      (off_t)(uintptr_t)kv + 16) >= 0)
+		return 3;
+	if (fd >= 0)
+		close(fd);
+	return plkv_set(kv, "mine", 4, "ok", 2, 0, 0) ? 5 : 0;
+}
+
+TEST_F(gate, trust_region_cannot_be_rewritten)
+{
+	int st = client_status(self->name, rewrite_trust);
+
+	EXPECT_TRUE(lived(st)) TH_LOG("status %#x", st);
+	expect_intact(_metadata, self->kv);
+}
+
+/*
+ * What plkv_open() asks the module before it trusts a handle built in
+ * the heap: only the real mapping, whole, with the real key, passes.
+ */
+static int trust_check(int fd, uintptr_t addr, uint64_t size, int pkey,
+		       uint32_t flags)
+{
+	struct plkv_trust_check tc = { .addr = addr, .size = size,
+				       .pkey = pkey, .flags = flags };
+
+	return ioctl(fd, PLKV_IOC_TRUST_CHECK, &tc) ? -errno : 0;
+}
+
+TEST_F(gate, module_confirms_only_the_real_mapping)
+{
+	struct plkv h = th_kv(self->kv);
+	uintptr_t base = (uintptr_t)h.base;
+	const uint32_t seg = PLKV_TRUST_CHECK_F_SEGMENT;
+
+	EXPECT_EQ(0, trust_check(h.fd, base, h.size, PLKV_PKEY, seg));
+	EXPECT_EQ(-ENOENT, trust_check(h.fd, base + 4096, h.size - 4096,
+				       PLKV_PKEY, seg));
+	EXPECT_EQ(-ENOENT, trust_check(h.fd, base, h.size / 2, PLKV_PKEY,
+				       seg));
+	EXPECT_EQ(-ENOENT, trust_check(h.fd, base, h.size, 14, seg));
+	EXPECT_EQ(-ENOENT, trust_check(h.fd, PLKV_WINDOW_LO, TRUST_BYTES,
+				       PLKV_PKEY, seg));
+	EXPECT_EQ(-ENOENT, trust_check(h.fd, base, h.size, PLKV_PKEY, 0));
+	EXPECT_EQ(0, trust_check(h.fd, PLKV_WINDOW_LO, TRUST_BYTES,
+				 PLKV_PKEY, 0));
+	EXPECT_EQ(-EINVAL, trust_check(h.fd, base, h.size, PLKV_PKEY, 2));
+}
+
+/*
+ * The client's thread state names the slot it uses; rewritten to name
+ * the victim's slot, it is not believed: the call takes a slot of its
+ * own and the victim's record is left alone.
+ */
+static uint32_t victim_slot;
+
+static int steal_slot(plkv_t *kv)
+{
+	if (plkv_set(kv, "mine", 4, "ok", 2, 0, 0) || !plkv_tls_last)
+		return 4;
+	if (plkv_tls_last->slot == victim_slot)
+		return 3;
+	plkv_tls_last->slot = victim_slot;
+	if (plkv_set(kv, "mine", 4, "again", 5, 0, 0))
+		return 5;
+	return plkv_tls_last && plkv_tls_last->slot == victim_slot ? 1 : 0;
+}
+
+TEST_F(gate, rewritten_slot_not_trusted)
+{
+	ASSERT_NE(NULL, plkv_tls_last);
+	victim_slot = plkv_tls_last->slot;
+	EXPECT_TRUE(lived(client_status(self->name, steal_slot)));
+	expect_intact(_metadata, self->kv);
+	/* ours still works, on the same slot */
+	EXPECT_EQ(0, plkv_set(self->kv, "victim", 6, "intact", 6, 0, 0));
+	EXPECT_EQ(victim_slot, plkv_tls_last->slot);
+}
+
+TEST_HARNESS_MAIN
