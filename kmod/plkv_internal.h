@@ -144,6 +144,8 @@ int plkv_ioc_wake(struct plkv_file *pf, void __user *uarg);
 /* plkv_mmap.c */
 int plkv_mmap(struct file *file, struct vm_area_struct *vma);
 bool plkv_vma_maps_seg(struct vm_area_struct *vma, struct plkv_seg *seg);
+bool plkv_is_the_seal(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end, unsigned long newflags);
 
 static inline void plkv_vma_set_flags(struct vm_area_struct *vma,
 				      unsigned long set, unsigned long clear)

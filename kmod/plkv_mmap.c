@@ -93,12 +93,7 @@ static int plkv_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
 	int pkey = plkv_flags_pkey(newflags);
 	int ret = 0;
 
-	/* Sealed already (the vma is the truth), or not the one change. */
-	if (vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC))
-		return -EPERM;
-	if (start != vma->vm_start || end != vma->vm_end)
-		return -EPERM;
-	if ((newflags & (VM_READ | VM_WRITE | VM_EXEC)) != (VM_READ | VM_WRITE))
+	if (!plkv_is_the_seal(vma, start, end, newflags))
 		return -EPERM;
 	if (arch_pkeys_enabled() ? !pkey : pkey)
 		return -EPERM;
@@ -122,6 +117,20 @@ static const struct vm_operations_struct plkv_vm_ops = {
 	.mremap		= plkv_vm_mremap,
 	.mprotect	= plkv_vm_mprotect,
 };
+
+/*
+ * Whether an mprotect() is the one change a sealed mapping (segment or
+ * trust region) takes: from PROT_NONE (else sealed already: the vma is
+ * the truth), whole, to read/write.  The key is the caller's to check.
+ */
+bool plkv_is_the_seal(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end, unsigned long newflags)
+{
+	return !(vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC)) &&
+	       start == vma->vm_start && end == vma->vm_end &&
+	       (newflags & (VM_READ | VM_WRITE | VM_EXEC)) ==
+	       (VM_READ | VM_WRITE);
+}
 
 /* Whether vma is a mapping of seg. */
 bool plkv_vma_maps_seg(struct vm_area_struct *vma, struct plkv_seg *seg)

@@ -90,13 +90,8 @@ static int plkv_trust_vm_mprotect(struct vm_area_struct *vma,
 				  unsigned long start, unsigned long end,
 				  unsigned long newflags)
 {
-	if (vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC))
-		return -EPERM;
-	if (start != vma->vm_start || end != vma->vm_end)
-		return -EPERM;
-	if ((newflags & (VM_READ | VM_WRITE | VM_EXEC)) != (VM_READ | VM_WRITE))
-		return -EPERM;
-	if (!arch_pkeys_enabled() || !plkv_flags_pkey(newflags))
+	if (!plkv_is_the_seal(vma, start, end, newflags) ||
+	    !arch_pkeys_enabled() || !plkv_flags_pkey(newflags))
 		return -EPERM;
 	return 0;
 }

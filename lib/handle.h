@@ -96,7 +96,7 @@ static inline bool plkv_outside(const struct plkv *kv, const void *p,
 static inline struct plkv_slot *plkv_slot_rec(const struct plkv *kv,
 					      uint32_t slot)
 {
-	return (struct plkv_slot *)plkv_ptr(kv, kv->hdr->slots_off) + slot;
+	return (struct plkv_slot *)(kv->base + PLKV_SLOTS_OFF) + slot;
 }
 
 #endif /* PLKV_HANDLE_H */

@@ -174,7 +174,7 @@ static void format_header(struct plkv *kv, const struct plkv_options *o)
 	h->growth_factor = o->growth_factor;
 	h->hash_power_init = o->hash_power;
 	h->no_evict = !!(o->flags & PLKV_O_NO_EVICT);
-	h->slots_off = PLKV_SEG_LIB_OFF + 4096;
+	h->slots_off = PLKV_SLOTS_OFF;
 	h->procs_off = procs_offset(h->slots_off);
 	h->engine_off = core_size();
 	h->engine_size = kv->size - h->engine_off;
@@ -217,7 +217,7 @@ static int bad_field(const char *field, uint64_t got, uint64_t want)
 static int validate(struct plkv *kv)
 {
 	struct plkv_hdr *h = kv->hdr;
-	uint64_t slots_off = PLKV_SEG_LIB_OFF + 4096;
+	uint64_t slots_off = PLKV_SLOTS_OFF;
 
 	if (kv->khdr->magic != PLKV_SEG_KHDR_MAGIC)
 		return bad_field("khdr.magic", kv->khdr->magic,

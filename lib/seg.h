@@ -32,6 +32,10 @@ enum {
 	PLKV_LOCK_ENGINE_FIRST = 16,
 };
 
+/* Where the thread slots start: fixed by the format (open.c checks the
+ * header says so), so that finding a slot needs no load. */
+#define PLKV_SLOTS_OFF		(PLKV_SEG_LIB_OFF + 4096)
+
 struct plkv_hdr {
 	uint64_t magic;
 	uint32_t format_version;
@@ -50,7 +54,8 @@ struct plkv_hdr {
 	uint32_t no_evict;
 
 	/* regions */
-	plkv_off_t slots_off;		/* struct plkv_slot[PLKV_MAX_THREADS] */
+	plkv_off_t slots_off;		/* struct plkv_slot[PLKV_MAX_THREADS],
+					 * always PLKV_SLOTS_OFF */
 	plkv_off_t procs_off;		/* struct plkv_proc_rec[PLKV_MAX_PROCS] */
 	plkv_off_t engine_off;		/* engine-owned from here to size */
 	uint64_t engine_size;

@@ -45,21 +45,14 @@ FIXTURE(gate) {
 
 FIXTURE_SETUP(gate)
 {
-	struct plkv_options o;
-	struct plkv_info info;
+	bool protected = false;
 
 	if (access(PLKV_DEVICE, F_OK))
 		SKIP(return, "no /dev/plkv (module not loaded)");
 	snprintf(self->name, sizeof(self->name), "st-gate-%d", (int)getpid());
-	plkv_options_init(&o);
-	o.backend = PLKV_BACKEND_KMOD;
-	o.mem_limit = 4 << 20;
-	plkv_destroy(self->name, PLKV_BACKEND_KMOD);
-	ASSERT_EQ(0, plkv_open(self->name, &o, &self->kv));
-	ASSERT_EQ(0, plkv_info(self->kv, &info));
-	if (!info.protected)
+	ASSERT_EQ(0, open_victim_store(self->name, &self->kv, &protected));
+	if (!protected)
 		SKIP(return, "no PKU on this CPU");
-	ASSERT_EQ(0, plkv_set(self->kv, "victim", 6, "intact", 6, 0, 0));
 }
 
 FIXTURE_TEARDOWN(gate)
@@ -136,23 +129,14 @@ static uint32_t site_check(const unsigned char *p)
 	return imm;
 }
 
-static int attack_site(const char *name, const unsigned char *site)
+static const unsigned char *attacked_site;
+
+/* As a client of its own (client_status()). */
+static int attack_site(plkv_t *kv)
 {
-	int st = -1;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		plkv_t *kv = open_client(name, NULL);
-
-		if (!kv)
-			_exit(90);
-		probe_addr = th_kv(kv).base + 4096;
-		alarm(10);
-		jump_granting(site);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return st;
+	probe_addr = th_kv(kv).base + 4096;
+	alarm(10);
+	jump_granting(attacked_site);
 }
 
 TEST_F(gate, every_wrpkru_refuses_a_granting_value)
@@ -172,7 +156,8 @@ TEST_F(gate, every_wrpkru_refuses_a_granting_value)
 		ASSERT_TRUE(check == PLKV_PKRU_AD || check == PLKV_PKRU_KEY)
 			TH_LOG("WRPKRU at %p without its check", (void *)p);
 		sites++;
-		st = attack_site(self->name, p);
+		attacked_site = p;
+		st = client_status(self->name, attack_site);
 		if (check == PLKV_PKRU_AD) {
 			revokes++;
 			EXPECT_TRUE(killed(st))

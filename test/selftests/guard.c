@@ -45,22 +45,16 @@ FIXTURE(guard) {
 
 FIXTURE_SETUP(guard)
 {
-	struct plkv_options o;
-	struct plkv_info info;
+	bool protected = false;
 
 	if (access(PLKV_DEVICE, F_OK))
 		SKIP(return, "no /dev/plkv (module not loaded)");
 	if (!guard_on())
 		SKIP(return, "the module's guard is off (no kprobes)");
 	snprintf(self->name, sizeof(self->name), "st-guard-%d", (int)getpid());
-	plkv_options_init(&o);
-	o.backend = PLKV_BACKEND_KMOD;
-	o.mem_limit = 4 << 20;
-	ASSERT_EQ(0, plkv_open(self->name, &o, &self->kv));
-	ASSERT_EQ(0, plkv_info(self->kv, &info));
-	if (!info.protected)
+	ASSERT_EQ(0, open_victim_store(self->name, &self->kv, &protected));
+	if (!protected)
 		SKIP(return, "no PKU on this CPU");
-	ASSERT_EQ(0, plkv_set(self->kv, "victim", 6, "intact", 6, 0, 0));
 }
 
 FIXTURE_TEARDOWN(guard)

@@ -63,6 +63,32 @@ static __th_unused plkv_t *open_client(const char *name, int *rc)
 	return err ? NULL : kv;
 }
 
+/*
+ * The victim's store of a fixture: kmod, 4 MiB, created afresh, with the
+ * value expect_intact() checks when it is protected.  plkv_open()'s or
+ * plkv_info()'s error, else 0 with *protected set.
+ */
+static __th_unused int open_victim_store(const char *name, plkv_t **kv,
+					 bool *protected)
+{
+	struct plkv_options o;
+	struct plkv_info info;
+	int rc;
+
+	plkv_options_init(&o);
+	o.backend = PLKV_BACKEND_KMOD;
+	o.mem_limit = 4 << 20;
+	plkv_destroy(name, PLKV_BACKEND_KMOD);
+	rc = plkv_open(name, &o, kv);
+	if (!rc)
+		rc = plkv_info(*kv, &info);
+	if (rc)
+		return rc;
+	*protected = info.protected;
+	return info.protected ?
+	       plkv_set(*kv, "victim", 6, "intact", 6, 0, 0) : 0;
+}
+
 /* A client of its own: opens the store, runs fn, exits with its result
  * (90 when it cannot open).  Returns the wait status, -1 on error. */
 static __th_unused int client_status(const char *name, int (*fn)(plkv_t *kv))
