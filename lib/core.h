@@ -83,7 +83,7 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	struct plkv_slot *rec = NULL;
 	int64_t now;
 
-	plkv_gate_open(kv);
+	kv = plkv_gate_open(kv);
 	now = plkv_clock();
 	ctx->kv = kv;
 	ctx->now = now;

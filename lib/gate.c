@@ -151,9 +151,10 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 static void tls_release(struct plkv_tls *t)
 {
 	struct plkv *kv = t->kv;
-	struct plkv_ctx ctx = { .kv = kv, .t = t, .now = plkv_clock() };
+	struct plkv_ctx ctx = { .t = t, .now = plkv_clock() };
 
-	plkv_gate_open(kv);
+	kv = plkv_gate_open(kv);
+	ctx.kv = kv;
 	if (plkv_tls_rec(kv, t)) {
 		ctx_set_slot(&ctx, t);
 		slot_put(&ctx);
@@ -166,25 +167,26 @@ static int gate_recover_abandoned(struct plkv_ctx *ctx);
 static void tls_destroy(void *p)
 {
 	struct plkv_tls *t = p;
-	struct plkv_ctx ctx = { .kv = t->kv, .t = t, .now = plkv_clock() };
-
+	struct plkv_ctx ctx = { .t = t, .now = plkv_clock() };
 	struct plkv_slot *rec;
+	struct plkv *kv;
 
 	/* A thread that exits after a longjmp out of a call must not leave
 	 * its locks held for as long as its process lives.  (Its record is
 	 * in the segment, the handle maybe in the trust region: read both
 	 * inside the gate.) */
-	plkv_gate_open(t->kv);
-	if (t->kv->base) {
-		rec = plkv_tls_rec(t->kv, t);
+	kv = plkv_gate_open(t->kv);
+	ctx.kv = kv;
+	if (kv->base) {
+		rec = plkv_tls_rec(kv, t);
 		if (rec && (t->depth || rec->op.state)) {
 			ctx_set_slot(&ctx, t);
 			gate_recover_abandoned(&ctx);
 		}
-		plkv_gate_close(t->kv);
+		plkv_gate_close(kv);
 		tls_release(t);
 	} else {
-		plkv_gate_close(t->kv);
+		plkv_gate_close(kv);
 	}
 	tls_forget(t);
 	free(t);

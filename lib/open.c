@@ -381,7 +381,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	if (rc)
 		goto fail_tls;
 
-	plkv_gate_open(kv);
+	kv = plkv_gate_open(kv);
 	kv->strict = kv->khdr->flags & PLKV_SEG_F_STRICT;
 	if (created) {
 		atomic_store((_Atomic uint32_t *)&kv->hdr->state,

@@ -82,12 +82,23 @@ static __attribute__((always_inline)) inline void plkv_pkru_deny(void)
 	PLKV_WRPKRU_CHECKED("or", PLKV_PKRU_AD, PLKV_PKRU_AD, "jz");
 }
 
-/* Grant / revoke the key for kv's store, without the rest of the gate. */
-static __attribute__((always_inline)) inline void
-plkv_gate_open(const struct plkv *kv)
+/*
+ * Grant / revoke the key for kv's store, without the rest of the gate.
+ * Granting returns the handle the code after it must use: checked again
+ * after the WRPKRU, from the register itself, because a jump straight to
+ * the WRPKRU skips the test before it and brings a handle of its own
+ * (a forged one in the heap would make the library its deputy).
+ */
+static __attribute__((always_inline)) inline struct plkv *
+plkv_gate_open(struct plkv *kv)
 {
-	if (plkv_kv_protected(kv))
+	if (plkv_kv_protected(kv)) {
 		plkv_pkru_grant();
+		__asm__ volatile("" : "+r"(kv));
+		if (unlikely(!plkv_kv_protected(kv)))
+			plkv_pkru_violation();
+	}
+	return kv;
 }
 
 static __attribute__((always_inline)) inline void

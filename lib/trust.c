@@ -178,13 +178,19 @@ void plkv_trust_unpublish(struct plkv *kv, struct plkv *out)
 
 void plkv_kv_snapshot(const struct plkv *kv, struct plkv *out)
 {
-	bool granted = plkv_kv_protected(kv) &&
-		       !(plkv_rdpkru() & PLKV_PKRU_AD);
+	bool grant = plkv_kv_protected(kv) &&
+		     (plkv_rdpkru() & PLKV_PKRU_AD);
 
-	if (plkv_kv_protected(kv) && !granted)
-		plkv_pkru_grant();
+	if (grant) {
+		/* (after the grant, what a jump to it would bring: a
+		 * destination in a segment is refused) */
+		kv = plkv_gate_open((struct plkv *)kv);
+		__asm__ volatile("" : "+r"(out));
+		if (!plkv_outside_window(out, sizeof(*out)))
+			plkv_pkru_violation();
+	}
 	*out = *kv;
-	if (plkv_kv_protected(kv) && !granted)
+	if (grant)
 		plkv_pkru_deny();
 }
 

@@ -83,37 +83,41 @@ __attribute__((noreturn, used)) static void gadget_returned(void)
 
 /*
  * Jump to site with EAX granting the key, ECX = EDX = 0, every other
- * register zero and a fresh zeroed stack whose top is the address of
- * gadget_returned(): an attacker who knows the library's code and calls
- * into the middle of it.
+ * register (and every word of a fresh stack, whose top is the address of
+ * gadget_returned()) set to fill: an attacker who knows the library's
+ * code and calls into the middle of it, with nothing (0) or with a handle
+ * of its own making wherever the code might look for one.
  */
-__attribute__((noreturn)) static void jump_granting(const void *site)
+__attribute__((noreturn)) static void jump_granting(const void *site,
+						    uint64_t fill)
 {
-	size_t sz = 1 << 20;
-	char *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t *top = (uint64_t *)(stack + sz - 4096);
+	size_t sz = 1 << 20, i;
+	uint64_t *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *top = stack + sz / 8 - 512;
 	register const void *target __asm__("r11") = site;
+	register uint64_t f __asm__("r12") = fill;
 
+	for (i = 0; i < sz / 8; i++)
+		stack[i] = fill;
 	top[0] = (uint64_t)(uintptr_t)gadget_returned;
 	__asm__ volatile(
 		"mov %[top], %%rsp\n\t"
-		"xor %%ebx, %%ebx\n\t"
-		"xor %%ebp, %%ebp\n\t"
-		"xor %%esi, %%esi\n\t"
-		"xor %%edi, %%edi\n\t"
-		"xor %%r8d, %%r8d\n\t"
-		"xor %%r9d, %%r9d\n\t"
-		"xor %%r10d, %%r10d\n\t"
-		"xor %%r12d, %%r12d\n\t"
-		"xor %%r13d, %%r13d\n\t"
-		"xor %%r14d, %%r14d\n\t"
-		"xor %%r15d, %%r15d\n\t"
+		"mov %%r12, %%rbx\n\t"
+		"mov %%r12, %%rbp\n\t"
+		"mov %%r12, %%rsi\n\t"
+		"mov %%r12, %%rdi\n\t"
+		"mov %%r12, %%r8\n\t"
+		"mov %%r12, %%r9\n\t"
+		"mov %%r12, %%r10\n\t"
+		"mov %%r12, %%r13\n\t"
+		"mov %%r12, %%r14\n\t"
+		"mov %%r12, %%r15\n\t"
 		"xor %%ecx, %%ecx\n\t"
 		"xor %%edx, %%edx\n\t"
 		"jmp *%%r11"
 		: : [top] "r"(top), "a"(plkv_rdpkru() & ~PLKV_PKRU_KEY),
-		    "r"(target)
+		    "r"(target), "r"(f)
 		: "memory");
 	__builtin_unreachable();
 }
@@ -130,16 +134,34 @@ static uint32_t site_check(const unsigned char *p)
 }
 
 static const unsigned char *attacked_site;
+static bool with_forged_handle;
 
-/* As a client of its own (client_status()). */
+/*
+ * As a client of its own (client_status()).  The forged handle is the
+ * client's own, copied to the heap, with the segment moved by a page:
+ * through it, the library's writes would land on the store's own
+ * structures.
+ */
 static int attack_site(plkv_t *kv)
 {
+	struct plkv *fake = NULL;
+
 	probe_addr = th_kv(kv).base + 4096;
+	if (with_forged_handle) {
+		fake = malloc(sizeof(*fake));
+		if (!fake)
+			return 91;
+		*fake = th_kv(kv);
+		fake->base += 4096;
+		fake->hdr = (void *)((char *)fake->hdr + 4096);
+		fake->khdr = (void *)((char *)fake->khdr + 4096);
+	}
 	alarm(10);
-	jump_granting(attacked_site);
+	jump_granting(attacked_site, (uint64_t)(uintptr_t)fake);
 }
 
-TEST_F(gate, every_wrpkru_refuses_a_granting_value)
+static void attack_every_site(struct th_test __th_unused *_metadata,
+			      const char *name)
 {
 	const unsigned char *p;
 	int sites = 0, revokes = 0;
@@ -157,25 +179,45 @@ TEST_F(gate, every_wrpkru_refuses_a_granting_value)
 			TH_LOG("WRPKRU at %p without its check", (void *)p);
 		sites++;
 		attacked_site = p;
-		st = client_status(self->name, attack_site);
+		st = client_status(name, attack_site);
 		if (check == PLKV_PKRU_AD) {
 			revokes++;
 			EXPECT_TRUE(killed(st))
 				TH_LOG("revoking WRPKRU at %p: status %#x",
 				       (void *)p, st);
 		} else {
-			/* A grant goes on into the library's own code (which
-			 * crashes on the zeroed registers here); it must not
-			 * come back with the key. */
+			/* A grant goes on into the library's own code: it
+			 * must neither come back with the key (42) nor run a
+			 * call to its end on the attacker's registers (0: a
+			 * forged handle used with the key granted); here it
+			 * is killed, or crashes on what the registers hold. */
 			EXPECT_FALSE(exited_with(st, 42))
 				TH_LOG("granting WRPKRU at %p returned the key",
 				       (void *)p);
+			EXPECT_FALSE(lived(st))
+				TH_LOG("granting WRPKRU at %p ran a call on "
+				       "the attacker's registers", (void *)p);
 			EXPECT_NE(-1, st);
 		}
 	}
 	TH_LOG("%d WRPKRU sites, %d revoking", sites, revokes);
 	EXPECT_LT(0, revokes);
 	EXPECT_LT(revokes, sites);
+}
+
+TEST_F(gate, every_wrpkru_refuses_a_granting_value)
+{
+	with_forged_handle = false;
+	attack_every_site(_metadata, self->name);
+	expect_intact(_metadata, self->kv);
+}
+
+/* The same, every register and stack word a forged handle: a granting
+ * WRPKRU's continuation must not use it (plkv_gate_open() checks). */
+TEST_F(gate, every_wrpkru_refuses_a_forged_handle)
+{
+	with_forged_handle = true;
+	attack_every_site(_metadata, self->name);
 	expect_intact(_metadata, self->kv);
 }
 
