@@ -26,7 +26,9 @@ done
 
 hidden=1
 for s in __start_plkv_gate __stop_plkv_gate plkv_gate_open plkv_gate_close \
-	 plkv_enter plkv_leave gate_wrpkru gate_rdpkru; do
+	 plkv_enter plkv_leave plkv_pkru_violation plkv_pkey_acquire \
+	 plkv_trust_publish plkv_trust_park plkv_trust_unpark \
+	 plkv_kv_snapshot plkv_window_map; do
 	if printf '%s\n' $exports | grep -qx "$s"; then
 		echo "# exported: $s"
 		hidden=0
