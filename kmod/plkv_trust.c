@@ -105,6 +105,18 @@ static const struct vm_operations_struct plkv_trust_vm_ops = {
 	.mprotect	= plkv_trust_vm_mprotect,
 };
 
+/* The caller holds mmap_lock; the new vma is not in the tree yet. */
+static bool plkv_mm_has_trust(struct mm_struct *mm)
+{
+	struct vm_area_struct *v;
+
+	mmap_assert_locked(mm);
+	for (v = find_vma(mm, 0); v; v = find_vma(mm, v->vm_end))
+		if (v->vm_ops == &plkv_trust_vm_ops)
+			return true;
+	return false;
+}
+
 int plkv_trust_mmap(struct vm_area_struct *vma)
 {
 	unsigned long size = vma->vm_end - vma->vm_start;
@@ -116,6 +128,8 @@ int plkv_trust_mmap(struct vm_area_struct *vma)
 		return -EPERM;		/* PROT_NONE first, then the seal */
 	if (!size || size > PLKV_TRUST_MAX_SIZE)
 		return -EINVAL;
+	if (plkv_mm_has_trust(vma->vm_mm))
+		return -EBUSY;
 	tr = kzalloc(sizeof(*tr), GFP_KERNEL);
 	if (!tr)
 		return -ENOMEM;

@@ -38,6 +38,8 @@ _Static_assert(sizeof(struct plkv) <= PLKV_TRUST_HANDLE_SIZE,
 	       "handle too large for its trust region entry");
 _Static_assert(sizeof(struct plkv_trust_region) <= PLKV_TRUST_SIZE,
 	       "trust region too small");
+_Static_assert(PLKV_TRUST_SIZE <= PLKV_TRUST_MAX_SIZE,
+	       "trust region larger than the module maps");
 _Static_assert(!(PLKV_TRUST_HANDLE_SIZE & (PLKV_TRUST_HANDLE_SIZE - 1)),
 	       "handle entries must be a power of two");
 
@@ -93,10 +95,13 @@ int plkv_trust_attach(void)
 		 (off_t)(PLKV_TRUST_PGOFF * 4096));
 	if (p == MAP_FAILED) {
 		rc = errno == EEXIST ? trust_check(fd) : -errno;
-		if (rc)
+		if (rc == -ENOENT)
 			plkv_set_open_error("the protected address window at "
 					    "%#lx is taken by another mapping",
 					    PLKV_WINDOW_LO);
+		else if (rc)
+			plkv_set_open_error("cannot map the trust region: %s",
+					    strerror(-rc));
 	} else if (p != (void *)PLKV_WINDOW_LO) {
 		munmap(p, TRUST_MAP_SIZE);	/* a kernel without NOREPLACE */
 		rc = -EEXIST;

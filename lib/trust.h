@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include <linux/plkv.h>
+
 #include "compiler.h"
 
 #define PLKV_WINDOW_LO		0x6a0000000000UL	/* above ASan's heap */

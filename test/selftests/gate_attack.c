@@ -346,6 +346,45 @@ TEST_F(gate, trust_region_unmap_kills)
 	EXPECT_ATTACK_KILLED(mremap_onto_trust, "");
 }
 
+/*
+ * Any user can map regions: one per address space, and small, so that
+ * what a user's processes hold is bounded by their number, as for any
+ * per-process kernel memory (no segment quota counts it).
+ */
+TEST_F(gate, trust_regions_bounded)
+{
+	int fd = open(PLKV_DEVICE, O_RDWR | O_CLOEXEC);
+	void *p;
+
+	ASSERT_LE(0, fd);
+	/* this process has its region: a second is refused */
+	p = mmap(NULL, 4096, PROT_NONE, MAP_SHARED, fd,
+		 (off_t)(PLKV_TRUST_PGOFF * 4096));
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EBUSY, errno);
+	if (fork() == 0) {
+		/* a child has none: one of at most PLKV_TRUST_MAX_SIZE */
+		p = mmap(NULL, PLKV_TRUST_MAX_SIZE + 4096, PROT_NONE,
+			 MAP_SHARED, fd, (off_t)(PLKV_TRUST_PGOFF * 4096));
+		if (p != MAP_FAILED || errno != EINVAL)
+			_exit(1);
+		p = mmap(NULL, PLKV_TRUST_MAX_SIZE, PROT_NONE, MAP_SHARED, fd,
+			 (off_t)(PLKV_TRUST_PGOFF * 4096));
+		if (p == MAP_FAILED)
+			_exit(2);
+		p = mmap(NULL, 4096, PROT_NONE, MAP_SHARED, fd,
+			 (off_t)(PLKV_TRUST_PGOFF * 4096));
+		_exit(p == MAP_FAILED && errno == EBUSY ? 0 : 3);
+	}
+	{
+		int st = -1;
+
+		wait(&st);
+		EXPECT_TRUE(lived(st)) TH_LOG("status %#x", st);
+	}
+	close(fd);
+}
+
 /* Every other way to write the region fails, and the client lives. */
 static int rewrite_trust(plkv_t *kv)
 {

@@ -239,7 +239,9 @@ struct plkv_ack {
  * be changed only by code that holds the key.  Not inherited by fork().
  */
 #define PLKV_TRUST_PGOFF	0x100000UL
-#define PLKV_TRUST_MAX_SIZE	(1U << 20)
+/* At most this much, and one region per address space: a region is
+ * kernel memory that no per-user segment quota counts. */
+#define PLKV_TRUST_MAX_SIZE	(64U << 10)
 
 /*
  * PLKV_IOC_TRUST_CHECK: is [addr, addr + size) the caller's trust region
