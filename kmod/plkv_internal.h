@@ -167,6 +167,27 @@ static inline int plkv_flags_pkey(unsigned long flags)
 #endif
 }
 
+/*
+ * A sealable mapping of vmalloc'd memory (segment or trust region): no
+ * get_user_pages path, no growth, no core dump, not inherited, never
+ * executable.  Its pages go in one by one from the fault handler.
+ */
+static inline void plkv_vma_make_sealable(struct vm_area_struct *vma)
+{
+	plkv_vma_set_flags(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
+			   VM_DONTDUMP | VM_DONTCOPY, VM_MAYEXEC);
+}
+
+/* Page pgoff of size bytes at mem, for vmf; SIGBUS past the end. */
+static inline vm_fault_t plkv_vmalloc_fault(struct vm_fault *vmf, void *mem,
+					    u64 size, unsigned long pgoff)
+{
+	if (pgoff >= size >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_pfn(vmf->vma, vmf->address,
+			      vmalloc_to_pfn(mem + (pgoff << PAGE_SHIFT)));
+}
+
 /* plkv_trust.c */
 int plkv_trust_mmap(struct vm_area_struct *vma);
 int plkv_ioc_trust_check(struct plkv_file *pf, void __user *uarg);

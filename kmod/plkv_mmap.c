@@ -68,11 +68,7 @@ static vm_fault_t plkv_vm_fault(struct vm_fault *vmf)
 {
 	struct plkv_seg *seg = plkv_vma_file(vmf->vma)->seg;
 
-	if (vmf->pgoff >= seg->size >> PAGE_SHIFT)
-		return VM_FAULT_SIGBUS;
-	return vmf_insert_pfn(vmf->vma, vmf->address,
-			      vmalloc_to_pfn(seg->mem +
-					     (vmf->pgoff << PAGE_SHIFT)));
+	return plkv_vmalloc_fault(vmf, seg->mem, seg->size, vmf->pgoff);
 }
 
 static int plkv_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
@@ -191,8 +187,7 @@ int plkv_mmap(struct file *file, struct vm_area_struct *vma)
 	if (ret)
 		return ret;
 
-	plkv_vma_set_flags(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
-			   VM_DONTDUMP | VM_DONTCOPY, VM_MAYEXEC);
+	plkv_vma_make_sealable(vma);
 	vma->vm_ops = &plkv_vm_ops;
 	vma->vm_private_data = pf;
 	return 0;

@@ -63,12 +63,8 @@ static vm_fault_t plkv_trust_vm_fault(struct vm_fault *vmf)
 {
 	struct plkv_trust *tr = vmf->vma->vm_private_data;
 
-	if (vmf->pgoff - PLKV_TRUST_PGOFF >= tr->size >> PAGE_SHIFT)
-		return VM_FAULT_SIGBUS;
-	return vmf_insert_pfn(vmf->vma, vmf->address,
-			      vmalloc_to_pfn(tr->mem +
-					     ((vmf->pgoff - PLKV_TRUST_PGOFF)
-					      << PAGE_SHIFT)));
+	return plkv_vmalloc_fault(vmf, tr->mem, tr->size,
+				  vmf->pgoff - PLKV_TRUST_PGOFF);
 }
 
 static int plkv_trust_vm_may_split(struct vm_area_struct *vma,
@@ -140,8 +136,7 @@ int plkv_trust_mmap(struct vm_area_struct *vma)
 	}
 	tr->size = size;
 	refcount_set(&tr->ref, 1);
-	plkv_vma_set_flags(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
-			   VM_DONTDUMP | VM_DONTCOPY, VM_MAYEXEC);
+	plkv_vma_make_sealable(vma);
 	vma->vm_ops = &plkv_trust_vm_ops;
 	vma->vm_private_data = tr;
 	return 0;

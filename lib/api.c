@@ -16,11 +16,12 @@
 #include "key.h"
 
 /* A key's length, and that it is the caller's memory, not the store's. */
-static inline __attribute__((always_inline)) int key_check_len(plkv_t *kv, const char *key, size_t klen)
+static inline __attribute__((always_inline)) int
+key_check_len(const char *key, size_t klen)
 {
 	if (!key || klen == 0 || klen > ENG_KEY_MAX)
 		return PLKV_EBADKEY;
-	return plkv_outside(kv, key, klen) ? 0 : -EFAULT;
+	return plkv_outside_window(key, klen) ? 0 : -EFAULT;
 }
 
 /*
@@ -30,10 +31,10 @@ static inline __attribute__((always_inline)) int key_check_len(plkv_t *kv, const
  * stored in the item could each see different bytes, linking an item
  * under a bucket its key does not hash to (plkv_check: corrupt).
  */
-static int key_take(plkv_t *kv, const char *key, size_t klen,
+static int key_take(const char *key, size_t klen,
 		    char copy[ENG_KEY_MAX])
 {
-	int rc = key_check_len(kv, key, klen);
+	int rc = key_check_len(key, klen);
 
 	if (rc)
 		return rc;
@@ -72,12 +73,12 @@ static inline __attribute__((always_inline)) int read_check(plkv_t *kv, const ch
 
 	if (!kv || (!buf && cap))
 		return -EINVAL;
-	rc = key_check_len(kv, key, klen);
+	rc = key_check_len(key, klen);
 	if (rc)
 		return rc;
-	if (!plkv_outside(kv, buf, cap) ||
-	    !plkv_outside(kv, meta, sizeof(*meta)) ||
-	    !plkv_outside(kv, prev_exptime, sizeof(*prev_exptime)))
+	if (!plkv_outside_window(buf, cap) ||
+	    !plkv_outside_window(meta, sizeof(*meta)) ||
+	    !plkv_outside_window(prev_exptime, sizeof(*prev_exptime)))
 		return -EFAULT;
 	return 0;
 }
@@ -101,7 +102,7 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 	rc = read_check(kv, key, klen, buf, cap, meta, prev_exptime);
 	if (rc)
 		return rc;
-	if (!plkv_outside(kv, op, sizeof(*op)))
+	if (!plkv_outside_window(op, sizeof(*op)))
 		return -EFAULT;
 	if (op)
 		r = *op;	/* once, after refusing a segment pointer */
@@ -110,7 +111,7 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 	vivify = r.flags & PLKV_READ_VIVIFY;
 	/* it may create an item: the key must be one a store takes */
 	if (vivify) {
-		rc = key_take(kv, key, klen, kcopy);
+		rc = key_take(key, klen, kcopy);
 		if (rc)
 			return rc;
 		key = kcopy;
@@ -191,8 +192,8 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 	if (!kv || (!keys && n) || (!buf && cap))
 		return -EINVAL;
 	if (n > SIZE_MAX / sizeof(*keys) ||
-	    !plkv_outside(kv, keys, n * sizeof(*keys)) ||
-	    !plkv_outside(kv, buf, cap))
+	    !plkv_outside_window(keys, n * sizeof(*keys)) ||
+	    !plkv_outside_window(buf, cap))
 		return -EFAULT;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
@@ -205,7 +206,7 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 
 		memset(&k->meta, 0, sizeof(k->meta));
 		k->off = used;
-		k->rc = key_check_len(kv, key, klen);
+		k->rc = key_check_len(key, klen);
 		if (k->rc)
 			continue;
 		k->rc = eng_get(&ctx, key, klen, NULL,
@@ -230,12 +231,12 @@ PLKV_API int plkv_store(plkv_t *kv, int mode, const char *key, size_t klen,
 
 	if (!kv || base < PLKV_SET || base > PLKV_CAS || (!val && vlen))
 		return -EINVAL;
-	rc = key_take(kv, key, klen, kcopy);
+	rc = key_take(key, klen, kcopy);
 	if (rc)
 		return rc;
 	key = kcopy;
-	if (!plkv_outside(kv, val, vlen) ||
-	    !plkv_outside(kv, cas_out, sizeof(*cas_out)))
+	if (!plkv_outside_window(val, vlen) ||
+	    !plkv_outside_window(cas_out, sizeof(*cas_out)))
 		return -EFAULT;
 	rc = mut_enter(kv, &ctx, OP_STORE);
 	if (rc)
@@ -308,14 +309,14 @@ PLKV_API int plkv_arith(plkv_t *kv, const char *key, size_t klen,
 
 	if (!kv || !op)
 		return -EINVAL;
-	rc = key_take(kv, key, klen, kcopy);
+	rc = key_take(key, klen, kcopy);
 	if (rc)
 		return rc;
 	key = kcopy;
-	if (!plkv_outside(kv, op, sizeof(*op)) ||
-	    !plkv_outside(kv, result, sizeof(*result)) ||
-	    !plkv_outside(kv, meta, sizeof(*meta)) ||
-	    !plkv_outside(kv, prev_exptime, sizeof(*prev_exptime)))
+	if (!plkv_outside_window(op, sizeof(*op)) ||
+	    !plkv_outside_window(result, sizeof(*result)) ||
+	    !plkv_outside_window(meta, sizeof(*meta)) ||
+	    !plkv_outside_window(prev_exptime, sizeof(*prev_exptime)))
 		return -EFAULT;
 	/* Read *op once, outside the segment's key (it may be the segment:
 	 * refused above) and before another client thread can change it. */
@@ -360,7 +361,7 @@ static int key_mutate(plkv_t *kv, const char *key, size_t klen, uint32_t op,
 	if (!kv || (flags & ~DEL_FLAGS) ||
 	    (flags & (PLKV_DEL_INVALIDATE | PLKV_DEL_TOUCH)) == PLKV_DEL_TOUCH)
 		return -EINVAL;
-	rc = key_take(kv, key, klen, kcopy);
+	rc = key_take(key, klen, kcopy);
 	if (rc)
 		return rc;
 	key = kcopy;
@@ -501,7 +502,7 @@ PLKV_API int plkv_check(plkv_t *kv, char *msg, size_t cap)
 
 	if (!kv || (!msg && cap))
 		return -EINVAL;
-	if (!plkv_outside(kv, msg, cap))
+	if (!plkv_outside_window(msg, cap))
 		return -EFAULT;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)

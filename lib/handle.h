@@ -80,19 +80,6 @@ static inline plkv_off_t plkv_off(const struct plkv *kv, const void *p)
 	return p ? (plkv_off_t)((const char *)p - kv->base) : 0;
 }
 
-/*
- * Caller memory must not lie in the segment: the library reads keys and
- * values and writes results while the key is granted, so a stray pointer
- * passed in would let a buggy client write (or read out) the store through
- * the library.  One range test per pointer.
- */
-static inline bool plkv_outside(const struct plkv *kv, const void *p,
-				size_t len)
-{
-	(void)kv;	/* every segment lies in the window (trust.h) */
-	return plkv_outside_window(p, len);
-}
-
 static inline struct plkv_slot *plkv_slot_rec(const struct plkv *kv,
 					      uint32_t slot)
 {

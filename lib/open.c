@@ -266,18 +266,13 @@ static int check_owner(const struct plkv *kv, unsigned flags)
 static int publish(struct plkv **kvp)
 {
 	struct plkv *kv = *kvp, *pub;
+	int rc;
 
 	if (kv->pkey <= 0)
 		return 0;
-	plkv_clear_open_error();
-	pub = plkv_trust_publish(kv, &plkv_backend_kmod);
-	if (!pub) {
-		if (*plkv_open_error())
-			return -EIO;
-		plkv_set_open_error("more than %d protected stores open in "
-				    "this process", PLKV_TRUST_HANDLES);
-		return -EMFILE;
-	}
+	rc = plkv_trust_publish(kv, &plkv_backend_kmod, &pub);
+	if (rc)
+		return rc;
 	free(kv);
 	*kvp = pub;
 	return 0;

@@ -125,8 +125,8 @@ int plkv_trust_attach(void)
  * the segment's address, size and key are confirmed by the module after
  * the copy, from the copy.
  */
-struct plkv *plkv_trust_publish(const struct plkv *staged,
-				const struct plkv_backend_ops *ops)
+int plkv_trust_publish(const struct plkv *staged,
+		       const struct plkv_backend_ops *ops, struct plkv **out)
 {
 	struct plkv_trust_check tc;
 	struct plkv *kv = NULL;
@@ -151,8 +151,11 @@ struct plkv *plkv_trust_publish(const struct plkv *staged,
 	}
 	plkv_pkru_deny();
 	pthread_mutex_unlock(&trust_lock);
-	if (!kv)
-		return NULL;
+	if (!kv) {
+		plkv_set_open_error("more than %d protected stores open in "
+				    "this process", PLKV_TRUST_HANDLES);
+		return -EMFILE;
+	}
 	tc.flags = PLKV_TRUST_CHECK_F_SEGMENT;
 	if (tc.pkey != PLKV_PKEY ||
 	    !plkv_inside_window((void *)(uintptr_t)tc.addr, tc.size) ||
@@ -162,9 +165,10 @@ struct plkv *plkv_trust_publish(const struct plkv *staged,
 		plkv_trust_unpublish(kv, &gone);
 		plkv_set_open_error("the handle changed while the store was "
 				    "being opened");
-		return NULL;
+		return -EIO;
 	}
-	return kv;
+	*out = kv;
+	return 0;
 }
 
 void plkv_trust_unpublish(struct plkv *kv, struct plkv *out)

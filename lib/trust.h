@@ -59,7 +59,10 @@ static inline bool plkv_inside_window(const void *p, size_t len)
 }
 
 /*
- * No byte of [p, p + len) in the window.  NULL passes (len is far below
+ * No byte of [p, p + len) in the window, so in no segment: caller memory
+ * must not lie in one, since the library reads keys and values and writes
+ * results with the key granted, and a stray pointer passed in would let a
+ * buggy client write (or read out) the store through the library.  NULL passes (len is far below
  * the window's start).  A range that wraps past the top of the address
  * space starts in kernel space: the copy faults before it could wrap
  * round to the window.
@@ -75,11 +78,12 @@ static inline bool plkv_outside_window(const void *p, size_t len)
 PLKV_HIDDEN int plkv_trust_attach(void);
 /* Whether this process (not a parent before fork) mapped the region. */
 PLKV_HIDDEN bool plkv_trust_mine(void);
-/* Move a handle built on the heap into the region, its backend's
- * operations ops; NULL when all PLKV_TRUST_HANDLES are in use or the
- * module does not confirm the segment's mapping. */
-PLKV_HIDDEN struct plkv *plkv_trust_publish(const struct plkv *staged,
-		const struct plkv_backend_ops *ops);
+/* Move a handle built on the heap into the region (*out), its backend's
+ * operations ops: -EMFILE when all PLKV_TRUST_HANDLES are in use, -EIO
+ * when the module does not confirm the segment's mapping. */
+PLKV_HIDDEN int plkv_trust_publish(const struct plkv *staged,
+				   const struct plkv_backend_ops *ops,
+				   struct plkv **out);
 /* Copy a protected handle out and free its entry. */
 PLKV_HIDDEN void plkv_trust_unpublish(struct plkv *kv, struct plkv *out);
 /* A copy of the handle, read with the key granted: for code outside a

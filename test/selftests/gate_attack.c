@@ -29,10 +29,7 @@
 #include <unistd.h>
 
 #include "guard_util.h"
-
-#ifndef SEGV_PKUERR
-#define SEGV_PKUERR 4
-#endif
+#include "fault_util.h"
 
 /* libplkv's gate section, linked into this static test. */
 extern const unsigned char __start_plkv_gate[] __attribute__((weak));
@@ -223,29 +220,10 @@ TEST_F(gate, every_wrpkru_refuses_a_forged_handle)
 
 /* ---- class 2: what the library trusts ---- */
 
-static sigjmp_buf fault_jb;
-static volatile int fault_code;
-
-static void on_segv(int sig, siginfo_t *si, void *uc)
+/* A 64-bit store of 0 (fault_of()'s fn). */
+static void zero_word(volatile char *p)
 {
-	(void)sig;
-	(void)uc;
-	fault_code = si->si_code;
-	siglongjmp(fault_jb, 1);
-}
-
-/* The si_code of the fault a write of v to *p raises, 0 if none. */
-static int write_fault(volatile uint64_t *p, uint64_t v)
-{
-	struct sigaction sa = { .sa_sigaction = on_segv,
-				.sa_flags = SA_SIGINFO };
-
-	sigaction(SIGSEGV, &sa, NULL);
-	fault_code = 0;
-	if (!sigsetjmp(fault_jb, 1))
-		*p = v;
-	signal(SIGSEGV, SIG_DFL);
-	return fault_code;
+	*(volatile uint64_t *)p = 0;
 }
 
 /* kv->size = 0 and friends: the handle's page is the key's. */
@@ -253,8 +231,9 @@ static int write_handle(plkv_t *kv)
 {
 	struct plkv *h = (struct plkv *)kv;
 
-	if (write_fault((volatile uint64_t *)&h->size, 0) != SEGV_PKUERR ||
-	    write_fault((volatile uint64_t *)&h->base, 4096) != SEGV_PKUERR)
+	catch_segv();
+	if (fault_of(zero_word, (volatile char *)&h->size) != SEGV_PKUERR ||
+	    fault_of(zero_word, (volatile char *)&h->base) != SEGV_PKUERR)
 		return 1;
 	/* still a working handle */
 	return plkv_set(kv, "mine", 4, "ok", 2, 0, 0) ? 2 : 0;

@@ -21,50 +21,8 @@
 #include "harness.h"
 #include "core.h"
 #include "kv_view.h"
+#include "fault_util.h"
 
-#ifndef SEGV_PKUERR
-#define SEGV_PKUERR 4
-#endif
-
-static sigjmp_buf fault_jb;
-static volatile int fault_code;
-
-static void on_segv(int sig, siginfo_t *si, void *uc)
-{
-	(void)sig;
-	(void)uc;
-	fault_code = si->si_code;
-	siglongjmp(fault_jb, 1);
-}
-
-static void catch_segv(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_segv;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigaction(SIGSEGV, &sa, NULL);
-}
-
-/* Run fn and report the SIGSEGV si_code it caused, or 0 if none. */
-static int fault_of(void (*fn)(volatile char *), volatile char *p)
-{
-	fault_code = 0;
-	if (sigsetjmp(fault_jb, 1) == 0)
-		fn(p);
-	return fault_code;
-}
-
-static void do_write(volatile char *p)
-{
-	p[100] = 'X';
-}
-
-static void do_read(volatile char *p)
-{
-	(void)p[100];
-}
 
 FIXTURE(prot) {
 	char name[64];

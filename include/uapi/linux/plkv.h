@@ -239,8 +239,10 @@ struct plkv_ack {
  * be changed only by code that holds the key.  Not inherited by fork().
  */
 #define PLKV_TRUST_PGOFF	0x100000UL
-/* At most this much, and one region per address space: a region is
- * kernel memory that no per-user segment quota counts. */
+/*
+ * At most this much, and one region per address space: a region is
+ * kernel memory that no per-user segment quota counts.
+ */
 #define PLKV_TRUST_MAX_SIZE	(64U << 10)
 
 /*
