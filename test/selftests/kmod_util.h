@@ -9,6 +9,7 @@
 #define PLKV_KMOD_UTIL_H
 
 #include "harness.h"	/* first: it defines _GNU_SOURCE */
+#include "fault_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -487,33 +488,27 @@ static __th_unused uint64_t kd_lock_off(unsigned int i)
 
 /*
  * Faults: kd_touch() reads or writes a byte and reports whether that
- * raised SIGSEGV, with the si_code in kd_fault_code.
+ * raised SIGSEGV, with the si_code in kd_fault_code (fault_util.h).
  */
-static sigjmp_buf kd_fault_jmp;
 static volatile int kd_fault_code;
+static char kd_touch_val;
 
-static __th_unused void kd_on_segv(int sig, siginfo_t *si, void *uc)
+static __th_unused void kd_read(volatile char *p)
 {
-	(void)sig;
-	(void)uc;
-	kd_fault_code = si->si_code;
-	siglongjmp(kd_fault_jmp, 1);
+	(void)*p;
+}
+
+static __th_unused void kd_write(volatile char *p)
+{
+	*p = kd_touch_val;
 }
 
 static __th_unused bool kd_touch(volatile char *p, bool write, char val)
 {
-	struct sigaction sa = { .sa_sigaction = kd_on_segv,
-				.sa_flags = SA_SIGINFO };
-
-	sigaction(SIGSEGV, &sa, NULL);
-	kd_fault_code = 0;
-	if (sigsetjmp(kd_fault_jmp, 1))
-		return true;
-	if (write)
-		*p = val;
-	else
-		(void)*p;
-	return false;
+	catch_segv();
+	kd_touch_val = val;
+	kd_fault_code = fault_of(write ? kd_write : kd_read, p);
+	return kd_fault_code != 0;
 }
 
 /* A child's end: _exit() after telling the parent through a pipe. */
