@@ -25,8 +25,8 @@ key_check_len(const char *key, size_t klen)
 }
 
 /*
- * A key a call may store: copied into @copy once, then checked there, and
- * only the copy used.  Another thread of the client may rewrite its
+ * A key a call may store: copied into @copy in the pass that checks it,
+ * and only the copy used.  Another thread of the client may rewrite its
  * buffer during the call; read in place, the check, the hash and the key
  * stored in the item could each see different bytes, linking an item
  * under a bucket its key does not hash to (plkv_check: corrupt).
@@ -38,8 +38,8 @@ static int key_take(const char *key, size_t klen,
 
 	if (rc)
 		return rc;
-	memcpy(copy, key, klen);
-	return plkv_key_bytes_ok((const unsigned char *)copy, klen) ? 0 :
+	return plkv_key_copy_ok((unsigned char *)copy,
+				(const unsigned char *)key, klen) ? 0 :
 	       PLKV_EBADKEY;
 }
 

@@ -20,7 +20,8 @@ int64_t plkv_test_time_offset;
 struct eng_layout {
 	uint64_t npages;
 	unsigned hash_power_init, hash_power_max;
-	uint64_t off_owner, off_hash, region_a, region_b, off_arena, size;
+	uint64_t off_owner, off_stage, off_hash, region_a, region_b, off_arena;
+	uint64_t size;
 };
 
 static uint64_t align_up(uint64_t v, uint64_t a)
@@ -59,6 +60,8 @@ static int eng_layout(uint64_t mem_limit, uint32_t chunk_min,
 	off = align_up(sizeof(struct plkv_engine), 4096);
 	l->off_owner = off;
 	off = align_up(off + l->npages, 4096);
+	l->off_stage = off;
+	off += (uint64_t)PLKV_MAX_THREADS * ENG_STAGE_MAX;
 	l->off_hash = off;
 	l->region_a = (uint64_t)sizeof(plkv_off_t) << l->hash_power_max;
 	l->region_b = l->region_a / 2;
@@ -123,6 +126,7 @@ int plkv_engine_format(struct plkv *kv, const struct plkv_options *opts)
 	e->no_evict = h->no_evict;
 	e->npages = l.npages;
 	e->page_owner_off = h->engine_off + l.off_owner;
+	e->stage_off = h->engine_off + l.off_stage;
 	e->hash_off = h->engine_off + l.off_hash;
 	e->hash_region_a = l.region_a;
 	e->arena_off = h->engine_off + l.off_arena;
@@ -154,6 +158,7 @@ int plkv_engine_attach(struct plkv *kv)
 	if (eng_layout(e->mem_limit, e->chunk_min, e->hash_power_init, &l) ||
 	    kv->hdr->engine_off + l.size > kv->size ||
 	    e->arena_off != kv->hdr->engine_off + l.off_arena ||
+	    e->stage_off != kv->hdr->engine_off + l.off_stage ||
 	    e->nclasses == 0 || e->nclasses > ENG_MAX_CLASSES)
 		return PLKV_EBADSEG;
 	return 0;

@@ -26,10 +26,11 @@
 #include "core.h"
 
 #define ENG_MAGIC		0x31454e49474e454bULL	/* "KENGINE1" */
-#define ENG_VERSION		4	/* 2: XXH3 key hash; 3: hot words
+#define ENG_VERSION		5	/* 2: XXH3 key hash; 3: hot words
 					 * on lines of their own; 4:
 					 * flush_ever, act in the CAS word,
-					 * 32-bit times: a 64 B item header */
+					 * 32-bit times: a 64 B item header;
+					 * 5: stage buffers, sets in place */
 
 #define ENG_PAGE_SIZE		(1u << 20)	/* slab page */
 #define ENG_CHUNK_MAX		(ENG_PAGE_SIZE / 2) /* largest class chunk */
@@ -44,6 +45,7 @@
 #define ENG_CRAWL_STEP		4		/* items examined per store */
 #define ENG_CRAWL_EVERY		8		/* ... in a crawl this often */
 #define ENG_EVICT_SEARCH	5		/* tail items tried per eviction */
+#define ENG_STAGE_MAX		1024		/* a set in place: value bytes */
 
 /* ---- locks (indexes into the segment lock table) ---- */
 
@@ -76,6 +78,10 @@ static inline unsigned eng_stripe_lock(uint32_t hv)
  * it_flags under the stripe lock, so no transaction records them */
 #define ITEM_STALE	0x10	/* invalidated (md I), value kept */
 #define ITEM_TOKEN_SENT	0x20	/* a win token was handed out */
+/* Overwritten in place by a set (store_overwrite(), ops.c), so still at
+ * its old LRU position: the COLD tail gives it one more pass instead of
+ * evicting it, as memcached's new item would have one from HOT's head. */
+#define ITEM_REFRESHED	0x40
 
 /*
  * act: memcached's fetched/active hints, set by readers and cleared by
@@ -240,7 +246,8 @@ struct plkv_engine {
 	uint64_t page_free_head;	/* PAGES: released page + 1, 0 none */
 	uint64_t slabs_moved;		/* PAGES: pages reassigned */
 	uint64_t steal_cursor;		/* where the page mover looks next */
-	uint64_t reserved[13];
+	plkv_off_t stage_off;		/* ENG_STAGE_MAX bytes per slot */
+	uint64_t reserved[12];
 
 	struct eng_class cls[ENG_MAX_CLASSES + 1];
 	struct eng_lru lru[ENG_MAX_CLASSES + 1];
@@ -262,6 +269,7 @@ enum {
 	PH_LRU,		/* X in the hash, Y out of it; LRU steps pending */
 	PH_FREE,	/* freeing Y */
 	PH_INPLACE,	/* incr/decr rewriting Y's digits (W_ARITH_VAL) */
+	PH_OVERWRITE,	/* a set rewriting Y from the slot's stage (W_OW_*) */
 	PH_DONE,	/* shared changes done */
 	/* OP_MIGRATE */
 	PH_M_ZERO,	/* clearing the two new buckets */
@@ -277,6 +285,9 @@ enum {
 	/* words 5-7 mean one thing per op: */
 	W_ARITH_VAL = 5,	/* incr/decr: the result (PH_INPLACE) */
 	W_ARITH_CAS,		/* incr/decr: its new CAS */
+	W_OW_META = 5,		/* set in place: flags | exptime << 32 */
+	W_OW_CAS,		/* set in place: the whole new CAS word */
+	W_OW_TIME,		/* set in place: time | it_flags << 32 */
 	W_MIG_BUCKET = 5,	/* migrate: the old bucket being split */
 	W_MIG_POWER,		/* migrate: the new table's power */
 	W_MIG_ITEM,		/* migrate: the item in flight */
@@ -354,6 +365,14 @@ static inline struct plkv_oprec *eng_slot_op(const struct plkv *kv,
 					     uint32_t slot)
 {
 	return &plkv_slot_rec(kv, slot)->op;
+}
+
+/* A slot's stage: a set in place copies its value here first, so that a
+ * recoverer can redo the overwrite (PH_OVERWRITE). */
+static inline char *eng_stage(const struct plkv *kv, uint32_t slot)
+{
+	return (char *)plkv_ptr(kv, eng(kv)->stage_off) +
+	       (size_t)(slot & (PLKV_MAX_THREADS - 1)) * ENG_STAGE_MAX;
 }
 
 /* Test hook: seconds added to the clock (unit tests shift time). */
@@ -521,6 +540,8 @@ PLKV_HIDDEN void item_evict_resolve(struct plkv_ctx *ctx, uint32_t slot);
 PLKV_HIDDEN void item_unlink_evict(struct plkv_ctx *ctx, unsigned cls,
 				   struct plkv_item *it);
 PLKV_HIDDEN void item_digits(struct plkv_item *it, uint64_t v);
+PLKV_HIDDEN void item_overwrite(struct plkv_item *y,
+				const struct plkv_oprec *r, const char *stage);
 PLKV_HIDDEN int64_t item_realtime(struct plkv_ctx *ctx, int64_t exptime);
 PLKV_HIDDEN uint64_t item_size(const struct plkv_item *it);
 

@@ -29,7 +29,7 @@ static bool in_stripe(unsigned idx, uint64_t hv)
 
 static bool txn_phase(uint32_t ph)
 {
-	return ph >= PH_LOCKED && ph <= PH_INPLACE;
+	return ph >= PH_LOCKED && ph <= PH_OVERWRITE;
 }
 
 static bool migrate_phase(const struct plkv_oprec *r)

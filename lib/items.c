@@ -233,6 +233,25 @@ void item_digits(struct plkv_item *it, uint64_t v)
 		memcpy(it->data + it->nkey, buf, (size_t)len);
 }
 
+/*
+ * A set in place (ops.c, store_overwrite()): the staged value and the
+ * record's header fields over y, which keeps its key, length, hash and
+ * list positions.  Redone from the record by a recoverer (idempotent: it
+ * holds y's stripe lock, so no reader saw the first try's CAS word).
+ */
+void item_overwrite(struct plkv_item *y, const struct plkv_oprec *r,
+		    const char *stage)
+{
+	memcpy(y->data + y->nkey, stage, y->nbytes);
+	y->flags = (uint32_t)r->w[W_OW_META];
+	y->exptime = (uint32_t)(r->w[W_OW_META] >> 32);
+	y->time = (uint32_t)r->w[W_OW_TIME];
+	y->it_flags = (uint16_t)(r->w[W_OW_TIME] >> 32);
+	/* no act bits, as a new item: a reader's pending hint on the old
+	 * CAS word fails its compare-and-swap */
+	__atomic_store_n(&y->cas_act, r->w[W_OW_CAS], __ATOMIC_RELAXED);
+}
+
 /* ---- time ---- */
 
 /* memcached's realtime(): exptime as given -> absolute seconds. */
@@ -339,6 +358,10 @@ void item_txn_resolve(struct plkv_ctx *ctx, uint32_t slot)
 			item_digits(y, r->w[W_ARITH_VAL]);
 			item_set_cas(y, r->w[W_ARITH_CAS]);
 		}
+		break;
+	case PH_OVERWRITE:
+		if (y)
+			item_overwrite(y, r, eng_stage(kv, slot));
 		break;
 	case PH_LOCKED:
 		item_free_owned(ctx, slot);

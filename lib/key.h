@@ -23,29 +23,59 @@
  * never flag), and the same test on w ^ 0x7f.. finds a 0x7f.  A key of 8
  * bytes or more ends with one overlapping load of its last 8.
  */
-static inline bool plkv_key_bytes_ok(const unsigned char *p, size_t n)
+static inline bool plkv_key_byte_bad(unsigned char c)
+{
+	return c <= 0x20 || c == 0x7f;
+}
+
+static inline uint64_t plkv_key_word_bad(uint64_t w)
 {
 	const uint64_t ones = 0x0101010101010101ULL;
-	const uint64_t highs = 0x8080808080808080ULL;
-	uint64_t w, d, bad = 0;
+	uint64_t d = w ^ (ones * 0x7f);
+
+	return (((w - ones * 0x21) & ~w) | ((d - ones) & ~d)) &
+	       0x8080808080808080ULL;
+}
+
+/*
+ * Check the n key bytes at p and, unless dst is NULL, copy them there in
+ * the same pass: a key a call stores is read from the caller's memory
+ * once, and what was checked is what was copied (the last, overlapping
+ * word rewrites bytes the one before it copied, and checks them too).
+ */
+static inline bool plkv_key_copy_ok(unsigned char *dst,
+				    const unsigned char *p, size_t n)
+{
+	uint64_t w, bad = 0;
 	size_t i;
 
 	if (n < 8) {
-		for (i = 0; i < n; i++)
-			if (p[i] <= 0x20 || p[i] == 0x7f)
+		for (i = 0; i < n; i++) {
+			unsigned char c = p[i];
+
+			if (plkv_key_byte_bad(c))
 				return false;
+			if (dst)
+				dst[i] = c;
+		}
 		return true;
 	}
 	for (i = 0;; i += 8) {
 		if (i + 8 > n)
 			i = n - 8;
 		memcpy(&w, p + i, 8);
-		d = w ^ (ones * 0x7f);
-		bad |= ((w - ones * 0x21) & ~w) | ((d - ones) & ~d);
+		if (dst)
+			memcpy(dst + i, &w, 8);
+		bad |= plkv_key_word_bad(w);
 		if (i + 8 == n)
 			break;
 	}
-	return !(bad & highs);
+	return !bad;
+}
+
+static inline bool plkv_key_bytes_ok(const unsigned char *p, size_t n)
+{
+	return plkv_key_copy_ok(NULL, p, n);
 }
 
 /*

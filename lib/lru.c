@@ -14,7 +14,8 @@
  *  - eviction takes from the COLD tail (HOT, then WARM when COLD is empty),
  *    skipping items in use (refcount > 1) or whose item lock is busy
  *    (trylock: the LRU lock is taken before item locks here, the reverse
- *    of the usual order, so it must never wait);
+ *    of the usual order, so it must never wait); an item a set rewrote in
+ *    place (ITEM_REFRESHED) goes back to COLD's head once instead;
  *  - the crawler walks each class from the tail a few items per store and
  *    in plkv_maintain(), reclaiming expired and flushed items.
  *
@@ -151,7 +152,8 @@ void lru_link(struct plkv_ctx *ctx, struct plkv_item *it)
 	l_record(ctx, cls, it, LRU_HOT, L_INSERT);
 	PLKV_CRASH_POINT(ctx);
 	l_insert(ctx->kv, L, LRU_HOT, it);
-	L->total_items++;
+	/* atomic: a set in place counts without the LRU lock */
+	__atomic_fetch_add(&L->total_items, 1, __ATOMIC_RELAXED);
 	rec_set(ctx->op, W_L_OP, L_NONE);
 	PLKV_CRASH_POINT(ctx);
 	juggle(ctx, cls);
@@ -246,6 +248,12 @@ bool lru_evict(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 				   (item_act(it) & ACT_ACTIVE)) {
 				item_act_clear(it, ACT_ACTIVE);
 				lru_move(ctx, cls, it, LRU_WARM);
+			} else if (!dead && order[s] == LRU_COLD &&
+				   (it->it_flags & ITEM_REFRESHED)) {
+				/* set in place since it came here: the pass
+				 * through COLD a new item would have */
+				it->it_flags &= (uint16_t)~ITEM_REFRESHED;
+				lru_move(ctx, cls, it, LRU_COLD);
 			} else if (dead || may_evict) {
 				if (dead) {
 					L->reclaimed++;

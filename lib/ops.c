@@ -202,6 +202,33 @@ static inline bool opt_same_table(const struct plkv_engine *e, uint64_t st)
 				    memory_order_relaxed) == st;
 }
 
+#define OPT_GAVE_UP	1	/* opt_walk(): no offset is odd */
+
+/*
+ * Walk hv's chain in the table of state st without its stripe lock, for
+ * key: its item's offset, 0 when the chain ended (a miss, if
+ * plkv_read_valid() agrees) or OPT_GAVE_UP.
+ */
+static inline plkv_off_t opt_walk(const struct plkv *kv, uint64_t st,
+				  uint32_t hv, const char *key, size_t nkey)
+{
+	const uint64_t size = kv->size;
+	struct plkv_item *it;
+	unsigned steps = 0;
+	plkv_off_t p;
+
+	for (p = *(volatile plkv_off_t *)assoc_bucket_in(kv, st, hv); p;
+	     p = ((volatile struct plkv_item *)it)->h_next) {
+		if (unlikely(!opt_item_ok(size, p) || ++steps > OPT_CHAIN_MAX))
+			return OPT_GAVE_UP;
+		it = item_at(kv, p);
+		if (it->hv == hv && it->nkey == nkey &&
+		    plkv_key_eq(item_key(it), key, nkey))
+			return p;
+	}
+	return 0;
+}
+
 /*
  * The optimistic reader found the item and it is due an LRU bump that
  * writes more than the act bits (the access time, once a minute): take
@@ -262,7 +289,7 @@ static inline int get_optimistic(struct plkv_ctx *ctx, const char *key,
 	const struct plkv *kv = ctx->kv;
 	const struct plkv_engine *e = eng(kv);
 	const uint64_t size = kv->size;
-	unsigned lk = eng_stripe_lock(hv), steps = 0;
+	unsigned lk = eng_stripe_lock(hv);
 	uint64_t st = atomic_load_explicit(&e->hash_state,
 					   memory_order_acquire);
 	struct plkv_item *it;
@@ -273,18 +300,13 @@ static inline int get_optimistic(struct plkv_ctx *ctx, const char *key,
 
 	if (!plkv_read_begin(kv, lk, &seq))
 		return OPT_LOCK;
-	for (p = *(volatile plkv_off_t *)assoc_bucket_in(kv, st, hv);;
-	     p = ((volatile struct plkv_item *)it)->h_next) {
-		if (!p)
-			return plkv_read_valid(kv, lk, seq) &&
-			       opt_same_table(e, st) ? OPT_MISS : OPT_LOCK;
-		if (unlikely(!opt_item_ok(size, p) || ++steps > OPT_CHAIN_MAX))
-			return OPT_LOCK;
-		it = item_at(kv, p);
-		if (it->hv == hv && it->nkey == nkey &&
-		    plkv_key_eq(item_key(it), key, nkey))
-			break;
-	}
+	p = opt_walk(kv, st, hv, key, nkey);
+	if (!p)
+		return plkv_read_valid(kv, lk, seq) && opt_same_table(e, st) ?
+		       OPT_MISS : OPT_LOCK;
+	if (p == OPT_GAVE_UP)
+		return OPT_LOCK;
+	it = item_at(kv, p);
 	n = it->nbytes;
 	w = __atomic_load_n(&it->cas_act, __ATOMIC_RELAXED);
 	act = (uint8_t)(w >> ACT_SHIFT);
@@ -465,6 +487,85 @@ static int store_check(struct plkv_ctx *ctx, int mode, struct plkv_item *y,
 	}
 }
 
+#define OW_NO	1	/* store_overwrite(): not in place */
+
+/*
+ * A set, replace or cas whose value has the live old item's length (and
+ * fits the stage) rewrites that item in place: no allocation, no hash,
+ * LRU or slab change, so no class-wide lock, and the old chunk is the new
+ * one.  The item is found without the lock (as a get), the value staged
+ * in the slot's stage in the segment, then the stripe lock taken only if
+ * no holder came or went since the walk, so the item found is still the
+ * key's.  Under the lock the record holds everything the new header needs
+ * before anything changes (PH_OVERWRITE), so a recoverer redoes the
+ * overwrite from the record and the stage: the key holds its old or its
+ * new value, never a mix.  OW_NO: take the allocating path (nothing was
+ * changed or counted).
+ */
+static int store_overwrite(struct plkv_ctx *ctx, int mode, const char *key,
+			   size_t nkey, uint32_t hv, const void *val,
+			   size_t vlen, uint32_t flags, int64_t exptime,
+			   uint64_t cas_in, uint64_t *cas_out)
+{
+	struct plkv *kv = ctx->kv;
+	struct plkv_oprec *op = ctx->op;
+	unsigned lk = eng_stripe_lock(hv);
+	uint64_t st = atomic_load_explicit(&eng(kv)->hash_state,
+					   memory_order_acquire);
+	struct plkv_item *y;
+	uint16_t ifl = ITEM_LINKED | ITEM_REFRESHED;
+	plkv_off_t p;
+	uint64_t cas;
+	uint32_t seq;
+	int rc;
+
+	if (!plkv_read_begin(kv, lk, &seq))
+		return OW_NO;
+	p = opt_walk(kv, st, hv, key, nkey);
+	if (!p || p == OPT_GAVE_UP)
+		return OW_NO;
+	y = item_at(kv, p);
+	if (y->nbytes != vlen ||
+	    (y->it_flags & (ITEM_LINKED | ITEM_CHUNKED)) != ITEM_LINKED)
+		return OW_NO;
+	memcpy(eng_stage(kv, ctx->slot), val, vlen);
+	if (!plkv_read_upgrade(ctx, lk, seq))
+		return OW_NO;
+	if (!opt_same_table(eng(kv), st) || item_expired(ctx, y) ||
+	    item_flushed(ctx, y)) {
+		/* the allocating path reclaims a dead one */
+		plkv_unlock(ctx, lk);
+		return OW_NO;
+	}
+	rc = store_check(ctx, mode, y, cas_in);
+	if (rc < 0) {
+		plkv_unlock(ctx, lk);
+		return rc;
+	}
+	if (rc == STORE_STALE) {
+		exptime = y->exptime;
+		ifl |= ITEM_STALE | (y->it_flags & ITEM_TOKEN_SENT);
+	}
+	cas = next_cas(ctx);
+	if (cas_out)
+		*cas_out = cas;
+	rec_set(op, W_HV, hv);
+	rec_set(op, W_Y, p);
+	rec_set(op, W_OW_META, flags | (uint64_t)exptime << 32);
+	rec_set(op, W_OW_CAS, cas);
+	rec_set(op, W_OW_TIME, (uint32_t)eng_now(ctx) | (uint64_t)ifl << 32);
+	rec_phase(op, PH_OVERWRITE);
+	PLKV_CRASH_POINT(ctx);
+	item_overwrite(y, op, eng_stage(kv, ctx->slot));
+	PLKV_CRASH_POINT(ctx);
+	/* memcached counts every item stored; lru_link() counts the rest */
+	__atomic_fetch_add(&eng(kv)->lru[item_lru_class(y)].total_items, 1,
+			   __ATOMIC_RELAXED);
+	rec_phase(op, PH_DONE);
+	plkv_unlock(ctx, lk);
+	return 0;
+}
+
 /* set, add, replace, cas: fill the new item first, then swap it in. */
 static int store_new(struct plkv_ctx *ctx, int mode, const char *key,
 		     size_t nkey, const void *val, size_t vlen, uint32_t flags,
@@ -477,10 +578,17 @@ static int store_new(struct plkv_ctx *ctx, int mode, const char *key,
 	struct plkv_item *x, *y, *old;
 	int rc;
 
+	exptime = item_realtime(ctx, exptime);
+	if ((mode & ~PLKV_STORE_INVALIDATE) != PLKV_ADD &&
+	    vlen <= ENG_STAGE_MAX) {
+		rc = store_overwrite(ctx, mode, key, nkey, hv, val, vlen,
+				     flags, exptime, cas_in, cas_out);
+		if (rc != OW_NO)
+			return rc;
+	}
 	rec_set(op, W_HV, hv);
 	rec_phase(op, PH_ALLOC);
-	rc = item_alloc(ctx, key, nkey, vlen, flags,
-			item_realtime(ctx, exptime), hv);
+	rc = item_alloc(ctx, key, nkey, vlen, flags, exptime, hv);
 	if (rc)
 		return rc;
 	x = item_at(kv, op->w[W_X]);

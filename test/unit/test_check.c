@@ -43,11 +43,38 @@ START_TEST(refcounts_and_flags)
 	ck_assert(it->it_flags & ITEM_LINKED);
 	ck_assert(!(it->it_flags & ITEM_SLABBED));
 	ck_assert_uint_lt(it->lru, LRU_NSEG);
-	ut_set(kv, "a", "2");	/* the old one is freed: back on a free list */
+	/* a value of another length: a new item, the old one freed (back
+	 * on a free list) */
+	ut_set(kv, "a", "22");
 	ck_assert(it->it_flags & ITEM_SLABBED);
 	ck_assert_uint_eq(atomic_load(&it->refcount), 0);
 	it = item_of("a");
 	ck_assert_uint_eq(atomic_load(&it->refcount), 1);
+	ck_store_ok(kv);
+}
+END_TEST
+
+/* A set of a value as long as the old one rewrites the item in place:
+ * same chunk, new value and CAS, counted as an item stored. */
+START_TEST(same_length_set_in_place)
+{
+	struct plkv_item *it = stored_a();
+	uint64_t cas0 = item_cas(it), total = ut_stat(kv, "total_items");
+	struct plkv_meta m;
+	char b[8];
+
+	ut_set(kv, "a", "2");
+	ck_assert_ptr_eq(item_of("a"), it);
+	ck_assert_uint_eq(it->it_flags & (ITEM_LINKED | ITEM_SLABBED),
+			  ITEM_LINKED);
+	ck_assert(it->it_flags & ITEM_REFRESHED);
+	ck_assert_uint_gt(item_cas(it), cas0);
+	ck_assert_int_eq(ut_get(kv, "a", b, sizeof(b), &m), 0);
+	ck_assert_str_eq(b, "2");
+	ck_assert_uint_eq(m.cas, item_cas(it));
+	ck_assert(!m.fetched);	/* as a new item: not fetched yet */
+	ck_assert_uint_eq(ut_stat(kv, "total_items"), total + 1);
+	ck_assert_uint_eq(ut_stat(kv, "curr_items"), 1);
 	ck_store_ok(kv);
 }
 END_TEST
@@ -124,7 +151,7 @@ END_TEST
 int main(void)
 {
 	const TTest *const tests[] = {
-		refcounts_and_flags, detects_refcount, detects_linked_flag,
+		refcounts_and_flags, same_length_set_in_place, detects_refcount, detects_linked_flag,
 		detects_wrong_bucket, detects_lru_count, detects_leak,
 		detects_free_list, detects_hash_cycle, NULL
 	};

@@ -52,6 +52,41 @@ START_TEST(evicts_when_full)
 }
 END_TEST
 
+/*
+ * A key its writers keep rewriting (never read) in a class that evicts:
+ * each set is in place, so the item stays where it was in the LRU, and
+ * the COLD tail must give it another pass rather than evict it, as a new
+ * item at HOT's head would have had.
+ */
+START_TEST(rewritten_key_survives)
+{
+	char k[32], v[1000], b[1024];
+	unsigned i, n = 20000;
+	struct plkv_meta m;
+
+	memset(v, 'k', sizeof(v));
+	ck_assert_int_eq(plkv_set(kv, "kept", 4, v, sizeof(v), 0, 0), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "fill:%u", i);
+		fill_value(v, sizeof(v), i);
+		ck_assert_int_eq(plkv_set(kv, k, strlen(k), v, sizeof(v), 0, 0),
+				 0);
+		if (i % 100 == 0) {
+			ck_assert_msg(plkv_peek(kv, "kept", 4, &m) == 0,
+				      "kept evicted by fill %u", i);
+			memset(v, 'A' + i / 100 % 26, sizeof(v));
+			ck_assert_int_eq(plkv_set(kv, "kept", 4, v, sizeof(v),
+						  0, 0), 0);
+		}
+	}
+	ck_assert_uint_gt(ut_stat(kv, "evictions"), n / 2);
+	ck_assert_int_eq(plkv_get(kv, "kept", 4, b, sizeof(b), &m), 0);
+	ck_assert_uint_eq(m.len, sizeof(v));
+	ck_assert_int_eq(b[0], 'A' + (n - 1) / 100 % 26);
+	ck_store_ok(kv);
+}
+END_TEST
+
 START_TEST(large_items_evict)
 {
 	size_t n = 700000;
@@ -266,7 +301,7 @@ int main(void)
 	const TTest *const tests[] = {
 		evicts_when_full, large_items_evict, segments, no_evict_enomem,
 		pages_move_between_classes, free_pages_move_first,
-		large_class_gives_pages, NULL
+		large_class_gives_pages, rewritten_key_survives, NULL
 	};
 
 	return ut_main("lru", 120, setup8, tests);

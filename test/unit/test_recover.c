@@ -23,7 +23,8 @@ enum op {
 	O_SET_NEW, O_SET_REPLACE, O_ADD, O_REPLACE, O_APPEND, O_PREPEND, O_CAS,
 	O_INCR, O_INCR_GROW, O_DECR_SHRINK, O_DELETE, O_TOUCH, O_FLUSH,
 	O_SET_EVICT, O_SET_LARGE, O_SET_GROW, O_MAINTAIN, O_SET_NEWPAGE, O_DELETE_EXPIRED, O_SET_STEAL,
-	O_VIVIFY, O_INCR_TOUCH, O_INVALIDATE, O_READ_VIVIFY, O_NOPS
+	O_VIVIFY, O_INCR_TOUCH, O_INVALIDATE, O_READ_VIVIFY, O_SET_INPLACE,
+	O_NOPS
 };
 
 static const char *op_names[] = {
@@ -31,7 +32,7 @@ static const char *op_names[] = {
 	"incr", "incr-grow", "decr-shrink", "delete", "touch", "flush",
 	"set-evict", "set-large", "set-grow", "maintain", "set-newpage",
 	"delete-expired", "set-steal", "vivify", "incr-touch", "invalidate",
-	"read-vivify",
+	"read-vivify", "set-inplace",
 };
 
 #define NPOP 200
@@ -146,6 +147,9 @@ static int child(const char *seg, int op)
 		break;
 	case O_SET_REPLACE:
 		rc = ut_set(h, "pop:1", "NEW");
+		break;
+	case O_SET_INPLACE:	/* value-1's length: rewritten in place */
+		rc = ut_set(h, "pop:1", "NEWVAL1");
 		break;
 	case O_ADD:
 		rc = plkv_add(h, "added", 5, "A", 1, 0, 0);
@@ -284,6 +288,7 @@ static void verify(plkv_t *h, enum op op, int n)
 		break;
 	}
 	case O_SET_REPLACE:
+	case O_SET_INPLACE:
 	case O_REPLACE:
 	case O_APPEND:
 	case O_PREPEND:
@@ -295,6 +300,7 @@ static void verify(plkv_t *h, enum op op, int n)
 		ck_assert_msg(!strcmp(b, "value-1") || !strcmp(b, "NEW") ||
 			      !strcmp(b, "R") || !strcmp(b, "value-1+app") ||
 			      !strcmp(b, "pre+value-1") || !strcmp(b, "C") ||
+			      !strcmp(b, "NEWVAL1") ||
 			      !strcmp(b, "B"),
 			      "%s@%d: pop:1 = '%s'", op_names[op], n, b);
 		break;
