@@ -11,11 +11,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/pidfd.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -151,8 +155,11 @@ static int user_open(struct plkv *kv, const struct plkv_options *o,
 	return -ETIMEDOUT;
 }
 
+static void watch_free(struct plkv *kv);
+
 static void user_close(struct plkv *kv)
 {
+	watch_free(kv);
 	if (kv->base)
 		munmap(kv->base, kv->size);
 	if (kv->fd >= 0)
@@ -260,6 +267,165 @@ static void user_wake(struct plkv *kv, unsigned idx, int nr)
 		0);
 }
 
+/* An attached record whose process is gone: DEAD, and every process
+ * hears of it (death_gen), as the module would tell them. */
+static void mark_dead(struct plkv *kv, struct plkv_proc_rec *r, uint32_t from)
+{
+	if (atomic_compare_exchange_strong((_Atomic uint32_t *)&r->state,
+					   &from, PLKV_PROC_DEAD))
+		atomic_fetch_add((_Atomic uint32_t *)&kv->khdr->death_gen, 1);
+}
+
+/*
+ * The gate's once-a-second look for deaths, by pidfd: each process keeps
+ * one for every other attached process, opened the first time it meets
+ * the record (the start time checked then, through /proc, so the fd is
+ * that process's and not a later one's with its pid), and polls them all
+ * with one poll(2): a process that exited, zombie or reaped, makes its
+ * pidfd readable.  So a scan is one system call whatever the number of
+ * processes, where kill(2) cost one per process (and could not tell a
+ * zombie).  Records [0, WATCH_SWEEP) are looked at every scan (records
+ * are taken first-free, so that is nearly always all of them), the rest
+ * WATCH_STEP at a time from a cursor; at most WATCH_OPENS new pidfds a
+ * scan, as each costs a /proc read.  Where pidfds are not to be had
+ * (ENOSYS, EMFILE) the kill() scan below stands in.
+ */
+#define WATCH_MAX	256
+#define WATCH_SWEEP	256
+#define WATCH_STEP	64
+#define WATCH_OPENS	4
+
+struct plkv_watch {
+	pthread_mutex_t mu;	/* one scan at a time in this process */
+	unsigned n;
+	uint32_t cursor;	/* into [WATCH_SWEEP, PLKV_MAX_PROCS) */
+	struct pollfd pfd[WATCH_MAX];
+	struct {
+		uint32_t rec, pid;
+		uint64_t start;
+	} who[WATCH_MAX];
+	uint16_t at[PLKV_MAX_PROCS];	/* record -> watch index + 1 */
+};
+
+static void watch_drop(struct plkv_watch *w, unsigned j)
+{
+	close(w->pfd[j].fd);
+	w->at[w->who[j].rec] = 0;
+	if (j != --w->n) {
+		w->pfd[j] = w->pfd[w->n];
+		w->who[j] = w->who[w->n];
+		w->at[w->who[j].rec] = (uint16_t)(j + 1);
+	}
+}
+
+static void watch_free(struct plkv *kv)
+{
+	struct plkv_watch *w = kv->watch;
+
+	if (!w)
+		return;
+	while (w->n)
+		watch_drop(w, w->n - 1);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+	kv->watch = NULL;
+}
+
+/* Start watching record i (attached, not watched).  False when pidfds
+ * can't be had: the caller falls back to kill(). */
+static bool watch_add(struct plkv *kv, struct plkv_watch *w, uint32_t i)
+{
+	struct plkv_proc_rec *r = &plkv_proc_table(kv)[i];
+	uint32_t pid = r->pid;
+	uint64_t start = r->start_time;
+	int fd;
+
+	if (w->n == WATCH_MAX)
+		return false;
+	fd = pidfd_open((pid_t)pid, 0);
+	if (fd < 0) {
+		if (errno != ESRCH)
+			return false;
+		mark_dead(kv, r, PLKV_PROC_ATTACHED);
+		return true;
+	}
+	if (!plkv_pid_alive(pid, start)) {
+		close(fd);
+		mark_dead(kv, r, PLKV_PROC_ATTACHED);
+		return true;
+	}
+	w->pfd[w->n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	w->who[w->n].rec = i;
+	w->who[w->n].pid = pid;
+	w->who[w->n].start = start;
+	w->at[i] = (uint16_t)++w->n;
+	return true;
+}
+
+/* Look at record i: start watching it, or check a recoverer. */
+static bool watch_meet(struct plkv *kv, struct plkv_watch *w, uint32_t i,
+		       unsigned *opens)
+{
+	struct plkv_proc_rec *r = &plkv_proc_table(kv)[i];
+	uint32_t st = atomic_load((_Atomic uint32_t *)&r->state);
+
+	if (st == PLKV_PROC_RECOVERING && !plkv_pid_alive(r->recoverer, 0))
+		mark_dead(kv, r, PLKV_PROC_RECOVERING);	/* its claim is work
+							 * again */
+	if (st != PLKV_PROC_ATTACHED || w->at[i] || (int)i == kv->proc_index ||
+	    *opens >= WATCH_OPENS)
+		return true;
+	++*opens;
+	return watch_add(kv, w, i);
+}
+
+/* One scan; false if pidfds failed us (then the kill() scan runs). */
+static bool watch_scan(struct plkv *kv)
+{
+	struct plkv_proc_rec *tab = plkv_proc_table(kv);
+	struct plkv_watch *w = kv->watch;
+	unsigned j, opens = 0;
+	bool ok = true;
+	uint32_t i;
+
+	if (!w) {
+		w = calloc(1, sizeof(*w));
+		if (!w)
+			return false;
+		pthread_mutex_init(&w->mu, NULL);
+		w->cursor = WATCH_SWEEP;
+		kv->watch = w;
+	}
+	if (pthread_mutex_trylock(&w->mu))
+		return true;	/* another thread of ours is at it */
+	/* records freed or reused since: no longer the process watched */
+	for (j = w->n; j-- > 0;) {
+		struct plkv_proc_rec *r = &tab[w->who[j].rec];
+
+		if (atomic_load((_Atomic uint32_t *)&r->state) !=
+		    PLKV_PROC_ATTACHED || r->pid != w->who[j].pid ||
+		    r->start_time != w->who[j].start)
+			watch_drop(w, j);
+	}
+	if (w->n && poll(w->pfd, w->n, 0) > 0) {
+		for (j = w->n; j-- > 0;) {
+			if (!w->pfd[j].revents)
+				continue;
+			mark_dead(kv, &tab[w->who[j].rec], PLKV_PROC_ATTACHED);
+			watch_drop(w, j);
+		}
+	}
+	for (i = 0; i < WATCH_SWEEP && ok; i++)
+		ok = watch_meet(kv, w, i, &opens);
+	for (j = 0; j < WATCH_STEP && ok; j++) {
+		ok = watch_meet(kv, w, w->cursor, &opens);
+		if (++w->cursor == PLKV_MAX_PROCS)
+			w->cursor = WATCH_SWEEP;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return ok;
+}
+
 /*
  * The process table in the segment is authoritative here.  Reading it
  * also notices deaths: an ATTACHED record whose process is gone becomes
@@ -289,6 +455,8 @@ static int user_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
 	int k, i, n = 0, checked = 0;
 	uint32_t s;
 
+	if (!v && watch_scan(kv))
+		return 0;
 	round = at / PLKV_MAX_PROCS;
 	quick = !v && round % QUICK_SCANS != 0;
 	for (k = 0; k < PLKV_MAX_PROCS && (v || checked < SCAN_BATCH); k++) {

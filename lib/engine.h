@@ -187,9 +187,10 @@ enum {
 	ST_CMD_SET, ST_TOUCH_HITS, ST_TOUCH_MISSES, ST_DELETE_HITS,
 	ST_DELETE_MISSES, ST_INCR_HITS, ST_INCR_MISSES, ST_DECR_HITS,
 	ST_DECR_MISSES, ST_CAS_HITS, ST_CAS_MISSES, ST_CAS_BADVAL,
+	ST_SET_INPLACE,	/* items stored in place: part of total_items */
 	ST_N
 };
-_Static_assert(ST_N <= 16, "per-thread counters fit the slot");
+_Static_assert(ST_N <= 24, "per-thread counters fit the slot");
 
 /*
  * Hash state, one word so a reader sees a consistent snapshot:

@@ -42,6 +42,7 @@ struct plkv {
 	uint64_t id;			/* unique to this open in the process */
 	uint64_t start_time;
 	_Atomic int64_t last_scan;	/* user backend liveness scan, s */
+	struct plkv_watch *watch;	/* user backend: pidfds it polls */
 	bool polls_liveness;		/* = ops->polls_liveness, for the
 					 * inline gate */
 	bool no_recover;		/* PLKV_O_NO_RECOVER */

@@ -152,8 +152,7 @@ void lru_link(struct plkv_ctx *ctx, struct plkv_item *it)
 	l_record(ctx, cls, it, LRU_HOT, L_INSERT);
 	PLKV_CRASH_POINT(ctx);
 	l_insert(ctx->kv, L, LRU_HOT, it);
-	/* atomic: a set in place counts without the LRU lock */
-	__atomic_fetch_add(&L->total_items, 1, __ATOMIC_RELAXED);
+	L->total_items++;
 	rec_set(ctx->op, W_L_OP, L_NONE);
 	PLKV_CRASH_POINT(ctx);
 	juggle(ctx, cls);

@@ -558,9 +558,9 @@ static int store_overwrite(struct plkv_ctx *ctx, int mode, const char *key,
 	PLKV_CRASH_POINT(ctx);
 	item_overwrite(y, op, eng_stage(kv, ctx->slot));
 	PLKV_CRASH_POINT(ctx);
-	/* memcached counts every item stored; lru_link() counts the rest */
-	__atomic_fetch_add(&eng(kv)->lru[item_lru_class(y)].total_items, 1,
-			   __ATOMIC_RELAXED);
+	/* memcached counts every item stored (total_items): per thread
+	 * here, as no class-wide line is written */
+	stat_inc(ctx, ST_SET_INPLACE);
 	rec_phase(op, PH_DONE);
 	plkv_unlock(ctx, lk);
 	return 0;

@@ -55,7 +55,7 @@ struct plkv_slot {
 					 * thread's current call began; 0
 					 * between calls (plkvctl procs) */
 	uint64_t start_time;		/* of pid, as in plkv_proc_rec */
-	uint64_t stat[16];		/* engine-defined per-thread counters */
+	uint64_t stat[24];		/* engine-defined per-thread counters */
 	struct plkv_oprec op;
 } __attribute__((aligned(64)));
 

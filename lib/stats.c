@@ -120,6 +120,7 @@ static int stats_general(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 	unsigned c;
 
 	sum_threads(ctx, st);
+	total = st[ST_SET_INPLACE];
 	items = eng_curr_items(ctx, &bytes);
 	for (c = 1; c <= e->nclasses; c++) {
 		total += e->lru[c].total_items;

@@ -539,6 +539,70 @@ START_TEST(zombie_is_dead)
 }
 END_TEST
 
+static uint32_t death_gen(plkv_t *h)
+{
+	return atomic_load((_Atomic uint32_t *)&h->khdr->death_gen);
+}
+
+/* Calls for ms milliseconds, or until the death generation moves from
+ * gen; true if it moved. */
+static bool calls_until_death(plkv_t *h, unsigned ms, uint32_t gen)
+{
+	char b[32];
+	unsigned t;
+
+	for (t = 0; t < ms && death_gen(h) == gen; t += 10) {
+		ut_get(h, "pop:1", b, sizeof(b), NULL);
+		usleep(10000);
+	}
+	return death_gen(h) != gen;
+}
+
+/*
+ * The gate's once-a-second scan (user backend) notices a process that
+ * died without holding anything, a zombie too, at the next scan: each
+ * process polls a pidfd of every other one.  (kill() alone took a zombie
+ * for alive: only one scan in eight, reading /proc, could tell.)
+ */
+START_TEST(scan_notices_zombie)
+{
+	plkv_t *h = prepare(O_SET_NEW);
+	int ready[2], st;
+	uint32_t gen;
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct plkv_options o;
+		plkv_t *ch;
+
+		plkv_options_init(&o);
+		o.flags = 0;
+		o.backend = PLKV_BACKEND_USER;
+		if (plkv_open(seg_name, &o, &ch) ||
+		    write(ready[1], "r", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	/* over two second boundaries: a scan meets the child's record */
+	gen = death_gen(h);
+	ck_assert(!calls_until_death(h, 2200, gen));
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_msg(calls_until_death(h, 2500, gen),
+		      "a zombie's death not noticed in 2.5 s of calls");
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	close(ready[0]);
+	close(ready[1]);
+	plkv_close(h);
+	plkv_destroy(seg_name, PLKV_BACKEND_USER);
+}
+END_TEST
+
 /* A death not yet noticed (no liveness scan since) is work for recovery,
  * not corruption: plkv_check() recovers it before it checks. */
 START_TEST(check_recovers_first)
@@ -565,6 +629,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, nested_death, 0, 4);
 	tcase_add_test(tc, check_recovers_first);
 	tcase_add_test(tc, zombie_is_dead);
+	tcase_add_test(tc, scan_notices_zombie);
 	suite_add_tcase(s, tc);
 	return s;
 }
