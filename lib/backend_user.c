@@ -295,7 +295,7 @@ static void mark_dead(struct plkv *kv, struct plkv_proc_rec *r, uint32_t from)
 #define WATCH_MAX	256
 #define WATCH_AHEAD	8
 #define WATCH_STEP	8
-#define WATCH_OPENS	4
+#define WATCH_OPENS	2
 
 struct plkv_watch {
 	pthread_mutex_t mu;	/* one scan at a time in this process */
