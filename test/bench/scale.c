@@ -94,10 +94,15 @@ static void sc_latency(struct sc_ctx *c, int who, bool set, unsigned n,
 	free(s);
 }
 
-/* One process of the 90/10 mix: ops done in duration_ms. */
+/* What a process of a throughput run does: the 90/10 mix over every
+ * key, or only gets of the first half, or only sets of the second. */
+enum sc_role { SC_MIX, SC_READ, SC_WRITE };
+
+/* One process of a throughput run: ops done in duration_ms. */
 static uint64_t sc_mix(struct sc_ctx *c, int who, unsigned duration_ms,
-		       uint64_t seed)
+		       uint64_t seed, enum sc_role role)
 {
+	unsigned half = c->nkeys / 2;
 	uint64_t end = now_ns() + (uint64_t)duration_ms * 1000000u, ops = 0;
 	uint64_t x = seed;
 	char buf[SC_VLEN];
@@ -117,10 +122,15 @@ static uint64_t sc_mix(struct sc_ctx *c, int who, unsigned duration_ms,
 
 			if (who == SC_CPU)
 				__asm__ volatile("" : : "r"(r));
-			else
+			else if (role == SC_MIX)
 				sc_op(who, kv, c->h,
 				      &c->keys[(r >> 8) % c->nkeys],
 				      (r & 0xff) % 10 == 0, buf);
+			else
+				sc_op(who, kv, c->h,
+				      &c->keys[(r >> 8) % half +
+					       (role == SC_WRITE ? half : 0)],
+				      role == SC_WRITE, buf);
 		}
 		ops += 64;
 	} while (now_ns() < end);
@@ -129,23 +139,26 @@ static uint64_t sc_mix(struct sc_ctx *c, int who, unsigned duration_ms,
 	return ops;
 }
 
-/* Ops per second of n processes running the mix together. */
-static double sc_throughput(struct sc_ctx *c, int who, unsigned n,
-			    unsigned duration_ms)
+/* Ops per second of n processes with roles role[] running together (or
+ * of the first alone). */
+static double sc_run(struct sc_ctx *c, int who, unsigned n,
+		     const enum sc_role *role, unsigned duration_ms,
+		     bool first_only)
 {
-	int res[2];
+	int res[2][2];
 	pid_t pid[2];
 	uint64_t total = 0, ops;
 	unsigned i;
 
-	if (pipe(res))
+	if (pipe(res[0]) || pipe(res[1]))
 		return -1;
 	for (i = 0; i < n; i++) {
 		pid[i] = fork();
 		if (pid[i] == 0) {
 			cleanup_in_child();
-			ops = sc_mix(c, who, duration_ms, 0x1234567ULL * (i + 1));
-			if (write(res[1], &ops, sizeof(ops)) != sizeof(ops))
+			ops = sc_mix(c, who, duration_ms, 0x1234567ULL * (i + 1),
+				     role[i]);
+			if (write(res[i][1], &ops, sizeof(ops)) != sizeof(ops))
 				_exit(1);
 			_exit(0);
 		}
@@ -153,16 +166,41 @@ static double sc_throughput(struct sc_ctx *c, int who, unsigned n,
 			cleanup_child(pid[i]);
 	}
 	for (i = 0; i < n; i++) {
-		if (pid[i] > 0 && read(res[0], &ops, sizeof(ops)) == sizeof(ops))
+		if (pid[i] > 0 &&
+		    read(res[i][0], &ops, sizeof(ops)) == sizeof(ops) &&
+		    (!first_only || i == 0))
 			total += ops;
 		if (pid[i] > 0) {
 			waitpid(pid[i], NULL, 0);
 			cleanup_forget_child(pid[i]);
 		}
 	}
-	close(res[0]);
-	close(res[1]);
+	for (i = 0; i < 2; i++) {
+		close(res[i][0]);
+		close(res[i][1]);
+	}
 	return total * 1e3 / duration_ms;
+}
+
+/* Ops per second of n processes running the 90/10 mix together. */
+static double sc_throughput(struct sc_ctx *c, int who, unsigned n,
+			    unsigned duration_ms)
+{
+	static const enum sc_role mix[2] = { SC_MIX, SC_MIX };
+
+	return sc_run(c, who, n, mix, duration_ms, false);
+}
+
+/* A reader's get rate while another process sets other keys, over its
+ * rate alone. */
+static double sc_reader_beside_writer(struct sc_ctx *c, int who,
+				      unsigned duration_ms)
+{
+	static const enum sc_role rw[2] = { SC_READ, SC_WRITE };
+	double alone = sc_run(c, who, 1, rw, duration_ms, true);
+	double beside = sc_run(c, who, 2, rw, duration_ms, true);
+
+	return alone > 0 ? beside / alone : 0;
 }
 
 struct sc_slabs {
@@ -335,6 +373,10 @@ static void sc_one(unsigned nkeys, bool quick, unsigned duration_ms,
 		printf("    %-11s 1 proc %10.0f   2 procs %10.0f   %.2fx\n",
 		       sc_names[who], tp[who][0], tp[who][1],
 		       tp[who][0] > 0 ? tp[who][1] / tp[who][0] : 0);
+	printf("    a reader's get rate while another process sets other "
+	       "keys, over alone: libplkv %.2fx, mutex hash %.2fx\n",
+	       sc_reader_beside_writer(&c, SC_PLKV, duration_ms),
+	       sc_reader_beside_writer(&c, SC_HASH, duration_ms));
 	printf("    bytes of slab chunks per item: %.1f\n",
 	       sc_bytes_per_item(c.kv, nkeys));
 	if (nkeys == 10000)
