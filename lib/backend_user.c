@@ -267,8 +267,9 @@ static void user_wake(struct plkv *kv, unsigned idx, int nr)
 		0);
 }
 
-/* An attached record whose process is gone: DEAD, and every process
- * hears of it (death_gen), as the module would tell them. */
+/* A record whose process (attached) or recoverer (recovering) is gone:
+ * DEAD, and every process hears of it (death_gen), as the module would
+ * tell them. */
 static void mark_dead(struct plkv *kv, struct plkv_proc_rec *r, uint32_t from)
 {
 	if (atomic_compare_exchange_strong((_Atomic uint32_t *)&r->state,
@@ -289,8 +290,8 @@ static void mark_dead(struct plkv *kv, struct plkv_proc_rec *r, uint32_t from)
  * highest in use at the last scan (every record is a cache miss: 320 of
  * them made the scan 20 us), the rest WATCH_STEP at a time from a
  * cursor; at most WATCH_OPENS new pidfds a scan, as each costs a /proc
- * read.  Where pidfds are not to be had
- * (ENOSYS, EMFILE) the kill() scan below stands in.
+ * read.  Where pidfds are not to be had (ENOSYS, EMFILE) the kill() scan
+ * below stands in.
  */
 #define WATCH_MAX	256
 #define WATCH_AHEAD	8
@@ -374,10 +375,8 @@ static bool watch_meet(struct plkv *kv, struct plkv_watch *w, uint32_t i,
 
 	if (st && i >= *used)
 		*used = i + 1;
-
 	if (st == PLKV_PROC_RECOVERING && !plkv_pid_alive(r->recoverer, 0))
-		mark_dead(kv, r, PLKV_PROC_RECOVERING);	/* its claim is work
-							 * again */
+		mark_dead(kv, r, PLKV_PROC_RECOVERING);
 	if (st != PLKV_PROC_ATTACHED || w->at[i] || (int)i == kv->proc_index ||
 	    *opens >= WATCH_OPENS)
 		return true;
@@ -486,24 +485,13 @@ static int user_procs(struct plkv *kv, struct plkv_proc_view *v, int cap)
 		if (st == PLKV_PROC_ATTACHED &&
 		    (quick ? kill((pid_t)r->pid, 0) < 0 && errno == ESRCH :
 			     !plkv_pid_alive(r->pid, r->start_time))) {
-			uint32_t exp = PLKV_PROC_ATTACHED;
-
-			if (atomic_compare_exchange_strong(state, &exp,
-							   PLKV_PROC_DEAD))
-				atomic_fetch_add((_Atomic uint32_t *)
-						 &kv->khdr->death_gen, 1);
+			mark_dead(kv, r, PLKV_PROC_ATTACHED);
 			st = atomic_load(state);
 		}
 		if (st == PLKV_PROC_RECOVERING &&
 		    !plkv_pid_alive(r->recoverer, 0)) {
-			uint32_t exp = PLKV_PROC_RECOVERING;
-
-			/* a recoverer died: its claim is work again, which
-			 * every process must hear of */
-			if (atomic_compare_exchange_strong(state, &exp,
-							   PLKV_PROC_DEAD))
-				atomic_fetch_add((_Atomic uint32_t *)
-						 &kv->khdr->death_gen, 1);
+			/* a recoverer died: its claim is work again */
+			mark_dead(kv, r, PLKV_PROC_RECOVERING);
 			st = atomic_load(state);
 		}
 		if (!st)
