@@ -108,8 +108,11 @@ enum plkv_backend {
 /** At create (kmod backend only, else -EOPNOTSUPP): a strict store.  The
  * module then keeps every process that maps it from creating executable
  * memory or writing a client's memory through ptrace or /proc/PID/mem,
- * and plkv_open() of the store refuses (PLKV_EWRPKRU) a process with
- * stray WRPKRU/XRSTOR instructions.  See Documentation/protection.rst. */
+ * and kills a process that runs a WRPKRU or XRSTOR outside libplkv's gate
+ * that would grant the store's key (glibc's pkey_set() included): such
+ * instructions get hardware breakpoints, and plkv_open() of the store
+ * refuses (PLKV_EWRPKRU) a process with more of them than the CPU has
+ * debug registers.  See Documentation/protection.rst. */
 #define PLKV_O_STRICT		(1u << 7)
 
 /**

@@ -29,9 +29,10 @@
  *
  * A segment created strict (PLKV_CREATE_F_STRICT) adds, for the processes
  * that seal it: no new executable memory (mmap or mprotect with
- * PROT_EXEC: code that appears after open is code the library never
- * scanned for WRPKRU), and no writes into their memory through ptrace or
- * /proc/PID/mem (which write through read-only text).
+ * PROT_EXEC: code that appears after the seal is code the watch never
+ * read, plkv_watch.c), and no writes into their memory through ptrace,
+ * /proc/PID/mem (which write through read-only text) or userfaultfd's
+ * copy (which fills a missing page of an executable mapping).
  *
  * Where the kernel would still carry the call out for someone else after
  * the kill (a tracer's write lands in the tracee), the handler also spoils
@@ -104,6 +105,8 @@ void plkv_guard_unmap(struct mm_struct *mm, unsigned long start)
 	spin_unlock(&plkv_sealed_lock);
 	if (!plkv_guard_keys(mm))
 		plkv_sigframe_forget(mm);
+	if (!plkv_guard_strict(mm))
+		plkv_watch_forget(mm);
 }
 
 /*
@@ -144,7 +147,7 @@ bool plkv_guard_hit(struct mm_struct *mm, enum plkv_match how,
 	return plkv_guard_scan(mm, how, a, len, NULL);
 }
 
-static bool plkv_guard_strict(struct mm_struct *mm)
+bool plkv_guard_strict(struct mm_struct *mm)
 {
 	bool strict;
 
@@ -225,8 +228,8 @@ static int plkv_pre_sigaltstack(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
-/* Whether a stopped thread's saved PKRU grants one of keys. */
-static bool plkv_pkru_grants(u32 pkru, u32 keys)
+/* Whether a PKRU value grants one of keys (read or write). */
+bool plkv_pkru_grants(u32 pkru, u32 keys)
 {
 	unsigned int k;
 
@@ -325,6 +328,22 @@ static int plkv_pre_access_remote_vm(struct kprobe *p, struct pt_regs *regs)
 }
 
 /*
+ * Strict: userfaultfd's UFFDIO_COPY fills a missing page with any bytes,
+ * in an executable mapping too, without a write the guard would see.  The
+ * destination is moved to page 0, where nothing is mapped, so nothing is
+ * copied for the caller (which may be another process holding the
+ * client's userfaultfd); a zero length would trip the callee's BUG_ON.
+ */
+static int plkv_pre_mcopy_atomic(struct kprobe *p, struct pt_regs *regs)
+{
+	if (!plkv_guard_strict((struct mm_struct *)regs->di))
+		return 0;
+	regs->si = 0;
+	plkv_guard_kill("userfaultfd copy into a strict plkv client");
+	return 0;
+}
+
+/*
  * clone() and clone3() (and the 32-bit entries, which all meet here) with
  * a TID or pidfd pointer into the segment: the child writes its TID there
  * at start and, like set_tid_address(), clears it at exit.
@@ -347,6 +366,19 @@ static int plkv_pre_kernel_clone(struct kprobe *p, struct pt_regs *regs)
 	     plkv_guard_hit(mm, PLKV_MATCH_RANGE,
 			    (unsigned long)args->pidfd, sizeof(int))))
 		plkv_guard_kill("clone with a TID or pidfd pointer into a plkv segment");
+	return 0;
+}
+
+/* Strict: a new thread (or CLONE_VM child), not yet run, gets the watch. */
+static int plkv_pre_wake_up_new_task(struct kprobe *p, struct pt_regs *regs)
+{
+	plkv_watch_new_task((struct task_struct *)regs->di);
+	return 0;
+}
+
+static int plkv_pre_setup_new_exec(struct kprobe *p, struct pt_regs *regs)
+{
+	plkv_watch_exec();
 	return 0;
 }
 
@@ -388,11 +420,14 @@ static struct plkv_probe plkv_probes[] = {
 	PLKV_PROBE(__x64_sys_sigaltstack, plkv_pre_sigaltstack),
 	PLKV_PROBE(__x64_sys_ptrace, plkv_pre_ptrace),
 	PLKV_PROBE(kernel_clone, plkv_pre_kernel_clone),
+	PLKV_PROBE(wake_up_new_task, plkv_pre_wake_up_new_task),
+	PLKV_PROBE(setup_new_exec, plkv_pre_setup_new_exec),
 	PLKV_PROBE(__x64_sys_rt_sigreturn, plkv_pre_rt_sigreturn),
 	PLKV_PROBE(signal_setup_done, plkv_pre_signal_setup_done),
 	PLKV_PROBE(do_mmap, plkv_pre_do_mmap),
 	PLKV_PROBE(do_mprotect_pkey, plkv_pre_do_mprotect_pkey),
 	PLKV_PROBE(__access_remote_vm, plkv_pre_access_remote_vm),
+	PLKV_PROBE(mcopy_atomic, plkv_pre_mcopy_atomic),
 	/* A 32-bit tracer of a 64-bit client: judged by its arguments. */
 	PLKV_PROBE_IA32(__ia32_compat_sys_ptrace, plkv_pre_ptrace),
 	/* A 64-bit client entering these through int $0x80 or x32. */
@@ -447,6 +482,7 @@ void plkv_guard_exit(void)
 	if (plkv_guard_on)
 		plkv_guard_unregister(ARRAY_SIZE(plkv_probes));
 	plkv_guard_on = false;
+	plkv_watch_exit();
 	list_for_each_entry_safe(s, next, &plkv_sealed_list, node) {
 		list_del(&s->node);
 		kfree(s);

@@ -205,7 +205,16 @@ enum plkv_match { PLKV_MATCH_ANY, PLKV_MATCH_KEY, PLKV_MATCH_RANGE };
 bool plkv_guard_hit(struct mm_struct *mm, enum plkv_match how,
 		    unsigned long a, unsigned long len);
 u32 plkv_guard_keys(struct mm_struct *mm);
+bool plkv_guard_strict(struct mm_struct *mm);
+bool plkv_pkru_grants(u32 pkru, u32 keys);
 void plkv_guard_kill(const char *why);
+
+/* plkv_watch.c */
+int plkv_watch_seal(struct mm_struct *mm);
+void plkv_watch_forget(struct mm_struct *mm);
+void plkv_watch_new_task(struct task_struct *p);
+void plkv_watch_exec(void);
+void plkv_watch_exit(void);
 
 /* plkv_sigframe.c */
 void plkv_sigframe_init(void);

@@ -95,7 +95,7 @@ static int plkv_ioc_version(void __user *uarg)
 	v.abi_version = PLKV_ABI_VERSION;
 	v.flags = arch_pkeys_enabled() ? PLKV_VERSION_F_PKU : 0;
 	if (plkv_guard_active())
-		v.flags |= PLKV_VERSION_F_GUARD;
+		v.flags |= PLKV_VERSION_F_GUARD | PLKV_VERSION_F_WATCH;
 	v.flags |= PLKV_VERSION_F_TRUST;
 	v.max_seg_size = plkv_max_seg_size;
 	v.max_segments = plkv_max_segments;

@@ -100,8 +100,19 @@ static int plkv_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
 	else
 		ret = -EPERM;	/* detached: no record to seal */
 	mutex_unlock(&seg->lock);
-	if (!ret && pkey)
-		plkv_guard_seal(vma->vm_mm, pkey, start, end, seg->strict);
+	if (ret || !pkey)
+		return ret;
+	plkv_guard_seal(vma->vm_mm, pkey, start, end, seg->strict);
+	if (seg->strict && plkv_guard_active()) {
+		ret = plkv_watch_seal(vma->vm_mm);
+		if (ret) {
+			plkv_guard_unmap(vma->vm_mm, start);
+			mutex_lock(&seg->lock);
+			if (pf->proc)
+				pf->proc->pkey = 0;
+			mutex_unlock(&seg->lock);
+		}
+	}
 	return ret;
 }
 

@@ -53,7 +53,7 @@ static int kv_ioctl(struct plkv *kv, unsigned long cmd, void *arg)
 	return rc;
 }
 
-static int kmod_check_version(int fd)
+static int kmod_check_version(int fd, uint32_t *flags)
 {
 	struct plkv_version v;
 	int rc;
@@ -62,6 +62,7 @@ static int kmod_check_version(int fd)
 	rc = xioctl(fd, PLKV_IOC_VERSION, &v);
 	if (rc)
 		return rc;
+	*flags = v.flags;
 	return v.abi_version == PLKV_ABI_VERSION ? 0 : PLKV_EVERSION;
 }
 
@@ -79,7 +80,9 @@ static int kmod_seal(struct plkv *kv)
 	/* (kmod_map() took the key) */
 	if (pkey_mprotect(kv->base, kv->size, PROT_READ | PROT_WRITE,
 			  PLKV_PKEY)) {
-		rc = -errno;
+		/* ENOSPC: a strict store, and more WRPKRU/XRSTOR sites in
+		 * this process than the module can watch (plkv_watch.c). */
+		rc = errno == ENOSPC ? PLKV_EWRPKRU : -errno;
 		plkv_pkey_release();
 		return rc;
 	}
@@ -123,6 +126,7 @@ static int kmod_open(struct plkv *kv, const struct plkv_options *o,
 	struct plkv_create cr;
 	struct plkv_attach at;
 	struct plkv_seg_info si;
+	uint32_t version_flags;
 	void *p;
 	int fd, rc;
 
@@ -130,9 +134,10 @@ static int kmod_open(struct plkv *kv, const struct plkv_options *o,
 	fd = dev_open();
 	if (fd < 0)
 		return fd;
-	rc = kmod_check_version(fd);
+	rc = kmod_check_version(fd, &version_flags);
 	if (rc)
 		goto fail;
+	kv->sites_watched = version_flags & PLKV_VERSION_F_WATCH;
 	if (o->flags & PLKV_O_CREATE) {
 		memset(&cr, 0, sizeof(cr));
 		memcpy(cr.name, kv->name, sizeof(cr.name));

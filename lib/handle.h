@@ -47,6 +47,8 @@ struct plkv {
 					 * inline gate */
 	bool no_recover;		/* PLKV_O_NO_RECOVER */
 	bool strict;			/* the store is PLKV_SEG_F_STRICT */
+	bool sites_watched;		/* the module watches a strict seal's
+					 * WRPKRU/XRSTOR (F_WATCH) */
 	const struct plkv_engine_hooks *hooks;	/* the engine's, for recovery */
 };
 

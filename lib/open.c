@@ -396,8 +396,10 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 			rc = plkv_engine_attach(kv);
 		}
 	}
-	if (!rc && kv->strict && kv->wrpkru_found)
-		rc = PLKV_EWRPKRU;	/* the module stops new code, not old */
+	/* The module stops new code; old code's sites it watches, or if it
+	 * cannot, the stray ones this process found are refused here. */
+	if (!rc && kv->strict && kv->wrpkru_found && !kv->sites_watched)
+		rc = PLKV_EWRPKRU;
 	plkv_gate_close(kv);
 	if (rc)
 		goto fail_tls;

@@ -251,7 +251,9 @@ make_initramfs() {
 		*) copy_elf "$f" "$root/plkv/examples/${f##*/}" ;;
 		esac || return 1
 	done
-	(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) \
+	# Owned by root, as an installed libplkv is: a strict store trusts
+	# libplkv's gates only in files no one else could have written.
+	(cd "$root" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) \
 		>"$run_dir/initramfs.cpio"
 }
 if ! out=$(make_initramfs 2>&1); then

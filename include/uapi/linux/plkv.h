@@ -82,6 +82,12 @@ struct plkv_seg_khdr {
 #define PLKV_VERSION_F_GUARD	(1U << 1)
 /* Trust regions (PLKV_TRUST_PGOFF) can be mapped */
 #define PLKV_VERSION_F_TRUST	(1U << 2)
+/*
+ * A strict seal puts hardware breakpoints on the process's WRPKRU/XRSTOR
+ * sites outside libplkv's gates, or fails with ENOSPC if they need more
+ * than the CPU's debug registers
+ */
+#define PLKV_VERSION_F_WATCH	(1U << 3)
 
 struct plkv_version {
 	__u32 abi_version;	/* out */
