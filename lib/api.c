@@ -131,7 +131,8 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 
 /* plkv_read() without options, the most frequent call: no option
  * copying or dispatch. */
-PLKV_API int plkv_get(plkv_t *kv, const char *key, size_t klen, void *buf,
+PLKV_API __attribute__((flatten)) int
+plkv_get(plkv_t *kv, const char *key, size_t klen, void *buf,
 		      size_t cap, struct plkv_meta *meta)
 {
 	struct plkv_ctx ctx;

@@ -49,14 +49,31 @@ PLKV_HIDDEN int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx)
 extern PLKV_HIDDEN __thread struct plkv_tls *plkv_tls_last
 	__attribute__((tls_model("initial-exec")));
 
-/* Unix seconds from the vDSO's coarse clock: no system call, and whole
- * seconds are all memcached's times need. */
+/*
+ * Unix seconds, as memcached's clock: whole seconds are all its times
+ * need.  The vDSO's coarse clock costs no system call but is still a
+ * twentieth of a get's instructions, so each thread reads it at most once
+ * per PLKV_CLOCK_CYCLES of the TSC (a millisecond at 1 GHz, less on any
+ * faster TSC) and keeps the second in between.  A TSC that went back (a
+ * thread moved to another CPU) reads the clock again.
+ */
+#define PLKV_CLOCK_CYCLES	(1u << 20)
+
+struct plkv_clock_cache {
+	uint64_t tsc;		/* when sec was read */
+	int64_t sec;
+};
+extern PLKV_HIDDEN __thread struct plkv_clock_cache plkv_clock_cache
+	__attribute__((tls_model("initial-exec")));
+PLKV_HIDDEN int64_t plkv_clock_read(uint64_t tsc);
+
 static inline int64_t plkv_clock(void)
 {
-	struct timespec ts;
+	uint64_t tsc = __builtin_ia32_rdtsc();
 
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return ts.tv_sec;
+	if (likely(tsc - plkv_clock_cache.tsc < PLKV_CLOCK_CYCLES))
+		return plkv_clock_cache.sec;
+	return plkv_clock_read(tsc);
 }
 
 /*
@@ -87,7 +104,9 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	now = plkv_clock();
 	ctx->kv = kv;
 	ctx->now = now;
-	if (unlikely(!t || t->kv != kv || t->kv_id != kv->id || t->depth ||
+	/* The id alone names the open: ids are never reused, and a handle
+	 * with a copied id is either this one or unprotected (no grant). */
+	if (unlikely(!t || t->kv_id != kv->id || t->depth ||
 		     !(rec = plkv_tls_rec(kv, t)) || rec->op.state ||
 		     kv->death_gen_seen !=
 		     atomic_load_explicit((_Atomic uint32_t *)

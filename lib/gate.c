@@ -43,6 +43,20 @@ static void tls_destroy(void *p);
 __thread struct plkv_tls *plkv_tls_last
 	__attribute__((tls_model("initial-exec")));
 
+/* initial-exec as plkv_tls_last: 16 more bytes of static TLS. */
+__thread struct plkv_clock_cache plkv_clock_cache
+	__attribute__((tls_model("initial-exec")));
+
+int64_t plkv_clock_read(uint64_t tsc)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	plkv_clock_cache.tsc = tsc;
+	plkv_clock_cache.sec = ts.tv_sec;
+	return ts.tv_sec;
+}
+
 static inline struct plkv_tls *tls_lookup(struct plkv *kv)
 {
 	struct plkv_tls *t = plkv_tls_last;

@@ -209,7 +209,8 @@ static inline bool opt_same_table(const struct plkv_engine *e, uint64_t st)
  * key: its item's offset, 0 when the chain ended (a miss, if
  * plkv_read_valid() agrees) or OPT_GAVE_UP.
  */
-static inline plkv_off_t opt_walk(const struct plkv *kv, uint64_t st,
+static __attribute__((always_inline)) inline plkv_off_t
+opt_walk(const struct plkv *kv, uint64_t st,
 				  uint32_t hv, const char *key, size_t nkey)
 {
 	const uint64_t size = kv->size;
@@ -282,7 +283,8 @@ static __attribute__((noinline)) void get_mark(struct plkv_item *it,
  * hits' act bits need no lock (see ACT_SHIFT); other bumps upgrade to the
  * lock in place (get_bump()).
  */
-static inline int get_optimistic(struct plkv_ctx *ctx, const char *key,
+static __attribute__((always_inline)) inline int
+get_optimistic(struct plkv_ctx *ctx, const char *key,
 				 size_t nkey, uint32_t hv, void *buf,
 				 size_t cap, struct plkv_meta *meta)
 {
@@ -399,23 +401,49 @@ out:
 }
 
 /* plkv_get(): lock-free tries first, the locked path when they say so. */
+/* One optimistic try of a plain get: 0 or a miss's code when settled,
+ * OPT_LOCK when it needs another try or the lock. */
+static __attribute__((always_inline)) inline int
+get_plain_try(struct plkv_ctx *ctx, const char *key,
+				size_t nkey, uint32_t hv, void *buf,
+				size_t cap, struct plkv_meta *meta)
+{
+	int rc = get_optimistic(ctx, key, nkey, hv, buf, cap, meta);
+
+	if (likely(rc == OPT_HIT)) {
+		stat_inc(ctx, ST_GET_HITS);
+		return 0;
+	}
+	return rc == OPT_MISS ? get_missed(ctx, key, nkey, false) : OPT_LOCK;
+}
+
+/* The tries after the first, then the lock: out of the hit's way, whose
+ * registers would otherwise carry the loop. */
+static __attribute__((noinline)) int
+get_plain_retry(struct plkv_ctx *ctx, const char *key, size_t nkey,
+		uint32_t hv, void *buf, size_t cap, struct plkv_meta *meta)
+{
+	int t, rc;
+
+	for (t = 1; buf && t < OPT_TRIES; t++) {
+		rc = get_plain_try(ctx, key, nkey, hv, buf, cap, meta);
+		if (rc != OPT_LOCK)
+			return rc;
+	}
+	return get_locked(ctx, key, nkey, hv, &plain_read, buf, cap, meta,
+			  NULL);
+}
+
 int eng_get_plain(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		  void *buf, size_t cap, struct plkv_meta *meta)
 {
 	uint32_t hv = eng_hash(key, nkey);
-	int t, rc;
+	int rc = buf ? get_plain_try(ctx, key, nkey, hv, buf, cap, meta) :
+		 OPT_LOCK;
 
-	for (t = 0; buf && t < OPT_TRIES; t++) {
-		rc = get_optimistic(ctx, key, nkey, hv, buf, cap, meta);
-		if (likely(rc == OPT_HIT)) {
-			stat_inc(ctx, ST_GET_HITS);
-			return 0;
-		}
-		if (rc == OPT_MISS)
-			return get_missed(ctx, key, nkey, false);
-	}
-	return get_locked(ctx, key, nkey, hv, &plain_read, buf, cap, meta,
-			  NULL);
+	if (likely(rc != OPT_LOCK))
+		return rc;
+	return get_plain_retry(ctx, key, nkey, hv, buf, cap, meta);
 }
 
 int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
