@@ -30,7 +30,7 @@ static const char *const plkv_errstr[] = {
 	[PLKV_EFIRST - PLKV_EVERSION] =
 		"PLKV_EVERSION: segment format or module ABI version mismatch",
 	[PLKV_EFIRST - PLKV_EWRPKRU] =
-		"PLKV_EWRPKRU: stray WRPKRU/XRSTOR instructions found in this process",
+		"PLKV_EWRPKRU: stray WRPKRU/XRSTOR instructions in this process (on a strict store: more than the debug registers can watch; libplkv's own count unless its file is root's)",
 	[PLKV_EFIRST - PLKV_EBADSEG] =
 		"PLKV_EBADSEG: not a valid plkv segment or segment name",
 	[PLKV_EFIRST - PLKV_ENOMODULE] =
