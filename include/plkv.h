@@ -114,6 +114,13 @@ enum plkv_backend {
  * refuses (PLKV_EWRPKRU) a process with more of them than the CPU has
  * debug registers.  See Documentation/protection.rst. */
 #define PLKV_O_STRICT		(1u << 7)
+/** Keep the process dumpable.  By default a protected open (kmod backend
+ * with PKU) makes the process non-dumpable (PR_SET_DUMPABLE 0), as
+ * ssh-agent does: the values it reads end up in its own memory, and
+ * other processes of the same user could otherwise read them there
+ * (ptrace, /proc/PID/mem, process_vm_readv); it also means no core dump
+ * and no debugger but root's.  Pass this to keep both. */
+#define PLKV_O_DUMPABLE		(1u << 8)
 
 /**
  * Options for plkv_open().  Initialise with plkv_options_init(); fields

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -411,6 +412,10 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	plkv_leave(&ctx);
 	if (rc)
 		goto fail_tls;
+	/* What the store gives this process ends up in its memory: out of
+	 * reach of its user's other processes (PLKV_O_DUMPABLE). */
+	if (plkv_kv_protected(kv) && !(opts->flags & PLKV_O_DUMPABLE))
+		prctl(PR_SET_DUMPABLE, 0);
 	*out = kv;
 	return 0;
 
