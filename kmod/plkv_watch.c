@@ -435,6 +435,7 @@ static int plkv_watch_arm_all(struct plkv_watch *w, struct mm_struct *mm)
 		rcu_read_lock();
 		for_each_process_thread(g, t) {
 			if (READ_ONCE(t->mm) == mm && !t->exit_state &&
+			    !(t->flags & (PF_KTHREAD | PF_IO_WORKER)) &&
 			    !plkv_watch_has(w, t)) {
 				found = get_task_struct(t);
 				break;
@@ -541,6 +542,9 @@ void plkv_watch_new_task(struct task_struct *p)
 {
 	struct mm_struct *mm = READ_ONCE(p->mm);
 
+	/* io_uring's workers share the mm but never run user code. */
+	if (p->flags & (PF_KTHREAD | PF_IO_WORKER))
+		return;
 	if (mm && plkv_guard_strict(mm) &&
 	    !plkv_watch_queue(p, plkv_watch_new_task_work))
 		send_sig(SIGKILL, p, 1);
