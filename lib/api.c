@@ -43,6 +43,14 @@ static int key_take(const char *key, size_t klen,
 	       PLKV_EBADKEY;
 }
 
+/* A mutating call's bracket, once its arguments are checked. */
+static __attribute__((always_inline)) inline void
+mut_begin(struct plkv_ctx *ctx, uint32_t op)
+{
+	plkv_crash_op_begin(ctx);
+	eng_op_begin(ctx, op);
+}
+
 static __attribute__((always_inline)) inline int
 mut_enter(plkv_t *kv, struct plkv_ctx *ctx, uint32_t op)
 {
@@ -50,8 +58,7 @@ mut_enter(plkv_t *kv, struct plkv_ctx *ctx, uint32_t op)
 
 	if (rc)
 		return rc;
-	plkv_crash_op_begin(ctx);
-	eng_op_begin(ctx, op);
+	mut_begin(ctx, op);
 	return 0;
 }
 
@@ -138,14 +145,17 @@ plkv_get(plkv_t *kv, const char *key, size_t klen, void *buf,
 	struct plkv_ctx ctx;
 	int rc;
 
-	rc = read_check(kv, key, klen, buf, cap, meta, NULL);
-	if (rc)
-		return rc;
+	if (!kv)
+		return -EINVAL;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
-	rc = eng_get_plain(&ctx, key, klen, buf, cap, meta);
-	eng_after_read(&ctx);
+	PLKV_AFTER_GRANT5(key, klen, buf, cap, meta);
+	rc = read_check(kv, key, klen, buf, cap, meta, NULL);
+	if (!rc) {
+		rc = eng_get_plain(&ctx, key, klen, buf, cap, meta);
+		eng_after_read(&ctx);
+	}
 	plkv_leave(&ctx);
 	return rc;
 }
@@ -225,23 +235,30 @@ PLKV_API int plkv_store(plkv_t *kv, int mode, const char *key, size_t klen,
 			const void *val, size_t vlen, uint32_t flags,
 			int64_t exptime, uint64_t cas_in, uint64_t *cas_out)
 {
-	int base = mode & ~PLKV_STORE_INVALIDATE;
 	char kcopy[ENG_KEY_MAX];
 	struct plkv_ctx ctx;
-	int rc;
+	int base, rc;
 
-	if (!kv || base < PLKV_SET || base > PLKV_CAS || (!val && vlen))
+	if (!kv)
 		return -EINVAL;
-	rc = key_take(key, klen, kcopy);
+	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
+	PLKV_AFTER_GRANT5(mode, key, klen, val, vlen);
+	__asm__ volatile("" : "+r"(cas_out));
+	base = mode & ~PLKV_STORE_INVALIDATE;
+	if (base < PLKV_SET || base > PLKV_CAS || (!val && vlen))
+		rc = -EINVAL;
+	else if (!(rc = key_take(key, klen, kcopy)) &&
+		 (!plkv_outside_window(val, vlen) ||
+		  !plkv_outside_window(cas_out, sizeof(*cas_out))))
+		rc = -EFAULT;
+	if (rc) {
+		plkv_leave(&ctx);
+		return rc;
+	}
 	key = kcopy;
-	if (!plkv_outside_window(val, vlen) ||
-	    !plkv_outside_window(cas_out, sizeof(*cas_out)))
-		return -EFAULT;
-	rc = mut_enter(kv, &ctx, OP_STORE);
-	if (rc)
-		return rc;
+	mut_begin(&ctx, OP_STORE);
 	if (vlen > eng(kv)->item_size_max)
 		rc = PLKV_ETOOBIG;
 	else

@@ -336,7 +336,8 @@ static void watch_free(struct plkv *kv)
 		return;
 	while (w->n)
 		watch_drop(w, w->n - 1);
-	close(w->ep);
+	if (w->ep >= 0)
+		close(w->ep);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 	kv->watch = NULL;
@@ -352,6 +353,8 @@ static bool watch_add(struct plkv *kv, struct plkv_watch *w, uint32_t i)
 	int fd;
 
 	if (w->n == WATCH_MAX)
+		return false;
+	if (w->ep < 0 && (w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return false;
 	fd = pidfd_open((pid_t)pid, 0);
 	if (fd < 0) {
@@ -412,11 +415,7 @@ static bool watch_scan(struct plkv *kv)
 		w = calloc(1, sizeof(*w));
 		if (!w)
 			return false;
-		w->ep = epoll_create1(EPOLL_CLOEXEC);
-		if (w->ep < 0) {
-			free(w);
-			return false;
-		}
+		w->ep = -1;		/* made with the first pidfd */
 		pthread_mutex_init(&w->mu, NULL);
 		w->used = PLKV_MAX_PROCS;	/* the first scan sees all */
 		kv->watch = w;

@@ -140,6 +140,16 @@ plkv_leave(struct plkv_ctx *ctx)
 }
 
 /*
+ * After plkv_enter(): the arguments a call is about to check, as the
+ * registers hold them now.  The compiler must then check them after the
+ * grant rather than reuse a check made before it, which a jump straight
+ * to the granting WRPKRU (with registers and a stack of the client's
+ * choosing) would skip.
+ */
+#define PLKV_AFTER_GRANT5(a, b, c, d, e)				\
+	__asm__ volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e))
+
+/*
  * plkv_enter() for a public call with no other argument to check before
  * the gate.  The NULL test stays out of plkv_enter(): the data calls test
  * the handle with their key, before the gate, and their path should not

@@ -18,18 +18,22 @@ echo "TAP version 13"
 command -v perl >/dev/null || skip_all "perl (the test client) not installed"
 
 # Sockets in each epoll set of process $1, one count per line, sorted.
+# A set that watches pidfds is libplkv's (the user backend's liveness
+# scan), not plkvd's.
 epoll_socket_counts() {
-	local fd tfd n
+	local fd tfd n pidfds
 	for fd in /proc/"$1"/fd/*; do
 		[ "$(readlink "$fd")" = "anon_inode:[eventpoll]" ] || continue
 		n=0
+		pidfds=0
 		for tfd in $(awk '/^tfd:/ { print $2 }' \
 				"/proc/$1/fdinfo/${fd##*/}"); do
 			case $(readlink "/proc/$1/fd/$tfd") in
 			socket:*) n=$((n + 1)) ;;
+			anon_inode:\[pidfd\]) pidfds=$((pidfds + 1)) ;;
 			esac
 		done
-		echo "$n"
+		[ "$pidfds" = 0 ] && echo "$n"
 	done | sort -n | tr '\n' ' '
 }
 

@@ -13,7 +13,9 @@
  *    process_vm_writev or /proc/self/mem;
  *  - a thread state rewritten to name another slot is not trusted, and
  *    the module confirms the segment's mapping before a handle built in
- *    the heap is trusted.
+ *    the heap is trusted;
+ *  - a get or set entered at its granting WRPKRU with the real handle and
+ *    a buffer in the segment refuses the buffer after the grant.
  * After each attack the victim's value is intact and plkv_check() clean.
  */
 #include <errno.h>
@@ -23,8 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -459,6 +463,120 @@ TEST_F(gate, rewritten_slot_not_trusted)
 	/* ours still works, on the same slot */
 	EXPECT_EQ(0, plkv_set(self->kv, "victim", 6, "intact", 6, 0, 0));
 	EXPECT_EQ(victim_slot, plkv_tls_last->slot);
+}
+
+/*
+ * Class 1 with the real handle: a client's call stopped at its granting
+ * WRPKRU and the register that holds its buffer pointed into the segment
+ * (by its parent, tracing it: what a jump to that WRPKRU with registers of
+ * the client's choosing does).  The call must refuse the buffer after the
+ * grant (-EFAULT), not copy a value over the store, or the store's bytes
+ * into an item.  The child exits 10 for -EFAULT, 11 for success.
+ */
+static char call_buf[64];
+
+static int call_once(plkv_t *kv, bool set)
+{
+	return set ? plkv_set(kv, "copied", 6, call_buf, 16, 0, 0) :
+		     plkv_get(kv, "victim", 6, call_buf, sizeof(call_buf),
+			      NULL);
+}
+
+static void traced_call(const char *name, bool set, int report)
+{
+	plkv_t *kv = open_client(name, NULL);
+	uintptr_t base;
+	int rc;
+
+	if (!kv)
+		_exit(90);
+	base = (uintptr_t)th_kv(kv).base;
+	if (write(report, &base, sizeof(base)) != sizeof(base) ||
+	    ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+		_exit(91);
+	raise(SIGSTOP);
+	rc = call_once(kv, set);
+	_exit(rc == -EFAULT ? 10 : rc == 0 ? 11 : 12);
+}
+
+/* Step pid to its next WRPKRU; false if it never got there. */
+static bool step_to_wrpkru(pid_t pid, struct user_regs_struct *r)
+{
+	unsigned long insn;
+	int st, n;
+
+	for (n = 0; n < 200000; n++) {
+		if (ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL) ||
+		    waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st) ||
+		    ptrace(PTRACE_GETREGS, pid, NULL, r))
+			return false;
+		errno = 0;
+		insn = (unsigned long)ptrace(PTRACE_PEEKTEXT, pid,
+					     (void *)r->rip, NULL);
+		if (!errno && (insn & 0xffffff) == 0xef010f)
+			return true;
+	}
+	return false;
+}
+
+/* The exit code of a call whose buffer was swapped at the grant. */
+static int swapped_at_grant(const char *name, bool set)
+{
+	struct user_regs_struct r;
+	unsigned long long *gpr[] = { &r.rax, &r.rbx, &r.rcx, &r.rdx,
+		&r.rsi, &r.rdi, &r.rbp, &r.r8, &r.r9, &r.r10, &r.r11,
+		&r.r12, &r.r13, &r.r14, &r.r15 };
+	uintptr_t base = 0;
+	int pfd[2], st, swapped = 0;
+	unsigned i;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (pid == 0)
+		traced_call(name, set, pfd[1]);
+	close(pfd[1]);
+	if (pid < 0 || read(pfd[0], &base, sizeof(base)) != sizeof(base) ||
+	    waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st))
+		return -1;
+	close(pfd[0]);
+	if (!step_to_wrpkru(pid, &r))
+		return -2;
+	/* the store's middle: items, in a 4 MiB store */
+	for (i = 0; i < sizeof(gpr) / sizeof(gpr[0]); i++)
+		if (*gpr[i] == (uintptr_t)call_buf) {
+			*gpr[i] = base + (2 << 20);
+			swapped++;
+		}
+	/* and on its stack, which a jump brings too */
+	for (i = 0; i < 256; i++) {
+		unsigned long at = r.rsp + i * sizeof(long), w;
+
+		errno = 0;
+		w = (unsigned long)ptrace(PTRACE_PEEKDATA, pid, (void *)at,
+					  NULL);
+		if (errno || w != (uintptr_t)call_buf)
+			continue;
+		if (ptrace(PTRACE_POKEDATA, pid, (void *)at,
+			   (void *)(base + (2 << 20))))
+			return -6;
+		swapped++;
+	}
+	if (!swapped)
+		return -3;
+	if (ptrace(PTRACE_SETREGS, pid, NULL, &r) ||
+	    ptrace(PTRACE_DETACH, pid, NULL, NULL) ||
+	    waitpid(pid, &st, 0) != pid)
+		return -4;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -5;
+}
+
+TEST_F(gate, buffer_swapped_at_the_grant_refused)
+{
+	EXPECT_EQ(10, swapped_at_grant(self->name, false)) TH_LOG("get");
+	EXPECT_EQ(10, swapped_at_grant(self->name, true)) TH_LOG("set");
+	expect_intact(_metadata, self->kv);
 }
 
 TEST_HARNESS_MAIN
