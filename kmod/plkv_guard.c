@@ -409,6 +409,9 @@ static int plkv_pre_signal_setup_done(struct kprobe *p, struct pt_regs *regs)
 	{ .kp = { .symbol_name = #sym, .pre_handler = (fn) } }
 #define PLKV_PROBE_IA32(sym, fn) \
 	{ .kp = { .symbol_name = #sym, .pre_handler = (fn) }, .ia32 = true }
+/* Absent where the kernel lacks the feature (userfaultfd): no hole then. */
+#define PLKV_PROBE_OPTIONAL(sym, fn) \
+	{ .kp = { .symbol_name = #sym, .pre_handler = (fn) }, .optional = true }
 #define PLKV_PROBE_X32(sym) \
 	{ .kp = { .symbol_name = #sym, .pre_handler = plkv_pre_compat_entry }, \
 	  .optional = true }
@@ -427,7 +430,7 @@ static struct plkv_probe plkv_probes[] = {
 	PLKV_PROBE(do_mmap, plkv_pre_do_mmap),
 	PLKV_PROBE(do_mprotect_pkey, plkv_pre_do_mprotect_pkey),
 	PLKV_PROBE(__access_remote_vm, plkv_pre_access_remote_vm),
-	PLKV_PROBE(mcopy_atomic, plkv_pre_mcopy_atomic),
+	PLKV_PROBE_OPTIONAL(mcopy_atomic, plkv_pre_mcopy_atomic),
 	/* A 32-bit tracer of a 64-bit client: judged by its arguments. */
 	PLKV_PROBE_IA32(__ia32_compat_sys_ptrace, plkv_pre_ptrace),
 	/* A 64-bit client entering these through int $0x80 or x32. */
