@@ -320,30 +320,39 @@ PLKV_API int plkv_arith(plkv_t *kv, const char *key, size_t klen,
 			const struct plkv_arith *op, uint64_t *result,
 			struct plkv_meta *meta, int64_t *prev_exptime)
 {
+	struct plkv_arith a = { 0 };
 	char kcopy[ENG_KEY_MAX];
-	struct plkv_arith a;
 	struct plkv_ctx ctx;
 	int rc;
 
-	if (!kv || !op)
+	if (!kv)
 		return -EINVAL;
-	rc = key_take(key, klen, kcopy);
+	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
+	PLKV_AFTER_GRANT5(key, klen, op, result, meta);
+	__asm__ volatile("" : "+r"(prev_exptime));
+	if (!op)
+		rc = -EINVAL;
+	else if (!(rc = key_take(key, klen, kcopy)) &&
+		 (!plkv_outside_window(op, sizeof(*op)) ||
+		  !plkv_outside_window(result, sizeof(*result)) ||
+		  !plkv_outside_window(meta, sizeof(*meta)) ||
+		  !plkv_outside_window(prev_exptime, sizeof(*prev_exptime))))
+		rc = -EFAULT;
+	/* Read *op once (not the segment: refused above), before another
+	 * client thread can change it. */
+	if (!rc) {
+		a = *op;
+		if (a.flags & ~PLKV_ARITH_ALL)
+			rc = -EINVAL;
+	}
+	if (rc) {
+		plkv_leave(&ctx);
+		return rc;
+	}
 	key = kcopy;
-	if (!plkv_outside_window(op, sizeof(*op)) ||
-	    !plkv_outside_window(result, sizeof(*result)) ||
-	    !plkv_outside_window(meta, sizeof(*meta)) ||
-	    !plkv_outside_window(prev_exptime, sizeof(*prev_exptime)))
-		return -EFAULT;
-	/* Read *op once, outside the segment's key (it may be the segment:
-	 * refused above) and before another client thread can change it. */
-	a = *op;
-	if (a.flags & ~PLKV_ARITH_ALL)
-		return -EINVAL;
-	rc = mut_enter(kv, &ctx, OP_INCR);
-	if (rc)
-		return rc;
+	mut_begin(&ctx, OP_INCR);
 	rc = eng_arith(&ctx, key, klen, &a, result, meta, prev_exptime);
 	mut_leave(&ctx);
 	return rc;

@@ -14,8 +14,9 @@
  *  - a thread state rewritten to name another slot is not trusted, and
  *    the module confirms the segment's mapping before a handle built in
  *    the heap is trusted;
- *  - a get or set entered at its granting WRPKRU with the real handle and
- *    a buffer in the segment refuses the buffer after the grant.
+ *  - a get, set or incr entered at its granting WRPKRU with the real
+ *    handle and a buffer in the segment refuses the buffer after the
+ *    grant.
  * After each attack the victim's value is intact and plkv_check() clean.
  */
 #include <errno.h>
@@ -473,29 +474,39 @@ TEST_F(gate, rewritten_slot_not_trusted)
  * grant (-EFAULT), not copy a value over the store, or the store's bytes
  * into an item.  The child exits 10 for -EFAULT, 11 for success.
  */
-static char call_buf[64];
+static char call_buf[64] __attribute__((aligned(8)));
 
-static int call_once(plkv_t *kv, bool set)
+enum attacked { ATTACK_GET, ATTACK_SET, ATTACK_INCR };
+
+static int call_once(plkv_t *kv, enum attacked call)
 {
-	return set ? plkv_set(kv, "copied", 6, call_buf, 16, 0, 0) :
-		     plkv_get(kv, "victim", 6, call_buf, sizeof(call_buf),
-			      NULL);
+	switch (call) {
+	case ATTACK_GET:
+		return plkv_get(kv, "victim", 6, call_buf, sizeof(call_buf),
+				NULL);
+	case ATTACK_SET:
+		return plkv_set(kv, "copied", 6, call_buf, 16, 0, 0);
+	default:
+		return plkv_incr(kv, "counter", 7, 1, (uint64_t *)call_buf);
+	}
 }
 
-static void traced_call(const char *name, bool set, int report)
+static void traced_call(const char *name, enum attacked call, int report)
 {
 	plkv_t *kv = open_client(name, NULL);
 	uintptr_t base;
 	int rc;
 
-	if (!kv)
+	/* (the counter before the stop: the first WRPKRU stepped to must
+	 * be the attacked call's) */
+	if (!kv || plkv_set(kv, "counter", 7, "5", 1, 0, 0))
 		_exit(90);
 	base = (uintptr_t)th_kv(kv).base;
 	if (write(report, &base, sizeof(base)) != sizeof(base) ||
 	    ptrace(PTRACE_TRACEME, 0, NULL, NULL))
 		_exit(91);
 	raise(SIGSTOP);
-	rc = call_once(kv, set);
+	rc = call_once(kv, call);
 	_exit(rc == -EFAULT ? 10 : rc == 0 ? 11 : 12);
 }
 
@@ -520,7 +531,7 @@ static bool step_to_wrpkru(pid_t pid, struct user_regs_struct *r)
 }
 
 /* The exit code of a call whose buffer was swapped at the grant. */
-static int swapped_at_grant(const char *name, bool set)
+static int swapped_at_grant(const char *name, enum attacked call)
 {
 	struct user_regs_struct r;
 	unsigned long long *gpr[] = { &r.rax, &r.rbx, &r.rcx, &r.rdx,
@@ -535,7 +546,7 @@ static int swapped_at_grant(const char *name, bool set)
 		return -1;
 	pid = fork();
 	if (pid == 0)
-		traced_call(name, set, pfd[1]);
+		traced_call(name, call, pfd[1]);
 	close(pfd[1]);
 	if (pid < 0 || read(pfd[0], &base, sizeof(base)) != sizeof(base) ||
 	    waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st))
@@ -574,8 +585,10 @@ static int swapped_at_grant(const char *name, bool set)
 
 TEST_F(gate, buffer_swapped_at_the_grant_refused)
 {
-	EXPECT_EQ(10, swapped_at_grant(self->name, false)) TH_LOG("get");
-	EXPECT_EQ(10, swapped_at_grant(self->name, true)) TH_LOG("set");
+	EXPECT_EQ(10, swapped_at_grant(self->name, ATTACK_GET)) TH_LOG("get");
+	EXPECT_EQ(10, swapped_at_grant(self->name, ATTACK_SET)) TH_LOG("set");
+	EXPECT_EQ(10, swapped_at_grant(self->name, ATTACK_INCR))
+		TH_LOG("incr");
 	expect_intact(_metadata, self->kv);
 }
 
