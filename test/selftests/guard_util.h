@@ -89,23 +89,33 @@ static __th_unused int open_victim_store(const char *name, plkv_t **kv,
 	       plkv_set(*kv, "victim", 6, "intact", 6, 0, 0) : 0;
 }
 
-/* A client of its own: opens the store, runs fn, exits with its result
- * (90 when it cannot open).  Returns the wait status, -1 on error. */
+/* The wait status of a child that exits with expr's value (evaluated in
+ * the child), -1 on error. */
+#define CHILD_STATUS(expr)						\
+	({								\
+		int st_ = -1;						\
+		pid_t pid_ = fork();					\
+									\
+		if (pid_ == 0)						\
+			_exit(expr);					\
+		if (pid_ < 0 || waitpid(pid_, &st_, 0) != pid_)		\
+			st_ = -1;					\
+		st_;							\
+	})
+
+/* fn's result with the store opened (90 when it cannot be). */
+static __th_unused int run_client(const char *name, int (*fn)(plkv_t *kv))
+{
+	plkv_t *kv = open_client(name, NULL);
+
+	return kv ? fn(kv) : 90;
+}
+
+/* A client of its own: opens the store, runs fn, exits with its result.
+ * Returns the wait status, -1 on error. */
 static __th_unused int client_status(const char *name, int (*fn)(plkv_t *kv))
 {
-	int st = -1;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		plkv_t *kv = open_client(name, NULL);
-
-		if (!kv)
-			_exit(90);
-		_exit(fn(kv));
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return st;
+	return CHILD_STATUS(run_client(name, fn));
 }
 
 static __th_unused bool killed(int st)

@@ -417,14 +417,7 @@ static int open_with_stray(const char *name, int prot,
 static int stray_status(const char *name, int prot, const unsigned int *offsets,
 			unsigned int n, enum stray_use use)
 {
-	int st = -1;
-	pid_t pid = fork();
-
-	if (pid == 0)
-		_exit(open_with_stray(name, prot, offsets, n, use));
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return st;
+	return CHILD_STATUS(open_with_stray(name, prot, offsets, n, use));
 }
 
 static const unsigned int one_site[] = { 64 };
@@ -522,14 +515,7 @@ static int open_with_code_file(const char *name, enum code_writer writer)
 
 static int code_file_status(const char *name, enum code_writer writer)
 {
-	int st = -1;
-	pid_t pid = fork();
-
-	if (pid == 0)
-		_exit(open_with_code_file(name, writer));
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return st;
+	return CHILD_STATUS(open_with_code_file(name, writer));
 }
 
 TEST_F(strict, code_file_kept_from_writers)
@@ -590,19 +576,13 @@ static int open_then_uffd_copy(const char *name)
 
 TEST_F(strict, userfaultfd_copy_kills)
 {
-	int st = -1;
-	pid_t pid = fork();
+	int st = CHILD_STATUS(open_then_uffd_copy(self->loose));
 
-	if (pid == 0)
-		_exit(open_then_uffd_copy(self->loose));
-	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_NE(-1, st);
 	if (exited_with(st, 3))
 		SKIP(return, "no userfaultfd here");
 	EXPECT_TRUE(lived(st)) TH_LOG("ordinary store: status %#x", st);
-	pid = fork();
-	if (pid == 0)
-		_exit(open_then_uffd_copy(self->name));
-	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	st = CHILD_STATUS(open_then_uffd_copy(self->name));
 	EXPECT_TRUE(killed(st)) TH_LOG("status %#x", st);
 	expect_intact(_metadata, self->kv);
 }
