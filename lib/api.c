@@ -103,29 +103,38 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 	struct plkv_read r = { 0 };
 	char kcopy[ENG_KEY_MAX];
 	struct plkv_ctx ctx;
-	bool vivify;
+	bool vivify = false;
 	int rc;
 
-	rc = read_check(kv, key, klen, buf, cap, meta, prev_exptime);
+	if (!kv)
+		return -EINVAL;
+	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
-	if (!plkv_outside_window(op, sizeof(*op)))
-		return -EFAULT;
-	if (op)
-		r = *op;	/* once, after refusing a segment pointer */
-	if (r.flags & ~READ_FLAGS)
-		return -EINVAL;
-	vivify = r.flags & PLKV_READ_VIVIFY;
+	PLKV_AFTER_GRANT5(key, klen, op, buf, cap);
+	PLKV_AFTER_GRANT2(meta, prev_exptime);
+	rc = read_check(kv, key, klen, buf, cap, meta, prev_exptime);
+	if (!rc && !plkv_outside_window(op, sizeof(*op)))
+		rc = -EFAULT;
+	if (!rc) {
+		r = (struct plkv_read){ 0 };
+		if (op)
+			r = *op;	/* once: another thread may change it */
+		if (r.flags & ~READ_FLAGS)
+			rc = -EINVAL;
+		vivify = r.flags & PLKV_READ_VIVIFY;
+	}
 	/* it may create an item: the key must be one a store takes */
-	if (vivify) {
+	if (!rc && vivify) {
 		rc = key_take(key, klen, kcopy);
-		if (rc)
-			return rc;
 		key = kcopy;
 	}
-	rc = vivify ? mut_enter(kv, &ctx, OP_STORE) : plkv_enter(kv, &ctx);
-	if (rc)
+	if (rc) {
+		plkv_leave(&ctx);
 		return rc;
+	}
+	if (vivify)
+		mut_begin(&ctx, OP_STORE);
 	rc = eng_get(&ctx, key, klen, &r, buf, cap, meta, prev_exptime);
 	if (vivify) {
 		mut_leave(&ctx);
@@ -166,13 +175,16 @@ PLKV_API int plkv_peek(plkv_t *kv, const char *key, size_t klen,
 	struct plkv_ctx ctx;
 	int rc;
 
-	rc = read_check(kv, key, klen, NULL, 0, meta, NULL);
-	if (rc)
-		return rc;
+	if (!kv)
+		return -EINVAL;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
-	rc = eng_peek(&ctx, key, klen, meta);
+	PLKV_AFTER_GRANT2(key, klen);
+	PLKV_AFTER_GRANT2(meta, meta);
+	rc = read_check(kv, key, klen, NULL, 0, meta, NULL);
+	if (!rc)
+		rc = eng_peek(&ctx, key, klen, meta);
 	plkv_leave(&ctx);
 	return rc;
 }
@@ -197,38 +209,44 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 		       void *buf, size_t cap)
 {
 	struct plkv_ctx ctx;
-	size_t i, used = 0;
+	size_t i, used;
 	int rc;
 
-	if (!kv || (!keys && n) || (!buf && cap))
+	if (!kv)
 		return -EINVAL;
-	if (n > SIZE_MAX / sizeof(*keys) ||
-	    !plkv_outside_window(keys, n * sizeof(*keys)) ||
-	    !plkv_outside_window(buf, cap))
-		return -EFAULT;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
-	for (i = 0; i < n; i++) {
+	PLKV_AFTER_GRANT5(keys, n, buf, cap, kv);
+	if ((!keys && n) || (!buf && cap))
+		rc = -EINVAL;
+	else if (n > SIZE_MAX / sizeof(*keys) ||
+		 !plkv_outside_window(keys, n * sizeof(*keys)) ||
+		 !plkv_outside_window(buf, cap))
+		rc = -EFAULT;
+	for (i = 0, used = 0; !rc && i < n; i++) {
 		struct plkv_mget_key *k = &keys[i];
-		/* Read once: another client thread may change the array. */
+		/* Read once, and written only: another client thread may
+		 * change the array (a length read back from it would move
+		 * the next value's place out of buf). */
 		const char *key = k->key;
 		size_t klen = k->klen;
+		struct plkv_meta meta = { 0 };
+		int krc = key_check_len(key, klen);
 
-		memset(&k->meta, 0, sizeof(k->meta));
 		k->off = used;
-		k->rc = key_check_len(key, klen);
-		if (k->rc)
-			continue;
-		k->rc = eng_get(&ctx, key, klen, NULL,
-				buf ? (char *)buf + used : NULL, cap - used,
-				&k->meta, NULL);
-		if (k->rc == 0)
-			used += k->meta.len;
+		if (!krc)
+			krc = eng_get(&ctx, key, klen, NULL,
+				      buf ? (char *)buf + used : NULL,
+				      cap - used, &meta, NULL);
+		k->meta = meta;
+		k->rc = krc;
+		if (krc == 0)
+			used += meta.len;
 	}
 	eng_after_read(&ctx);
 	plkv_leave(&ctx);
-	return 0;
+	return rc;
 }
 
 PLKV_API int plkv_store(plkv_t *kv, int mode, const char *key, size_t klen,
@@ -378,23 +396,31 @@ PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
 
 /* delete (compared to cas unless 0; flags PLKV_DEL_*) and touch: a
  * mutation of one key. */
-static int key_mutate(plkv_t *kv, const char *key, size_t klen, uint32_t op,
-		      uint64_t cas, unsigned flags, int64_t exptime)
+static __attribute__((always_inline)) inline int
+key_mutate(plkv_t *kv, const char *key, size_t klen, uint32_t op,
+	   uint64_t cas, unsigned flags, int64_t exptime)
 {
 	char kcopy[ENG_KEY_MAX];
 	struct plkv_ctx ctx;
 	int rc;
 
-	if (!kv || (flags & ~DEL_FLAGS) ||
-	    (flags & (PLKV_DEL_INVALIDATE | PLKV_DEL_TOUCH)) == PLKV_DEL_TOUCH)
+	if (!kv)
 		return -EINVAL;
-	rc = key_take(key, klen, kcopy);
+	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
+	PLKV_AFTER_GRANT5(key, klen, flags, cas, exptime);
+	if ((flags & ~DEL_FLAGS) ||
+	    (flags & (PLKV_DEL_INVALIDATE | PLKV_DEL_TOUCH)) == PLKV_DEL_TOUCH)
+		rc = -EINVAL;
+	else
+		rc = key_take(key, klen, kcopy);
+	if (rc) {
+		plkv_leave(&ctx);
+		return rc;
+	}
 	key = kcopy;
-	rc = mut_enter(kv, &ctx, op);
-	if (rc)
-		return rc;
+	mut_begin(&ctx, op);
 	if (op == OP_DELETE)
 		rc = eng_delete(&ctx, key, klen, cas, flags, exptime);
 	else
@@ -438,6 +464,14 @@ PLKV_API int plkv_flush_all(plkv_t *kv, int64_t delay)
 	return rc;
 }
 
+static bool group_valid(const char *g)
+{
+	return !g || !*g || !strcmp(g, "general") || !strcmp(g, "slabs") ||
+	       !strcmp(g, "items") || !strcmp(g, "settings");
+}
+
+/* The stats of a group into sb, which starts empty (in the client's
+ * heap: filled with the key granted, so refused in a segment). */
 static int collect(plkv_t *kv, const char *group, struct eng_statbuf *sb)
 {
 	struct plkv_ctx ctx;
@@ -446,15 +480,18 @@ static int collect(plkv_t *kv, const char *group, struct eng_statbuf *sb)
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
-	rc = eng_stats_collect(&ctx, group, sb);
+	PLKV_AFTER_GRANT2(group, sb);
+	if (!plkv_outside_window(sb, sizeof(*sb)) ||
+	    !plkv_outside_window(group, 16)) {
+		rc = -EFAULT;
+	} else if (!group_valid(group)) {
+		rc = -EINVAL;
+	} else {
+		memset(sb, 0, sizeof(*sb));
+		rc = eng_stats_collect(&ctx, group, sb);
+	}
 	plkv_leave(&ctx);
 	return rc;
-}
-
-static bool group_valid(const char *g)
-{
-	return !g || !*g || !strcmp(g, "general") || !strcmp(g, "slabs") ||
-	       !strcmp(g, "items") || !strcmp(g, "settings");
 }
 
 PLKV_API int plkv_stats(plkv_t *kv, const char *group, plkv_stat_fn fn,
@@ -527,13 +564,20 @@ PLKV_API int plkv_check(plkv_t *kv, char *msg, size_t cap)
 	struct plkv_ctx ctx;
 	int rc;
 
-	if (!kv || (!msg && cap))
+	if (!kv)
 		return -EINVAL;
-	if (!plkv_outside_window(msg, cap))
-		return -EFAULT;
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
+	PLKV_AFTER_GRANT2(msg, cap);
+	if (!msg && cap)
+		rc = -EINVAL;
+	else if (!plkv_outside_window(msg, cap))
+		rc = -EFAULT;
+	if (rc) {
+		plkv_leave(&ctx);
+		return rc;
+	}
 	/* A process that died since the last liveness scan left work for
 	 * recovery, not corruption: recover it first, as the next call to
 	 * meet it would. */
@@ -559,8 +603,16 @@ PLKV_API int plkv_dump(plkv_t *kv, plkv_dump_fn fn, void *arg)
 		rc = plkv_enter(kv, &ctx);
 		if (rc)
 			break;
+		/* (the array is filled with the key granted: what a jump to
+		 * the grant brings for it is checked after) */
+		PLKV_AFTER_GRANT2(items, cap);
 		n = 0;
-		rc = eng_dump_stripe(&ctx, s, &items, &n, &cap);
+		if (cap > SIZE_MAX / sizeof(*items) ||
+		    !plkv_outside_window(items, cap * sizeof(*items)))
+			rc = -EFAULT;
+		else
+			rc = eng_dump_stripe(&ctx, s % ENG_STRIPES, &items,
+					     &n, &cap);
 		plkv_leave(&ctx);
 		for (i = 0; !rc && i < n; i++)
 			rc = fn(arg, &items[i]);

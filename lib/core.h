@@ -148,6 +148,8 @@ plkv_leave(struct plkv_ctx *ctx)
  */
 #define PLKV_AFTER_GRANT5(a, b, c, d, e)				\
 	__asm__ volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e))
+#define PLKV_AFTER_GRANT2(a, b)					\
+	__asm__ volatile("" : "+r"(a), "+r"(b))
 
 /*
  * plkv_enter() for a public call with no other argument to check before

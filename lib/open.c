@@ -271,7 +271,7 @@ static int publish(struct plkv **kvp)
 
 	if (kv->pkey <= 0)
 		return 0;
-	rc = plkv_trust_publish(kv, &plkv_backend_kmod, &pub);
+	rc = plkv_trust_publish(kv, &pub);
 	if (rc)
 		return rc;
 	free(kv);
@@ -525,6 +525,11 @@ PLKV_API int plkv_info(plkv_t *kv, struct plkv_info *info)
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
+	PLKV_AFTER_GRANT2(info, info);
+	if (!plkv_outside_window(info, sizeof(*info))) {
+		plkv_leave(&ctx);
+		return -EFAULT;
+	}
 	h = kv->hdr;
 	memset(info, 0, sizeof(*info));
 	snprintf(info->name, sizeof(info->name), "%s", kv->name);
@@ -611,6 +616,14 @@ PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		goto out;
+	/* both filled with the key granted */
+	PLKV_AFTER_GRANT2(v, out);
+	if (!plkv_outside_window(v, PLKV_MAX_PROCS * sizeof(*v)) ||
+	    !plkv_outside_window(out, PLKV_MAX_PROCS * sizeof(*out))) {
+		plkv_leave(&ctx);
+		rc = -EFAULT;
+		goto out;
+	}
 	n = kv->ops->procs(kv, v, PLKV_MAX_PROCS);
 	tab = plkv_proc_table(kv);
 	for (i = 0; i < n && i < PLKV_MAX_PROCS; i++) {

@@ -28,6 +28,33 @@ __attribute__((used)) void plkv_pkru_violation(void)
 	__builtin_trap();
 }
 
+/*
+ * A grant found the stack pointer in the window (pkru.h): the stack is a
+ * store's, so nothing here may push.  Deny the key (a checked WRPKRU,
+ * as every one of the gate's) and kill the process with registers only.
+ */
+__asm__(".pushsection plkv_gate, \"ax\"\n"
+	".globl plkv_pkru_bad_stack\n"
+	".hidden plkv_pkru_bad_stack\n"
+	".type plkv_pkru_bad_stack, @function\n"
+	"plkv_pkru_bad_stack:\n\t"
+	"xor %ecx, %ecx\n\t"
+	"rdpkru\n\t"
+	"or $" PLKV_STR(PLKV_PKRU_AD_ASM) ", %eax\n\t"
+	"xor %edx, %edx\n\t"
+	"wrpkru\n\t"
+	"test $" PLKV_STR(PLKV_PKRU_AD_ASM) ", %eax\n\t"
+	"jz plkv_pkru_violation\n\t"
+	"mov $" PLKV_STR(SYS_getpid) ", %eax\n\t"
+	"syscall\n\t"
+	"mov %eax, %edi\n\t"
+	"mov $" PLKV_STR(SIGKILL) ", %esi\n\t"
+	"mov $" PLKV_STR(SYS_kill) ", %eax\n\t"
+	"syscall\n\t"
+	"ud2\n\t"
+	".size plkv_pkru_bad_stack, . - plkv_pkru_bad_stack\n"
+	".popsection");
+
 static pthread_mutex_t pkey_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned pkey_users;
 static pid_t pkey_pid;		/* a forked child starts over... */

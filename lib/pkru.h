@@ -30,8 +30,13 @@
 #define PLKV_PKEY	15
 #define PLKV_PKRU_AD	(1u << (2 * PLKV_PKEY))		/* access disable */
 #define PLKV_PKRU_KEY	(3u << (2 * PLKV_PKEY))		/* AD | WD */
+#define PLKV_PKRU_AD_ASM	0x40000000	/* PLKV_PKRU_AD, for asm */
+#define PLKV_STR_(x)	#x
+#define PLKV_STR(x)	PLKV_STR_(x)
+_Static_assert(PLKV_PKRU_AD_ASM == PLKV_PKRU_AD, "PLKV_PKRU_AD_ASM");
 
 PLKV_HIDDEN void plkv_pkru_violation(void) __attribute__((noreturn, cold));
+PLKV_HIDDEN void plkv_pkru_bad_stack(void) __attribute__((noreturn, cold));
 
 /* The key, numbered PLKV_PKEY, for this process's protected stores:
  * allocated on first use, freed after the last (pkru.c). */
@@ -46,8 +51,29 @@ static __attribute__((always_inline)) inline uint32_t plkv_rdpkru(void)
 	return eax;
 }
 
+/*
+ * The stack a granted thread may use: PLKV_GRANT_STACK below its stack
+ * pointer and a page above it (a caller's stack arguments).  A jump to a
+ * granting WRPKRU brings a stack pointer of its own; one in the window
+ * would have the library's locals written over a store.
+ */
+#define PLKV_GRANT_STACK	(1u << 20)
+
+/* sp - PLKV_GRANT_STACK at or above the window, else sp + 4 KiB at or
+ * below it (rcx and rdx are the sequence's own); else not a push more. */
+#define PLKV_GRANT_STACK_CHECK						\
+		"lea -%c[stack](%%rsp), %%rcx\n\t"			\
+		"movabs %[hi], %%rdx\n\t"				\
+		"cmp %%rdx, %%rcx\n\t"					\
+		"jae .Lplkv_sp%=\n\t"					\
+		"lea 4096(%%rsp), %%rcx\n\t"				\
+		"movabs %[lo], %%rdx\n\t"				\
+		"cmp %%rdx, %%rcx\n\t"					\
+		"ja plkv_pkru_bad_stack\n"				\
+		".Lplkv_sp%=:\n\t"
+
 /* rdpkru; eax OP= mask; wrpkru (in plkv_gate); check; back. */
-#define PLKV_WRPKRU_CHECKED(op, mask_val, check_val, check_jcc)				\
+#define PLKV_WRPKRU_CHECKED(op, mask_val, check_val, check_jcc, after)	\
 	__asm__ volatile(						\
 		"xor %%ecx, %%ecx\n\t"					\
 		"rdpkru\n\t"						\
@@ -59,19 +85,24 @@ static __attribute__((always_inline)) inline uint32_t plkv_rdpkru(void)
 		"wrpkru\n\t"						\
 		"test %[check], %%eax\n\t"				\
 		check_jcc " plkv_pkru_violation\n\t"			\
+		after							\
 		"jmp .Lplkv_back%=\n\t"					\
 		".popsection\n"						\
 		".Lplkv_back%=:"					\
 		: "=&a"(eax), "=&d"(edx)				\
-		: [mask] "i"(mask_val), [check] "i"(check_val)		\
+		: [mask] "i"(mask_val), [check] "i"(check_val),		\
+		  [stack] "i"(PLKV_GRANT_STACK), [hi] "i"(PLKV_WINDOW_HI),	\
+		  [lo] "i"(PLKV_WINDOW_LO)				\
 		: "rcx", "cc", "memory")
 
-/* Grant: the key's bits must be clear after the write. */
+/* Grant: the key's bits must be clear after the write, and the stack
+ * outside the window. */
 static __attribute__((always_inline)) inline void plkv_pkru_grant(void)
 {
 	uint32_t eax, edx;
 
-	PLKV_WRPKRU_CHECKED("and", ~PLKV_PKRU_KEY, PLKV_PKRU_KEY, "jnz");
+	PLKV_WRPKRU_CHECKED("and", ~PLKV_PKRU_KEY, PLKV_PKRU_KEY, "jnz",
+			    PLKV_GRANT_STACK_CHECK);
 }
 
 /* Revoke (access disable): the AD bit must be set after the write. */
@@ -79,7 +110,7 @@ static __attribute__((always_inline)) inline void plkv_pkru_deny(void)
 {
 	uint32_t eax, edx;
 
-	PLKV_WRPKRU_CHECKED("or", PLKV_PKRU_AD, PLKV_PKRU_AD, "jz");
+	PLKV_WRPKRU_CHECKED("or", PLKV_PKRU_AD, PLKV_PKRU_AD, "jz", "");
 }
 
 /*

@@ -120,13 +120,13 @@ int plkv_trust_attach(void)
 
 /*
  * The staged handle was built in the heap, where another thread could
- * change it while the open ran: what the region keeps must not come from
- * there unchecked.  The backend's operations are the caller's constant;
- * the segment's address, size and key are confirmed by the module after
- * the copy, from the copy.
+ * change it while the open ran (or a jump to the grant below bring one
+ * of the client's making): what the region keeps must not come from
+ * there unchecked.  The backend (only the module's stores are protected)
+ * and the headers' places are constants; the segment's address, size and
+ * key are confirmed by the module after the copy, from the copy.
  */
-int plkv_trust_publish(const struct plkv *staged,
-		       const struct plkv_backend_ops *ops, struct plkv **out)
+int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
 {
 	struct plkv_trust_check tc;
 	struct plkv *kv = NULL;
@@ -135,13 +135,21 @@ int plkv_trust_publish(const struct plkv *staged,
 	memset(&tc, 0, sizeof(tc));
 	pthread_mutex_lock(&trust_lock);
 	plkv_pkru_grant();
+	__asm__ volatile("" : "+r"(staged));
+	if (!plkv_outside_window(staged, sizeof(*staged)))
+		plkv_pkru_violation();
 	for (i = 0; i < PLKV_TRUST_HANDLES; i++) {
 		if (TRUST->in_use[i])
 			continue;
 		TRUST->in_use[i] = true;
 		kv = &TRUST->handles[i].kv;
 		*kv = *staged;
-		kv->ops = ops;
+		kv->backend = PLKV_BACKEND_KMOD;
+		kv->ops = &plkv_backend_kmod;
+		kv->khdr = (struct plkv_seg_khdr *)kv->base;
+		kv->hdr = (struct plkv_hdr *)(kv->base + PLKV_SEG_LIB_OFF);
+		kv->engine = NULL;	/* from the header, once checked */
+		kv->proc_index = -1;	/* plkv_proc_rec_add()'s */
 		kv->hooks = NULL;	/* the engine's, set at attach */
 		fd = kv->fd;
 		tc.addr = (uintptr_t)kv->base;
@@ -173,11 +181,16 @@ int plkv_trust_publish(const struct plkv *staged,
 
 void plkv_trust_unpublish(struct plkv *kv, struct plkv *out)
 {
-	size_t i = (size_t)((uintptr_t)kv - PLKV_WINDOW_LO) /
-		   PLKV_TRUST_HANDLE_SIZE;
+	size_t i;
 
 	pthread_mutex_lock(&trust_lock);
 	plkv_pkru_grant();
+	/* what a jump to the grant would bring: a handle that is not one,
+	 * a copy made over a store */
+	__asm__ volatile("" : "+r"(kv), "+r"(out));
+	if (!plkv_kv_protected(kv) || !plkv_outside_window(out, sizeof(*out)))
+		plkv_pkru_violation();
+	i = (size_t)((uintptr_t)kv - PLKV_WINDOW_LO) / PLKV_TRUST_HANDLE_SIZE;
 	*out = *kv;
 	memset(kv, 0, sizeof(*kv));
 	TRUST->in_use[i] = false;

@@ -78,11 +78,10 @@ static inline bool plkv_outside_window(const void *p, size_t len)
 PLKV_HIDDEN int plkv_trust_attach(void);
 /* Whether this process (not a parent before fork) mapped the region. */
 PLKV_HIDDEN bool plkv_trust_mine(void);
-/* Move a handle built on the heap into the region (*out), its backend's
- * operations ops: -EMFILE when all PLKV_TRUST_HANDLES are in use, -EIO
+/* Move a handle built on the heap into the region (*out), as a store of
+ * the module's: -EMFILE when all PLKV_TRUST_HANDLES are in use, -EIO
  * when the module does not confirm the segment's mapping. */
 PLKV_HIDDEN int plkv_trust_publish(const struct plkv *staged,
-				   const struct plkv_backend_ops *ops,
 				   struct plkv **out);
 /* Copy a protected handle out and free its entry. */
 PLKV_HIDDEN void plkv_trust_unpublish(struct plkv *kv, struct plkv *out);

@@ -474,20 +474,48 @@ TEST_F(gate, rewritten_slot_not_trusted)
  * grant (-EFAULT), not copy a value over the store, or the store's bytes
  * into an item.  The child exits 10 for -EFAULT, 11 for success.
  */
-static char call_buf[64] __attribute__((aligned(8)));
+static char call_buf[1024] __attribute__((aligned(8)));
 
-enum attacked { ATTACK_GET, ATTACK_SET, ATTACK_INCR };
+enum attacked {
+	ATTACK_GET, ATTACK_SET, ATTACK_INCR, ATTACK_GAT, ATTACK_PEEK,
+	ATTACK_MGET, ATTACK_DELETE, ATTACK_TOUCH, ATTACK_CHECK, ATTACK_INFO,
+};
+
+static const char *const attacked_name[] = {
+	"get", "set", "incr", "gat (read with options)", "peek", "mget",
+	"delete", "touch", "check", "info",
+};
 
 static int call_once(plkv_t *kv, enum attacked call)
 {
+	static struct plkv_mget_key keys[1] = { { .key = "victim",
+						   .klen = 6 } };
+
 	switch (call) {
 	case ATTACK_GET:
 		return plkv_get(kv, "victim", 6, call_buf, sizeof(call_buf),
 				NULL);
 	case ATTACK_SET:
 		return plkv_set(kv, "copied", 6, call_buf, 16, 0, 0);
-	default:
+	case ATTACK_INCR:
 		return plkv_incr(kv, "counter", 7, 1, (uint64_t *)call_buf);
+	case ATTACK_GAT:
+		return plkv_gat(kv, "victim", 6, 0, call_buf,
+				sizeof(call_buf), NULL);
+	case ATTACK_PEEK:
+		return plkv_peek(kv, "victim", 6, (struct plkv_meta *)call_buf);
+	case ATTACK_MGET:
+		return plkv_mget(kv, keys, 1, call_buf, sizeof(call_buf));
+	case ATTACK_DELETE:	/* the key: pointed at the store's bytes */
+		memcpy(call_buf, "counter", 7);
+		return plkv_delete(kv, call_buf, 7);
+	case ATTACK_TOUCH:
+		memcpy(call_buf, "counter", 7);
+		return plkv_touch(kv, call_buf, 7, 100);
+	case ATTACK_CHECK:
+		return plkv_check(kv, call_buf, sizeof(call_buf));
+	default:
+		return plkv_info(kv, (struct plkv_info *)call_buf);
 	}
 }
 
@@ -530,8 +558,14 @@ static bool step_to_wrpkru(pid_t pid, struct user_regs_struct *r)
 	return false;
 }
 
-/* The exit code of a call whose buffer was swapped at the grant. */
-static int swapped_at_grant(const char *name, enum attacked call)
+/*
+ * What became of a call stopped at its grant and changed there: its
+ * buffer swapped for the store's middle (move_stack false), or its stack
+ * moved there (true).  The child's exit code, or 100 + the signal that
+ * killed it.
+ */
+static int changed_at_grant(const char *name, enum attacked call,
+			    bool move_stack)
 {
 	struct user_regs_struct r;
 	unsigned long long *gpr[] = { &r.rax, &r.rbx, &r.rcx, &r.rdx,
@@ -554,14 +588,18 @@ static int swapped_at_grant(const char *name, enum attacked call)
 	close(pfd[0]);
 	if (!step_to_wrpkru(pid, &r))
 		return -2;
+	if (move_stack) {
+		r.rsp = base + (2 << 20);
+		swapped = 1;
+	}
 	/* the store's middle: items, in a 4 MiB store */
-	for (i = 0; i < sizeof(gpr) / sizeof(gpr[0]); i++)
+	for (i = 0; !move_stack && i < sizeof(gpr) / sizeof(gpr[0]); i++)
 		if (*gpr[i] == (uintptr_t)call_buf) {
 			*gpr[i] = base + (2 << 20);
 			swapped++;
 		}
 	/* and on its stack, which a jump brings too */
-	for (i = 0; i < 256; i++) {
+	for (i = 0; !move_stack && i < 256; i++) {
 		unsigned long at = r.rsp + i * sizeof(long), w;
 
 		errno = 0;
@@ -580,15 +618,29 @@ static int swapped_at_grant(const char *name, enum attacked call)
 	    ptrace(PTRACE_DETACH, pid, NULL, NULL) ||
 	    waitpid(pid, &st, 0) != pid)
 		return -4;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -5;
+	return WIFEXITED(st) ? WEXITSTATUS(st) :
+	       WIFSIGNALED(st) ? 100 + WTERMSIG(st) : -5;
 }
 
+/* Every call that takes a pointer: each must check it after its grant. */
 TEST_F(gate, buffer_swapped_at_the_grant_refused)
 {
-	EXPECT_EQ(10, swapped_at_grant(self->name, ATTACK_GET)) TH_LOG("get");
-	EXPECT_EQ(10, swapped_at_grant(self->name, ATTACK_SET)) TH_LOG("set");
-	EXPECT_EQ(10, swapped_at_grant(self->name, ATTACK_INCR))
-		TH_LOG("incr");
+	enum attacked c;
+
+	for (c = ATTACK_GET; c <= ATTACK_INFO; c++)
+		EXPECT_EQ(10, changed_at_grant(self->name, c, false))
+			TH_LOG("%s", attacked_name[c]);
+	expect_intact(_metadata, self->kv);
+}
+
+/* A stack in the store would have the library's locals (and a return
+ * address) written over it: the grant kills instead. */
+TEST_F(gate, stack_moved_at_the_grant_kills)
+{
+	EXPECT_EQ(100 + SIGKILL, changed_at_grant(self->name, ATTACK_GET,
+						  true));
+	EXPECT_EQ(100 + SIGKILL, changed_at_grant(self->name, ATTACK_SET,
+						  true));
 	expect_intact(_metadata, self->kv);
 }
 
