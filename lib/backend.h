@@ -57,6 +57,9 @@ struct plkv_backend_ops {
 	int (*unclaim)(struct plkv *kv, const struct plkv_proc_view *p);
 	int (*reap)(struct plkv *kv, const struct plkv_proc_view *p);
 	void (*ack)(struct plkv *kv, uint32_t death_gen);
+	/* Map [p, p + len) of the segment into this process now, in one go:
+	 * where a first touch costs a fault per page (NULL: it doesn't). */
+	void (*prefault)(void *p, size_t len);
 };
 
 extern PLKV_HIDDEN const struct plkv_backend_ops plkv_backend_user;

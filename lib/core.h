@@ -213,6 +213,11 @@ PLKV_HIDDEN int plkv_recover_dead(struct plkv_ctx *ctx);
 PLKV_HIDDEN void plkv_recover_slot(struct plkv_ctx *ctx, uint32_t dead_slot);
 /* Is the slot's owner process alive? (user backend liveness) */
 PLKV_HIDDEN bool plkv_slot_alive(struct plkv *kv, uint32_t slot);
+/* Map [off, off + len) of the segment into this process ahead of its
+ * first touch (inside a call, the grant dropped), where the backend
+ * gains by it. */
+PLKV_HIDDEN void plkv_prefault(struct plkv_ctx *ctx, plkv_off_t off,
+			       uint64_t len);
 
 /* ---- misc ---- */
 

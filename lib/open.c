@@ -378,6 +378,10 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 		goto fail_tls;
 
 	kv = plkv_gate_open(kv);
+	if (plkv_kv_protected(kv)) {	/* publish() takes no table */
+		kv->backend = PLKV_BACKEND_KMOD;
+		kv->ops = &plkv_backend_kmod;
+	}
 	kv->strict = kv->khdr->flags & PLKV_SEG_F_STRICT;
 	if (created) {
 		atomic_store((_Atomic uint32_t *)&kv->hdr->state,

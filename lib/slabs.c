@@ -460,6 +460,25 @@ static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 }
 
 /*
+ * The page grab_page() would give a class next, mapped into this process
+ * before the slab lock is taken: carving touches every 4 KiB of it, and
+ * where each first touch is a fault (the user backend) that was
+ * milliseconds under the lock.  Read without the PAGES lock, so only a
+ * guess: another thread may take that page first, and this one then
+ * costs a fault or two per page as before.
+ */
+static void prefault_next_page(struct plkv_ctx *ctx)
+{
+	const struct plkv_engine *e = eng(ctx->kv);
+	uint64_t pool = __atomic_load_n(&e->page_free_head, __ATOMIC_RELAXED);
+	uint64_t page = pool ? pool - 1 :
+			__atomic_load_n(&e->pages_next, __ATOMIC_RELAXED);
+
+	if (page < e->npages)
+		plkv_prefault(ctx, page_base(ctx->kv, page), ENG_PAGE_SIZE);
+}
+
+/*
  * Allocate n chunks of class cls, chained through ->next, into op word
  * dest.  May carve a new page or evict from the class's LRU (which takes
  * the LRU lock and tries item locks): never called holding a slab lock.
@@ -471,6 +490,8 @@ int slab_alloc(struct plkv_ctx *ctx, unsigned cls, uint64_t n, unsigned dest,
 	struct eng_class *c = &eng(kv)->cls[cls];
 	unsigned fails = 0, misses = 0;
 
+	if (__atomic_load_n(&c->free_count, __ATOMIC_RELAXED) < n)
+		prefault_next_page(ctx);
 	for (;;) {
 		plkv_lock(ctx, slab_lock(cls));
 		while (c->free_count < n && grab_page(ctx, cls))

@@ -122,9 +122,10 @@ int plkv_trust_attach(void)
  * The staged handle was built in the heap, where another thread could
  * change it while the open ran (or a jump to the grant below bring one
  * of the client's making): what the region keeps must not come from
- * there unchecked.  The backend (only the module's stores are protected)
- * and the headers' places are constants; the segment's address, size and
- * key are confirmed by the module after the copy, from the copy.
+ * there unchecked.  The backend's table is left for open.c to set in its
+ * gate (a table of the client's would run its code with the key), the
+ * headers' places are derived from the base; the segment's address, size
+ * and key are confirmed by the module after the copy, from the copy.
  */
 int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
 {
@@ -144,8 +145,7 @@ int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
 		TRUST->in_use[i] = true;
 		kv = &TRUST->handles[i].kv;
 		*kv = *staged;
-		kv->backend = PLKV_BACKEND_KMOD;
-		kv->ops = &plkv_backend_kmod;
+		kv->ops = NULL;		/* open.c's, in its gate */
 		kv->khdr = (struct plkv_seg_khdr *)kv->base;
 		kv->hdr = (struct plkv_hdr *)(kv->base + PLKV_SEG_LIB_OFF);
 		kv->engine = NULL;	/* from the header, once checked */
@@ -321,5 +321,21 @@ void plkv_gate_free(struct plkv *kv, void *p)
 	bool granted = plkv_gate_suspend(kv);
 
 	free(p);
+	plkv_gate_resume(granted);
+}
+
+/* The backend's populate call is a system call: with the key dropped. */
+void plkv_prefault(struct plkv_ctx *ctx, plkv_off_t off, uint64_t len)
+{
+	struct plkv *kv = ctx->kv;
+	/* read while the handle is in reach */
+	void (*prefault)(void *, size_t) = kv->ops->prefault;
+	char *base = kv->base;
+	bool granted;
+
+	if (!prefault || off > kv->size || len > kv->size - off)
+		return;
+	granted = plkv_gate_suspend(kv);
+	prefault(base + off, len);
 	plkv_gate_resume(granted);
 }
