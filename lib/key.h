@@ -21,7 +21,8 @@
  * Eight bytes at a time: (w - 0x21..) & ~w has a high bit set exactly
  * where some byte is below 0x21 (for bounds up to 0x80, bytes >= 0x80
  * never flag), and the same test on w ^ 0x7f.. finds a 0x7f.  A key of 8
- * bytes or more ends with one overlapping load of its last 8.
+ * bytes or more ends with one overlapping load of its last 8; one of 16
+ * or more goes 16 at a time where SSE2 is (every x86-64).
  */
 static inline bool plkv_key_byte_bad(unsigned char c)
 {
@@ -49,6 +50,31 @@ static inline bool plkv_key_copy_ok(unsigned char *dst,
 	uint64_t w, bad = 0;
 	size_t i;
 
+#ifdef __SSE2__
+	/* 16 at a time: a byte is good where max(c, 0x21) == c (unsigned)
+	 * and c != 0x7f */
+	if (n >= 16) {
+		const __m128i low = _mm_set1_epi8(0x21), del = _mm_set1_epi8(0x7f);
+		__m128i good = _mm_set1_epi8(-1), dels = _mm_setzero_si128();
+
+		for (i = 0;; i += 16) {
+			__m128i v;
+
+			if (i + 16 > n)
+				i = n - 16;
+			v = _mm_loadu_si128((const __m128i *)(p + i));
+			if (dst)
+				_mm_storeu_si128((__m128i *)(dst + i), v);
+			good = _mm_and_si128(good, _mm_cmpeq_epi8(
+					_mm_max_epu8(v, low), v));
+			dels = _mm_or_si128(dels, _mm_cmpeq_epi8(v, del));
+			if (i + 16 == n)
+				break;
+		}
+		return _mm_movemask_epi8(_mm_andnot_si128(dels, good)) ==
+		       0xffff;
+	}
+#endif
 	if (n < 8) {
 		for (i = 0; i < n; i++) {
 			unsigned char c = p[i];

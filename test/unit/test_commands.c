@@ -455,15 +455,17 @@ START_TEST(options_out_of_range)
 END_TEST
 
 /*
- * The key rule, checked eight bytes at a time by the library, against the
+ * The key rule, checked 8 or 16 bytes at a time by the library, against the
  * rule byte by byte: every byte value at every position of keys on both
- * sides of each 8-byte boundary, the rest of the key valid (including
+ * sides of each 8- and 16-byte boundary, the rest of the key valid (including
  * bytes >= 0x80, which memcached accepts).
  */
 START_TEST(key_bytes_every_value_every_position)
 {
 	static const size_t lens[] = { 1, 2, 7, 8, 9, 15, 16, 17, 23, 24,
 				       25, 31, 32, 33, 40, 250 };
+	static const unsigned char edges[] = { 0x00, 0x20, 0x21, 0x7e, 0x7f,
+					       0x80, 0xff };
 	char key[ENG_KEY_MAX], v[8];
 	struct plkv_meta m;
 	size_t li, pos, i;
@@ -482,6 +484,23 @@ START_TEST(key_bytes_every_value_every_position)
 				ck_assert_msg(rc == want, "length %zu, byte %#x "
 					      "at %zu: %d, want %d", lens[li], b,
 					      pos, rc, want);
+			}
+			/* the store's pass, which copies as it checks: the
+			 * key kept is the key given */
+			for (i = 0; i < ARRAY_SIZE(edges); i++) {
+				key[pos] = (char)edges[i];
+				want = edges[i] <= 0x20 || edges[i] == 0x7f ?
+				       PLKV_EBADKEY : 0;
+				rc = plkv_set(kv, key, lens[li], "v", 1, 0, 0);
+				ck_assert_msg(rc == want, "set: length %zu, "
+					      "byte %#x at %zu: %d, want %d",
+					      lens[li], edges[i], pos, rc, want);
+				if (rc)
+					continue;
+				ck_assert_int_eq(plkv_get(kv, key, lens[li], v,
+							  sizeof(v), &m), 0);
+				ck_assert_int_eq(plkv_delete(kv, key,
+							     lens[li]), 0);
 			}
 		}
 	}
