@@ -6,6 +6,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "ut_suite.h"
 
@@ -316,6 +318,58 @@ START_TEST(etoosmall)
 }
 END_TEST
 
+/*
+ * Another thread of the caller rewriting the array during a multi-get:
+ * the library must place each value from the lengths it found, not from
+ * what it wrote into the array (read back, a length planted there moved
+ * the next value out of buf, here into the store's hash table).
+ */
+struct mget_race {
+	struct plkv_mget_key *keys;
+	size_t plant;
+	atomic_bool stop;
+};
+
+static void *plant_length(void *arg)
+{
+	struct mget_race *r = arg;
+
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed))
+		((volatile struct plkv_mget_key *)r->keys)[0].meta.len =
+			r->plant;
+	return NULL;
+}
+
+START_TEST(mget_array_rewritten_meanwhile)
+{
+	struct plkv_mget_key keys[2] = {
+		{ .key = "first", .klen = 5 }, { .key = "second", .klen = 6 },
+	};
+	char buf[64], fill[48];
+	struct mget_race r = { .keys = keys };
+	struct plkv_engine *e = eng(kv);
+	pthread_t th;
+	unsigned i;
+
+	memset(fill, 'x', sizeof(fill));
+	ck_assert_int_eq(plkv_set(kv, "first", 5, "1", 1, 0, 0), 0);
+	ck_assert_int_eq(plkv_set(kv, "second", 6, fill, sizeof(fill), 0,
+				  0), 0);
+	/* where buf + used would land: the middle of the hash table */
+	r.plant = (size_t)(kv->base + e->hash_off + 4096 - buf);
+	ck_assert_int_eq(pthread_create(&th, NULL, plant_length, &r), 0);
+	for (i = 0; i < 300000; i++) {
+		ck_assert_int_eq(plkv_mget(kv, keys, 2, buf, sizeof(buf)), 0);
+		ck_assert_int_eq(keys[1].rc, 0);
+		ck_assert_uint_eq(keys[1].off, 1);
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(th, NULL);
+	ck_store_ok(kv);
+	ck_get_eq(kv, "second", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+}
+END_TEST
+
 START_TEST(mget_partial)
 {
 	struct plkv_mget_key keys[5] = {
@@ -537,7 +591,8 @@ int main(void)
 		cas_semantics, cas_unique_per_store, incr_decr,
 		incr_length_change, incr_nonnumeric, parse_u64_is_memcacheds,
 		delete_touch_gat,
-		etoosmall, mget_partial, bad_arguments, too_big,
+		etoosmall, mget_partial, mget_array_rewritten_meanwhile,
+		bad_arguments, too_big,
 		options_out_of_range, NULL
 	};
 
