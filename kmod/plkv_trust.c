@@ -142,6 +142,32 @@ int plkv_trust_mmap(struct vm_area_struct *vma)
 	return 0;
 }
 
+/*
+ * The process id of a handle is the one thing code holding the key could
+ * write into it falsely and still have the handle work (another process's
+ * id makes that process's thread slots look like its own), so the
+ * library leaves it unset and the module writes it, into its own memory
+ * behind the region: only ever the caller's.
+ */
+static int plkv_trust_stamp_pid(struct mm_struct *mm, u64 stamp)
+{
+	struct vm_area_struct *vma = find_vma(mm, stamp);
+	struct plkv_trust *tr;
+	unsigned long off;
+
+	if (!vma || vma->vm_ops != &plkv_trust_vm_ops ||
+	    stamp < vma->vm_start || stamp > vma->vm_end - sizeof(u32))
+		return -EINVAL;
+	tr = vma->vm_private_data;
+	off = ((vma->vm_pgoff - PLKV_TRUST_PGOFF) << PAGE_SHIFT) +
+	      (stamp - vma->vm_start);
+	if (off > tr->size - sizeof(u32))
+		return -EINVAL;
+	WRITE_ONCE(*(u32 *)((char *)tr->mem + off),
+		   (u32)task_tgid_vnr(current));
+	return 0;
+}
+
 int plkv_ioc_trust_check(struct plkv_file *pf, void __user *uarg)
 {
 	struct mm_struct *mm = current->mm;
@@ -153,8 +179,11 @@ int plkv_ioc_trust_check(struct plkv_file *pf, void __user *uarg)
 
 	if (copy_from_user(&tc, uarg, sizeof(tc)))
 		return -EFAULT;
-	if ((tc.flags & ~PLKV_TRUST_CHECK_F_SEGMENT) ||
-	    !plkv_zeroed(tc.reserved))
+	if ((tc.flags & ~(PLKV_TRUST_CHECK_F_SEGMENT |
+			  PLKV_TRUST_CHECK_F_STAMP_PID)) ||
+	    !plkv_zeroed(tc.reserved) ||
+	    (!(tc.flags & PLKV_TRUST_CHECK_F_STAMP_PID) && tc.stamp) ||
+	    (tc.stamp & (sizeof(u32) - 1)))
 		return -EINVAL;
 	if (tc.flags & PLKV_TRUST_CHECK_F_SEGMENT) {
 		seg = plkv_file_seg(pf);
@@ -173,6 +202,8 @@ int plkv_ioc_trust_check(struct plkv_file *pf, void __user *uarg)
 		    vma_pkey(vma) == tc.pkey && tc.pkey > 0)
 			ret = 0;
 	}
+	if (!ret && (tc.flags & PLKV_TRUST_CHECK_F_STAMP_PID))
+		ret = plkv_trust_stamp_pid(mm, tc.stamp);
 	mmap_read_unlock(mm);
 	return ret;
 }

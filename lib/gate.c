@@ -80,8 +80,13 @@ static int slot_take(struct plkv *kv, struct plkv_tls *t, bool recovery)
 {
 	struct plkv_slot *rec;
 	uint32_t slot;
-	int rc = kv->ops->thread_register(kv, &slot, recovery);
+	int rc;
 
+	/* a handle the module never confirmed (jumped into, or its open
+	 * interrupted) claims no slot: its id is nobody's */
+	if (kv->pid == PLKV_PID_UNSTAMPED)
+		return -EIO;
+	rc = kv->ops->thread_register(kv, &slot, recovery);
 	if (rc)
 		return rc;
 	if (!slot || slot >= PLKV_MAX_THREADS)

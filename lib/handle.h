@@ -38,7 +38,10 @@ struct plkv {
 	uint32_t wrpkru_found;
 	int proc_index;			/* our plkv_proc_rec */
 	uint32_t pid;			/* getpid() at open: no system call
-					 * inside the gate to ask again */
+					 * inside the gate to ask again (a
+					 * protected handle's is written by
+					 * the module: PLKV_PID_UNSTAMPED
+					 * until then) */
 	uint64_t id;			/* unique to this open in the process */
 	uint64_t start_time;
 	_Atomic int64_t last_scan;	/* user backend liveness scan, s */
@@ -51,6 +54,8 @@ struct plkv {
 					 * WRPKRU/XRSTOR (F_WATCH) */
 	const struct plkv_engine_hooks *hooks;	/* the engine's, for recovery */
 };
+
+#define PLKV_PID_UNSTAMPED	UINT32_MAX	/* no process's id */
 
 /* Per-thread, per-handle private state. */
 struct plkv_tls {

@@ -149,6 +149,7 @@ int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
 		kv->khdr = (struct plkv_seg_khdr *)kv->base;
 		kv->hdr = (struct plkv_hdr *)(kv->base + PLKV_SEG_LIB_OFF);
 		kv->engine = NULL;	/* from the header, once checked */
+		kv->pid = PLKV_PID_UNSTAMPED;	/* the module's to write */
 		kv->proc_index = -1;	/* plkv_proc_rec_add()'s */
 		kv->hooks = NULL;	/* the engine's, set at attach */
 		fd = kv->fd;
@@ -164,7 +165,8 @@ int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
 				    "this process", PLKV_TRUST_HANDLES);
 		return -EMFILE;
 	}
-	tc.flags = PLKV_TRUST_CHECK_F_SEGMENT;
+	tc.flags = PLKV_TRUST_CHECK_F_SEGMENT | PLKV_TRUST_CHECK_F_STAMP_PID;
+	tc.stamp = (uintptr_t)&kv->pid;
 	if (tc.pkey != PLKV_PKEY ||
 	    !plkv_inside_window((void *)(uintptr_t)tc.addr, tc.size) ||
 	    ioctl(fd, PLKV_IOC_TRUST_CHECK, &tc)) {

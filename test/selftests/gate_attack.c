@@ -433,7 +433,62 @@ TEST_F(gate, module_confirms_only_the_real_mapping)
 	EXPECT_EQ(-ENOENT, trust_check(h.fd, base, h.size, PLKV_PKEY, 0));
 	EXPECT_EQ(0, trust_check(h.fd, PLKV_WINDOW_LO, TRUST_BYTES,
 				 PLKV_PKEY, 0));
-	EXPECT_EQ(-EINVAL, trust_check(h.fd, base, h.size, PLKV_PKEY, 2));
+	EXPECT_EQ(-EINVAL, trust_check(h.fd, base, h.size, PLKV_PKEY, 4));
+}
+
+/* A stamp request: 0 or -errno. */
+static int stamp_pid(int fd, uintptr_t base, uint64_t size, int pkey,
+		     const void *at)
+{
+	struct plkv_trust_check tc = {
+		.addr = base, .size = size, .pkey = pkey,
+		.flags = PLKV_TRUST_CHECK_F_SEGMENT |
+			 PLKV_TRUST_CHECK_F_STAMP_PID,
+		.stamp = (uintptr_t)at,
+	};
+
+	return ioctl(fd, PLKV_IOC_TRUST_CHECK, &tc) ? -errno : 0;
+}
+
+/* Write the handle's pid as code holding the key can (glibc's
+ * pkey_set(): an ordinary store does not watch it). */
+static void plant_pid(plkv_t *kv, uint32_t pid)
+{
+	pkey_set(PLKV_PKEY, 0);
+	((volatile struct plkv *)kv)->pid = pid;
+	pkey_set(PLKV_PKEY, PKEY_DISABLE_ACCESS);
+}
+
+/*
+ * The handle's process id names the thread slots it may use, so it is
+ * the module's to write: a handle published by a jump into the open (or
+ * changed by a thread racing it) has another process's id, or none, and
+ * the module's check overwrites it with the caller's, into the region
+ * only, and only when the check passes.  Until then it claims no slot.
+ */
+TEST_F(gate, module_stamps_the_pid)
+{
+	struct plkv h = th_kv(self->kv);
+	const uint32_t *pid = &((struct plkv *)self->kv)->pid;
+	uintptr_t base = (uintptr_t)h.base;
+	char buf[16];
+
+	ASSERT_EQ((uint32_t)getpid(), h.pid);
+	plant_pid(self->kv, 1);
+	ASSERT_EQ(1u, th_kv(self->kv).pid);
+	EXPECT_EQ(-ENOENT, stamp_pid(h.fd, base, h.size, 14, pid));
+	EXPECT_EQ(1u, th_kv(self->kv).pid);	/* no pass, no stamp */
+	EXPECT_EQ(-EINVAL, stamp_pid(h.fd, base, h.size, PLKV_PKEY,
+				     h.base + 4096));
+	EXPECT_EQ(-EINVAL, stamp_pid(h.fd, base, h.size, PLKV_PKEY, buf));
+	EXPECT_EQ(0, stamp_pid(h.fd, base, h.size, PLKV_PKEY, pid));
+	EXPECT_EQ((uint32_t)getpid(), th_kv(self->kv).pid);
+
+	plant_pid(self->kv, PLKV_PID_UNSTAMPED);
+	EXPECT_EQ(-EIO, plkv_get(self->kv, "victim", 6, buf, sizeof(buf),
+				 NULL));
+	EXPECT_EQ(0, stamp_pid(h.fd, base, h.size, PLKV_PKEY, pid));
+	expect_intact(_metadata, self->kv);
 }
 
 /*

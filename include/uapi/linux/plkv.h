@@ -254,16 +254,22 @@ struct plkv_ack {
 /*
  * PLKV_IOC_TRUST_CHECK: is [addr, addr + size) the caller's trust region
  * (or, with PLKV_TRUST_CHECK_F_SEGMENT, its mapping of the segment this
- * fd is attached to), whole and sealed with pkey?  0, or -ENOENT.
+ * fd is attached to), whole and sealed with pkey?  0, or -ENOENT.  With
+ * PLKV_TRUST_CHECK_F_STAMP_PID, and only if so, the module also writes
+ * the caller's process id (getpid()'s) as a __u32 at stamp, which must lie
+ * in the caller's trust region: the one fact of a handle that code
+ * holding the key could otherwise forge.
  */
 #define PLKV_TRUST_CHECK_F_SEGMENT	(1U << 0)
+#define PLKV_TRUST_CHECK_F_STAMP_PID	(1U << 1)
 
 struct plkv_trust_check {
 	__u64 addr;		/* in */
 	__u64 size;		/* in */
 	__s32 pkey;		/* in */
 	__u32 flags;		/* in: PLKV_TRUST_CHECK_F_* */
-	__u64 reserved[2];
+	__u64 stamp;		/* in: F_STAMP_PID's address, else 0 */
+	__u64 reserved;
 };
 
 #define PLKV_IOC_MAGIC		0xb7
