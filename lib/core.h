@@ -98,23 +98,34 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 {
 	struct plkv_tls *t = plkv_tls_last;
 	struct plkv_slot *rec = NULL;
+	bool scan_due = false;
+	uint64_t tsc;
 	int64_t now;
 
 	kv = plkv_gate_open(kv);
-	now = plkv_clock();
+	/* plkv_clock(), and the liveness scan's test (user backend: once a
+	 * second) only when it reads the clock afresh: the second can only
+	 * have turned then, and a thread in calls reads it every
+	 * PLKV_CLOCK_CYCLES. */
+	tsc = __builtin_ia32_rdtsc();
+	if (likely(tsc - plkv_clock_cache.tsc < PLKV_CLOCK_CYCLES)) {
+		now = plkv_clock_cache.sec;
+	} else {
+		now = plkv_clock_read(tsc);
+		scan_due = kv->polls_liveness &&
+			   atomic_load_explicit(&kv->last_scan,
+						memory_order_relaxed) != now;
+	}
 	ctx->kv = kv;
 	ctx->now = now;
 	/* The id alone names the open: ids are never reused, and a handle
 	 * with a copied id is either this one or unprotected (no grant). */
-	if (unlikely(!t || t->kv_id != kv->id || t->depth ||
+	if (unlikely(scan_due || !t || t->kv_id != kv->id || t->depth ||
 		     !(rec = plkv_tls_rec(kv, t)) || rec->op.state ||
 		     kv->death_gen_seen !=
 		     atomic_load_explicit((_Atomic uint32_t *)
 					  &kv->khdr->death_gen,
-					  memory_order_relaxed) ||
-		     (kv->polls_liveness &&
-		      atomic_load_explicit(&kv->last_scan,
-					   memory_order_relaxed) != now))) {
+					  memory_order_relaxed))) {
 		int rc = plkv_enter_slow(kv, ctx);
 
 		if (rc)

@@ -381,6 +381,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	if (plkv_kv_protected(kv)) {	/* publish() takes no table */
 		kv->backend = PLKV_BACKEND_KMOD;
 		kv->ops = &plkv_backend_kmod;
+		kv->polls_liveness = kv->ops->polls_liveness;
 	}
 	kv->strict = kv->khdr->flags & PLKV_SEG_F_STRICT;
 	if (created) {
