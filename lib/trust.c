@@ -131,7 +131,7 @@ int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
 {
 	struct plkv_trust_check tc;
 	struct plkv *kv = NULL;
-	int i, fd = -1;
+	int i, rc, fd = -1;
 
 	memset(&tc, 0, sizeof(tc));
 	pthread_mutex_lock(&trust_lock);
@@ -168,11 +168,21 @@ int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
 	tc.flags = PLKV_TRUST_CHECK_F_SEGMENT | PLKV_TRUST_CHECK_F_STAMP_PID;
 	tc.stamp = (uintptr_t)&kv->pid;
 	if (tc.pkey != PLKV_PKEY ||
-	    !plkv_inside_window((void *)(uintptr_t)tc.addr, tc.size) ||
-	    ioctl(fd, PLKV_IOC_TRUST_CHECK, &tc)) {
+	    !plkv_inside_window((void *)(uintptr_t)tc.addr, tc.size))
+		rc = -ENOENT;
+	else
+		rc = ioctl(fd, PLKV_IOC_TRUST_CHECK, &tc) ? -errno : 0;
+	if (rc) {
 		struct plkv gone;
 
 		plkv_trust_unpublish(kv, &gone);
+		if (rc == -EINVAL) {	/* a module without STAMP_PID */
+			plkv_set_open_error("plkv.ko is older than libplkv "
+					    "(it cannot stamp a handle's "
+					    "pid): load the module built "
+					    "with this library");
+			return PLKV_EVERSION;
+		}
 		plkv_set_open_error("the handle changed while the store was "
 				    "being opened");
 		return -EIO;
