@@ -72,9 +72,10 @@ static void mut_leave(struct plkv_ctx *ctx)
 
 /* The arguments of a single-key read (get, gat, peek); inline, so the
  * checks a call can't need (a NULL pointer it never passes) fold away. */
-static inline __attribute__((always_inline)) int read_check(plkv_t *kv, const char *key, size_t klen,
-		      const void *buf, size_t cap, const struct plkv_meta *meta,
-		      const int64_t *prev_exptime)
+static inline __attribute__((always_inline)) int
+read_check(plkv_t *kv, const char *key, size_t klen, const void *buf,
+	   size_t cap, const struct plkv_meta *meta,
+	   const int64_t *prev_exptime)
 {
 	int rc;
 
@@ -181,7 +182,7 @@ PLKV_API int plkv_peek(plkv_t *kv, const char *key, size_t klen,
 	if (rc)
 		return rc;
 	PLKV_AFTER_GRANT2(key, klen);
-	PLKV_AFTER_GRANT2(meta, meta);
+	PLKV_AFTER_GRANT1(meta);
 	rc = read_check(kv, key, klen, NULL, 0, meta, NULL);
 	if (!rc)
 		rc = eng_peek(&ctx, key, klen, meta);
@@ -263,7 +264,7 @@ PLKV_API int plkv_store(plkv_t *kv, int mode, const char *key, size_t klen,
 	if (rc)
 		return rc;
 	PLKV_AFTER_GRANT5(mode, key, klen, val, vlen);
-	__asm__ volatile("" : "+r"(cas_out));
+	PLKV_AFTER_GRANT1(cas_out);
 	base = mode & ~PLKV_STORE_INVALIDATE;
 	if (base < PLKV_SET || base > PLKV_CAS || (!val && vlen))
 		rc = -EINVAL;
@@ -349,7 +350,7 @@ PLKV_API int plkv_arith(plkv_t *kv, const char *key, size_t klen,
 	if (rc)
 		return rc;
 	PLKV_AFTER_GRANT5(key, klen, op, result, meta);
-	__asm__ volatile("" : "+r"(prev_exptime));
+	PLKV_AFTER_GRANT1(prev_exptime);
 	if (!op)
 		rc = -EINVAL;
 	else if (!(rc = key_take(key, klen, kcopy)) &&

@@ -161,6 +161,7 @@ plkv_leave(struct plkv_ctx *ctx)
 	__asm__ volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e))
 #define PLKV_AFTER_GRANT2(a, b)					\
 	__asm__ volatile("" : "+r"(a), "+r"(b))
+#define PLKV_AFTER_GRANT1(a)	__asm__ volatile("" : "+r"(a))
 
 /*
  * plkv_enter() for a public call with no other argument to check before

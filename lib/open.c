@@ -530,7 +530,7 @@ PLKV_API int plkv_info(plkv_t *kv, struct plkv_info *info)
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
-	PLKV_AFTER_GRANT2(info, info);
+	PLKV_AFTER_GRANT1(info);
 	if (!plkv_outside_window(info, sizeof(*info))) {
 		plkv_leave(&ctx);
 		return -EFAULT;
