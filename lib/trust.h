@@ -62,16 +62,21 @@ static inline bool plkv_inside_window(const void *p, size_t len)
  * No byte of [p, p + len) in the window, so in no segment: caller memory
  * must not lie in one, since the library reads keys and values and writes
  * results with the key granted, and a stray pointer passed in would let a
- * buggy client write (or read out) the store through the library.  NULL passes (len is far below
- * the window's start).  A range that wraps past the top of the address
- * space starts in kernel space: the copy faults before it could wrap
- * round to the window.
+ * buggy client write (or read out) the store through the library.  NULL
+ * passes (len is far below the window's start).  A range starting above
+ * the window that wraps past the top of the address space is kernel space
+ * before it could wrap round to the window (the copy faults); one
+ * starting below it with a length that wraps (a capacity of SIZE_MAX just
+ * below the window) does cover the window, and is refused.
  */
 static inline bool plkv_outside_window(const void *p, size_t len)
 {
 	uintptr_t a = (uintptr_t)p;
 
-	return a >= PLKV_WINDOW_HI || a + len <= PLKV_WINDOW_LO;
+	/* (a length up to LO cannot wrap from below HI: one compare for the
+	 * constant lengths the calls mostly check) */
+	return a >= PLKV_WINDOW_HI ||
+	       (len <= PLKV_WINDOW_LO && a + len <= PLKV_WINDOW_LO);
 }
 
 /* Map (or find, and check with the module) this process's region. */

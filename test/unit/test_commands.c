@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 
 #include "ut_suite.h"
 
@@ -401,6 +402,37 @@ START_TEST(mget_partial)
 }
 END_TEST
 
+/*
+ * A buffer just below the window with a capacity that wraps the address
+ * space (SIZE_MAX: "as much as you have") covers the window: the value
+ * would be copied over it (the trust region's handles start there).
+ * Refused; a buffer that ends at the window's start is fine.
+ */
+START_TEST(capacity_reaching_the_window_refused)
+{
+	char *page = mmap((void *)(PLKV_WINDOW_LO - 4096), 4096,
+			  PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			  -1, 0);
+	struct plkv_mget_key k = { .key = "big", .klen = 3 };
+	char v[1000];
+	struct plkv_meta m;
+
+	ck_assert_ptr_eq(page, (void *)(PLKV_WINDOW_LO - 4096));
+	memset(v, 'v', sizeof(v));
+	ck_assert_int_eq(plkv_set(kv, "big", 3, v, sizeof(v), 0, 0), 0);
+	ck_assert_int_eq(plkv_get(kv, "big", 3, page + 4000, SIZE_MAX, &m),
+			 -EFAULT);
+	ck_assert_int_eq(plkv_mget(kv, &k, 1, page + 4000, SIZE_MAX),
+			 -EFAULT);
+	ck_assert_int_eq(plkv_get(kv, "big", 3, page + 4096 - sizeof(v),
+				  sizeof(v), &m), 0);
+	ck_assert_int_eq(memcmp(page + 4096 - sizeof(v), v, sizeof(v)), 0);
+	munmap(page, 4096);
+	ck_store_ok(kv);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
 	char key251[252], buf[16];
@@ -592,6 +624,7 @@ int main(void)
 		incr_length_change, incr_nonnumeric, parse_u64_is_memcacheds,
 		delete_touch_gat,
 		etoosmall, mget_partial, mget_array_rewritten_meanwhile,
+		capacity_reaching_the_window_refused,
 		bad_arguments, too_big,
 		options_out_of_range, NULL
 	};
