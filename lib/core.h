@@ -67,13 +67,26 @@ extern PLKV_HIDDEN __thread struct plkv_clock_cache plkv_clock_cache
 	__attribute__((tls_model("initial-exec")));
 PLKV_HIDDEN int64_t plkv_clock_read(uint64_t tsc);
 
-static inline int64_t plkv_clock(void)
+/* The second into *now; true when the clock was read afresh (only then
+ * can the second have turned). */
+static inline bool plkv_clock_at(int64_t *now)
 {
 	uint64_t tsc = __builtin_ia32_rdtsc();
 
-	if (likely(tsc - plkv_clock_cache.tsc < PLKV_CLOCK_CYCLES))
-		return plkv_clock_cache.sec;
-	return plkv_clock_read(tsc);
+	if (likely(tsc - plkv_clock_cache.tsc < PLKV_CLOCK_CYCLES)) {
+		*now = plkv_clock_cache.sec;
+		return false;
+	}
+	*now = plkv_clock_read(tsc);
+	return true;
+}
+
+static inline int64_t plkv_clock(void)
+{
+	int64_t now;
+
+	plkv_clock_at(&now);
+	return now;
 }
 
 /*
@@ -99,23 +112,16 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	struct plkv_tls *t = plkv_tls_last;
 	struct plkv_slot *rec = NULL;
 	bool scan_due = false;
-	uint64_t tsc;
 	int64_t now;
 
 	kv = plkv_gate_open(kv);
-	/* plkv_clock(), and the liveness scan's test (user backend: once a
-	 * second) only when it reads the clock afresh: the second can only
-	 * have turned then, and a thread in calls reads it every
-	 * PLKV_CLOCK_CYCLES. */
-	tsc = __builtin_ia32_rdtsc();
-	if (likely(tsc - plkv_clock_cache.tsc < PLKV_CLOCK_CYCLES)) {
-		now = plkv_clock_cache.sec;
-	} else {
-		now = plkv_clock_read(tsc);
+	/* The liveness scan's test (user backend: once a second) only when
+	 * the clock is read afresh: the second can only have turned then,
+	 * and a thread in calls reads it every PLKV_CLOCK_CYCLES. */
+	if (unlikely(plkv_clock_at(&now)))
 		scan_due = kv->polls_liveness &&
 			   atomic_load_explicit(&kv->last_scan,
 						memory_order_relaxed) != now;
-	}
 	ctx->kv = kv;
 	ctx->now = now;
 	/* The id alone names the open: ids are never reused, and a handle

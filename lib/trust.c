@@ -136,7 +136,7 @@ int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
 	memset(&tc, 0, sizeof(tc));
 	pthread_mutex_lock(&trust_lock);
 	plkv_pkru_grant();
-	__asm__ volatile("" : "+r"(staged));
+	PLKV_AFTER_GRANT1(staged);
 	if (!plkv_outside_window(staged, sizeof(*staged)))
 		plkv_pkru_violation();
 	for (i = 0; i < PLKV_TRUST_HANDLES; i++) {
@@ -199,7 +199,7 @@ void plkv_trust_unpublish(struct plkv *kv, struct plkv *out)
 	plkv_pkru_grant();
 	/* what a jump to the grant would bring: a handle that is not one,
 	 * a copy made over a store */
-	__asm__ volatile("" : "+r"(kv), "+r"(out));
+	PLKV_AFTER_GRANT2(kv, out);
 	if (!plkv_kv_protected(kv) || !plkv_outside_window(out, sizeof(*out)))
 		plkv_pkru_violation();
 	i = (size_t)((uintptr_t)kv - PLKV_WINDOW_LO) / PLKV_TRUST_HANDLE_SIZE;
