@@ -315,6 +315,26 @@ static int check_slots(struct chk *k)
 	return 0;
 }
 
+/* The page a class carves as it uses it: the class's own, and no more
+ * carved than it holds.  (A link to a chunk past bump_carved fails
+ * slab_valid_chunk() wherever it is found.) */
+static int check_bump(struct chk *k, unsigned cls)
+{
+	const struct eng_class *c = &k->e->cls[cls];
+
+	if (!c->bump_page)
+		return 0;
+	if (c->bump_carved > c->perslab)
+		return fail(k, "class %u: %llu chunks of its bump page carved, "
+			    "of %u", cls, (unsigned long long)c->bump_carved,
+			    c->perslab);
+	if (eng_bump_left(c) && (c->bump_page > k->e->pages_next ||
+				 eng_page_owner(k->kv)[c->bump_page - 1] != cls))
+		return fail(k, "class %u: bump page %llu is not the class's",
+			    cls, (unsigned long long)(c->bump_page - 1));
+	return 0;
+}
+
 static int check_slabs(struct chk *k)
 {
 	struct plkv *kv = k->kv;
@@ -329,8 +349,9 @@ static int check_slabs(struct chk *k)
 			    (unsigned long long)e->npages);
 	for (cls = 1; cls <= e->nclasses; cls++) {
 		struct eng_class *c = &e->cls[cls];
-		uint64_t owned = 0, nfree = 0, total;
+		uint64_t owned = 0, nfree = 0, total, end;
 		plkv_off_t f = c->free_head;
+		int rc;
 
 		for (p = 0; p < e->pages_next; p++)
 			owned += owner[p] == cls;
@@ -361,17 +382,23 @@ static int check_slabs(struct chk *k)
 			*mark(k, f) |= M_FREE;
 			f = item_at(kv, f)->next;
 		}
-		if (nfree != c->free_count)
-			return fail(k, "class %u: free_count %llu, %llu listed",
-				    cls, (unsigned long long)c->free_count,
-				    (unsigned long long)nfree);
-		if (nfree + k->used[cls] != total)
+		if ((rc = check_bump(k, cls)))
+			return rc;
+		end = eng_bump_left(c);
+		if (nfree + end != c->free_count)
+			return fail(k, "class %u: free_count %llu, %llu listed "
+				    "+ %llu to carve", cls,
+				    (unsigned long long)c->free_count,
+				    (unsigned long long)nfree,
+				    (unsigned long long)end);
+		if (nfree + end + k->used[cls] != total)
 			return fail(k, "class %u: %llu chunks but %llu free + "
 				    "%llu in use: %lld leaked", cls,
 				    (unsigned long long)total,
-				    (unsigned long long)nfree,
+				    (unsigned long long)(nfree + end),
 				    (unsigned long long)k->used[cls],
-				    (long long)(total - nfree - k->used[cls]));
+				    (long long)(total - nfree - end -
+						k->used[cls]));
 	}
 	pool = slab_free_pages(kv) - (e->npages - e->pages_next);
 	for (p = 0; p < e->pages_next; p++)

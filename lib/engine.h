@@ -26,11 +26,12 @@
 #include "core.h"
 
 #define ENG_MAGIC		0x31454e49474e454bULL	/* "KENGINE1" */
-#define ENG_VERSION		5	/* 2: XXH3 key hash; 3: hot words
+#define ENG_VERSION		6	/* 2: XXH3 key hash; 3: hot words
 					 * on lines of their own; 4:
 					 * flush_ever, act in the CAS word,
 					 * 32-bit times: a 64 B item header;
-					 * 5: stage buffers, sets in place */
+					 * 5: stage buffers, sets in place;
+					 * 6: pages carved as used */
 
 #define ENG_PAGE_SIZE		(1u << 20)	/* slab page */
 #define ENG_CHUNK_MAX		(ENG_PAGE_SIZE / 2) /* largest class chunk */
@@ -157,8 +158,19 @@ struct eng_class {		/* SLAB lock of the class */
 	uint64_t free_count;
 	uint64_t total_pages;
 	uint64_t mem_requested;
-	uint64_t pad[3];
+	/* The page being carved as it is used: page + 1 (0: none), and
+	 * how many of its chunks are carved; the rest are free but on no
+	 * list, their headers meaningless. */
+	uint64_t bump_page;
+	uint64_t bump_carved;
+	uint64_t pad;
 };
+
+/* Chunks of c's bump page still to carve (counted in free_count). */
+static inline uint64_t eng_bump_left(const struct eng_class *c)
+{
+	return c->bump_page ? c->perslab - c->bump_carved : 0;
+}
 
 struct eng_lru {		/* LRU lock of the class */
 	plkv_off_t head[LRU_NSEG];
@@ -302,7 +314,7 @@ enum {
 	W_L_CLS,
 	W_L_SEG,
 	/* slab sub-op (only while holding that slab lock) */
-	W_S_OP = 15,	/* S_POP, S_PUSH, S_CARVE */
+	W_S_OP = 15,	/* S_POP, S_PUSH, S_CARVE, S_RELEASE, S_BUMP */
 	W_S_CLS,
 	W_S_ITEM,
 	W_S_N,
@@ -313,7 +325,7 @@ enum {
 _Static_assert(W_NWORDS <= PLKV_OPREC_WORDS, "op record fits");
 
 enum { L_NONE = 0, L_INSERT, L_REMOVE, L_MOVE };
-enum { S_NONE = 0, S_POP, S_PUSH, S_CARVE, S_RELEASE };
+enum { S_NONE = 0, S_POP, S_PUSH, S_CARVE, S_RELEASE, S_BUMP };
 enum { E_NONE = 0, E_HASH, E_LRU, E_FREE };
 
 #define barrier()	__asm__ __volatile__("" ::: "memory")

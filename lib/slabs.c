@@ -57,6 +57,7 @@ static plkv_off_t page_base(const struct plkv *kv, uint64_t page)
 bool slab_valid_chunk(const struct plkv *kv, plkv_off_t off, unsigned *clsp)
 {
 	const struct plkv_engine *e = eng(kv);
+	const struct eng_class *k;
 	uint64_t rel, page, in;
 	unsigned cls;
 
@@ -70,7 +71,12 @@ bool slab_valid_chunk(const struct plkv *kv, plkv_off_t off, unsigned *clsp)
 	if (cls == 0 || cls > e->nclasses)
 		return false;
 	in = rel % ENG_PAGE_SIZE;
-	if (in % e->cls[cls].size || in / e->cls[cls].size >= e->cls[cls].perslab)
+	k = &e->cls[cls];
+	if (in % k->size || in / k->size >= k->perslab)
+		return false;
+	/* a chunk still to carve is no chunk yet (its header is garbage) */
+	if (__atomic_load_n(&k->bump_page, __ATOMIC_ACQUIRE) == page + 1 &&
+	    in / k->size >= __atomic_load_n(&k->bump_carved, __ATOMIC_RELAXED))
 		return false;
 	if (clsp)
 		*clsp = cls;
@@ -98,28 +104,92 @@ static void dest_clear(const struct plkv *kv, uint64_t dest)
 	barrier();
 }
 
-/* Carve page into class cls's free list (slab lock held, page private). */
-static void carve_page(struct plkv_ctx *ctx, unsigned cls, uint64_t page)
+/* Whether page p of class c still has chunks to carve: such a page's
+ * headers past bump_carved are meaningless (a fresh page's zeros, or the
+ * bytes of another class's items), so no walker may read them. */
+static bool bump_holds(const struct eng_class *c, uint64_t p)
+{
+	return __atomic_load_n(&c->bump_page, __ATOMIC_ACQUIRE) == p + 1 &&
+	       __atomic_load_n(&c->bump_carved, __ATOMIC_RELAXED) < c->perslab;
+}
+
+/* The chunks of page p of class c a walker may read: all, or on the bump
+ * page those carved.  Without the slab lock only a floor: carving goes
+ * on, and what it adds is free until popped under that lock. */
+static uint32_t page_carved(const struct eng_class *c, uint64_t p)
+{
+	return bump_holds(c, p) ?
+	       (uint32_t)__atomic_load_n(&c->bump_carved, __ATOMIC_RELAXED) :
+	       c->perslab;
+}
+
+/*
+ * Carve the next k chunks of cls's bump page onto its free list (slab
+ * lock held, k <= eng_bump_left()).  The free list's head is the commit
+ * point and bump_carved follows it; recorded as S_BUMP so slab_repair()
+ * can tell the two apart.  free_count does not change: it counts the
+ * chunks still to carve.
+ */
+static void carve_some(struct plkv_ctx *ctx, unsigned cls, uint64_t k)
 {
 	struct plkv *kv = ctx->kv;
 	struct eng_class *c = &eng(kv)->cls[cls];
-	plkv_off_t base = page_base(kv, page);
-	uint32_t i;
+	struct plkv_oprec *op = ctx->op;
+	uint64_t page = c->bump_page - 1, from = c->bump_carved, i;
+	plkv_off_t first = page_base(kv, page) + from * c->size;
 
-	for (i = 0; i < c->perslab; i++) {
-		struct plkv_item *it = item_at(kv, base + (uint64_t)i * c->size);
+	rec_set(op, W_S_CLS, cls);
+	rec_set(op, W_S_PAGE, page);
+	rec_set(op, W_S_ITEM, first);
+	rec_set(op, W_S_N, from + k);
+	rec_set(op, W_S_OP, S_BUMP);
+	for (i = 0; i < k; i++) {
+		struct plkv_item *it = item_at(kv, first + i * c->size);
 
 		memset(it, 0, sizeof(*it));
 		it->it_flags = ITEM_SLABBED;
 		it->slab_class = (uint8_t)cls;
 		it->lru = LRU_NONE;
-		it->next = i + 1 < c->perslab ? base + (uint64_t)(i + 1) * c->size
-					      : c->free_head;
+		it->next = i + 1 < k ? first + (i + 1) * c->size : c->free_head;
 	}
-	PUBLISH(c->free_head, base);
+	PUBLISH(c->free_head, first);
 	PLKV_CRASH_POINT(ctx);
-	c->free_count += c->perslab;
-	c->total_pages++;
+	__atomic_store_n(&c->bump_carved, from + k, __ATOMIC_RELEASE);
+	rec_set(op, W_S_OP, S_NONE);
+}
+
+/* Chunks carved at a time: a small page's worth, at least one. */
+static uint64_t carve_batch(const struct eng_class *c)
+{
+	return c->size < 4096 ? 4096 / c->size : 1;
+}
+
+/*
+ * Enough of the bump page on the free list for a pop of n (slab lock
+ * held, free_count >= n): at least a small page's worth, so that each
+ * carve touches memory once, not a chunk at a time.
+ */
+static void carve_for(struct plkv_ctx *ctx, unsigned cls, uint64_t n)
+{
+	struct eng_class *c = &eng(ctx->kv)->cls[cls];
+	uint64_t left = eng_bump_left(c), listed = c->free_count - left, k;
+
+	if (listed >= n)
+		return;
+	k = n - listed;
+	if (k < carve_batch(c))
+		k = carve_batch(c);
+	carve_some(ctx, cls, k < left ? k : left);
+}
+
+/* Make page the class's bump page (slab lock held, the old one wholly
+ * carved): before page_owner[] names the class, so that whoever sees the
+ * page owned also sees it is still to carve (bump_holds()). */
+static void bump_set(struct eng_class *c, uint64_t page)
+{
+	__atomic_store_n(&c->bump_carved, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->bump_page, page + 1, __ATOMIC_RELEASE);
+	barrier();
 }
 
 /* The released-page pool: a stack linked through chunk 0's h_next. */
@@ -157,15 +227,20 @@ uint64_t slab_free_pages(const struct plkv *kv)
 /*
  * Give class cls a page (slab lock held): a released one, else a new one.
  * page_owner[] is set before the page leaves the pool, so a page below
- * pages_next is always either owned or in the pool.
+ * pages_next is always either owned or in the pool.  The page is not
+ * carved here but as it is used (carve_for()): carving touches all of
+ * it, which was milliseconds of faults under the lock.
  */
 static bool grab_page(struct plkv_ctx *ctx, unsigned cls)
 {
 	struct plkv *kv = ctx->kv;
 	struct plkv_engine *e = eng(kv);
+	struct eng_class *c = &e->cls[cls];
 	struct plkv_oprec *op = ctx->op;
 	uint64_t page;
 
+	if (eng_bump_left(c))
+		carve_some(ctx, cls, eng_bump_left(c));
 	plkv_lock(ctx, ENG_LOCK_PAGES);
 	if (e->page_free_head) {
 		page = e->page_free_head - 1;
@@ -178,6 +253,7 @@ static bool grab_page(struct plkv_ctx *ctx, unsigned cls)
 	rec_set(op, W_S_CLS, cls);
 	rec_set(op, W_S_PAGE, page);
 	rec_set(op, W_S_OP, S_CARVE);
+	bump_set(c, page);
 	eng_page_owner(kv)[page] = (uint8_t)cls;
 	barrier();
 	if (e->page_free_head)
@@ -186,7 +262,8 @@ static bool grab_page(struct plkv_ctx *ctx, unsigned cls)
 		PUBLISH(e->pages_next, page + 1);
 	plkv_unlock(ctx, ENG_LOCK_PAGES);
 	PLKV_CRASH_POINT(ctx);
-	carve_page(ctx, cls, page);
+	c->free_count += c->perslab;
+	c->total_pages++;
 	rec_set(op, W_S_OP, S_NONE);
 	return true;
 }
@@ -267,17 +344,19 @@ static bool release_page(struct plkv_ctx *ctx, unsigned cls, uint64_t page)
 	struct plkv_engine *e = eng(kv);
 	struct eng_class *c = &e->cls[cls];
 	struct plkv_oprec *op = ctx->op;
-	uint32_t i;
+	uint32_t carved = page_carved(c, page), i;
 
 	if (eng_page_owner(kv)[page] != cls)
 		return false;
-	for (i = 0; i < c->perslab; i++)
+	for (i = 0; i < carved; i++)
 		if (!(item_at(kv, page_base(kv, page) + (uint64_t)i * c->size)->it_flags &
 		      ITEM_SLABBED))
 			return false;
 	rec_set(op, W_S_CLS, cls);
 	rec_set(op, W_S_PAGE, page);
 	rec_set(op, W_S_OP, S_RELEASE);
+	if (c->bump_page == page + 1)	/* the rest is never carved */
+		__atomic_store_n(&c->bump_page, 0, __ATOMIC_RELEASE);
 	unhook_page(kv, cls, page);
 	PLKV_CRASH_POINT(ctx);
 	plkv_lock(ctx, ENG_LOCK_PAGES);
@@ -304,6 +383,7 @@ static bool pick_page(struct plkv_ctx *ctx, unsigned v, uint64_t *page,
 	const uint8_t *owner = eng_page_owner(kv);
 	struct eng_class *c = &e->cls[v];
 	uint64_t start, i, p;
+	uint32_t carved;
 	unsigned looked = 0;
 	bool found = false;
 
@@ -316,7 +396,8 @@ static bool pick_page(struct plkv_ctx *ctx, unsigned v, uint64_t *page,
 		if (owner[p] != v)
 			continue;
 		looked++;
-		for (j = 0; j < c->perslab; j++) {
+		carved = page_carved(c, p);
+		for (j = 0; j < carved; j++) {
 			uint8_t f = item_at(kv, page_base(kv, p) +
 					    (uint64_t)j * c->size)->it_flags;
 
@@ -325,8 +406,9 @@ static bool pick_page(struct plkv_ctx *ctx, unsigned v, uint64_t *page,
 				break;
 			n += !!(f & ITEM_SLABBED);
 		}
-		if (j < c->perslab)
+		if (j < carved)
 			continue;	/* holds a continuation chunk */
+		n += c->perslab - carved;
 		if (!found || n > *nfree) {
 			found = true;
 			*page = p;
@@ -345,16 +427,17 @@ static bool find_free_page(struct plkv_ctx *ctx, unsigned v, uint64_t *page)
 	const uint8_t *owner = eng_page_owner(kv);
 	const struct eng_class *c = &e->cls[v];
 	uint64_t p;
-	uint32_t j;
+	uint32_t j, carved;
 
 	for (p = 0; p < e->pages_next; p++) {
 		if (owner[p] != v)
 			continue;
-		for (j = 0; j < c->perslab; j++)
+		carved = page_carved(c, p);
+		for (j = 0; j < carved; j++)
 			if (!(item_at(kv, page_base(kv, p) + (uint64_t)j *
 				      c->size)->it_flags & ITEM_SLABBED))
 				break;
-		if (j == c->perslab) {
+		if (j == carved) {
 			*page = p;
 			return true;
 		}
@@ -409,6 +492,7 @@ static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 	unsigned v = 0, k;
 	uint64_t best = 0, best_free = 0, i;
 	struct eng_class *c;
+	uint32_t carved;
 	bool ok;
 
 	/* the class with the most of its chunks free, if a page's worth;
@@ -443,7 +527,8 @@ static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 	c = &e->cls[v];
 	if (!may_evict && best_free < c->perslab)
 		return false;
-	for (i = 0; i < c->perslab; i++) {
+	carved = page_carved(c, best);
+	for (i = 0; i < carved; i++) {
 		struct plkv_item *it = item_at(kv, page_base(kv, best) + i * c->size);
 
 		if (owner[best] != v || lru_evict_item(ctx, v, it))
@@ -460,22 +545,48 @@ static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 }
 
 /*
- * The page grab_page() would give a class next, mapped into this process
- * before the slab lock is taken: carving touches every 4 KiB of it, and
- * where each first touch is a fault (the user backend) that was
- * milliseconds under the lock.  Read without the PAGES lock, so only a
- * guess: another thread may take that page first, and this one then
- * costs a fault or two per page as before.
+ * Map in, before the slab lock is taken, the memory the next carve of
+ * class c will write, PLKV_MAP_AHEAD at a time: a carve that enters a
+ * new window of its page (the bump page's, or the page grab_page() would
+ * take) maps the windows it enters with one populate call.  A first
+ * touch page by page costs a fault each (11 us on this project's VMs,
+ * 3 ms a slab page), and under the lock; the window is a few of them at
+ * once, outside it.  Read racily: a wrong guess costs faults under the
+ * lock, as before.
  */
-static void prefault_next_page(struct plkv_ctx *ctx)
+#define PLKV_MAP_AHEAD	(64u << 10)
+
+static void map_ahead(struct plkv_ctx *ctx, const struct eng_class *c,
+		      uint64_t n)
 {
 	const struct plkv_engine *e = eng(ctx->kv);
-	uint64_t pool = __atomic_load_n(&e->page_free_head, __ATOMIC_RELAXED);
-	uint64_t page = pool ? pool - 1 :
-			__atomic_load_n(&e->pages_next, __ATOMIC_RELAXED);
+	uint64_t bump = __atomic_load_n(&c->bump_page, __ATOMIC_RELAXED);
+	uint64_t carved = __atomic_load_n(&c->bump_carved, __ATOMIC_RELAXED);
+	uint64_t free = __atomic_load_n(&c->free_count, __ATOMIC_RELAXED);
+	uint64_t left = bump && carved < c->perslab ? c->perslab - carved : 0;
+	uint64_t pool, page, k, from, to;
 
-	if (page < e->npages)
-		plkv_prefault(ctx, page_base(ctx->kv, page), ENG_PAGE_SIZE);
+	if (free >= left + n)
+		return;			/* the free list has them */
+	k = n - (free > left ? free - left : 0);
+	if (left) {
+		page = bump - 1;
+	} else {			/* a new page: carved from its start */
+		pool = __atomic_load_n(&e->page_free_head, __ATOMIC_RELAXED);
+		page = pool ? pool - 1 :
+		       __atomic_load_n(&e->pages_next, __ATOMIC_RELAXED);
+		carved = 0;
+		left = c->perslab;
+	}
+	k = k < carve_batch(c) ? carve_batch(c) : k;
+	k = k < left ? k : left;
+	/* the windows [from, to) of the page the carve of k enters */
+	from = carved ? (carved * c->size - 1) / PLKV_MAP_AHEAD + 1 : 0;
+	to = ((carved + k) * c->size - 1) / PLKV_MAP_AHEAD + 1;
+	if (page >= e->npages || from >= to)
+		return;
+	plkv_prefault(ctx, page_base(ctx->kv, page) + from * PLKV_MAP_AHEAD,
+		      (to - from) * PLKV_MAP_AHEAD);
 }
 
 /*
@@ -490,13 +601,13 @@ int slab_alloc(struct plkv_ctx *ctx, unsigned cls, uint64_t n, unsigned dest,
 	struct eng_class *c = &eng(kv)->cls[cls];
 	unsigned fails = 0, misses = 0;
 
-	if (__atomic_load_n(&c->free_count, __ATOMIC_RELAXED) < n)
-		prefault_next_page(ctx);
+	map_ahead(ctx, c, n);
 	for (;;) {
 		plkv_lock(ctx, slab_lock(cls));
 		while (c->free_count < n && grab_page(ctx, cls))
 			;
 		if (c->free_count >= n) {
+			carve_for(ctx, cls, n);
 			pop_chunks(ctx, cls, n, dest, req);
 			plkv_unlock(ctx, slab_lock(cls));
 			return 0;
@@ -609,6 +720,7 @@ static void recount(struct plkv_ctx *ctx, unsigned cls)
 	struct eng_class *c = &e->cls[cls];
 	const uint8_t *owner = eng_page_owner(kv);
 	uint64_t pages = 0, nfree = 0, req = 0, limit, p;
+	uint32_t carved;
 	plkv_off_t *link = &c->free_head;
 
 	for (p = 0; p < e->pages_next && p < e->npages; p++) {
@@ -617,7 +729,7 @@ static void recount(struct plkv_ctx *ctx, unsigned cls)
 		if (owner[p] != cls)
 			continue;
 		pages++;
-		for (i = 0; i < c->perslab; i++) {
+		for (i = 0, carved = page_carved(c, p); i < carved; i++) {
 			struct plkv_item *it = item_at(kv, page_base(kv, p) +
 						 (uint64_t)i * c->size);
 
@@ -626,6 +738,10 @@ static void recount(struct plkv_ctx *ctx, unsigned cls)
 		}
 	}
 	c->total_pages = pages;
+	/* A bump page the class no longer owns has nothing to carve. */
+	if (c->bump_page && (c->bump_page > e->pages_next ||
+			     owner[c->bump_page - 1] != cls))
+		c->bump_page = 0;
 	/* Walk the free list; a link that leaves the class ends it. */
 	limit = pages * c->perslab;
 	while (*link) {
@@ -639,7 +755,7 @@ static void recount(struct plkv_ctx *ctx, unsigned cls)
 		nfree++;
 		link = &item_at(kv, *link)->next;
 	}
-	c->free_count = nfree;
+	c->free_count = nfree + eng_bump_left(c);
 	c->mem_requested = req;
 }
 
@@ -687,21 +803,31 @@ void slab_repair(struct plkv_ctx *ctx, unsigned cls, struct plkv_oprec *dead)
 			dest_clear(kv, dead->w[W_S_DEST]);
 			break;
 		case S_CARVE:
-			if (page >= e->pages_next ||
-			    eng_page_owner(kv)[page] != cls ||
-			    on_free_list(kv, cls, page_base(kv, page)))
-				break;
+			/* taken from the pool or pages_next, or not */
 			plkv_lock(ctx, ENG_LOCK_PAGES);
-			if (slab_page_in_pool(kv, page))  /* never taken */
+			if (slab_page_in_pool(kv, page))
 				eng_page_owner(kv)[page] = 0;
 			plkv_unlock(ctx, ENG_LOCK_PAGES);
-			if (eng_page_owner(kv)[page] == cls)
-				carve_page(ctx, cls, page);
+			if (page < e->pages_next &&
+			    eng_page_owner(kv)[page] == cls) {
+				if (c->bump_page != page + 1)
+					bump_set(c, page);
+			} else if (c->bump_page == page + 1) {
+				c->bump_page = 0;
+			}
+			break;
+		case S_BUMP:
+			/* the list's head is the commit point */
+			if (c->bump_page == page + 1 && c->bump_carved < n &&
+			    c->free_head == first)
+				c->bump_carved = n;
 			break;
 		case S_RELEASE:
 			if (page >= e->pages_next ||
 			    eng_page_owner(kv)[page] != cls)
 				break;
+			if (c->bump_page == page + 1)
+				c->bump_page = 0;
 			unhook_page(kv, cls, page);
 			plkv_lock(ctx, ENG_LOCK_PAGES);
 			pool_push(kv, page);

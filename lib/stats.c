@@ -198,8 +198,8 @@ static int stats_slabs(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 		SLAB("total_pages", k->total_pages);
 		SLAB("total_chunks", total);
 		SLAB("used_chunks", total - k->free_count);
-		SLAB("free_chunks", k->free_count);
-		SLAB("free_chunks_end", 0);
+		SLAB("free_chunks", k->free_count - eng_bump_left(k));
+		SLAB("free_chunks_end", eng_bump_left(k));
 		SLAB("mem_requested", k->mem_requested);
 	}
 #undef SLAB

@@ -24,7 +24,7 @@ enum op {
 	O_INCR, O_INCR_GROW, O_DECR_SHRINK, O_DELETE, O_TOUCH, O_FLUSH,
 	O_SET_EVICT, O_SET_LARGE, O_SET_GROW, O_MAINTAIN, O_SET_NEWPAGE, O_DELETE_EXPIRED, O_SET_STEAL,
 	O_VIVIFY, O_INCR_TOUCH, O_INVALIDATE, O_READ_VIVIFY, O_SET_INPLACE,
-	O_NOPS
+	O_SET_CARVE, O_NOPS
 };
 
 static const char *op_names[] = {
@@ -32,11 +32,12 @@ static const char *op_names[] = {
 	"incr", "incr-grow", "decr-shrink", "delete", "touch", "flush",
 	"set-evict", "set-large", "set-grow", "maintain", "set-newpage",
 	"delete-expired", "set-steal", "vivify", "incr-touch", "invalidate",
-	"read-vivify", "set-inplace",
+	"read-vivify", "set-inplace", "set-carve",
 };
 
 #define NPOP 200
 #define LARGE (700 * 1000)
+#define CARVE_VLEN 300		/* a class of its own: "carve:NNNN" keys */
 
 static const char *self_exe;
 
@@ -87,6 +88,21 @@ static plkv_t *prepare(enum op op)
 			if (i % 400)
 				plkv_delete(h, k, strlen(k));
 		}
+	}
+	if (op == O_SET_CARVE) {	/* free list empty, page half carved */
+		const struct eng_class *c = &eng(h)->cls[slab_clsid(eng(h),
+					item_ntotal(10, CARVE_VLEN))];
+
+		memset(v, 'c', CARVE_VLEN);
+		for (i = 0; i < 10000 && (!eng_bump_left(c) ||
+					  c->free_count > eng_bump_left(c));
+		     i++) {
+			snprintf(k, sizeof(k), "carve:%04u", i);
+			ck_assert_int_eq(plkv_set(h, k, 10, v, CARVE_VLEN, 0,
+						  0), 0);
+		}
+		ck_assert_uint_gt(c->bump_carved, 0);
+		ck_assert_uint_eq(c->free_count, eng_bump_left(c));
 	}
 	ck_assert_int_eq(ut_set(h, "num", "99"), 0);
 	ck_assert_int_eq(ut_set(h, "num3", "100"), 0);
@@ -200,6 +216,12 @@ static int child(const char *seg, int op)
 		rc = plkv_set(h, "newkey", 6, big, 5000, 0, 0);
 		free(big);
 		break;
+	case O_SET_CARVE:
+		big = malloc(CARVE_VLEN);
+		memset(big, 'C', CARVE_VLEN);
+		rc = plkv_set(h, "carve:newk", 10, big, CARVE_VLEN, 0, 0);
+		free(big);
+		break;
 	case O_SET_LARGE:
 		big = malloc(LARGE);
 		memset(big, 'L', LARGE);
@@ -259,6 +281,13 @@ static void verify(plkv_t *h, enum op op, int n)
 			      (rc == 0 && m.len == 1000 && b[0] == 'n' &&
 			       b[999] == 'n'), "%s@%d: rc %d", op_names[op], n,
 			      rc);
+		break;
+	case O_SET_CARVE:
+		rc = plkv_get(h, "carve:newk", 10, b, sizeof(b), &m);
+		ck_assert_msg(rc == PLKV_ENOTFOUND ||
+			      (rc == 0 && m.len == CARVE_VLEN && b[0] == 'C' &&
+			       b[CARVE_VLEN - 1] == 'C'), "%s@%d: rc %d",
+			      op_names[op], n, rc);
 		break;
 	case O_SET_STEAL:
 	case O_SET_NEWPAGE:
