@@ -45,6 +45,15 @@
  */
 PLKV_HIDDEN int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx)
 	__attribute__((cold));
+/*
+ * A strict store's slot serves one call at a time: the thread state that
+ * names it is in the client's heap, so two threads of a hostile process
+ * can name one slot, and then one of them recovers the other's running
+ * call as abandoned, or both write one op record.  The second to enter
+ * kills the process (the survivors recover it as after any death).
+ */
+PLKV_HIDDEN void plkv_slot_shared(const struct plkv *kv)
+	__attribute__((cold, noreturn));
 /* The calling thread's record for the handle it used last (gate.c). */
 extern PLKV_HIDDEN __thread struct plkv_tls *plkv_tls_last
 	__attribute__((tls_model("initial-exec")));
@@ -145,12 +154,18 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	ctx->op = &rec->op;
 	t->depth = 1;
 	rec->call_since = (uint32_t)now;
+	if (unlikely(kv->strict) &&
+	    atomic_exchange_explicit((_Atomic uint32_t *)&rec->in_call, 1,
+				     memory_order_acquire))
+		plkv_slot_shared(kv);
 	return 0;
 }
 
 static __attribute__((always_inline)) inline void
 plkv_leave(struct plkv_ctx *ctx)
 {
+	atomic_store_explicit((_Atomic uint32_t *)&ctx->rec->in_call, 0,
+			      memory_order_release);
 	ctx->rec->call_since = 0;
 	ctx->t->depth = 0;
 	plkv_gate_close(ctx->kv);

@@ -202,7 +202,7 @@ enum {
 	ST_SET_INPLACE,	/* items stored in place: part of total_items */
 	ST_N
 };
-_Static_assert(ST_N <= 24, "per-thread counters fit the slot");
+_Static_assert(ST_N <= 23, "per-thread counters fit the slot");
 
 /*
  * Hash state, one word so a reader sees a consistent snapshot:

@@ -22,6 +22,7 @@
  * checked against the segment's slot records, not believed.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,7 @@ static int slot_take(struct plkv *kv, struct plkv_tls *t, bool recovery)
 	rec->start_time = kv->start_time;
 	memset(&rec->op, 0, sizeof(rec->op));
 	memset(rec->stat, 0, sizeof(rec->stat));
+	rec->in_call = 0;
 	atomic_store((_Atomic uint32_t *)&rec->state, PLKV_SLOT_ACTIVE);
 	return 0;
 }
@@ -183,6 +185,13 @@ static void tls_release(struct plkv_tls *t)
 
 static int gate_recover_abandoned(struct plkv_ctx *ctx);
 
+void plkv_slot_shared(const struct plkv *kv)
+{
+	plkv_gate_close(kv);
+	kill(getpid(), SIGKILL);
+	abort();
+}
+
 static void tls_destroy(void *p)
 {
 	struct plkv_tls *t = p;
@@ -260,6 +269,11 @@ static int gate_recover_abandoned(struct plkv_ctx *ctx)
 	uint32_t old = t->slot;
 	int rc;
 
+	/* On a strict store a call abandoned by this thread and a call still
+	 * running in another that names the same slot look alike: recovering
+	 * the second would undo it under its feet. */
+	if (kv->strict)
+		plkv_slot_shared(kv);
 	atomic_store((_Atomic uint32_t *)&ctx->rec->state,
 		     PLKV_SLOT_RECOVERING);
 	rc = slot_take(kv, t, false);

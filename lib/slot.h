@@ -55,7 +55,11 @@ struct plkv_slot {
 					 * thread's current call began; 0
 					 * between calls (plkvctl procs) */
 	uint64_t start_time;		/* of pid, as in plkv_proc_rec */
-	uint64_t stat[24];		/* engine-defined per-thread counters */
+	uint64_t stat[23];		/* engine-defined per-thread counters */
+	uint32_t in_call;		/* strict stores: 1 from a call's
+					 * entry to its leave, taken by
+					 * exchange (plkv_enter()) */
+	uint32_t pad;
 	struct plkv_oprec op;
 } __attribute__((aligned(64)));
 

@@ -14,7 +14,7 @@
  * nor one whose libplkv could have been written by someone other than
  * root, nor one running code from a file open for writing; such a file
  * cannot be opened for writing after, and userfaultfd cannot fill a page
- * of code.  The same things on an ordinary store keep working (JITs,
+ * of code; two threads cannot share one slot.  The same things on an ordinary store keep working (JITs,
  * debuggers, and these very attacks: each is shown to get the key there).
  * The store is intact after every attack.  Needs the kmod backend, PKU
  * and the module's guard.
@@ -633,6 +633,56 @@ TEST_F(strict, new_thread_watched)
 	st = client_status(self->loose, vfork_pkey_set);
 	EXPECT_TRUE(lived(st)) TH_LOG("ordinary store: status %#x", st);
 	expect_intact(_metadata, self->kv);
+}
+
+/* ---- one slot, two threads ---- */
+
+/*
+ * The thread state that names a thread's slot is in the client's heap, so
+ * two threads of a hostile process can name the same slot; then the
+ * second to enter took the first's running call for an abandoned one and
+ * recovered it under its feet, or both wrote one op record.  On a strict
+ * store the second thread's entry finds the slot in a call and kills the
+ * process.  Thread A sets in a loop on its slot; thread B, on its own
+ * slot first, then names A's and gets in a loop.
+ */
+static uint32_t shared_slot;
+static volatile int thief_ready;
+
+static void *slot_thief(void *arg)
+{
+	plkv_t *kv = arg;
+	char buf[16];
+
+	if (plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL) || !plkv_tls_last)
+		_exit(3);
+	plkv_tls_last->slot = shared_slot;
+	thief_ready = 1;
+	for (;;)
+		plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL);
+	return NULL;
+}
+
+static int share_slot(plkv_t *kv)
+{
+	time_t end = time(NULL) + 20;
+	pthread_t t;
+
+	if (plkv_set(kv, "scratch", 7, "x", 1, 0, 0) || !plkv_tls_last)
+		return 3;
+	shared_slot = plkv_tls_last->slot;
+	if (pthread_create(&t, NULL, slot_thief, kv))
+		return 3;
+	while (time(NULL) < end)
+		if (plkv_set(kv, "scratch", 7, thief_ready ? "y" : "x", 1, 0,
+			     0))
+			return 5;
+	return 4;	/* both lived 20 s on one slot */
+}
+
+TEST_F(strict, shared_slot_kills)
+{
+	EXPECT_ATTACK_KILLED(share_slot, "no thread state to rewrite");
 }
 
 /* ---- whose libplkv: the gates are trusted only in root's files ---- */

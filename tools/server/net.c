@@ -299,16 +299,20 @@ static void conn_close(struct nconn *nc, const char *why)
 	uatomic_dec(&server_stats.curr_conns);
 }
 
-/* "watch": the socket goes to watch.c, which counts it as connected
- * until it closes; the connection's buffers are freed. */
+/* "watch": the socket goes to watch.c, with the replies not sent yet
+ * (its "OK"), which counts it as connected until it closes; the
+ * connection's buffers are freed. */
 static void conn_to_watch(struct nconn *nc)
 {
 	int fd = nc->src.fd;
 	unsigned kinds = nc->c.watch;
+	int rc;
 
 	epoll_ctl(nc->w->epfd, EPOLL_CTL_DEL, fd, NULL);
+	rc = watch_adopt(fd, kinds, nc->c.wbuf + nc->c.wpos,
+			 nc->c.wlen - nc->c.wpos);
 	conn_forget(nc);
-	if (watch_adopt(fd, kinds)) {
+	if (rc) {
 		close(fd);
 		uatomic_dec(&server_stats.curr_conns);
 	}
@@ -348,6 +352,10 @@ static void drive(struct nconn *nc)
 
 	for (;;) {
 		rc = proto_process(c);
+		if (rc == PROTO_WATCH) {	/* its "OK" goes with the fd */
+			conn_to_watch(nc);
+			return;
+		}
 		if (c->wpos < c->wlen) {
 			int f = flush_out(w, c);
 
@@ -361,10 +369,6 @@ static void drive(struct nconn *nc)
 		if (rc == PROTO_CLOSE) {
 			why = "normal";	/* quit, unless the protocol said */
 			goto close;
-		}
-		if (rc == PROTO_WATCH) {
-			conn_to_watch(nc);
-			return;
 		}
 		if (rc == PROTO_WANT_WRITE)
 			continue;

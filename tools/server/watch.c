@@ -144,7 +144,13 @@ static void *logger_main(void *arg)
 	return NULL;
 }
 
-int watch_adopt(int fd, unsigned kinds)
+/*
+ * The watcher is in the list, and wanted, before its "OK" (reply, len
+ * bytes) is sent: a client that connects once it read the OK must find
+ * its conn_new logged.  The reply goes out under the lock, so no event
+ * line can pass it.
+ */
+int watch_adopt(int fd, unsigned kinds, const char *reply, size_t len)
 {
 	pthread_t t;
 	int rc = 0;
@@ -167,6 +173,11 @@ int watch_adopt(int fd, unsigned kinds)
 	}
 	watchers[nwatchers++] = (struct watcher){ .fd = fd, .kinds = kinds };
 	recompute_wanted();
+	if (len && send(fd, reply, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		nwatchers--;	/* a full socket: a client not reading */
+		recompute_wanted();
+		rc = -1;
+	}
 out:
 	pthread_mutex_unlock(&lock);
 	return rc;

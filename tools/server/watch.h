@@ -17,9 +17,10 @@
 bool watch_wanted(unsigned kind);
 /* Whether one more watcher would be taken (memcached allows 20). */
 bool watch_room(void);
-/* Take over the socket @fd of a connection that asked for @kinds;
+/* Take over the socket @fd of a connection that asked for @kinds, and
+ * send it the @len bytes of @reply it is owed once it is watching;
  * -1: not taken (the caller still owns it). */
-int watch_adopt(int fd, unsigned kinds);
+int watch_adopt(int fd, unsigned kinds, const char *reply, size_t len);
 
 /* The events, as memcached's log lines: @key URI-encoded, @cfd the
  * client's socket. */
