@@ -123,13 +123,26 @@ static plkv_t *prepare(enum op op)
 	return h;
 }
 
+/* Set key to len bytes of fill. */
+static int set_filled(plkv_t *h, const char *key, char fill, size_t len)
+{
+	char *v = malloc(len);
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	memset(v, fill, len);
+	rc = plkv_set(h, key, strlen(key), v, len, 0, 0);
+	free(v);
+	return rc;
+}
+
 /* The child: attach, run one op, report the cas used (stdout). */
 static int child(const char *seg, int op)
 {
 	struct plkv_options o;
 	plkv_t *h;
 	uint64_t r, cas = 0;
-	char *big;
 	int rc;
 
 	plkv_options_init(&o);
@@ -200,33 +213,21 @@ static int child(const char *seg, int op)
 	case O_FLUSH:
 		rc = plkv_flush_all(h, 0);
 		break;
-	case O_SET_EVICT:
-		big = malloc(1000);
-		memset(big, 'n', 1000);	/* the full class: must evict */
-		rc = plkv_set(h, "newkey", 6, big, 1000, 0, 0);
-		free(big);
+	case O_SET_EVICT:	/* the full class: must evict */
+		rc = set_filled(h, "newkey", 'n', 1000);
 		break;
 	case O_SET_GROW:
 		rc = ut_set(h, "newkey", "newval");
 		break;
 	case O_SET_STEAL:
-	case O_SET_NEWPAGE:	/* a class with no page yet: carve one */
-		big = malloc(5000);
-		memset(big, 'P', 5000);
-		rc = plkv_set(h, "newkey", 6, big, 5000, 0, 0);
-		free(big);
+	case O_SET_NEWPAGE:	/* a class with no page yet: take one */
+		rc = set_filled(h, "newkey", 'P', 5000);
 		break;
 	case O_SET_CARVE:
-		big = malloc(CARVE_VLEN);
-		memset(big, 'C', CARVE_VLEN);
-		rc = plkv_set(h, "carve:newk", 10, big, CARVE_VLEN, 0, 0);
-		free(big);
+		rc = set_filled(h, "carve:newk", 'C', CARVE_VLEN);
 		break;
 	case O_SET_LARGE:
-		big = malloc(LARGE);
-		memset(big, 'L', LARGE);
-		rc = plkv_set(h, "newkey", 6, big, LARGE, 0, 0);
-		free(big);
+		rc = set_filled(h, "newkey", 'L', LARGE);
 		break;
 	case O_MAINTAIN:
 		rc = plkv_maintain(h, 1000) < 0;
