@@ -545,48 +545,34 @@ static bool slab_steal(struct plkv_ctx *ctx, unsigned cls, bool may_evict)
 }
 
 /*
- * Map in, before the slab lock is taken, the memory the next carve of
- * class c will write, PLKV_MAP_AHEAD at a time: a carve that enters a
- * new window of its page (the bump page's, or the page grab_page() would
- * take) maps the windows it enters with one populate call.  A first
- * touch page by page costs a fault each (11 us on this project's VMs,
- * 3 ms a slab page), and under the lock; the window is a few of them at
- * once, outside it.  Read racily: a wrong guess costs faults under the
- * lock, as before.
+ * The page grab_page() will give class c, mapped in and touched before
+ * the slab lock is taken, when the class is about to need one.  Where a
+ * first touch costs a fault (the user backend, 11 us a small page on this
+ * project's VMs) or the hypervisor's backing of the memory (3-40 us a
+ * small page there even once mapped), those costs leave the lock and the
+ * sets that take the page's chunks: one populate call maps the page, and
+ * a read of each small page pays the rest (a read maps a shared page
+ * writable).  Read racily: another thread may take that page first, and
+ * then this one pays its first touches as it carves.
  */
-#define PLKV_MAP_AHEAD	(64u << 10)
-
 static void map_ahead(struct plkv_ctx *ctx, const struct eng_class *c,
 		      uint64_t n)
 {
 	const struct plkv_engine *e = eng(ctx->kv);
-	uint64_t bump = __atomic_load_n(&c->bump_page, __ATOMIC_RELAXED);
-	uint64_t carved = __atomic_load_n(&c->bump_carved, __ATOMIC_RELAXED);
-	uint64_t free = __atomic_load_n(&c->free_count, __ATOMIC_RELAXED);
-	uint64_t left = bump && carved < c->perslab ? c->perslab - carved : 0;
-	uint64_t pool, page, k, from, to;
+	uint64_t pool, page, off;
+	plkv_off_t base;
 
-	if (free >= left + n)
-		return;			/* the free list has them */
-	k = n - (free > left ? free - left : 0);
-	if (left) {
-		page = bump - 1;
-	} else {			/* a new page: carved from its start */
-		pool = __atomic_load_n(&e->page_free_head, __ATOMIC_RELAXED);
-		page = pool ? pool - 1 :
-		       __atomic_load_n(&e->pages_next, __ATOMIC_RELAXED);
-		carved = 0;
-		left = c->perslab;
-	}
-	k = k < carve_batch(c) ? carve_batch(c) : k;
-	k = k < left ? k : left;
-	/* the windows [from, to) of the page the carve of k enters */
-	from = carved ? (carved * c->size - 1) / PLKV_MAP_AHEAD + 1 : 0;
-	to = ((carved + k) * c->size - 1) / PLKV_MAP_AHEAD + 1;
-	if (page >= e->npages || from >= to)
+	if (__atomic_load_n(&c->free_count, __ATOMIC_RELAXED) >= n)
 		return;
-	plkv_prefault(ctx, page_base(ctx->kv, page) + from * PLKV_MAP_AHEAD,
-		      (to - from) * PLKV_MAP_AHEAD);
+	pool = __atomic_load_n(&e->page_free_head, __ATOMIC_RELAXED);
+	page = pool ? pool - 1 :
+	       __atomic_load_n(&e->pages_next, __ATOMIC_RELAXED);
+	if (page >= e->npages)
+		return;
+	base = page_base(ctx->kv, page);
+	plkv_prefault(ctx, base, ENG_PAGE_SIZE);
+	for (off = 0; off < ENG_PAGE_SIZE; off += 4096)
+		(void)*(volatile const uint8_t *)item_at(ctx->kv, base + off);
 }
 
 /*
