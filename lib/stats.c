@@ -189,17 +189,21 @@ static int stats_slabs(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 	for (c = 1; c <= e->nclasses; c++) {
 		struct eng_class *k = &e->cls[c];
 		uint64_t total = k->total_pages * k->perslab;
+		/* read without the slab lock: one snapshot, kept in order */
+		uint64_t free = k->free_count, end = eng_bump_left(k);
 
 		if (!k->total_pages)
 			continue;
 		active++;
+		free = free < total ? free : total;
+		end = end < free ? end : free;
 		SLAB("chunk_size", k->size);
 		SLAB("chunks_per_page", k->perslab);
 		SLAB("total_pages", k->total_pages);
 		SLAB("total_chunks", total);
-		SLAB("used_chunks", total - k->free_count);
-		SLAB("free_chunks", k->free_count - eng_bump_left(k));
-		SLAB("free_chunks_end", eng_bump_left(k));
+		SLAB("used_chunks", total - free);
+		SLAB("free_chunks", free - end);
+		SLAB("free_chunks_end", end);
 		SLAB("mem_requested", k->mem_requested);
 	}
 #undef SLAB
