@@ -22,7 +22,6 @@
  * checked against the segment's slot records, not believed.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,8 +187,8 @@ static int gate_recover_abandoned(struct plkv_ctx *ctx);
 void plkv_slot_shared(const struct plkv *kv)
 {
 	plkv_gate_close(kv);
-	kill(getpid(), SIGKILL);
-	abort();
+	plkv_kill_self("a strict store's thread slot in two calls at once "
+		       "(or a call abandoned by a longjmp)");
 }
 
 static void tls_destroy(void *p)

@@ -20,10 +20,16 @@
  */
 __attribute__((used)) void plkv_pkru_violation(void)
 {
-	static const char msg[] =
-		"plkv: protection key check failed after WRPKRU: killed\n";
+	plkv_kill_self("protection key check failed after WRPKRU");
+}
 
-	syscall(SYS_write, 2, msg, sizeof(msg) - 1);
+void plkv_kill_self(const char *why)
+{
+	static const char pre[] = "plkv: ", post[] = ": killed\n";
+
+	syscall(SYS_write, 2, pre, sizeof(pre) - 1);
+	syscall(SYS_write, 2, why, __builtin_strlen(why));
+	syscall(SYS_write, 2, post, sizeof(post) - 1);
 	syscall(SYS_kill, syscall(SYS_getpid), SIGKILL);
 	__builtin_trap();
 }

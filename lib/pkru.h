@@ -36,6 +36,10 @@
 _Static_assert(PLKV_PKRU_AD_ASM == PLKV_PKRU_AD, "PLKV_PKRU_AD_ASM");
 
 PLKV_HIDDEN void plkv_pkru_violation(void) __attribute__((noreturn, cold));
+/* Say why on stderr and die by SIGKILL: no handler runs, no return.  With
+ * system calls only, for callers whose state is not to be trusted. */
+PLKV_HIDDEN void plkv_kill_self(const char *why)
+	__attribute__((noreturn, cold));
 PLKV_HIDDEN void plkv_pkru_bad_stack(void) __attribute__((noreturn, cold));
 
 /* The key, numbered PLKV_PKEY, for this process's protected stores:

@@ -644,9 +644,11 @@ TEST_F(strict, new_thread_watched)
  * recovered it under its feet, or both wrote one op record.  On a strict
  * store the second thread's entry finds the slot in a call and kills the
  * process.  Thread A sets in a loop on its slot; thread B, on its own
- * slot first, then names A's and gets in a loop.
+ * slot first, then names A's (its own state rewritten, or A's state
+ * taken whole: then it finds A's call "abandoned") and gets in a loop.
  */
 static uint32_t shared_slot;
+static struct plkv_tls *shared_state;	/* NULL: rewrite the slot number */
 static volatile int thief_ready;
 
 static void *slot_thief(void *arg)
@@ -656,7 +658,10 @@ static void *slot_thief(void *arg)
 
 	if (plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL) || !plkv_tls_last)
 		_exit(3);
-	plkv_tls_last->slot = shared_slot;
+	if (shared_state)
+		plkv_tls_last = shared_state;
+	else
+		plkv_tls_last->slot = shared_slot;
 	thief_ready = 1;
 	for (;;)
 		plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL);
@@ -680,9 +685,18 @@ static int share_slot(plkv_t *kv)
 	return 4;	/* both lived 20 s on one slot */
 }
 
+static int share_state(plkv_t *kv)
+{
+	if (plkv_set(kv, "scratch", 7, "x", 1, 0, 0) || !plkv_tls_last)
+		return 3;
+	shared_state = plkv_tls_last;
+	return share_slot(kv);
+}
+
 TEST_F(strict, shared_slot_kills)
 {
 	EXPECT_ATTACK_KILLED(share_slot, "no thread state to rewrite");
+	EXPECT_ATTACK_KILLED(share_state, "no thread state to take");
 }
 
 /* ---- whose libplkv: the gates are trusted only in root's files ---- */
