@@ -150,10 +150,11 @@ static double gate_ns[NGATE];
 static bool gate_done;
 
 /* Callgrind rows, instructions per call. */
-enum { CG_HIT, CG_MISS, CG_SET, NCG };
-static const char *const cg_modes[NCG] = { "hit", "miss", "set" };
+enum { CG_HIT, CG_HIT10, CG_MISS, CG_SET, NCG };
+static const char *const cg_modes[NCG] = { "hit", "hit10", "miss", "set" };
 static const char *const cg_names[NCG] = {
-	"plkv_get, 32 B value", "plkv_get, missing key", "plkv_set, 32 B value",
+	"plkv_get, 32 B value", "plkv_get, 10 B keys, 32 B value",
+	"plkv_get, missing key", "plkv_set, 32 B value",
 };
 static double cg_instr[NCG];
 static bool cg_done;
@@ -806,14 +807,26 @@ static int callgrind_worker(const char *mode)
 {
 	struct plkv_options o;
 	char buf[64], name[64];
+	struct key *keys = lat_keys[0];
 	plkv_t *kv;
 	unsigned i, n = cfg.cg_ops;
+	bool hit;
 	int rc, m;
 
 	for (m = 0; m < NCG && strcmp(mode, cg_modes[m]); m++)
 		;
 	if (m == NCG)
 		return 2;
+	hit = m == CG_HIT || m == CG_HIT10;
+	if (m == CG_HIT10) {
+		keys = calloc(cfg.lat_keys, sizeof(*keys));
+		if (!keys)
+			return 1;
+		for (i = 0; i < cfg.lat_keys; i++)
+			keys[i].len = (size_t)snprintf(keys[i].s,
+						       sizeof(keys[i].s),
+						       "k%09u", i);
+	}
 	snprintf(name, sizeof(name), "plkv-bench-%d-cg", (int)getpid());
 	plkv_options_init(&o);
 	o.flags = PLKV_O_CREATE | PLKV_O_EXCL;
@@ -824,22 +837,22 @@ static int callgrind_worker(const char *mode)
 		return 1;
 	}
 	cleanup_segment(name);
-	for (i = 0; m == CG_HIT && i < cfg.lat_keys; i++)
-		plkv_set(kv, lat_keys[0][i].s, lat_keys[0][i].len, value, 32,
-			 0, 0);
+	for (i = 0; hit && i < cfg.lat_keys; i++)
+		plkv_set(kv, keys[i].s, keys[i].len, value, 32, 0, 0);
 	for (i = 0; i < n; i++) {
-		const struct key *k = &lat_keys[0][i % cfg.lat_keys];
+		const struct key *k = &keys[i % cfg.lat_keys];
 
 		if (m == CG_SET)
 			rc = plkv_set(kv, k->s, k->len, value, 32, 0, 0);
 		else
-			rc = plkv_get(kv, m == CG_HIT ? k->s : "absent",
-				      m == CG_HIT ? k->len : 6, buf,
-				      sizeof(buf), NULL);
+			rc = plkv_get(kv, hit ? k->s : "absent",
+				      hit ? k->len : 6, buf, sizeof(buf), NULL);
 		if (rc != (m == CG_MISS ? PLKV_ENOTFOUND : 0))
 			break;
 	}
 	plkv_close(kv);
+	if (keys != lat_keys[0])
+		free(keys);
 	return i == n ? 0 : 1;
 }
 
@@ -1481,9 +1494,10 @@ static void report_json(void)
 		printf("null");
 	printf(",\n  \"instructions\": ");
 	if (cg_done)
-		printf("{\"get_hit_32\": %.0f, \"get_miss\": %.0f, "
-		       "\"set_32\": %.0f}", cg_instr[CG_HIT], cg_instr[CG_MISS],
-		       cg_instr[CG_SET]);
+		printf("{\"get_hit_32\": %.0f, \"get_hit_32_key_10\": %.0f, "
+		       "\"get_miss\": %.0f, \"set_32\": %.0f}",
+		       cg_instr[CG_HIT], cg_instr[CG_HIT10],
+		       cg_instr[CG_MISS], cg_instr[CG_SET]);
 	else
 		printf("null");
 	printf(",\n  \"memcslap\": ");
