@@ -137,12 +137,10 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 	if (vivify)
 		mut_begin(&ctx, OP_STORE);
 	rc = eng_get(&ctx, key, klen, &r, buf, cap, meta, prev_exptime);
-	if (vivify) {
+	if (vivify)
 		mut_leave(&ctx);
-	} else {
-		eng_after_read(&ctx);
+	else
 		plkv_leave(&ctx);
-	}
 	return rc;
 }
 
@@ -162,10 +160,8 @@ plkv_get(plkv_t *kv, const char *key, size_t klen, void *buf,
 		return rc;
 	PLKV_AFTER_GRANT5(key, klen, buf, cap, meta);
 	rc = read_check(kv, key, klen, buf, cap, meta, NULL);
-	if (!rc) {
+	if (!rc)
 		rc = eng_get_plain(&ctx, key, klen, buf, cap, meta);
-		eng_after_read(&ctx);
-	}
 	plkv_leave(&ctx);
 	return rc;
 }
@@ -245,7 +241,6 @@ PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
 		if (krc == 0)
 			used += meta.len;
 	}
-	eng_after_read(&ctx);
 	plkv_leave(&ctx);
 	return rc;
 }

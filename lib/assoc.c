@@ -209,7 +209,7 @@ void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot)
 int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget)
 {
 	struct plkv_engine *e = eng(ctx->kv);
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	bool own_op = !op->state;
 	uint32_t saved_op = op->op, saved_phase = op->phase;
 	unsigned done = 0;

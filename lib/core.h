@@ -44,7 +44,7 @@
  * last call, and reads the clock.  Leave revokes the key.
  */
 PLKV_HIDDEN int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx)
-	__attribute__((cold));
+	__attribute__((cold, noinline));
 /*
  * A strict store's slot serves one call at a time: the thread state that
  * names it is in the client's heap, so two threads of a hostile process
@@ -54,10 +54,6 @@ PLKV_HIDDEN int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx)
  */
 PLKV_HIDDEN void plkv_slot_shared(const struct plkv *kv)
 	__attribute__((cold, noreturn));
-/* The calling thread's record for the handle it used last (gate.c). */
-extern PLKV_HIDDEN __thread struct plkv_tls *plkv_tls_last
-	__attribute__((tls_model("initial-exec")));
-
 /*
  * Unix seconds, as memcached's clock: whole seconds are all its times
  * need.  The vDSO's coarse clock costs no system call but is still a
@@ -72,9 +68,18 @@ struct plkv_clock_cache {
 	uint64_t tsc;		/* when sec was read */
 	int64_t sec;
 };
-extern PLKV_HIDDEN __thread struct plkv_clock_cache plkv_clock_cache
+
+/* What the calling thread keeps for every call (gate.c), in one block:
+ * each thread-local variable costs the call a load of its offset. */
+struct plkv_thread_state {
+	struct plkv_tls *last;	/* record for the handle used last */
+	struct plkv_clock_cache clock;
+};
+extern PLKV_HIDDEN __thread struct plkv_thread_state plkv_this_thread
 	__attribute__((tls_model("initial-exec")));
-PLKV_HIDDEN int64_t plkv_clock_read(uint64_t tsc);
+#define plkv_tls_last	(plkv_this_thread.last)
+PLKV_HIDDEN int64_t plkv_clock_read(uint64_t tsc)
+	__attribute__((cold, noinline));
 
 /* The second into *now; true when the clock was read afresh (only then
  * can the second have turned). */
@@ -82,8 +87,8 @@ static inline bool plkv_clock_at(int64_t *now)
 {
 	uint64_t tsc = __builtin_ia32_rdtsc();
 
-	if (likely(tsc - plkv_clock_cache.tsc < PLKV_CLOCK_CYCLES)) {
-		*now = plkv_clock_cache.sec;
+	if (likely(tsc - plkv_this_thread.clock.tsc < PLKV_CLOCK_CYCLES)) {
+		*now = plkv_this_thread.clock.sec;
 		return false;
 	}
 	*now = plkv_clock_read(tsc);
@@ -151,7 +156,6 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	ctx->t = t;
 	ctx->slot = t->slot;
 	ctx->rec = rec;
-	ctx->op = &rec->op;
 	t->depth = 1;
 	rec->call_since = (uint32_t)now;
 	if (unlikely(kv->strict) &&
@@ -164,11 +168,16 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 static __attribute__((always_inline)) inline void
 plkv_leave(struct plkv_ctx *ctx)
 {
-	atomic_store_explicit((_Atomic uint32_t *)&ctx->rec->in_call, 0,
+	/* read before the atomic store, which the compiler won't read
+	 * ctx across */
+	struct plkv_slot *rec = ctx->rec;
+	struct plkv_tls *t = ctx->t;
+	struct plkv *kv = ctx->kv;
+
+	t->depth = 0;
+	atomic_store_explicit((_Atomic uint64_t *)&rec->call_word, 0,
 			      memory_order_release);
-	ctx->rec->call_since = 0;
-	ctx->t->depth = 0;
-	plkv_gate_close(ctx->kv);
+	plkv_gate_close(kv);
 }
 
 /*

@@ -127,8 +127,8 @@ int plkv_engine_format(struct plkv *kv, const struct plkv_options *opts)
 	e->npages = l.npages;
 	e->page_owner_off = h->engine_off + l.off_owner;
 	e->stage_off = h->engine_off + l.off_stage;
-	e->hash_off = h->engine_off + l.off_hash;
-	e->hash_region_a = l.region_a;
+	e->hash_tab[0] = h->engine_off + l.off_hash;
+	e->hash_tab[1] = e->hash_tab[0] + l.region_a;
 	e->arena_off = h->engine_off + l.off_arena;
 	e->created = (int64_t)h->created;
 	e->nclasses = init_classes(e);
@@ -159,6 +159,9 @@ int plkv_engine_attach(struct plkv *kv)
 	    kv->hdr->engine_off + l.size > kv->size ||
 	    e->arena_off != kv->hdr->engine_off + l.off_arena ||
 	    e->stage_off != kv->hdr->engine_off + l.off_stage ||
+	    e->hash_power_max != l.hash_power_max ||
+	    e->hash_tab[0] != kv->hdr->engine_off + l.off_hash ||
+	    e->hash_tab[1] != e->hash_tab[0] + l.region_a ||
 	    e->nclasses == 0 || e->nclasses > ENG_MAX_CLASSES)
 		return PLKV_EBADSEG;
 	return 0;
@@ -168,7 +171,7 @@ int plkv_engine_attach(struct plkv *kv)
 
 void eng_op_begin(struct plkv_ctx *ctx, uint32_t op)
 {
-	struct plkv_oprec *r = ctx->op;
+	struct plkv_oprec *r = plkv_ctx_op(ctx);
 	unsigned i;
 
 	for (i = W_X; i <= W_MIG_ITEM; i++)
@@ -183,7 +186,7 @@ void eng_op_begin(struct plkv_ctx *ctx, uint32_t op)
 
 void eng_op_end(struct plkv_ctx *ctx)
 {
-	struct plkv_oprec *r = ctx->op;
+	struct plkv_oprec *r = plkv_ctx_op(ctx);
 
 	barrier();
 	__atomic_store_n(&r->state, 0, __ATOMIC_RELEASE);

@@ -31,7 +31,8 @@
 					 * flush_ever, act in the CAS word,
 					 * 32-bit times: a 64 B item header;
 					 * 5: stage buffers, sets in place;
-					 * 6: pages carved as used */
+					 * 6: pages carved as used; 7: the
+					 * two hash regions' offsets */
 
 #define ENG_PAGE_SIZE		(1u << 20)	/* slab page */
 #define ENG_CHUNK_MAX		(ENG_PAGE_SIZE / 2) /* largest class chunk */
@@ -228,8 +229,9 @@ struct plkv_engine {
 	uint32_t pad0;
 	uint64_t npages;
 	plkv_off_t page_owner_off;	/* uint8_t[npages] */
-	plkv_off_t hash_off;		/* region A; B follows */
-	uint64_t hash_region_a;		/* bytes of region A */
+	/* [0] region A, [1] region B (it follows A): a table of power p
+	 * is in hash_tab[(p ^ hash_power_max) & 1] */
+	plkv_off_t hash_tab[2];
 	plkv_off_t arena_off;
 	int64_t created;
 
@@ -435,9 +437,11 @@ static inline void item_set_cas(struct plkv_item *it, uint64_t cas)
 {
 	uint64_t w = __atomic_load_n(&it->cas_act, __ATOMIC_RELAXED);
 
+	/* release: a value rewritten in place before it is whole when a
+	 * reader sees the new CAS (item_digits()) */
 	while (!__atomic_compare_exchange_n(&it->cas_act, &w,
 					    (w & ~ITEM_CAS_MASK) | cas, false,
-					    __ATOMIC_RELAXED,
+					    __ATOMIC_RELEASE,
 					    __ATOMIC_RELAXED))
 		;
 }
@@ -447,19 +451,25 @@ static inline uint64_t assoc_mask(unsigned power)
 	return (1ULL << power) - 1;
 }
 
-/* The table of a power: region A for powers of hash_power_max's parity. */
-static inline plkv_off_t *assoc_table(const struct plkv *kv, unsigned power)
+/* The table of a power: region A for powers of hash_power_max's parity
+ * (the table is never at offset 0: no NULL test). */
+static inline plkv_off_t *assoc_table_at(char *base,
+					 const struct plkv_engine *e,
+					 unsigned power)
 {
-	const struct plkv_engine *e = eng(kv);
-	plkv_off_t off = e->hash_off;
-
-	if ((power ^ e->hash_power_max) & 1)
-		off += e->hash_region_a;
-	return (plkv_off_t *)plkv_ptr(kv, off);
+	return (plkv_off_t *)(base +
+			      e->hash_tab[(power ^ e->hash_power_max) & 1]);
 }
 
-/* The bucket hv lives in under hash state st (inline: every get). */
-static inline plkv_off_t *assoc_bucket_in(const struct plkv *kv,
+static inline plkv_off_t *assoc_table(const struct plkv *kv, unsigned power)
+{
+	return assoc_table_at(kv->base, eng(kv), power);
+}
+
+/* The bucket hv lives in under hash state st (inline: every get; base
+ * and e as the caller already holds them). */
+static inline plkv_off_t *assoc_bucket_at(char *base,
+					  const struct plkv_engine *e,
 					  uint64_t st, uint32_t hv)
 {
 	unsigned p = HS_POWER(st);
@@ -468,9 +478,15 @@ static inline plkv_off_t *assoc_bucket_in(const struct plkv *kv,
 		uint64_t ob = hv & assoc_mask(p - 1);
 
 		if (ob >= HS_BUCKET(st))
-			return &assoc_table(kv, p - 1)[ob];
+			return &assoc_table_at(base, e, p - 1)[ob];
 	}
-	return &assoc_table(kv, p)[hv & assoc_mask(p)];
+	return &assoc_table_at(base, e, p)[hv & assoc_mask(p)];
+}
+
+static inline plkv_off_t *assoc_bucket_in(const struct plkv *kv,
+					  uint64_t st, uint32_t hv)
+{
+	return assoc_bucket_at(kv->base, eng(kv), st, hv);
 }
 
 /* The bucket hv lives in now.  Hold hv's stripe lock. */
@@ -481,10 +497,15 @@ static inline plkv_off_t *assoc_bucket(const struct plkv *kv, uint32_t hv)
 			       hv);
 }
 
+static inline bool item_expired_at(int64_t now, const struct plkv_item *it)
+{
+	return it->exptime != 0 && it->exptime <= now;
+}
+
 static inline bool item_expired(const struct plkv_ctx *ctx,
 				const struct plkv_item *it)
 {
-	return it->exptime != 0 && it->exptime <= eng_now(ctx);
+	return item_expired_at(eng_now(ctx), it);
 }
 
 /*
@@ -492,10 +513,9 @@ static inline bool item_expired(const struct plkv_ctx *ctx,
  * items stored later in the same second survive); a delayed one hides the
  * items last updated before its deadline once the deadline has come.
  */
-static inline bool item_flushed(const struct plkv_ctx *ctx,
-				const struct plkv_item *it)
+static inline bool item_flushed_at(const struct plkv_engine *e, int64_t now,
+				   const struct plkv_item *it)
 {
-	const struct plkv_engine *e = eng(ctx->kv);
 	int64_t pend;
 
 	if (likely(!__atomic_load_n(&e->flush_ever, __ATOMIC_RELAXED)))
@@ -504,7 +524,13 @@ static inline bool item_flushed(const struct plkv_ctx *ctx,
 	return item_cas(it) < __atomic_load_n(&e->flush_cas,
 					      __ATOMIC_RELAXED) ||
 	       it->time < __atomic_load_n(&e->flush_time, __ATOMIC_RELAXED) ||
-	       (pend && eng_now(ctx) >= pend && it->time < pend);
+	       (pend && now >= pend && it->time < pend);
+}
+
+static inline bool item_flushed(const struct plkv_ctx *ctx,
+				const struct plkv_item *it)
+{
+	return item_flushed_at(eng(ctx->kv), eng_now(ctx), it);
 }
 
 /* ---- engine.c ---- */
@@ -575,7 +601,8 @@ PLKV_HIDDEN bool assoc_contains(const struct plkv *kv, uint32_t hv,
 PLKV_HIDDEN void assoc_swap(struct plkv_ctx *ctx, uint32_t hv,
 			    plkv_off_t old, plkv_off_t new);
 PLKV_HIDDEN void assoc_maybe_grow(struct plkv_ctx *ctx);
-PLKV_HIDDEN int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget);
+PLKV_HIDDEN int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget)
+	__attribute__((noinline));
 PLKV_HIDDEN void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot);
 PLKV_HIDDEN void assoc_repair_expand(struct plkv_ctx *ctx, uint32_t slot);
 
@@ -608,6 +635,8 @@ PLKV_HIDDEN bool lru_contains(const struct plkv *kv, unsigned cls,
 PLKV_HIDDEN void lru_ensure(struct plkv_ctx *ctx, plkv_off_t it, bool in);
 
 /* ---- ops.c ---- */
+/* The reads (eng_get(), eng_get_plain()) help a growing table along
+ * themselves, as eng_after_read() would. */
 PLKV_HIDDEN int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 			const struct plkv_read *r, void *buf, size_t cap,
 			struct plkv_meta *meta, int64_t *prev_exptime);

@@ -33,18 +33,15 @@
 static void tls_destroy(void *p);
 
 /*
- * The calling thread's record for the handle it used last: most threads
- * use one store, and this spares pthread_getspecific() on every call.
- * It is trusted only for the same open (id), since a closed handle's
- * address can come back from the next plkv_open().  initial-exec: one
- * load through %fs instead of a __tls_get_addr() call; 8 bytes fit the
- * static TLS that glibc keeps for libraries opened later (dlopen).
+ * The calling thread's record for the handle it used last (.last): most
+ * threads use one store, and this spares pthread_getspecific() on every
+ * call.  It is trusted only for the same open (id), since a closed
+ * handle's address can come back from the next plkv_open().  And the
+ * clock's cache.  initial-exec: one load through %fs instead of a
+ * __tls_get_addr() call; 24 bytes fit the static TLS that glibc keeps
+ * for libraries opened later (dlopen).
  */
-__thread struct plkv_tls *plkv_tls_last
-	__attribute__((tls_model("initial-exec")));
-
-/* initial-exec as plkv_tls_last: 16 more bytes of static TLS. */
-__thread struct plkv_clock_cache plkv_clock_cache
+__thread struct plkv_thread_state plkv_this_thread
 	__attribute__((tls_model("initial-exec")));
 
 int64_t plkv_clock_read(uint64_t tsc)
@@ -52,8 +49,8 @@ int64_t plkv_clock_read(uint64_t tsc)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	plkv_clock_cache.tsc = tsc;
-	plkv_clock_cache.sec = ts.tv_sec;
+	plkv_this_thread.clock.tsc = tsc;
+	plkv_this_thread.clock.sec = ts.tv_sec;
 	return ts.tv_sec;
 }
 
@@ -110,7 +107,6 @@ static void ctx_set_slot(struct plkv_ctx *ctx, struct plkv_tls *t)
 {
 	ctx->slot = t->slot;
 	ctx->rec = plkv_slot_rec(ctx->kv, t->slot);
-	ctx->op = &ctx->rec->op;
 }
 
 /* Give ctx's slot back (gate open): its counters go to the global stats
@@ -321,7 +317,7 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
 			return rc;
 	}
 	ctx_set_slot(ctx, ctx->t);
-	if (ctx->t->depth || ctx->op->state) {
+	if (ctx->t->depth || plkv_ctx_op(ctx)->state) {
 		rc = gate_recover_abandoned(ctx);
 		if (rc)
 			return rc;

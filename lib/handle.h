@@ -73,10 +73,16 @@ struct plkv_ctx {
 	struct plkv *kv;
 	struct plkv_tls *t;
 	struct plkv_slot *rec;		/* the slot's record */
-	struct plkv_oprec *op;		/* = &rec->op */
 	uint32_t slot;
 	int64_t now;			/* Unix seconds at entry */
 };
+
+/* The op record of the call's slot: derived, not kept, as most calls
+ * never write one. */
+static inline struct plkv_oprec *plkv_ctx_op(const struct plkv_ctx *ctx)
+{
+	return &ctx->rec->op;
+}
 
 static inline void *plkv_ptr(const struct plkv *kv, plkv_off_t off)
 {

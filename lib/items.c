@@ -96,7 +96,7 @@ int item_alloc(struct plkv_ctx *ctx, const char *key, size_t nkey,
 {
 	struct plkv *kv = ctx->kv;
 	struct plkv_engine *e = eng(kv);
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	bool may_evict = !e->no_evict;
 	size_t ntotal = item_ntotal(nkey, nbytes);
 	uint64_t n = nchunks_for(e, nkey, nbytes), i;
@@ -223,14 +223,29 @@ void item_copy_between(const struct plkv *kv, struct plkv_item *dst,
 	}
 }
 
-/* Write v's decimal digits over the value (same length, checked). */
+/*
+ * A linked item's value is about to change in place: a reader without the
+ * lock validates by the CAS word (opt_item_same(), ops.c), so its CAS goes
+ * to 0 before the value changes (the act bits stay), and the writer gives
+ * the new one once all of it is written.
+ */
+static void item_rewrite_begin(struct plkv_item *it)
+{
+	__atomic_fetch_and(&it->cas_act, ~ITEM_CAS_MASK, __ATOMIC_RELAXED);
+	atomic_thread_fence(memory_order_release);
+}
+
+/* Write v's decimal digits over the value (same length, checked); the
+ * caller then gives the item its new CAS (item_set_cas()). */
 void item_digits(struct plkv_item *it, uint64_t v)
 {
 	char buf[24];
 	int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
 
-	if ((uint32_t)len == it->nbytes && !(it->it_flags & ITEM_CHUNKED))
+	if ((uint32_t)len == it->nbytes && !(it->it_flags & ITEM_CHUNKED)) {
+		item_rewrite_begin(it);
 		memcpy(it->data + it->nkey, buf, (size_t)len);
+	}
 }
 
 /*
@@ -242,14 +257,17 @@ void item_digits(struct plkv_item *it, uint64_t v)
 void item_overwrite(struct plkv_item *y, const struct plkv_oprec *r,
 		    const char *stage)
 {
+	item_rewrite_begin(y);
 	memcpy(y->data + y->nkey, stage, y->nbytes);
+	/* the value is new, the CAS word not yet */
+	PLKV_CRASH_POINT(NULL);
 	y->flags = (uint32_t)r->w[W_OW_META];
 	y->exptime = (uint32_t)(r->w[W_OW_META] >> 32);
 	y->time = (uint32_t)r->w[W_OW_TIME];
 	y->it_flags = (uint16_t)(r->w[W_OW_TIME] >> 32);
 	/* no act bits, as a new item: a reader's pending hint on the old
 	 * CAS word fails its compare-and-swap */
-	__atomic_store_n(&y->cas_act, r->w[W_OW_CAS], __ATOMIC_RELAXED);
+	__atomic_store_n(&y->cas_act, r->w[W_OW_CAS], __ATOMIC_RELEASE);
 }
 
 /* ---- time ---- */
@@ -297,7 +315,7 @@ void item_txn(struct plkv_ctx *ctx)
 {
 	struct plkv *kv = ctx->kv;
 	struct plkv_engine *e = eng(kv);
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	plkv_off_t X = op->w[W_X], Y = op->w[W_Y];
 	struct plkv_item *x = item_at(kv, X), *y = item_at(kv, Y);
 	uint32_t hv = (uint32_t)op->w[W_HV];
@@ -411,7 +429,7 @@ void item_unlink_evict(struct plkv_ctx *ctx, unsigned cls,
 		       struct plkv_item *it)
 {
 	struct plkv *kv = ctx->kv;
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	plkv_off_t off = item_off(kv, it);
 
 	rec_set(op, W_E_HV, it->hv);

@@ -108,7 +108,7 @@ static inline bool plkv_key_bytes_ok(const unsigned char *p, size_t n)
  * Two keys of n bytes equal?  Inline for the lookups of every call, where
  * memcmp() costs a call and a dispatch for keys that are mostly 10-40
  * bytes: 16 bytes at a time (SSE2, in every x86-64; memcmp() elsewhere),
- * shorter keys in two overlapping loads.
+ * the last 16 to 32 and shorter keys in two overlapping loads.
  */
 static inline bool plkv_key_eq(const void *a, const void *b, size_t n)
 {
@@ -119,16 +119,21 @@ static inline bool plkv_key_eq(const void *a, const void *b, size_t n)
 
 #ifdef __SSE2__
 	if (n >= 16) {
-		for (i = 0; i + 16 < n; i += 16)
+		for (i = 0; i + 32 < n; i += 16)
 			if (_mm_movemask_epi8(_mm_cmpeq_epi8(
 				_mm_loadu_si128((const __m128i *)(p + i)),
 				_mm_loadu_si128((const __m128i *)(q + i)))) !=
 			    0xffff)
 				return false;
-		return _mm_movemask_epi8(_mm_cmpeq_epi8(
-			_mm_loadu_si128((const __m128i *)(p + n - 16)),
-			_mm_loadu_si128((const __m128i *)(q + n - 16)))) ==
-		       0xffff;
+		/* the last 16 to 32 bytes: two loads that may overlap */
+		return _mm_movemask_epi8(_mm_and_si128(
+			_mm_cmpeq_epi8(
+				_mm_loadu_si128((const __m128i *)(p + i)),
+				_mm_loadu_si128((const __m128i *)(q + i))),
+			_mm_cmpeq_epi8(
+				_mm_loadu_si128((const __m128i *)(p + n - 16)),
+				_mm_loadu_si128((const __m128i *)(q + n - 16)))))
+		       == 0xffff;
 	}
 #else
 	if (n >= 16)

@@ -40,25 +40,20 @@ static inline _Atomic uint32_t *plkv_lockseq(const struct plkv *kv,
 	return plkv_lockword(kv, idx) + 1;
 }
 
-/* False while the lock is held: take it instead. */
-static inline bool plkv_read_begin(const struct plkv *kv, unsigned idx,
-				   uint32_t *seq)
+/* False while the lock is held: take it instead.  w is the lock's word
+ * (plkv_lockword()), computed once for the pair. */
+static inline bool plkv_read_begin(_Atomic uint32_t *w, uint32_t *seq)
 {
-	*seq = atomic_load_explicit(plkv_lockseq(kv, idx),
-				    memory_order_acquire);
-	return atomic_load_explicit(plkv_lockword(kv, idx),
-				    memory_order_acquire) == 0;
+	*seq = atomic_load_explicit(w + 1, memory_order_acquire);
+	return atomic_load_explicit(w, memory_order_acquire) == 0;
 }
 
 /* True if no holder took the lock since plkv_read_begin(). */
-static inline bool plkv_read_valid(const struct plkv *kv, unsigned idx,
-				   uint32_t seq)
+static inline bool plkv_read_valid(_Atomic uint32_t *w, uint32_t seq)
 {
 	atomic_thread_fence(memory_order_acquire);
-	return atomic_load_explicit(plkv_lockword(kv, idx),
-				    memory_order_relaxed) == 0 &&
-	       atomic_load_explicit(plkv_lockseq(kv, idx),
-				    memory_order_relaxed) == seq;
+	return atomic_load_explicit(w, memory_order_relaxed) == 0 &&
+	       atomic_load_explicit(w + 1, memory_order_relaxed) == seq;
 }
 
 /*

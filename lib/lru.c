@@ -79,7 +79,7 @@ static void l_remove(struct plkv *kv, struct eng_lru *L, struct plkv_item *it)
 static void l_record(struct plkv_ctx *ctx, unsigned cls, struct plkv_item *it,
 		     unsigned seg, unsigned lop)
 {
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 
 	rec_set(op, W_L_CLS, cls);
 	rec_set(op, W_L_ITEM, item_off(ctx->kv, it));
@@ -97,7 +97,7 @@ static void lru_move(struct plkv_ctx *ctx, unsigned cls, struct plkv_item *it,
 	l_remove(ctx->kv, L, it);
 	PLKV_CRASH_POINT(ctx);
 	l_insert(ctx->kv, L, seg, it);
-	rec_set(ctx->op, W_L_OP, L_NONE);
+	rec_set(plkv_ctx_op(ctx), W_L_OP, L_NONE);
 	if (seg == LRU_COLD)
 		L->moves_to_cold++;
 	else if (seg == LRU_WARM)
@@ -153,7 +153,7 @@ void lru_link(struct plkv_ctx *ctx, struct plkv_item *it)
 	PLKV_CRASH_POINT(ctx);
 	l_insert(ctx->kv, L, LRU_HOT, it);
 	L->total_items++;
-	rec_set(ctx->op, W_L_OP, L_NONE);
+	rec_set(plkv_ctx_op(ctx), W_L_OP, L_NONE);
 	PLKV_CRASH_POINT(ctx);
 	juggle(ctx, cls);
 	if (mine)
@@ -166,7 +166,7 @@ void lru_unlink_locked(struct plkv_ctx *ctx, unsigned cls,
 	l_record(ctx, cls, it, LRU_NONE, L_REMOVE);
 	PLKV_CRASH_POINT(ctx);
 	l_remove(ctx->kv, &eng(ctx->kv)->lru[cls], it);
-	rec_set(ctx->op, W_L_OP, L_NONE);
+	rec_set(plkv_ctx_op(ctx), W_L_OP, L_NONE);
 }
 
 void lru_unlink(struct plkv_ctx *ctx, struct plkv_item *it)
@@ -499,7 +499,7 @@ void lru_ensure(struct plkv_ctx *ctx, plkv_off_t off, bool in)
 	if (in && !present) {
 		l_record(ctx, cls, it, LRU_HOT, L_INSERT);
 		l_insert(kv, &eng(kv)->lru[cls], LRU_HOT, it);
-		rec_set(ctx->op, W_L_OP, L_NONE);
+		rec_set(plkv_ctx_op(ctx), W_L_OP, L_NONE);
 	} else if (!in && present) {
 		it->lru = (uint8_t)seg;
 		lru_unlink_locked(ctx, cls, it);

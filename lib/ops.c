@@ -23,7 +23,7 @@
 static void reclaim_locked(struct plkv_ctx *ctx, struct plkv_item *it,
 			   uint32_t hv)
 {
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	bool own = !op->state;
 	struct eng_lru *L = &eng(ctx->kv)->lru[item_lru_class(it)];
 
@@ -74,15 +74,15 @@ static struct plkv_item *find_live(struct plkv_ctx *ctx, const char *key,
 static struct plkv_item *lock_live(struct plkv_ctx *ctx, const char *key,
 				   size_t nkey, uint32_t hv)
 {
-	rec_set(ctx->op, W_HV, hv);
+	rec_set(plkv_ctx_op(ctx), W_HV, hv);
 	plkv_lock(ctx, eng_stripe_lock(hv));
-	rec_phase(ctx->op, PH_LOCKED);
+	rec_phase(plkv_ctx_op(ctx), PH_LOCKED);
 	return find_live(ctx, key, nkey, hv, false);
 }
 
 static int unlock_done(struct plkv_ctx *ctx, uint32_t hv, int rc)
 {
-	rec_phase(ctx->op, PH_DONE);
+	rec_phase(plkv_ctx_op(ctx), PH_DONE);
 	plkv_unlock(ctx, eng_stripe_lock(hv));
 	return rc;
 }
@@ -133,9 +133,9 @@ static struct plkv_item *read_vivify(struct plkv_ctx *ctx, const char *key,
 {
 	struct plkv_item *it;
 
-	rec_set(ctx->op, W_HV, hv);
+	rec_set(plkv_ctx_op(ctx), W_HV, hv);
 	plkv_lock(ctx, eng_stripe_lock(hv));
-	rec_phase(ctx->op, PH_LOCKED);
+	rec_phase(plkv_ctx_op(ctx), PH_LOCKED);
 	it = find_live(ctx, key, nkey, hv, true);
 	if (it)
 		return it;
@@ -206,43 +206,68 @@ static inline bool opt_same_table(const struct plkv_engine *e, uint64_t st)
 
 /*
  * Walk hv's chain in the table of state st without its stripe lock, for
- * key: its item's offset, 0 when the chain ended (a miss, if
- * plkv_read_valid() agrees) or OPT_GAVE_UP.
+ * key (base, e and size: the handle's, as the caller read them): its
+ * item's offset, 0 when the chain ended (a miss, if plkv_read_valid()
+ * agrees) or OPT_GAVE_UP.  *w: the found item's CAS word, read before
+ * its key was compared (opt_item_same()).
  */
 static __attribute__((always_inline)) inline plkv_off_t
-opt_walk(const struct plkv *kv, uint64_t st,
-				  uint32_t hv, const char *key, size_t nkey)
+opt_walk(char *base, const struct plkv_engine *e, uint64_t size, uint64_t st,
+	 uint32_t hv, const char *key, size_t nkey, uint64_t *w)
 {
-	const uint64_t size = kv->size;
 	struct plkv_item *it;
 	unsigned steps = 0;
 	plkv_off_t p;
 
-	for (p = *(volatile plkv_off_t *)assoc_bucket_in(kv, st, hv); p;
-	     p = ((volatile struct plkv_item *)it)->h_next) {
+	for (p = *(volatile plkv_off_t *)assoc_bucket_at(base, e, st, hv);
+	     p; p = ((volatile struct plkv_item *)it)->h_next) {
 		if (unlikely(!opt_item_ok(size, p) || ++steps > OPT_CHAIN_MAX))
 			return OPT_GAVE_UP;
-		it = item_at(kv, p);
-		if (it->hv == hv && it->nkey == nkey &&
-		    plkv_key_eq(item_key(it), key, nkey))
+		it = (struct plkv_item *)(base + p);
+		if (it->hv != hv)
+			continue;
+		*w = __atomic_load_n(&it->cas_act, __ATOMIC_ACQUIRE);
+		if (it->nkey == nkey && plkv_key_eq(item_key(it), key, nkey))
 			return p;
 	}
 	return 0;
 }
 
 /*
+ * Optimistic readers of one item (engine.rst, "Reading without the
+ * lock"): a hit is validated by the item's own CAS word, not the stripe's
+ * lock word, which every store to any key of the stripe writes: a reader
+ * of other keys would take a cache miss after each.  The word is read
+ * before the key and value and again after; an item freed meanwhile lost
+ * ITEM_LINKED first, one reused has a new CAS (never handed out twice),
+ * and one overwritten in place had its word zeroed before its value was
+ * written (item_overwrite()).  x86 keeps loads in order with loads and
+ * stores with stores; the fences are for the compiler.  The act bits,
+ * which other readers set, don't count.
+ */
+static inline bool opt_item_same(struct plkv_item *it, uint64_t w)
+{
+	uint64_t now_w;
+
+	atomic_thread_fence(memory_order_acquire);
+	now_w = __atomic_load_n(&it->cas_act, __ATOMIC_RELAXED);
+	return !((now_w ^ w) & ITEM_CAS_MASK) &&
+	       (__atomic_load_n(&it->it_flags, __ATOMIC_RELAXED) & ITEM_LINKED);
+}
+
+/*
  * The optimistic reader found the item and it is due an LRU bump that
  * writes more than the act bits (the access time, once a minute): take
- * the stripe lock if nothing changed since the walk and finish under it,
- * without looking the key up again.
+ * the stripe lock if it is free and the item is still the one read, and
+ * finish under it without looking the key up again.
  */
 static __attribute__((noinline)) int
-get_bump(struct plkv_ctx *ctx, unsigned lk, uint32_t seq, uint64_t st,
-	 struct plkv_item *it, void *buf, struct plkv_meta *meta)
+get_bump(struct plkv_ctx *ctx, unsigned lk, struct plkv_item *it, uint64_t w,
+	 void *buf, struct plkv_meta *meta)
 {
-	if (!plkv_read_upgrade(ctx, lk, seq))
+	if (!plkv_trylock(ctx, lk))
 		return OPT_LOCK;
-	if (!opt_same_table(eng(ctx->kv), st)) {
+	if (!opt_item_same(it, w)) {
 		plkv_unlock(ctx, lk);
 		return OPT_LOCK;
 	}
@@ -272,60 +297,114 @@ static __attribute__((noinline)) void get_mark(struct plkv_item *it,
 				    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
+/* A settled optimistic read helps a growing table along, as every read
+ * does (eng_after_read()), from the table state it already holds. */
+static __attribute__((always_inline)) inline int
+opt_settled(struct plkv_ctx *ctx, uint64_t st, int rc)
+{
+	if (unlikely(HS_EXPANDING(st)))
+		assoc_expand_step(ctx, ENG_GROW_STEP);
+	return rc;
+}
+
+/*
+ * hv's bucket is empty in a table that is not being grown, and the table
+ * is the same after the look: the key was absent then, as only a store or
+ * a delete (under the stripe lock) links or unlinks outside a growth, a
+ * replacement swaps one item for the other in one store, and starting a
+ * growth changes the table state.
+ */
+static inline bool opt_empty(const struct plkv_engine *e, char *base,
+			     uint64_t st, uint32_t hv)
+{
+	if (HS_EXPANDING(st) ||
+	    *(volatile plkv_off_t *)assoc_bucket_at(base, e, st, hv))
+		return false;
+	atomic_thread_fence(memory_order_acquire);
+	return opt_same_table(e, st);
+}
+
+/*
+ * An optimistic walk found no item: absent only if a second walk finds
+ * none either with no holder of the stripe coming or going meanwhile
+ * (plkv_read_begin(), core.h).  A miss needs the stripe's word, as there
+ * is no item to validate by; a hit never reads it.
+ */
+static __attribute__((noinline)) int
+get_absent(struct plkv_ctx *ctx, uint64_t st, uint32_t hv, const char *key,
+	   size_t nkey)
+{
+	const struct plkv *kv = ctx->kv;
+	const struct plkv_engine *e = eng(kv);
+	_Atomic uint32_t *lw = plkv_lockword(kv, eng_stripe_lock(hv));
+	uint32_t seq;
+	uint64_t w;
+
+	if (!plkv_read_begin(lw, &seq) ||
+	    opt_walk(kv->base, e, kv->size, st, hv, key, nkey, &w) ||
+	    !plkv_read_valid(lw, seq) || !opt_same_table(e, st))
+		return OPT_LOCK;
+	return opt_settled(ctx, st, OPT_MISS);
+}
+
 /*
  * One try of a plain get without the stripe lock (core.h: optimistic
- * readers): walk the chain, compare, copy, then check that no holder of
- * the stripe came or went meanwhile.  It writes nothing shared, so gets
- * from several processes don't bounce the lock's cache line.  Anything
- * that needs a decision under the lock (an expired or flushed item to
- * reclaim, a value in several chunks or too big for the buffer, a long
- * chain, a busy stripe) is left to the locked path: OPT_LOCK.  The first
- * hits' act bits need no lock (see ACT_SHIFT); other bumps upgrade to the
- * lock in place (get_bump()).
+ * readers): walk the chain, compare, copy, then check that the item is
+ * still the one read (opt_item_same()).  It writes nothing shared, so
+ * gets from several processes don't bounce a cache line.  Anything that
+ * needs a decision under the lock (an expired or flushed item to reclaim,
+ * a value in several chunks or too big for the buffer, a long chain, an
+ * item being written) is left to the locked path: OPT_LOCK.  The first
+ * hits' act bits need no lock (see ACT_SHIFT); other bumps take the lock
+ * in place (get_bump()).
  */
 static __attribute__((always_inline)) inline int
 get_optimistic(struct plkv_ctx *ctx, const char *key,
 				 size_t nkey, uint32_t hv, void *buf,
 				 size_t cap, struct plkv_meta *meta)
 {
+	/* what the handle says, read once: the compiler must otherwise
+	 * read it again after every atomic load and the copy */
 	const struct plkv *kv = ctx->kv;
+	char *base = kv->base;
 	const struct plkv_engine *e = eng(kv);
 	const uint64_t size = kv->size;
-	unsigned lk = eng_stripe_lock(hv);
+	const int64_t now = eng_now(ctx);
 	uint64_t st = atomic_load_explicit(&e->hash_state,
 					   memory_order_acquire);
 	struct plkv_item *it;
 	plkv_off_t p;
-	uint32_t seq, n;
-	uint64_t w;
+	uint32_t n;
+	uint64_t w = 0;
 	uint8_t act;
 
-	if (!plkv_read_begin(kv, lk, &seq))
-		return OPT_LOCK;
-	p = opt_walk(kv, st, hv, key, nkey);
+	p = opt_walk(base, e, size, st, hv, key, nkey, &w);
 	if (!p)
-		return plkv_read_valid(kv, lk, seq) && opt_same_table(e, st) ?
-		       OPT_MISS : OPT_LOCK;
+		return opt_empty(e, base, st, hv) ? opt_settled(ctx, st, OPT_MISS) :
+		       get_absent(ctx, st, hv, key, nkey);
 	if (p == OPT_GAVE_UP)
 		return OPT_LOCK;
-	it = item_at(kv, p);
+	it = (struct plkv_item *)(base + p);
 	n = it->nbytes;
-	w = __atomic_load_n(&it->cas_act, __ATOMIC_RELAXED);
 	act = (uint8_t)(w >> ACT_SHIFT);
-	if ((it->it_flags & (ITEM_LINKED | ITEM_CHUNKED)) != ITEM_LINKED ||
+	if (!(w & ITEM_CAS_MASK) ||	/* being overwritten, or not stored */
+	    (it->it_flags & (ITEM_LINKED | ITEM_CHUNKED)) != ITEM_LINKED ||
 	    n > cap || p + ITEM_HDR + nkey + n > size ||
-	    item_flushed(ctx, it) || item_expired(ctx, it))
+	    item_flushed_at(e, now, it) || item_expired_at(now, it))
 		return OPT_LOCK;
 	/* the access time, once a minute, needs the lock */
-	if (unlikely(eng_now(ctx) - it->time >= ENG_UPDATE_INTERVAL))
-		return get_bump(ctx, lk, seq, st, it, buf, meta);
+	if (unlikely(now - it->time >= ENG_UPDATE_INTERVAL)) {
+		int rc = get_bump(ctx, eng_stripe_lock(hv), it, w, buf, meta);
+
+		return rc == OPT_HIT ? opt_settled(ctx, st, rc) : rc;
+	}
 	fill_meta(meta, it);
 	memcpy(buf, item_key(it) + nkey, n);
-	if (!plkv_read_valid(kv, lk, seq) || !opt_same_table(e, st))
+	if (!opt_item_same(it, w))
 		return OPT_LOCK;
 	if (unlikely(!(act & ACT_ACTIVE)))
 		get_mark(it, w);
-	return OPT_HIT;
+	return opt_settled(ctx, st, OPT_HIT);
 }
 
 /* A get that found nothing: counted as a miss unless the key is one no
@@ -430,8 +509,9 @@ get_plain_retry(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		if (rc != OPT_LOCK)
 			return rc;
 	}
-	return get_locked(ctx, key, nkey, hv, &plain_read, buf, cap, meta,
-			  NULL);
+	rc = get_locked(ctx, key, nkey, hv, &plain_read, buf, cap, meta, NULL);
+	eng_after_read(ctx);
+	return rc;
 }
 
 int eng_get_plain(struct plkv_ctx *ctx, const char *key, size_t nkey,
@@ -450,10 +530,14 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	    const struct plkv_read *r, void *buf, size_t cap,
 	    struct plkv_meta *meta, int64_t *prev_exptime)
 {
+	int rc;
+
 	if (!r && !prev_exptime)
 		return eng_get_plain(ctx, key, nkey, buf, cap, meta);
-	return get_locked(ctx, key, nkey, eng_hash(key, nkey),
-			  r ? r : &plain_read, buf, cap, meta, prev_exptime);
+	rc = get_locked(ctx, key, nkey, eng_hash(key, nkey),
+			r ? r : &plain_read, buf, cap, meta, prev_exptime);
+	eng_after_read(ctx);
+	return rc;
 }
 
 /* memcached's "me": no counter, no bump; only a reclaim changes anything. */
@@ -536,20 +620,20 @@ static int store_overwrite(struct plkv_ctx *ctx, int mode, const char *key,
 			   uint64_t cas_in, uint64_t *cas_out)
 {
 	struct plkv *kv = ctx->kv;
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	unsigned lk = eng_stripe_lock(hv);
 	uint64_t st = atomic_load_explicit(&eng(kv)->hash_state,
 					   memory_order_acquire);
 	struct plkv_item *y;
 	uint16_t ifl = ITEM_LINKED | ITEM_REFRESHED;
 	plkv_off_t p;
-	uint64_t cas;
+	uint64_t cas, w;
 	uint32_t seq;
 	int rc;
 
-	if (!plkv_read_begin(kv, lk, &seq))
+	if (!plkv_read_begin(plkv_lockword(kv, lk), &seq))
 		return OW_NO;
-	p = opt_walk(kv, st, hv, key, nkey);
+	p = opt_walk(kv->base, eng(kv), kv->size, st, hv, key, nkey, &w);
 	if (!p || p == OPT_GAVE_UP)
 		return OW_NO;
 	y = item_at(kv, p);
@@ -600,7 +684,7 @@ static int store_new(struct plkv_ctx *ctx, int mode, const char *key,
 		     int64_t exptime, uint64_t cas_in, uint64_t *cas_out)
 {
 	struct plkv *kv = ctx->kv;
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	uint32_t hv = eng_hash(key, nkey);
 	unsigned lk = eng_stripe_lock(hv);
 	struct plkv_item *x, *y, *old;
@@ -658,7 +742,7 @@ static int store_concat(struct plkv_ctx *ctx, int mode, const char *key,
 {
 	struct plkv *kv = ctx->kv;
 	struct plkv_engine *e = eng(kv);
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	uint32_t hv = eng_hash(key, nkey);
 	struct plkv_item *x, *y;
 	unsigned tries = 0;
@@ -752,7 +836,7 @@ static struct plkv_item *link_new(struct plkv_ctx *ctx, const char *key,
 				  struct plkv_item *y, int *rc)
 {
 	struct plkv *kv = ctx->kv;
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	struct plkv_item *x;
 
 	*rc = item_alloc(ctx, key, nkey, len, flags, exptime, hv);
@@ -808,7 +892,7 @@ int eng_arith(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	      struct plkv_meta *meta, int64_t *prev_exptime)
 {
 	struct plkv *kv = ctx->kv;
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	uint32_t hv = eng_hash(key, nkey);
 	bool incr = !(a->flags & PLKV_ARITH_DECR);
 	struct plkv_item *y;
@@ -894,7 +978,7 @@ int eng_delete(struct plkv_ctx *ctx, const char *key, size_t nkey,
 		return unlock_done(ctx, hv, 0);
 	}
 	stat_inc(ctx, ST_DELETE_HITS);
-	rec_set(ctx->op, W_Y, item_off(ctx->kv, y));
+	rec_set(plkv_ctx_op(ctx), W_Y, item_off(ctx->kv, y));
 	item_txn(ctx);
 	return unlock_done(ctx, hv, 0);
 }

@@ -17,8 +17,10 @@
 typedef uint64_t plkv_off_t;
 
 #define PLKV_HDR_MAGIC		0x31474553564b4c50ULL	/* "PLKVSEG1" */
-#define PLKV_FORMAT_VERSION	3	/* 2: PLKV_MAX_PROCS records; 3:
-					 * 24 per-thread counters */
+#define PLKV_FORMAT_VERSION	4	/* 2: PLKV_MAX_PROCS records; 3:
+					 * 24 per-thread counters; 4: a
+					 * slot's call clock and in_call in
+					 * one word */
 
 enum plkv_hdr_state {
 	PLKV_HDR_EMPTY = 0,

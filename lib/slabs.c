@@ -134,7 +134,7 @@ static void carve_some(struct plkv_ctx *ctx, unsigned cls, uint64_t k)
 {
 	struct plkv *kv = ctx->kv;
 	struct eng_class *c = &eng(kv)->cls[cls];
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	uint64_t page = c->bump_page - 1, from = c->bump_carved, i;
 	plkv_off_t first = page_base(kv, page) + from * c->size;
 
@@ -236,7 +236,7 @@ static bool grab_page(struct plkv_ctx *ctx, unsigned cls)
 	struct plkv *kv = ctx->kv;
 	struct plkv_engine *e = eng(kv);
 	struct eng_class *c = &e->cls[cls];
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	uint64_t page;
 
 	if (eng_bump_left(c))
@@ -274,7 +274,7 @@ static void pop_chunks(struct plkv_ctx *ctx, unsigned cls, uint64_t n,
 {
 	struct plkv *kv = ctx->kv;
 	struct eng_class *c = &eng(kv)->cls[cls];
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	plkv_off_t head = c->free_head;
 	struct plkv_item *last = item_at(kv, head), *it;
 	uint64_t i;
@@ -343,7 +343,7 @@ static bool release_page(struct plkv_ctx *ctx, unsigned cls, uint64_t page)
 	struct plkv *kv = ctx->kv;
 	struct plkv_engine *e = eng(kv);
 	struct eng_class *c = &e->cls[cls];
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	uint32_t carved = page_carved(c, page), i;
 
 	if (eng_page_owner(kv)[page] != cls)
@@ -652,7 +652,7 @@ void slab_free(struct plkv_ctx *ctx, plkv_off_t first, uint64_t n,
 	struct plkv_item *it = item_at(kv, first), *last, *p;
 	unsigned cls = it->slab_class;
 	struct eng_class *c = &eng(kv)->cls[cls];
-	struct plkv_oprec *op = ctx->op;
+	struct plkv_oprec *op = plkv_ctx_op(ctx);
 	uint64_t req = 0, i;
 
 	plkv_lock(ctx, slab_lock(cls));

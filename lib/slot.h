@@ -50,16 +50,25 @@ enum plkv_slot_state {
 struct plkv_slot {
 	uint32_t state;			/* enum plkv_slot_state */
 	uint32_t pid;
+	union {
+		struct {
+			uint32_t call_since;	/* Unix seconds (low 32
+						 * bits) the thread's
+						 * current call began; 0
+						 * between calls (plkvctl
+						 * procs) */
+			uint32_t in_call;	/* strict stores: 1 from a
+						 * call's entry to its
+						 * leave, taken by exchange
+						 * (plkv_enter()) */
+		};
+		uint64_t call_word;	/* both: a leave clears them in
+					 * one store */
+	};
 	uint32_t tid;
-	uint32_t call_since;		/* Unix seconds (low 32 bits) the
-					 * thread's current call began; 0
-					 * between calls (plkvctl procs) */
+	uint32_t pad;
 	uint64_t start_time;		/* of pid, as in plkv_proc_rec */
 	uint64_t stat[23];		/* engine-defined per-thread counters */
-	uint32_t in_call;		/* strict stores: 1 from a call's
-					 * entry to its leave, taken by
-					 * exchange (plkv_enter()) */
-	uint32_t pad;
 	struct plkv_oprec op;
 } __attribute__((aligned(64)));
 

@@ -357,7 +357,7 @@ START_TEST(mget_array_rewritten_meanwhile)
 	ck_assert_int_eq(plkv_set(kv, "second", 6, fill, sizeof(fill), 0,
 				  0), 0);
 	/* where buf + used would land: the middle of the hash table */
-	r.plant = (size_t)(kv->base + e->hash_off + 4096 - buf);
+	r.plant = (size_t)(kv->base + e->hash_tab[0] + 4096 - buf);
 	ck_assert_int_eq(pthread_create(&th, NULL, plant_length, &r), 0);
 	for (i = 0; i < 300000; i++) {
 		ck_assert_int_eq(plkv_mget(kv, keys, 2, buf, sizeof(buf)), 0);
@@ -368,6 +368,66 @@ START_TEST(mget_array_rewritten_meanwhile)
 	pthread_join(th, NULL);
 	ck_store_ok(kv);
 	ck_get_eq(kv, "second", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+}
+END_TEST
+
+/*
+ * A get without the stripe lock (ops.c: get_optimistic()) while another
+ * thread stores the key again and again, in place (the same length) and
+ * into new chunks (a new length, the old chunk freed and reused): every
+ * value read is one whole value, its flags and length the ones stored
+ * with it.  The writer sets flags = byte | len << 8.
+ */
+struct overwrite_race {
+	atomic_bool stop;
+	unsigned stores;
+};
+
+static void *overwrite_loop(void *arg)
+{
+	struct overwrite_race *r = arg;
+	char val[1024];
+	unsigned i;
+
+	for (i = 0; !atomic_load_explicit(&r->stop, memory_order_relaxed);
+	     i++) {
+		unsigned char c = (unsigned char)('a' + i % 26);
+		size_t len = i % 4 < 2 ? 1024 : 600;
+
+		memset(val, c, len);
+		ck_assert_int_eq(plkv_set(kv, "race", 4, val, len,
+					  c | (uint32_t)len << 8, 0), 0);
+		r->stores = i + 1;
+	}
+	return NULL;
+}
+
+START_TEST(get_sees_whole_values_while_overwritten)
+{
+	struct overwrite_race r = { .stores = 0 };
+	struct plkv_meta m;
+	unsigned char buf[1024];
+	unsigned i, j, torn = 0;
+	pthread_t th;
+
+	ck_assert_int_eq(plkv_set(kv, "race", 4, "x", 1, 'x' | 1 << 8, 0), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, overwrite_loop, &r), 0);
+	for (i = 0; i < 400000; i++) {
+		ck_assert_int_eq(plkv_get(kv, "race", 4, buf, sizeof(buf), &m),
+				 0);
+		if (m.len != m.flags >> 8) {
+			torn++;
+			continue;
+		}
+		for (j = 0; j < m.len && buf[j] == (m.flags & 0xff); j++)
+			;
+		torn += j < m.len;
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(th, NULL);
+	ck_assert_uint_eq(torn, 0);
+	ck_assert_uint_gt(r.stores, 1000);	/* the race did happen */
+	ck_store_ok(kv);
 }
 END_TEST
 
@@ -624,6 +684,7 @@ int main(void)
 		incr_length_change, incr_nonnumeric, parse_u64_is_memcacheds,
 		delete_touch_gat,
 		etoosmall, mget_partial, mget_array_rewritten_meanwhile,
+		get_sees_whole_values_while_overwritten,
 		capacity_reaching_the_window_refused,
 		bad_arguments, too_big,
 		options_out_of_range, NULL

@@ -398,14 +398,15 @@ static void verify(plkv_t *h, enum op op, int n)
 	}
 }
 
-static int spawn(enum op op, int point)
+/* A child that runs op with PLKV_CRASH=1:point[:mode] (mode NULL: exit). */
+static pid_t start_child(enum op op, int point, const char *mode)
 {
 	char opbuf[8], crash[32];
 	pid_t pid;
-	int st;
 
 	snprintf(opbuf, sizeof(opbuf), "%d", op);
-	snprintf(crash, sizeof(crash), "1:%d", point);
+	snprintf(crash, sizeof(crash), "1:%d%s%s", point, mode ? ":" : "",
+		 mode ? mode : "");
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -414,6 +415,14 @@ static int spawn(enum op op, int point)
 		      (char *)NULL);
 		_exit(127);
 	}
+	return pid;
+}
+
+static int spawn(enum op op, int point)
+{
+	pid_t pid = start_child(op, point, NULL);
+	int st;
+
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st), "child killed by signal %d",
 		      WTERMSIG(st));
@@ -533,6 +542,98 @@ END_TEST
 START_TEST(crash_sweep)
 {
 	sweep((enum op)_i);
+}
+END_TEST
+
+/*
+ * A value rewritten in place (a set of the same length; an incr to as
+ * many digits) by a writer stopped at each of its points (PLKV_CRASH's
+ * "stop": alive, holding its locks) while another process gets the key:
+ * the get answers the old value with its CAS, or waits for the writer and
+ * then answers the new one with its new CAS, never the new bytes under
+ * the old CAS (a reader without the lock validates by the item's CAS
+ * word, which goes to 0 before the value changes).
+ */
+static const struct {
+	enum op op;
+	const char *key, *old, *new;
+} rewrites[] = {
+	{ O_SET_INPLACE, "pop:1", "value-1", "NEWVAL1" },
+	{ O_INCR, "num3", "100", "101" },
+};
+
+struct stopped_get {
+	plkv_t *h;
+	const char *key;
+	char val[32];
+	struct plkv_meta m;
+	int rc;
+	atomic_bool done;
+};
+
+static void *get_meanwhile(void *arg)
+{
+	struct stopped_get *g = arg;
+
+	g->rc = ut_get(g->h, g->key, g->val, sizeof(g->val), &g->m);
+	atomic_store(&g->done, true);
+	return NULL;
+}
+
+START_TEST(get_while_rewrite_stopped)
+{
+	const char *key = rewrites[_i].key;
+	enum op op = rewrites[_i].op;
+	int n, st = 0, waited = 0;
+
+	for (n = 1; n <= MAX_POINTS; n++) {
+		plkv_t *h = prepare(op);
+		struct stopped_get g = { .h = h, .key = key };
+		struct plkv_meta before;
+		char b[32];
+		pthread_t th;
+		pid_t pid;
+		int i;
+
+		ck_assert_int_eq(ut_get(h, key, b, sizeof(b), &before), 0);
+		pid = start_child(op, n, "stop");
+		ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+		if (!WIFSTOPPED(st)) {	/* past its last point */
+			ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			plkv_close(h);
+			plkv_destroy(seg_name, PLKV_BACKEND_USER);
+			break;
+		}
+		ck_assert_int_eq(pthread_create(&th, NULL, get_meanwhile, &g),
+				 0);
+		for (i = 0; i < 20 && !atomic_load(&g.done); i++)
+			usleep(10000);
+		waited += !atomic_load(&g.done);
+		kill(pid, SIGCONT);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		pthread_join(th, NULL);
+		ck_assert_int_eq(g.rc, 0);
+		if (!strcmp(g.val, rewrites[_i].old))
+			ck_assert_msg(g.m.cas == before.cas,
+				      "%s@%d: the old value, another CAS",
+				      op_names[op], n);
+		else
+			ck_assert_msg(!strcmp(g.val, rewrites[_i].new) &&
+				      g.m.cas != before.cas,
+				      "%s@%d: '%s' under CAS %llu (old %llu)",
+				      op_names[op], n, g.val,
+				      (unsigned long long)g.m.cas,
+				      (unsigned long long)before.cas);
+		ck_store_ok(h);
+		plkv_close(h);
+		plkv_destroy(seg_name, PLKV_BACKEND_USER);
+	}
+	ck_assert_int_lt(n, MAX_POINTS);
+	/* at the point between the value and the CAS word, at least */
+	ck_assert_int_ge(waited, 1);
+	fprintf(stderr, "# %s stopped at %d points, the get waited at %d\n",
+		op_names[op], n - 1, waited);
 }
 END_TEST
 
@@ -658,6 +759,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, crash_sweep, 0, O_NOPS);
 	tcase_add_loop_test(tc, nested_death, 0, 4);
 	tcase_add_test(tc, check_recovers_first);
+	tcase_add_loop_test(tc, get_while_rewrite_stopped, 0,
+			    sizeof(rewrites) / sizeof(rewrites[0]));
 	tcase_add_test(tc, zombie_is_dead);
 	tcase_add_test(tc, scan_notices_zombie);
 	suite_add_tcase(s, tc);
