@@ -234,16 +234,16 @@ opt_walk(char *base, const struct plkv_engine *e, uint64_t size, uint64_t st,
 }
 
 /*
- * Optimistic readers of one item (engine.rst, "Reading without the
- * lock"): a hit is validated by the item's own CAS word, not the stripe's
- * lock word, which every store to any key of the stripe writes: a reader
- * of other keys would take a cache miss after each.  The word is read
- * before the key and value and again after; an item freed meanwhile lost
+ * Optimistic readers of one item (engine.rst, "Optimistic gets"): a hit
+ * is validated by the item's own CAS word, not the stripe's lock word,
+ * which every store to any key of the stripe writes: a reader of other
+ * keys would take a cache miss after each.  The word is read before the
+ * key and value and again after; an item freed meanwhile lost
  * ITEM_LINKED first, one reused has a new CAS (never handed out twice),
- * and one overwritten in place had its word zeroed before its value was
- * written (item_overwrite()).  x86 keeps loads in order with loads and
- * stores with stores; the fences are for the compiler.  The act bits,
- * which other readers set, don't count.
+ * and one rewritten in place had its CAS zeroed before its value changed
+ * (item_rewrite_begin(), items.c).  x86 keeps loads in order with loads
+ * and stores with stores; the fences are for the compiler.  The act
+ * bits, which other readers set, don't count.
  */
 static inline bool opt_item_same(struct plkv_item *it, uint64_t w)
 {
