@@ -327,8 +327,8 @@ static inline bool opt_empty(const struct plkv_engine *e, char *base,
 /*
  * An optimistic walk found no item: absent only if a second walk finds
  * none either with no holder of the stripe coming or going meanwhile
- * (plkv_read_begin(), core.h).  A miss needs the stripe's word, as there
- * is no item to validate by; a hit never reads it.
+ * (plkv_read_begin(), lockword.h).  A miss needs the stripe's word, as
+ * there is no item to validate by; a hit never reads it.
  */
 static __attribute__((noinline)) int
 get_absent(struct plkv_ctx *ctx, uint64_t st, uint32_t hv, const char *key,
@@ -348,15 +348,15 @@ get_absent(struct plkv_ctx *ctx, uint64_t st, uint32_t hv, const char *key,
 }
 
 /*
- * One try of a plain get without the stripe lock (core.h: optimistic
- * readers): walk the chain, compare, copy, then check that the item is
- * still the one read (opt_item_same()).  It writes nothing shared, so
- * gets from several processes don't bounce a cache line.  Anything that
- * needs a decision under the lock (an expired or flushed item to reclaim,
- * a value in several chunks or too big for the buffer, a long chain, an
- * item being written) is left to the locked path: OPT_LOCK.  The first
- * hits' act bits need no lock (see ACT_SHIFT); other bumps take the lock
- * in place (get_bump()).
+ * One try of a plain get without the stripe lock (engine.rst,
+ * "Optimistic gets"): walk the chain, compare, copy, then check that
+ * the item is still the one read (opt_item_same()).  It writes nothing
+ * shared, so gets from several processes don't bounce a cache
+ * line.  Anything that needs a decision under the lock (an expired or
+ * flushed item to reclaim, a value in several chunks or too big for
+ * the buffer, a long chain, an item being written) is left to the
+ * locked path: OPT_LOCK.  The first hits' act bits need no lock (see
+ * ACT_SHIFT); other bumps take the lock in place (get_bump()).
  */
 static __attribute__((always_inline)) inline int
 get_optimistic(struct plkv_ctx *ctx, const char *key,
