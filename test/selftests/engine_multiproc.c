@@ -9,7 +9,10 @@
  *    with set, cas, add, delete, incr and get; every value carries its key,
  *    a counter and a checksum, and every value any thread reads must be
  *    well formed; afterwards plkv_check() passes and every key is either
- *    absent or well formed.
+ *    absent or well formed;
+ *  - hammer_in_place: the same with each key's values of one length, so
+ *    its sets and cas rewrite the live item in place while other
+ *    processes read it without the lock.
  *
  * Backend: whatever plkv_open picks (PLKV_BACKEND=user on the host, the
  * module in the VM).
@@ -37,6 +40,7 @@
  * and required to stay rare. */
 static size_t pad_max = 300;
 static uint64_t store_mem = 16 << 20;
+static bool same_length;	/* hammer_in_place: a key's values one length */
 
 static uint32_t fnv(const char *p, size_t n)
 {
@@ -51,10 +55,10 @@ static uint32_t fnv(const char *p, size_t n)
 static size_t make_value(char *buf, size_t cap, const char *key,
 			 uint64_t counter)
 {
-	size_t pad = counter % pad_max, n;
+	size_t pad = same_length ? pad_max : counter % pad_max, n;
 
-	n = (size_t)snprintf(buf, cap, "%s:%llu:", key,
-			     (unsigned long long)counter);
+	n = (size_t)snprintf(buf, cap, same_length ? "%s:%020llu:" : "%s:%llu:",
+			     key, (unsigned long long)counter);
 	memset(buf + n, 'a' + counter % 26, pad);
 	n += pad;
 	n += (size_t)snprintf(buf + n, cap - n, ":%08x", fnv(buf, n));
@@ -343,6 +347,13 @@ static void hammer_run(struct th_test __th_unused *_metadata,
 TEST_TIMEOUT(hammer, 60)
 {
 	hammer_run(_metadata, "mp2");
+}
+
+TEST_TIMEOUT(hammer_in_place, 60)
+{
+	same_length = true;
+	pad_max = 200;
+	hammer_run(_metadata, "mp4");
 }
 
 TEST_TIMEOUT(hammer_evicting, 60)
