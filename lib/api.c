@@ -137,10 +137,12 @@ PLKV_API int plkv_read(plkv_t *kv, const char *key, size_t klen,
 	if (vivify)
 		mut_begin(&ctx, OP_STORE);
 	rc = eng_get(&ctx, key, klen, &r, buf, cap, meta, prev_exptime);
-	if (vivify)
-		mut_leave(&ctx);
-	else
+	if (vivify) {
+		mut_leave(&ctx);	/* helps a growing table too */
+	} else {
+		eng_after_read(&ctx);
 		plkv_leave(&ctx);
+	}
 	return rc;
 }
 

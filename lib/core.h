@@ -77,7 +77,6 @@ struct plkv_thread_state {
 };
 extern PLKV_HIDDEN __thread struct plkv_thread_state plkv_this_thread
 	__attribute__((tls_model("initial-exec")));
-#define plkv_tls_last	(plkv_this_thread.last)
 PLKV_HIDDEN int64_t plkv_clock_read(uint64_t tsc)
 	__attribute__((cold, noinline));
 
@@ -123,7 +122,7 @@ static inline struct plkv_slot *plkv_tls_rec(struct plkv *kv,
 static __attribute__((always_inline)) inline int
 plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 {
-	struct plkv_tls *t = plkv_tls_last;
+	struct plkv_tls *t = plkv_this_thread.last;
 	struct plkv_slot *rec = NULL;
 	bool scan_due = false;
 	int64_t now;

@@ -483,17 +483,12 @@ static inline plkv_off_t *assoc_bucket_at(char *base,
 	return &assoc_table_at(base, e, p)[hv & assoc_mask(p)];
 }
 
-static inline plkv_off_t *assoc_bucket_in(const struct plkv *kv,
-					  uint64_t st, uint32_t hv)
-{
-	return assoc_bucket_at(kv->base, eng(kv), st, hv);
-}
-
 /* The bucket hv lives in now.  Hold hv's stripe lock. */
 static inline plkv_off_t *assoc_bucket(const struct plkv *kv, uint32_t hv)
 {
-	return assoc_bucket_in(kv, atomic_load_explicit(&eng(kv)->hash_state,
-							memory_order_acquire),
+	return assoc_bucket_at(kv->base, eng(kv),
+			       atomic_load_explicit(&eng(kv)->hash_state,
+						    memory_order_acquire),
 			       hv);
 }
 
@@ -635,8 +630,9 @@ PLKV_HIDDEN bool lru_contains(const struct plkv *kv, unsigned cls,
 PLKV_HIDDEN void lru_ensure(struct plkv_ctx *ctx, plkv_off_t it, bool in);
 
 /* ---- ops.c ---- */
-/* The reads (eng_get(), eng_get_plain()) help a growing table along
- * themselves, as eng_after_read() would. */
+/* A plain get (eng_get_plain(), and eng_get() without options) helps a
+ * growing table along itself, as eng_after_read() would; after a read
+ * with options the caller does. */
 PLKV_HIDDEN int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 			const struct plkv_read *r, void *buf, size_t cap,
 			struct plkv_meta *meta, int64_t *prev_exptime);

@@ -56,20 +56,20 @@ int64_t plkv_clock_read(uint64_t tsc)
 
 static inline struct plkv_tls *tls_lookup(struct plkv *kv)
 {
-	struct plkv_tls *t = plkv_tls_last;
+	struct plkv_tls *t = plkv_this_thread.last;
 
 	if (likely(t && t->kv == kv && t->kv_id == kv->id))
 		return t;
 	t = pthread_getspecific(kv->tkey);
 	if (t)
-		plkv_tls_last = t;
+		plkv_this_thread.last = t;
 	return t;
 }
 
 static void tls_forget(struct plkv_tls *t)
 {
-	if (plkv_tls_last == t)
-		plkv_tls_last = NULL;
+	if (plkv_this_thread.last == t)
+		plkv_this_thread.last = NULL;
 }
 
 /* Take a fresh thread slot for t and make its record ours. */
@@ -158,7 +158,7 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 		return rc;
 	}
 	pthread_setspecific(kv->tkey, t);
-	plkv_tls_last = t;
+	plkv_this_thread.last = t;
 	*out = t;
 	return 0;
 }

@@ -34,17 +34,22 @@ static inline _Atomic uint32_t *plkv_lockword(const struct plkv *kv,
  * fences are for the compiler; x86 keeps loads in order with loads and
  * stores with stores, and a lock's compare-and-swap is a full barrier.
  */
+static inline _Atomic uint32_t *plkv_lockword_seq(_Atomic uint32_t *w)
+{
+	return w + 1;
+}
+
 static inline _Atomic uint32_t *plkv_lockseq(const struct plkv *kv,
 					     unsigned idx)
 {
-	return plkv_lockword(kv, idx) + 1;
+	return plkv_lockword_seq(plkv_lockword(kv, idx));
 }
 
 /* False while the lock is held: take it instead.  w is the lock's word
  * (plkv_lockword()), computed once for the pair. */
 static inline bool plkv_read_begin(_Atomic uint32_t *w, uint32_t *seq)
 {
-	*seq = atomic_load_explicit(w + 1, memory_order_acquire);
+	*seq = atomic_load_explicit(plkv_lockword_seq(w), memory_order_acquire);
 	return atomic_load_explicit(w, memory_order_acquire) == 0;
 }
 
@@ -53,7 +58,8 @@ static inline bool plkv_read_valid(_Atomic uint32_t *w, uint32_t seq)
 {
 	atomic_thread_fence(memory_order_acquire);
 	return atomic_load_explicit(w, memory_order_relaxed) == 0 &&
-	       atomic_load_explicit(w + 1, memory_order_relaxed) == seq;
+	       atomic_load_explicit(plkv_lockword_seq(w),
+				    memory_order_relaxed) == seq;
 }
 
 /*

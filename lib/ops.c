@@ -530,14 +530,10 @@ int eng_get(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	    const struct plkv_read *r, void *buf, size_t cap,
 	    struct plkv_meta *meta, int64_t *prev_exptime)
 {
-	int rc;
-
 	if (!r && !prev_exptime)
 		return eng_get_plain(ctx, key, nkey, buf, cap, meta);
-	rc = get_locked(ctx, key, nkey, eng_hash(key, nkey),
-			r ? r : &plain_read, buf, cap, meta, prev_exptime);
-	eng_after_read(ctx);
-	return rc;
+	return get_locked(ctx, key, nkey, eng_hash(key, nkey),
+			  r ? r : &plain_read, buf, cap, meta, prev_exptime);
 }
 
 /* memcached's "me": no counter, no bump; only a reclaim changes anything. */

@@ -500,25 +500,26 @@ static uint32_t victim_slot;
 
 static int steal_slot(plkv_t *kv)
 {
-	if (plkv_set(kv, "mine", 4, "ok", 2, 0, 0) || !plkv_tls_last)
+	if (plkv_set(kv, "mine", 4, "ok", 2, 0, 0) || !plkv_this_thread.last)
 		return 4;
-	if (plkv_tls_last->slot == victim_slot)
+	if (plkv_this_thread.last->slot == victim_slot)
 		return 3;
-	plkv_tls_last->slot = victim_slot;
+	plkv_this_thread.last->slot = victim_slot;
 	if (plkv_set(kv, "mine", 4, "again", 5, 0, 0))
 		return 5;
-	return plkv_tls_last && plkv_tls_last->slot == victim_slot ? 1 : 0;
+	return plkv_this_thread.last &&
+	       plkv_this_thread.last->slot == victim_slot ? 1 : 0;
 }
 
 TEST_F(gate, rewritten_slot_not_trusted)
 {
-	ASSERT_NE(NULL, plkv_tls_last);
-	victim_slot = plkv_tls_last->slot;
+	ASSERT_NE(NULL, plkv_this_thread.last);
+	victim_slot = plkv_this_thread.last->slot;
 	EXPECT_TRUE(lived(client_status(self->name, steal_slot)));
 	expect_intact(_metadata, self->kv);
 	/* ours still works, on the same slot */
 	EXPECT_EQ(0, plkv_set(self->kv, "victim", 6, "intact", 6, 0, 0));
-	EXPECT_EQ(victim_slot, plkv_tls_last->slot);
+	EXPECT_EQ(victim_slot, plkv_this_thread.last->slot);
 }
 
 /*

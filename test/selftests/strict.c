@@ -656,12 +656,13 @@ static void *slot_thief(void *arg)
 	plkv_t *kv = arg;
 	char buf[16];
 
-	if (plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL) || !plkv_tls_last)
+	if (plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL) ||
+	    !plkv_this_thread.last)
 		_exit(3);
 	if (shared_state)
-		plkv_tls_last = shared_state;
+		plkv_this_thread.last = shared_state;
 	else
-		plkv_tls_last->slot = shared_slot;
+		plkv_this_thread.last->slot = shared_slot;
 	thief_ready = 1;
 	for (;;)
 		plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL);
@@ -673,9 +674,9 @@ static int share_slot(plkv_t *kv)
 	time_t end = time(NULL) + 20;
 	pthread_t t;
 
-	if (plkv_set(kv, "scratch", 7, "x", 1, 0, 0) || !plkv_tls_last)
+	if (plkv_set(kv, "scratch", 7, "x", 1, 0, 0) || !plkv_this_thread.last)
 		return 3;
-	shared_slot = plkv_tls_last->slot;
+	shared_slot = plkv_this_thread.last->slot;
 	if (pthread_create(&t, NULL, slot_thief, kv))
 		return 3;
 	while (time(NULL) < end)
@@ -687,9 +688,9 @@ static int share_slot(plkv_t *kv)
 
 static int share_state(plkv_t *kv)
 {
-	if (plkv_set(kv, "scratch", 7, "x", 1, 0, 0) || !plkv_tls_last)
+	if (plkv_set(kv, "scratch", 7, "x", 1, 0, 0) || !plkv_this_thread.last)
 		return 3;
-	shared_state = plkv_tls_last;
+	shared_state = plkv_this_thread.last;
 	return share_slot(kv);
 }
 
