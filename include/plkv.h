@@ -35,6 +35,10 @@
  *    locks are released.  An operation that had not returned may or may not
  *    have taken effect; one that had returned is durable for the life of the
  *    segment (nothing is persisted across reboots).
+ *  - Calls are not reentrant per thread: a signal handler that interrupted
+ *    a call and calls the library on the same store gets -EDEADLK (and
+ *    changes nothing).  A handler may longjmp out of a call: the thread's
+ *    next call, or its exit, recovers the abandoned one.
  *  - Under PKU, client code that executes WRPKRU itself can defeat the
  *    protection; plkv_open() scans for that and reports it (plkvctl procs).
  *

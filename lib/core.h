@@ -43,7 +43,8 @@
  * abandoned call of this thread and any process death noticed since the
  * last call, and reads the clock.  Leave revokes the key.
  */
-PLKV_HIDDEN int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx)
+PLKV_HIDDEN int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx,
+				uintptr_t cfa, uintptr_t ret)
 	__attribute__((cold, noinline));
 /*
  * A strict store's slot serves one call at a time: the thread state that
@@ -126,6 +127,9 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	struct plkv_slot *rec = NULL;
 	bool scan_due = false;
 	int64_t now;
+	/* The caller's frame: always inlined, these are the API function's */
+	uintptr_t cfa = (uintptr_t)__builtin_dwarf_cfa();
+	uintptr_t ret = (uintptr_t)__builtin_return_address(0);
 
 	kv = plkv_gate_open(kv);
 	/* The liveness scan's test (user backend: once a second) only when
@@ -139,13 +143,13 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	ctx->now = now;
 	/* The id alone names the open: ids are never reused, and a handle
 	 * with a copied id is either this one or unprotected (no grant). */
-	if (unlikely(scan_due || !t || t->kv_id != kv->id || t->depth ||
+	if (unlikely(scan_due || !t || t->kv_id != kv->id || t->call_cfa ||
 		     !(rec = plkv_tls_rec(kv, t)) || rec->op.state ||
 		     kv->death_gen_seen !=
 		     atomic_load_explicit((_Atomic uint32_t *)
 					  &kv->khdr->death_gen,
 					  memory_order_relaxed))) {
-		int rc = plkv_enter_slow(kv, ctx);
+		int rc = plkv_enter_slow(kv, ctx, cfa, ret);
 
 		if (rc)
 			return rc;
@@ -155,7 +159,8 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	ctx->t = t;
 	ctx->slot = t->slot;
 	ctx->rec = rec;
-	t->depth = 1;
+	t->call_cfa = cfa;
+	t->call_ret = ret;
 	rec->call_since = (uint32_t)now;
 	if (unlikely(kv->strict) &&
 	    atomic_exchange_explicit((_Atomic uint32_t *)&rec->in_call, 1,
@@ -173,7 +178,7 @@ plkv_leave(struct plkv_ctx *ctx)
 	struct plkv_tls *t = ctx->t;
 	struct plkv *kv = ctx->kv;
 
-	t->depth = 0;
+	t->call_cfa = 0;
 	atomic_store_explicit((_Atomic uint64_t *)&rec->call_word, 0,
 			      memory_order_release);
 	plkv_gate_close(kv);

@@ -11,7 +11,8 @@
  *
  * Enter also does the rare work out of line: registers the thread's slot
  * on first use, recovers a call of this thread that was abandoned (a
- * signal handler longjmp'ed out of it: the slot's op record is not idle),
+ * signal handler longjmp'ed out of it: the slot's op record is not idle)
+ * or refuses a call from a handler that interrupted one still running,
  * and recovers processes that died since we last looked (the module's
  * death generation moved; on the user backend, a liveness scan at most
  * once a second).
@@ -25,8 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include "backend.h"
 
@@ -202,7 +205,7 @@ static void tls_destroy(void *p)
 	ctx.kv = kv;
 	if (kv->base) {
 		rec = plkv_tls_rec(kv, t);
-		if (rec && (t->depth || rec->op.state)) {
+		if (rec && (t->call_cfa || rec->op.state)) {
 			ctx_set_slot(&ctx, t);
 			gate_recover_abandoned(&ctx);
 		}
@@ -277,10 +280,60 @@ static int gate_recover_abandoned(struct plkv_ctx *ctx)
 		return rc;
 	}
 	ctx_set_slot(ctx, t);
-	t->depth = 0;
+	t->call_cfa = 0;
 	plkv_recover_slot(ctx, old);
 	kv->ops->thread_unregister(kv, old);
 	return 0;
+}
+
+/*
+ * No signal frame fits in less: the kernel skips the 128-byte red zone
+ * and writes siginfo (128), the ucontext (over 300) and the FPU state (512
+ * at the least) below the stack pointer it interrupted.
+ */
+#define PLKV_SIGFRAME_MIN	1024
+
+/*
+ * This thread's record says a call of it is in progress.  Is it still
+ * running, interrupted by a signal whose handler now calls the library?
+ * Then recovering it would roll it back or forward under its feet, and
+ * the new call is refused (-EDEADLK, as any non-reentrant lock would).
+ * Or did a handler longjmp out of it?  Then it is abandoned, and
+ * recovered.  Nothing records a handler's entry or a longjmp, so the
+ * stack tells, from cfa, the frame of the function calling now:
+ * - on the alternate signal stack while the call was made off it: a
+ *   handler runs, and the call is under it;
+ * - less than a signal frame below the call's frame (the usual retry
+ *   after a longjmp calls from that frame or one above it): the call's
+ *   frames are gone;
+ * - further down: the call is live if its return address is still in
+ *   place.  A longjmp and then a call from deeper down that happens to
+ *   leave those 8 bytes alone reads as live as well: that call is refused
+ *   until one from higher up, or the thread's exit, recovers the old one.
+ * With the key dropped (system calls), and the read through
+ * process_vm_readv(): the frame address is the client's to forge, and
+ * must neither fault the library nor probe the segment.
+ */
+static bool gate_call_running(struct plkv *kv, const struct plkv_tls *t,
+			      uintptr_t cfa)
+{
+	uintptr_t old = t->call_cfa, word = 0;
+	struct iovec here = { &word, sizeof(word) };
+	struct iovec there = { (void *)(old - sizeof(word)), sizeof(word) };
+	bool granted = plkv_gate_suspend(kv), running;
+	stack_t alt;
+
+	if (!sigaltstack(NULL, &alt) && (alt.ss_flags & SS_ONSTACK) &&
+	    (old < (uintptr_t)alt.ss_sp ||
+	     old > (uintptr_t)alt.ss_sp + alt.ss_size))
+		running = true;
+	else
+		running = cfa + PLKV_SIGFRAME_MIN <= old &&
+			  process_vm_readv(getpid(), &here, 1, &there, 1, 0) ==
+				  sizeof(word) &&
+			  word == t->call_ret;
+	plkv_gate_resume(granted);
+	return running;
 }
 
 /*
@@ -298,7 +351,8 @@ static bool scan_claim(struct plkv *kv, int64_t now)
 	return seen != now && atomic_compare_exchange_strong(t, &seen, now);
 }
 
-static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
+static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx, uintptr_t cfa,
+		     uintptr_t ret)
 {
 	uint32_t gen;
 	int rc;
@@ -317,11 +371,17 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
 			return rc;
 	}
 	ctx_set_slot(ctx, ctx->t);
-	if (ctx->t->depth || plkv_ctx_op(ctx)->state) {
+	if (ctx->t->call_cfa && gate_call_running(kv, ctx->t, cfa))
+		return -EDEADLK;
+	if (ctx->t->call_cfa || plkv_ctx_op(ctx)->state) {
 		rc = gate_recover_abandoned(ctx);
 		if (rc)
 			return rc;
 	}
+	/* In progress from here: a handler's call during the recoveries
+	 * below must find it running */
+	ctx->t->call_cfa = cfa;
+	ctx->t->call_ret = ret;
 	if (kv->polls_liveness &&
 	    atomic_exchange(&kv->last_scan, ctx->now) != ctx->now &&
 	    scan_claim(kv, ctx->now))
@@ -337,12 +397,13 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx)
 
 /* Everything but the common case: first call of a thread, an abandoned
  * call to recover, deaths to look for or to recover. */
-int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx)
+int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx, uintptr_t cfa,
+		    uintptr_t ret)
 {
 	int rc;
 
 	ctx->t = tls_lookup(kv);
-	rc = gate_slow(kv, ctx);
+	rc = gate_slow(kv, ctx, cfa, ret);
 	if (rc)
 		plkv_gate_close(kv);
 	return rc;

@@ -65,7 +65,12 @@ struct plkv_tls {
 					 * record at every call: the client
 					 * can write this struct */
 	uint32_t tid;
-	uint32_t depth;			/* gate nesting */
+	/* While a call runs: the frame address (CFA) of the function that
+	 * entered the gate, and the return address stored just below it.
+	 * A call that finds them set tells a call still running under a
+	 * signal handler from one abandoned by a longjmp (gate.c). */
+	uintptr_t call_cfa;		/* 0 between calls */
+	uintptr_t call_ret;
 };
 
 /* One library call of one thread: what engine functions receive. */

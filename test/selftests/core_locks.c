@@ -22,6 +22,7 @@
 
 #include "harness.h"
 #include "core.h"
+#include "kv_view.h"
 
 #define TLOCK 5
 
@@ -134,18 +135,6 @@ TEST_F_TIMEOUT(store, contention_no_lost_updates, 120)
 }
 
 /* A lock word's value, read inside a call (PKU faults it outside). */
-static uint32_t lock_word(plkv_t *kv, unsigned idx)
-{
-	struct plkv_ctx ctx;
-	uint32_t v;
-
-	if (plkv_enter(kv, &ctx))
-		return ~0u;
-	v = atomic_load(plkv_lockword(kv, idx));
-	plkv_leave(&ctx);
-	return v;
-}
-
 /* A child takes the lock inside a call and exits without releasing. */
 static pid_t child_holding_lock(const char *name, int die_by_kill)
 {
@@ -193,7 +182,7 @@ TEST_F(store, dead_owner_lock_taken_over)
 	plkv_leave(&ctx);
 	TH_LOG("lock taken over after %.1f ms", now_ms() - t0);
 	EXPECT_GT(1000.0, now_ms() - t0);
-	EXPECT_EQ(0, lock_word(self->kv, TLOCK));
+	EXPECT_EQ(0, th_lock_word(self->kv, TLOCK));
 }
 
 /* The waiter is already asleep when the owner is killed. */
@@ -222,9 +211,9 @@ TEST_F(store, kill9_owner_wakes_waiter)
 	ASSERT_EQ(0, pthread_create(&t, NULL, lock_waiter, self->kv));
 	/* The waiter sets WAITERS just before it sleeps on the word. */
 	for (i = 0; i < 5000 &&
-	     !(lock_word(self->kv, TLOCK) & PLKV_LOCK_WAITERS); i++)
+	     !(th_lock_word(self->kv, TLOCK) & PLKV_LOCK_WAITERS); i++)
 		usleep(1000);
-	ASSERT_NE(0, lock_word(self->kv, TLOCK) & PLKV_LOCK_WAITERS);
+	ASSERT_NE(0, th_lock_word(self->kv, TLOCK) & PLKV_LOCK_WAITERS);
 	t0 = now_ms();
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
@@ -281,7 +270,7 @@ TEST_F(store, recovery_exactly_once)
 	n = 99;
 	ASSERT_EQ(0, plkv_recover(self->kv, &n));
 	EXPECT_EQ(0, n);
-	EXPECT_EQ(0, lock_word(self->kv, TLOCK));
+	EXPECT_EQ(0, th_lock_word(self->kv, TLOCK));
 }
 
 static sigjmp_buf jb;

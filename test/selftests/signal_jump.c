@@ -16,11 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include "harness.h"
 #include "core.h"
+#include "timer_util.h"
 
 #define NKEYS		64
 #define TARGET_JUMPS	1500	/* jumps that landed inside a call */
@@ -33,21 +32,6 @@ static void jump_out(int sig)
 {
 	(void)sig;
 	siglongjmp(jump_target, 1);
-}
-
-static void arm_timer(long usec)
-{
-	struct itimerval it = { .it_value = { 0, usec } };
-
-	setitimer(ITIMER_REAL, &it, NULL);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static unsigned pkru_read(void)
