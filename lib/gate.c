@@ -23,10 +23,10 @@
  * checked against the segment's slot records, not believed.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
