@@ -52,7 +52,7 @@ FIXTURE_SETUP(gate)
 	if (access(PLKV_DEVICE, F_OK))
 		SKIP(return, "no /dev/plkv (module not loaded)");
 	snprintf(self->name, sizeof(self->name), "st-gate-%d", (int)getpid());
-	ASSERT_EQ(0, open_victim_store(self->name, &self->kv, &protected));
+	ASSERT_EQ(0, open_victim_store(self->name, 0, &self->kv, &protected));
 	if (!protected)
 		SKIP(return, "no PKU on this CPU");
 }

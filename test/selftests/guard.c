@@ -52,7 +52,7 @@ FIXTURE_SETUP(guard)
 	if (!guard_on())
 		SKIP(return, "the module's guard is off (no kprobes)");
 	snprintf(self->name, sizeof(self->name), "st-guard-%d", (int)getpid());
-	ASSERT_EQ(0, open_victim_store(self->name, &self->kv, &protected));
+	ASSERT_EQ(0, open_victim_store(self->name, 0, &self->kv, &protected));
 	if (!protected)
 		SKIP(return, "no PKU on this CPU");
 }

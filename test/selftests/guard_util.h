@@ -64,12 +64,13 @@ static __th_unused plkv_t *open_client(const char *name, int *rc)
 }
 
 /*
- * The victim's store of a fixture: kmod, 4 MiB, created afresh, with the
- * value expect_intact() checks when it is protected.  plkv_open()'s or
+ * The victim's store of a fixture: kmod, 4 MiB, created afresh with
+ * @flags (PLKV_O_STRICT) besides the defaults, with the value
+ * expect_intact() checks when it is protected.  plkv_open()'s or
  * plkv_info()'s error, else 0 with *protected set.
  */
-static __th_unused int open_victim_store(const char *name, plkv_t **kv,
-					 bool *protected)
+static __th_unused int open_victim_store(const char *name, unsigned flags,
+					 plkv_t **kv, bool *protected)
 {
 	struct plkv_options o;
 	struct plkv_info info;
@@ -78,6 +79,7 @@ static __th_unused int open_victim_store(const char *name, plkv_t **kv,
 	plkv_options_init(&o);
 	o.backend = PLKV_BACKEND_KMOD;
 	o.mem_limit = 4 << 20;
+	o.flags |= flags;
 	plkv_destroy(name, PLKV_BACKEND_KMOD);
 	rc = plkv_open(name, &o, kv);
 	if (!rc)

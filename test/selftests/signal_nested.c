@@ -320,8 +320,8 @@ TEST_F_TIMEOUT(store, handler_calls_at_random_points, 120)
  * (a strict store kills a thread whose slot is in two calls at once). */
 TEST_TIMEOUT(strict_store_handler_calls_at_random_points, 120)
 {
-	struct plkv_options o;
 	struct plkv_info info;
+	bool protected = false;
 	char name[64];
 	plkv_t *kv;
 
@@ -330,23 +330,16 @@ TEST_TIMEOUT(strict_store_handler_calls_at_random_points, 120)
 	if (!guard_on())
 		SKIP(return, "the module's guard is off (no kprobes)");
 	seg_name(name, sizeof(name), "strict");
-	plkv_destroy(name, PLKV_BACKEND_KMOD);
-	plkv_options_init(&o);
-	o.backend = PLKV_BACKEND_KMOD;
-	o.mem_limit = 8 << 20;
-	o.flags = PLKV_O_CREATE | PLKV_O_EXCL | PLKV_O_STRICT;
-	ASSERT_EQ(0, plkv_open(name, &o, &kv));
-	ASSERT_EQ(0, plkv_info(kv, &info));
-	if (!info.protected) {
-		plkv_close(kv);
-		plkv_destroy(name, PLKV_BACKEND_KMOD);
-		SKIP(return, "no PKU on this CPU");
+	ASSERT_EQ(0, open_victim_store(name, PLKV_O_STRICT, &kv, &protected));
+	if (protected) {
+		ASSERT_EQ(0, plkv_info(kv, &info));
+		ASSERT_EQ(1, info.strict);
+		handler_calls_at_random_points(_metadata, kv);
 	}
-	ASSERT_EQ(1, info.strict);
-	ASSERT_EQ(0, plkv_set(kv, "victim", 6, "intact", 6, 0, 0));
-	handler_calls_at_random_points(_metadata, kv);
 	plkv_close(kv);
 	plkv_destroy(name, PLKV_BACKEND_KMOD);
+	if (!protected)
+		SKIP(return, "no PKU on this CPU");
 }
 
 TEST_HARNESS_MAIN
