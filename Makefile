@@ -141,18 +141,27 @@ help:
 # vector registers to store two at once, 7 instructions for 2 stores on
 # every entry (5 more a get, 6 more a set under callgrind).
 LIB_LTO		:= -flto=auto -ffat-lto-objects -fno-tree-slp-vectorize
+# Code that runs with the key granted calls nothing outside libplkv
+# (lib/mem.h): no loop turned into a memcpy() or memset() call, and calls
+# between its own public functions bound inside it, not to a definition
+# the program brings (interposition).
+LIB_OWN_CODE	:= -fno-tree-loop-distribute-patterns
+LIB_OWN_LINK	:= -Wl,-Bsymbolic-functions
 
 lib/.obj/%.o: lib/%.c
 	@mkdir -p $(@D)
-	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) $(LIB_LTO) -fPIC -c -o $@ $<
+	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) $(LIB_LTO) \
+		$(LIB_OWN_CODE) -fPIC -c -o $@ $<
 
 lib/.obj-asan/%.o: lib/%.c
 	@mkdir -p $(@D)
-	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) $(ASAN_FLAGS) -fPIC -c -o $@ $<
+	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) $(ASAN_FLAGS) \
+		$(LIB_OWN_CODE) -fPIC -c -o $@ $<
 
 $(LIB_REAL): $(LIB_OBJS)
 	$(Q)$(call say,LD,$@)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs \
-		$(CFLAGS) $(LIB_LTO) $(LDFLAGS) -o $@ $(LIB_OBJS) $(LIB_LDLIBS)
+		$(CFLAGS) $(LIB_LTO) $(LIB_OWN_CODE) $(LIB_OWN_LINK) $(LDFLAGS) \
+		-o $@ $(LIB_OBJS) $(LIB_LDLIBS)
 
 lib/$(SONAME): $(LIB_REAL)
 	$(Q)$(call say,LN,$@)ln -sf $(notdir $<) $@
@@ -220,6 +229,17 @@ $(UNIT_ASAN_BINS): test/unit/%-asan: test/unit/%.c $(LIB_ASAN_OBJS)
 $(SELFTEST_BINS): test/selftests/%: test/selftests/%.c $(LIB_A)
 	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) -Itest $(LDFLAGS) \
 		-o $@ $< $(LIB_A) $(LIB_LDLIBS)
+
+# granted_calls wraps every C library function libplkv calls (the list's
+# W(name) entries) to count the calls made with the key granted.
+comma		:= ,
+GRANTED_WRAP	:= $(patsubst %,-Wl$(comma)--wrap=%,$(shell grep -o \
+		   'W([a-z_0-9]*)' test/selftests/granted_calls.h 2>/dev/null | \
+		   tr -d 'W()'))
+test/selftests/granted_calls test/vm/build/bin/granted_calls: \
+	LDFLAGS += $(GRANTED_WRAP)
+test/selftests/granted_calls test/vm/build/bin/granted_calls: \
+	test/selftests/granted_calls.h
 
 # The same selftests, static, for the initramfs of the VM.
 $(VM_BINS): test/vm/build/bin/%: test/selftests/%.c $(LIB_A)

@@ -462,46 +462,80 @@ PLKV_API int plkv_flush_all(plkv_t *kv, int64_t delay)
 	return rc;
 }
 
-static bool group_valid(const char *g)
+/*
+ * One try at a group's report into the arrays names and values (cap
+ * entries each, in the client's heap: written with the key granted, so
+ * refused in a window), taken as the registers hold them after the grant.
+ * The entries written and those of the whole report are returned outside
+ * the gate.
+ */
+static int collect_once(plkv_t *kv, int group, char (*names)[48],
+			char (*values)[48], size_t cap, size_t *n,
+			size_t *need)
 {
-	return !g || !*g || !strcmp(g, "general") || !strcmp(g, "slabs") ||
-	       !strcmp(g, "items") || !strcmp(g, "settings");
-}
-
-/* The stats of a group into sb, which starts empty (in the client's
- * heap: filled with the key granted, so refused in a segment). */
-static int collect(plkv_t *kv, const char *group, struct eng_statbuf *sb)
-{
+	struct eng_statbuf sb = { 0 };
 	struct plkv_ctx ctx;
 	int rc;
 
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
 		return rc;
-	PLKV_AFTER_GRANT2(group, sb);
-	if (!plkv_outside_window(sb, sizeof(*sb)) ||
-	    !plkv_outside_window(group, 16)) {
+	PLKV_AFTER_GRANT5(group, names, values, cap, n);
+	if (cap > SIZE_MAX / sizeof(*names) ||
+	    !plkv_outside_window(names, cap * sizeof(*names)) ||
+	    !plkv_outside_window(values, cap * sizeof(*values))) {
 		rc = -EFAULT;
-	} else if (!group_valid(group)) {
-		rc = -EINVAL;
 	} else {
-		memset(sb, 0, sizeof(*sb));
-		rc = eng_stats_collect(&ctx, group, sb);
+		sb.cap = cap;
+		sb.name = names;
+		sb.value = values;
+		rc = eng_stats_collect(&ctx, group, &sb);
 	}
 	plkv_leave(&ctx);
+	*n = sb.n;
+	*need = sb.need;
 	return rc;
+}
+
+/* The stats of a group into sb, which starts empty: its arrays grow
+ * outside the gate until the report fits. */
+static int collect(plkv_t *kv, int group, struct eng_statbuf *sb)
+{
+	size_t cap = 64;
+	int rc, tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		void *nn = realloc(sb->name, cap * sizeof(*sb->name));
+		void *nv;
+
+		if (!nn)
+			return -ENOMEM;
+		sb->name = nn;
+		nv = realloc(sb->value, cap * sizeof(*sb->value));
+		if (!nv)
+			return -ENOMEM;
+		sb->value = nv;
+		sb->cap = cap;
+		rc = collect_once(kv, group, sb->name, sb->value, cap, &sb->n,
+				  &sb->need);
+		if (rc || sb->need <= cap)
+			return rc;
+		cap = sb->need + 16;	/* it may grow meanwhile */
+	}
+	return -EAGAIN;
 }
 
 PLKV_API int plkv_stats(plkv_t *kv, const char *group, plkv_stat_fn fn,
 			void *arg)
 {
 	struct eng_statbuf sb = { 0 };
+	int g = eng_stats_group(group);
 	size_t i;
 	int rc;
 
-	if (!kv || !fn || !group_valid(group))
+	if (!kv || !fn || g < 0)
 		return -EINVAL;
-	rc = collect(kv, group, &sb);
+	rc = collect(kv, g, &sb);
 	for (i = 0; !rc && i < sb.n; i++)
 		rc = fn(arg, sb.name[i], sb.value[i]);
 	eng_statbuf_free(&sb);
@@ -528,7 +562,7 @@ PLKV_API int plkv_stat_u64(plkv_t *kv, const char *name, uint64_t *value)
 
 	if (!kv || !name || !value)
 		return -EINVAL;
-	rc = collect(kv, NULL, &sb);
+	rc = collect(kv, ENG_STATS_GENERAL, &sb);
 	if (!rc) {
 		rc = -ENOENT;
 		for (i = 0; i < sb.n; i++) {

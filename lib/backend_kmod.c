@@ -36,9 +36,9 @@ static int xioctl(int fd, unsigned long cmd, void *arg)
 	int rc;
 
 	do {
-		rc = ioctl(fd, cmd, arg);
-	} while (rc < 0 && errno == EINTR);
-	return rc < 0 ? -errno : rc;
+		rc = (int)plkv_sys3(SYS_ioctl, fd, (long)cmd, (long)arg);
+	} while (rc == -EINTR);
+	return rc;
 }
 
 /* An ioctl on the handle's fd, which may come inside a call: made with
@@ -296,7 +296,8 @@ static int kmod_wait(struct plkv *kv, unsigned idx, uint32_t expected,
 	w.timeout_ns = timeout_ns;
 	/* One try, no EINTR loop (xioctl's): the lock code decides. */
 	granted = plkv_gate_suspend(kv);
-	rc = ioctl(fd, PLKV_IOC_WAIT, &w) < 0 ? -errno : 0;
+	rc = (int)plkv_sys3(SYS_ioctl, fd, PLKV_IOC_WAIT, (long)&w);
+	rc = rc < 0 ? rc : 0;
 	plkv_gate_resume(granted);
 	return rc;
 }

@@ -23,10 +23,9 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "engine.h"
+#include "key.h"
 
 struct chk {
 	struct plkv_ctx *ctx;
@@ -47,7 +46,7 @@ static int fail(struct chk *k, const char *fmt, ...)
 
 	if (k->msg && k->cap) {
 		va_start(ap, fmt);
-		vsnprintf(k->msg, k->cap, fmt, ap);
+		plkv_vfmt(k->msg, k->cap, fmt, ap);
 		va_end(ap);
 	}
 	return PLKV_ECORRUPT;
@@ -174,7 +173,7 @@ static int check_chain(struct chk *k, plkv_off_t *bucket, uint64_t bidx)
 			if (!slab_valid_chunk(k->kv, q, NULL))
 				break;	/* reported when we get there */
 			if (o->nkey == it->nkey &&
-			    !memcmp(item_key(o), item_key(it), it->nkey))
+			    plkv_key_eq(item_key(o), item_key(it), it->nkey))
 				return fail(k, "key '%.*s' twice in bucket %llu",
 					    it->nkey, item_key(it),
 					    (unsigned long long)bidx);
@@ -428,7 +427,7 @@ int eng_check(struct plkv_ctx *ctx, char *msg, size_t cap)
 	if (k.e->magic != ENG_MAGIC)
 		return fail(&k, "engine magic 0x%llx",
 			    (unsigned long long)k.e->magic);
-	k.mark = calloc(k.e->npages, ENG_PAGE_SIZE / 8);
+	k.mark = plkv_gate_calloc(ctx->kv, k.e->npages, ENG_PAGE_SIZE / 8);
 	if (!k.mark)
 		return -ENOMEM;
 	lock_all(ctx, true);
@@ -448,6 +447,6 @@ int eng_check(struct plkv_ctx *ctx, char *msg, size_t cap)
 			  (unsigned long long)items,
 			  (unsigned long long)k.linked);
 	lock_all(ctx, false);
-	free(k.mark);
+	plkv_gate_free(ctx->kv, k.mark);
 	return rc;
 }

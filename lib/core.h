@@ -32,7 +32,9 @@
 #include "handle.h"
 #include "lockword.h"
 #include "crash.h"
+#include "mem.h"
 #include "pkru.h"
+#include "sys.h"
 
 /* ---- call gate (gate.c) ---- */
 
@@ -78,12 +80,13 @@ struct plkv_thread_state {
 };
 extern PLKV_HIDDEN __thread struct plkv_thread_state plkv_this_thread
 	__attribute__((tls_model("initial-exec")));
-PLKV_HIDDEN int64_t plkv_clock_read(uint64_t tsc)
+/* (the clock is read with kv's key dropped: mem.h) */
+PLKV_HIDDEN int64_t plkv_clock_read(const struct plkv *kv, uint64_t tsc)
 	__attribute__((cold, noinline));
 
 /* The second into *now; true when the clock was read afresh (only then
  * can the second have turned). */
-static inline bool plkv_clock_at(int64_t *now)
+static inline bool plkv_clock_at(const struct plkv *kv, int64_t *now)
 {
 	uint64_t tsc = __builtin_ia32_rdtsc();
 
@@ -91,15 +94,15 @@ static inline bool plkv_clock_at(int64_t *now)
 		*now = plkv_this_thread.clock.sec;
 		return false;
 	}
-	*now = plkv_clock_read(tsc);
+	*now = plkv_clock_read(kv, tsc);
 	return true;
 }
 
-static inline int64_t plkv_clock(void)
+static inline int64_t plkv_clock(const struct plkv *kv)
 {
 	int64_t now;
 
-	plkv_clock_at(&now);
+	plkv_clock_at(kv, &now);
 	return now;
 }
 
@@ -135,7 +138,7 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	/* The liveness scan's test (user backend: once a second) only when
 	 * the clock is read afresh: the second can only have turned then,
 	 * and a thread in calls reads it every PLKV_CLOCK_CYCLES. */
-	if (unlikely(plkv_clock_at(&now)))
+	if (unlikely(plkv_clock_at(kv, &now)))
 		scan_due = kv->polls_liveness &&
 			   atomic_load_explicit(&kv->last_scan,
 						memory_order_relaxed) != now;
@@ -143,7 +146,8 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 	ctx->now = now;
 	/* The id alone names the open: ids are never reused, and a handle
 	 * with a copied id is either this one or unprotected (no grant). */
-	if (unlikely(scan_due || !t || t->kv_id != kv->id || t->call_cfa ||
+	if (unlikely(scan_due || !plkv_tls_usable(t) || t->kv_id != kv->id ||
+		     t->call_cfa ||
 		     !(rec = plkv_tls_rec(kv, t)) || rec->op.state ||
 		     kv->death_gen_seen !=
 		     atomic_load_explicit((_Atomic uint32_t *)

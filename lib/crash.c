@@ -59,9 +59,28 @@ void plkv_crash_op_begin(struct plkv_ctx *ctx)
 
 void plkv_crash_op_end(struct plkv_ctx *ctx)
 {
-	(void)ctx;
-	if (count_file)
-		fprintf(count_file, "op=%lu points=%lu\n", cur_op, cur_point);
+	bool granted;
+
+	if (!count_file)
+		return;
+	/* the C library's: with the key dropped (mem.h) */
+	granted = plkv_gate_suspend(ctx->kv);
+	fprintf(count_file, "op=%lu points=%lu\n", cur_op, cur_point);
+	plkv_gate_resume(granted);
+}
+
+/* Raise sig in this thread, by system calls of our own: the key may be
+ * granted (sys.h). */
+static void crash_signal(int sig)
+{
+	plkv_sys3(SYS_tgkill, plkv_sys3(SYS_getpid, 0, 0, 0),
+		  plkv_sys3(SYS_gettid, 0, 0, 0), sig);
+}
+
+static __attribute__((noreturn)) void crash_exit(void)
+{
+	for (;;)
+		plkv_sys3(SYS_exit_group, 99, 0, 0);
 }
 
 void plkv_crash_point_slow(struct plkv_ctx *ctx)
@@ -72,17 +91,19 @@ void plkv_crash_point_slow(struct plkv_ctx *ctx)
 		return;
 	switch (crash_mode) {
 	case 1:
-		abort();
+		crash_signal(SIGABRT);	/* abort(), unless caught */
+		crash_signal(SIGKILL);
+		crash_exit();
 	case 2:
-		kill(getpid(), SIGKILL);
-		_exit(99);
+		crash_signal(SIGKILL);
+		crash_exit();
 	case 3:
-		raise(SIGUSR1);
+		crash_signal(SIGUSR1);
 		return;
 	case 4:
-		raise(SIGSTOP);
+		crash_signal(SIGSTOP);
 		return;
 	default:
-		_exit(99);
+		crash_exit();
 	}
 }

@@ -115,7 +115,7 @@ int plkv_engine_format(struct plkv *kv, const struct plkv_options *opts)
 	if (eng_layout(h->mem_limit, h->chunk_min, h->hash_power_init, &l) ||
 	    l.size > h->engine_size)
 		return -EINVAL;
-	memset(e, 0, sizeof(*e));
+	plkv_zero(e, sizeof(*e));
 	e->version = ENG_VERSION;
 	e->mem_limit = h->mem_limit;
 	e->item_size_max = h->item_size_max;
@@ -135,9 +135,9 @@ int plkv_engine_format(struct plkv *kv, const struct plkv_options *opts)
 	for (c = 1; c <= e->nclasses; c++) {
 		e->lru[c].crawl_seg = LRU_COLD;
 	}
-	memset(eng_page_owner(kv), 0, l.npages);
-	memset(assoc_table(kv, l.hash_power_init), 0,
-	       sizeof(plkv_off_t) << l.hash_power_init);
+	plkv_zero(eng_page_owner(kv), l.npages);
+	plkv_zero(assoc_table(kv, l.hash_power_init),
+		  sizeof(plkv_off_t) << l.hash_power_init);
 	atomic_store(&e->hash_state, HS_MAKE(l.hash_power_init, 0, 0));
 	atomic_store(&e->cas_next, 1);
 	barrier();

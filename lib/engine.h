@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "fmt.h"
 
 #define ENG_MAGIC		0x31454e49474e454bULL	/* "KENGINE1" */
 #define ENG_VERSION		6	/* 2: XXH3 key hash; 3: hot words
@@ -662,10 +663,19 @@ PLKV_HIDDEN void eng_after_op(struct plkv_ctx *ctx, bool mutated);
 /* ---- stats.c ---- */
 struct eng_statbuf {
 	size_t n, cap;
+	size_t need;			/* entries of the report: > cap when
+					 * it did not fit */
 	char (*name)[48];
 	char (*value)[48];
 };
-PLKV_HIDDEN int eng_stats_collect(struct plkv_ctx *ctx, const char *group,
+enum { ENG_STATS_GENERAL, ENG_STATS_SLABS, ENG_STATS_ITEMS,
+       ENG_STATS_SETTINGS };
+/* The group a stats name asks for (NULL or "": general), or -EINVAL;
+ * outside the gate. */
+PLKV_HIDDEN int eng_stats_group(const char *group);
+/* The report of group into sb's arrays, counting in sb->need what did not
+ * fit. */
+PLKV_HIDDEN int eng_stats_collect(struct plkv_ctx *ctx, int group,
 				  struct eng_statbuf *sb);
 PLKV_HIDDEN void eng_statbuf_free(struct eng_statbuf *sb);
 PLKV_HIDDEN void eng_stats_reset(struct plkv_ctx *ctx);

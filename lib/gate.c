@@ -47,25 +47,50 @@ static void tls_destroy(void *p);
 __thread struct plkv_thread_state plkv_this_thread
 	__attribute__((tls_model("initial-exec")));
 
-int64_t plkv_clock_read(uint64_t tsc)
+int64_t plkv_clock_read(const struct plkv *kv, uint64_t tsc)
 {
-	struct timespec ts;
+	bool granted = plkv_gate_suspend(kv);
+	struct timespec ts = { 0 };
 
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	/* (the vDSO's text can be patched through /proc/self/mem) */
+	plkv_sys3(SYS_clock_gettime, CLOCK_REALTIME_COARSE, (long)&ts, 0);
+	plkv_gate_resume(granted);
 	plkv_this_thread.clock.tsc = tsc;
 	plkv_this_thread.clock.sec = ts.tv_sec;
 	return ts.tv_sec;
+}
+
+/* The pthread key's value, and setting it, inside a call: the C
+ * library's functions, so with the key dropped (mem.h). */
+static struct plkv_tls *tls_key_get(struct plkv *kv)
+{
+	pthread_key_t key = kv->tkey;	/* (in reach only now) */
+	bool granted = plkv_gate_suspend(kv);
+	struct plkv_tls *t = pthread_getspecific(key);
+
+	plkv_gate_resume(granted);
+	return t;
+}
+
+static void tls_key_set(struct plkv *kv, struct plkv_tls *t)
+{
+	pthread_key_t key = kv->tkey;
+	bool granted = plkv_gate_suspend(kv);
+
+	pthread_setspecific(key, t);
+	plkv_gate_resume(granted);
 }
 
 static inline struct plkv_tls *tls_lookup(struct plkv *kv)
 {
 	struct plkv_tls *t = plkv_this_thread.last;
 
-	if (likely(t && t->kv == kv && t->kv_id == kv->id))
+	if (likely(plkv_tls_usable(t) && t->kv == kv && t->kv_id == kv->id))
 		return t;
-	t = pthread_getspecific(kv->tkey);
-	if (t)
-		plkv_this_thread.last = t;
+	t = tls_key_get(kv);
+	if (!plkv_tls_usable(t))
+		return NULL;	/* a new one replaces it */
+	plkv_this_thread.last = t;
 	return t;
 }
 
@@ -98,8 +123,8 @@ static int slot_take(struct plkv *kv, struct plkv_tls *t, bool recovery)
 	rec->pid = kv->pid;
 	rec->tid = t->tid;
 	rec->start_time = kv->start_time;
-	memset(&rec->op, 0, sizeof(rec->op));
-	memset(rec->stat, 0, sizeof(rec->stat));
+	plkv_zero(&rec->op, sizeof(rec->op));
+	plkv_zero(rec->stat, sizeof(rec->stat));
 	rec->in_call = 0;
 	atomic_store((_Atomic uint32_t *)&rec->state, PLKV_SLOT_ACTIVE);
 	return 0;
@@ -129,7 +154,7 @@ static void slot_put(struct plkv_ctx *ctx)
  */
 static int recover_on_spare_slot(struct plkv *kv, struct plkv_tls *t)
 {
-	struct plkv_ctx ctx = { .kv = kv, .t = t, .now = plkv_clock() };
+	struct plkv_ctx ctx = { .kv = kv, .t = t, .now = plkv_clock(kv) };
 	int rc = slot_take(kv, t, true), n;
 
 	if (rc)
@@ -151,7 +176,7 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 	t->kv = kv;
 	t->kv_id = kv->id;
 	granted = plkv_gate_suspend(kv);	/* no system call granted */
-	t->tid = (uint32_t)syscall(SYS_gettid);
+	t->tid = (uint32_t)plkv_sys3(SYS_gettid, 0, 0, 0);
 	plkv_gate_resume(granted);
 	rc = slot_take(kv, t, false);
 	if (rc == -ENOSPC && recover_on_spare_slot(kv, t) == 0)
@@ -160,7 +185,7 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 		plkv_gate_free(kv, t);
 		return rc;
 	}
-	pthread_setspecific(kv->tkey, t);
+	tls_key_set(kv, t);
 	plkv_this_thread.last = t;
 	*out = t;
 	return 0;
@@ -170,7 +195,7 @@ static int tls_register(struct plkv *kv, struct plkv_tls **out)
 static void tls_release(struct plkv_tls *t)
 {
 	struct plkv *kv = t->kv;
-	struct plkv_ctx ctx = { .t = t, .now = plkv_clock() };
+	struct plkv_ctx ctx = { .t = t, .now = plkv_clock(kv) };
 
 	kv = plkv_gate_open(kv);
 	ctx.kv = kv;
@@ -193,10 +218,13 @@ void plkv_slot_shared(const struct plkv *kv)
 static void tls_destroy(void *p)
 {
 	struct plkv_tls *t = p;
-	struct plkv_ctx ctx = { .t = t, .now = plkv_clock() };
+	struct plkv_ctx ctx = { .t = t };
 	struct plkv_slot *rec;
 	struct plkv *kv;
 
+	if (!plkv_tls_usable(t))
+		return;		/* not ours: the client set the key's value */
+	ctx.now = plkv_clock(t->kv);
 	/* A thread that exits after a longjmp out of a call must not leave
 	 * its locks held for as long as its process lives.  (Its record is
 	 * in the segment, the handle maybe in the trust region: read both
@@ -232,7 +260,7 @@ void plkv_tls_fini(struct plkv *kv)
 
 	plkv_kv_snapshot(kv, &snap);	/* kv may be out of reach here */
 	t = pthread_getspecific(snap.tkey);
-	if (t) {
+	if (plkv_tls_usable(t)) {
 		tls_release(t);
 		pthread_setspecific(snap.tkey, NULL);
 		tls_forget(t);
@@ -247,7 +275,7 @@ void plkv_tls_abandon(struct plkv *kv)
 {
 	struct plkv_tls *t = pthread_getspecific(kv->tkey);
 
-	if (t) {
+	if (plkv_tls_usable(t)) {
 		pthread_setspecific(kv->tkey, NULL);
 		tls_forget(t);
 		free(t);
@@ -323,13 +351,16 @@ static bool gate_call_running(struct plkv *kv, const struct plkv_tls *t,
 	bool granted = plkv_gate_suspend(kv), running;
 	stack_t alt;
 
-	if (!sigaltstack(NULL, &alt) && (alt.ss_flags & SS_ONSTACK) &&
+	if (!plkv_sys3(SYS_sigaltstack, 0, (long)&alt, 0) &&
+	    (alt.ss_flags & SS_ONSTACK) &&
 	    (old < (uintptr_t)alt.ss_sp ||
 	     old > (uintptr_t)alt.ss_sp + alt.ss_size))
 		running = true;
 	else
 		running = cfa + PLKV_SIGFRAME_MIN <= old &&
-			  process_vm_readv(getpid(), &here, 1, &there, 1, 0) ==
+			  plkv_sys6(SYS_process_vm_readv,
+				    plkv_sys3(SYS_getpid, 0, 0, 0),
+				    (long)&here, 1, (long)&there, 1, 0) ==
 				  sizeof(word) &&
 			  word == t->call_ret;
 	plkv_gate_resume(granted);
@@ -360,7 +391,7 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx, uintptr_t cfa,
 	/* A record that isn't ours (the client rewrote its thread state, or
 	 * survivors took the slot back) is dropped, not trusted. */
 	if (ctx->t && !plkv_tls_rec(kv, ctx->t)) {
-		pthread_setspecific(kv->tkey, NULL);
+		tls_key_set(kv, NULL);
 		tls_forget(ctx->t);
 		plkv_gate_free(kv, ctx->t);
 		ctx->t = NULL;

@@ -73,6 +73,18 @@ struct plkv_tls {
 	uintptr_t call_ret;
 };
 
+/*
+ * Whether t may be used as a thread state at all: it is found through
+ * the client's memory (a thread-local, a pthread key's value), so it can
+ * point into a segment, where the library would read the store's words
+ * as its fields and write a call's frame over them.  Nothing of t is
+ * read before this.
+ */
+static inline bool plkv_tls_usable(const struct plkv_tls *t)
+{
+	return t && plkv_outside_window(t, sizeof(*t));
+}
+
 /* One library call of one thread: what engine functions receive. */
 struct plkv_ctx {
 	struct plkv *kv;

@@ -23,7 +23,6 @@
  * hold the rest.  All chunks come from the largest class in one pop and
  * go back in one push, so a chunked item is allocated and freed as a unit.
  */
-#include <stdio.h>
 
 #include "engine.h"
 
@@ -125,7 +124,7 @@ int item_alloc(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	it->hv = hv;
 	it->nkey = (uint8_t)nkey;
 	it->lru = LRU_NONE;
-	memcpy(item_key(it), key, nkey);
+	plkv_copy(item_key(it), key, nkey);
 	if (n) {
 		/* it->next still chains the continuation chunks. */
 		*chain_word(it) = it->next;
@@ -160,9 +159,9 @@ static __attribute__((noinline)) void item_copy(const struct plkv *kv,
 	if (!(it->it_flags & ITEM_CHUNKED)) {
 		seg = it->data + it->nkey + off;
 		if (out)
-			memcpy(b, seg, n);
+			plkv_copy(b, seg, n);
 		else
-			memcpy(seg, b, n);
+			plkv_copy(seg, b, n);
 		return;
 	}
 	seg = (char *)(chain_word(it) + 1);
@@ -173,9 +172,9 @@ static __attribute__((noinline)) void item_copy(const struct plkv *kv,
 			size_t m = cap - off < n ? cap - off : n;
 
 			if (out)
-				memcpy(b, seg + off, m);
+				plkv_copy(b, seg + off, m);
 			else
-				memcpy(seg + off, b, m);
+				plkv_copy(seg + off, b, m);
 			b += m;
 			n -= m;
 			off = 0;
@@ -201,7 +200,7 @@ void item_read(const struct plkv *kv, struct plkv_item *it, size_t off,
 {
 	/* a get's copy: most values are in one chunk */
 	if (likely(!(it->it_flags & ITEM_CHUNKED))) {
-		memcpy(dst, it->data + it->nkey + off, n);
+		plkv_copy(dst, it->data + it->nkey + off, n);
 		return;
 	}
 	item_copy(kv, it, off, dst, n, true);
@@ -240,11 +239,11 @@ static void item_rewrite_begin(struct plkv_item *it)
 void item_digits(struct plkv_item *it, uint64_t v)
 {
 	char buf[24];
-	int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	int len = plkv_fmt_u64(buf, v);
 
 	if ((uint32_t)len == it->nbytes && !(it->it_flags & ITEM_CHUNKED)) {
 		item_rewrite_begin(it);
-		memcpy(it->data + it->nkey, buf, (size_t)len);
+		plkv_copy(it->data + it->nkey, buf, (size_t)len);
 	}
 }
 
@@ -258,7 +257,7 @@ void item_overwrite(struct plkv_item *y, const struct plkv_oprec *r,
 		    const char *stage)
 {
 	item_rewrite_begin(y);
-	memcpy(y->data + y->nkey, stage, y->nbytes);
+	plkv_copy(y->data + y->nkey, stage, y->nbytes);
 	/* the value is new, the CAS word not yet */
 	PLKV_CRASH_POINT(NULL);
 	y->flags = (uint32_t)r->w[W_OW_META];

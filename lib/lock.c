@@ -22,10 +22,8 @@
  * repair hook before plkv_lock() returns.
  */
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "backend.h"
+#include "fmt.h"
 
 #define SPIN_TRIES		100
 
@@ -116,9 +114,11 @@ static void lock_slow(struct plkv_ctx *ctx, unsigned idx,
 			continue;
 		}
 		if ((v & PLKV_LOCK_OWNER_MASK) == me) {
-			fprintf(stderr, "libplkv: lock %u taken twice by slot %u\n",
-				idx, me);
-			abort();
+			char why[64];
+
+			plkv_fmt(why, sizeof(why),
+				 "lock %u taken twice by slot %u", idx, me);
+			plkv_kill_self(why);
 		}
 		if (spins++ < SPIN_TRIES) {
 			cpu_relax();

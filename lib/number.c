@@ -8,7 +8,6 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "plkv.h"
 
@@ -45,8 +44,8 @@ PLKV_API int plkv_parse_u64(const char *s, size_t len, uint64_t *value)
 		return PLKV_ENONNUMERIC;
 	if (neg)
 		v = (uint64_t)0 - v;
-	if ((int64_t)v < 0 && memchr(s, '-', end))
-		return PLKV_ENONNUMERIC;
+	if ((int64_t)v < 0 && neg)
+		return PLKV_ENONNUMERIC;	/* a negative number */
 	*value = v;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "fmt.h"
 
 #define MIB (1024ULL * 1024)
 #define OPEN_WAIT_MS 5000
@@ -537,7 +538,7 @@ PLKV_API int plkv_info(plkv_t *kv, struct plkv_info *info)
 	}
 	h = kv->hdr;
 	memset(info, 0, sizeof(*info));
-	snprintf(info->name, sizeof(info->name), "%s", kv->name);
+	plkv_fmt(info->name, sizeof(info->name), "%s", kv->name);
 	info->backend = kv->backend;
 	info->protected = kv->pkey > 0;
 	info->pkey = kv->pkey > 0 ? kv->pkey : -1;

@@ -13,7 +13,6 @@
  * then decides under the lock and runs item_txn().  Append, prepend and
  * incr need the old value, so they allocate under the lock, as memcached.
  */
-#include <stdio.h>
 
 #include "engine.h"
 #include "key.h"
@@ -272,7 +271,7 @@ get_bump(struct plkv_ctx *ctx, unsigned lk, struct plkv_item *it, uint64_t w,
 		return OPT_LOCK;
 	}
 	fill_meta(meta, it);
-	memcpy(buf, item_key(it) + it->nkey, it->nbytes);
+	plkv_copy(buf, item_key(it) + it->nkey, it->nbytes);
 	lru_bump(ctx, it);
 	plkv_unlock(ctx, lk);
 	return OPT_HIT;
@@ -399,7 +398,7 @@ get_optimistic(struct plkv_ctx *ctx, const char *key,
 		return rc == OPT_HIT ? opt_settled(ctx, st, rc) : rc;
 	}
 	fill_meta(meta, it);
-	memcpy(buf, item_key(it) + nkey, n);
+	plkv_copy(buf, item_key(it) + nkey, n);
 	if (!opt_item_same(it, w))
 		return OPT_LOCK;
 	if (unlikely(!(act & ACT_ACTIVE)))
@@ -636,7 +635,7 @@ static int store_overwrite(struct plkv_ctx *ctx, int mode, const char *key,
 	if (y->nbytes != vlen ||
 	    (y->it_flags & (ITEM_LINKED | ITEM_CHUNKED)) != ITEM_LINKED)
 		return OW_NO;
-	memcpy(eng_stage(kv, ctx->slot), val, vlen);
+	plkv_copy(eng_stage(kv, ctx->slot), val, vlen);
 	if (!plkv_read_upgrade(ctx, lk, seq))
 		return OW_NO;
 	if (!opt_same_table(eng(kv), st) || item_expired(ctx, y) ||
@@ -857,7 +856,7 @@ static int arith_link(struct plkv_ctx *ctx, const char *key, size_t nkey,
 	char buf[24];
 	int len, rc;
 
-	len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	len = plkv_fmt_u64(buf, v);
 	x = link_new(ctx, key, nkey, hv, buf, (size_t)len, flags, exptime, y,
 		     &rc);
 	if (x)
@@ -1090,8 +1089,8 @@ static int dump_one(void *arg, struct plkv_item *it)
 		*dc->cap = nc;
 	}
 	d = &(*dc->out)[(*dc->n)++];
-	memset(d, 0, sizeof(*d));
-	memcpy(d->key, item_key(it), it->nkey);
+	plkv_zero(d, sizeof(*d));
+	plkv_copy(d->key, item_key(it), it->nkey);
 	d->klen = it->nkey;
 	d->vlen = it->nbytes;
 	d->flags = it->flags;

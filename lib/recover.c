@@ -76,8 +76,8 @@ void plkv_recover_slot(struct plkv_ctx *ctx, uint32_t dead)
 	ctx->kv->hooks->recover_slot(ctx, dead);
 	recover_sweep_locks(ctx, dead);
 	ctx->kv->hooks->retire_slot(ctx, dead);
-	memset(&s->op, 0, sizeof(s->op));
-	memset(s->stat, 0, sizeof(s->stat));
+	plkv_zero(&s->op, sizeof(s->op));
+	plkv_zero(s->stat, sizeof(s->stat));
 	atomic_store((_Atomic uint32_t *)&s->state, PLKV_SLOT_FREE);
 }
 

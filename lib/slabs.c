@@ -23,7 +23,6 @@
  * class with the most pages and release_page() puts it on the pool, from
  * which grab_page() gives it to the class that needs one.
  */
-#include <sched.h>
 
 #include "engine.h"
 
@@ -146,7 +145,7 @@ static void carve_some(struct plkv_ctx *ctx, unsigned cls, uint64_t k)
 	for (i = 0; i < k; i++) {
 		struct plkv_item *it = item_at(kv, first + i * c->size);
 
-		memset(it, 0, sizeof(*it));
+		plkv_zero(it, sizeof(*it));
 		it->it_flags = ITEM_SLABBED;
 		it->slab_class = (uint8_t)cls;
 		it->lru = LRU_NONE;
@@ -604,7 +603,7 @@ int slab_alloc(struct plkv_ctx *ctx, unsigned cls, uint64_t n, unsigned dest,
 		 * few times before saying so. */
 		if (!lru_evict(ctx, cls, may_evict) &&
 		    !slab_steal(ctx, cls, may_evict) && ++misses <= 4) {
-			sched_yield();
+			plkv_sys3(SYS_sched_yield, 0, 0, 0);	/* granted: sys.h */
 			continue;
 		}
 		if (misses > 4 || ++fails > n + 64) {

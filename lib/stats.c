@@ -8,38 +8,28 @@
  * that retired slots were folded into.  Per-class counters (evictions,
  * reclaims, LRU moves) are kept under the class's LRU lock.  Values are
  * collected inside the gate into a private buffer; the caller's callback
- * runs after the gate is left.
+ * runs after the gate is left.  The buffer's arrays are allocated
+ * outside the gate (a report that does not fit is collected again in a
+ * larger one) and filled with the library's own formatting: nothing
+ * outside libplkv runs with the key granted (mem.h).
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "engine.h"
 
-static int sb_add(struct eng_statbuf *sb, const char *name,
-		  const char *fmt, ...)
+static __attribute__((format(printf, 3, 4))) int
+sb_add(struct eng_statbuf *sb, const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (sb->n == sb->cap) {
-		size_t cap = sb->cap ? sb->cap * 2 : 64;
-		void *nn = realloc(sb->name, cap * sizeof(*sb->name));
-		void *nv;
-
-		if (!nn)
-			return -ENOMEM;
-		sb->name = nn;
-		nv = realloc(sb->value, cap * sizeof(*sb->value));
-		if (!nv)
-			return -ENOMEM;
-		sb->value = nv;
-		sb->cap = cap;
-	}
-	snprintf(sb->name[sb->n], sizeof(sb->name[0]), "%s", name);
+	if (sb->need++ >= sb->cap)
+		return 0;	/* counted: the caller retries with more */
+	plkv_fmt(sb->name[sb->n], sizeof(sb->name[0]), "%s", name);
 	va_start(ap, fmt);
-	vsnprintf(sb->value[sb->n], sizeof(sb->value[0]), fmt, ap);
+	plkv_vfmt(sb->value[sb->n], sizeof(sb->value[0]), fmt, ap);
 	va_end(ap);
 	sb->n++;
 	return 0;
@@ -176,7 +166,7 @@ static void add_class_stat(struct eng_statbuf *sb, const char *prefix,
 {
 	char name[48];
 
-	snprintf(name, sizeof(name), "%s%u:%s", prefix, c, field);
+	plkv_fmt(name, sizeof(name), "%s%u:%s", prefix, c, field);
 	ADDU(sb, name, v);
 }
 
@@ -262,10 +252,13 @@ static int stats_items(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 static int stats_settings(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 {
 	struct plkv_engine *e = eng(ctx->kv);
+	unsigned gf;
 
 	ADDU(sb, "maxbytes", e->mem_limit);
 	ADDU(sb, "item_size_max", e->item_size_max);
-	sb_add(sb, "growth_factor", "%.2f", e->growth_factor);
+	gf = (unsigned)(e->growth_factor * 100 + 0.5);	/* "%.2f" */
+	sb_add(sb, "growth_factor", "%u.%u%u", gf / 100, gf / 10 % 10,
+	       gf % 10);
 	ADDU(sb, "chunk_size", e->chunk_min);
 	sb_add(sb, "evictions", "%s", e->no_evict ? "off" : "on");
 	ADDU(sb, "hashpower_init", e->hash_power_init);
@@ -285,17 +278,32 @@ static int stats_settings(struct plkv_ctx *ctx, struct eng_statbuf *sb)
 	return 0;
 }
 
-int eng_stats_collect(struct plkv_ctx *ctx, const char *group,
+int eng_stats_collect(struct plkv_ctx *ctx, int group,
 		      struct eng_statbuf *sb)
 {
-	if (!group || !*group || !strcmp(group, "general"))
+	switch (group) {
+	case ENG_STATS_GENERAL:
 		return stats_general(ctx, sb);
-	if (!strcmp(group, "slabs"))
+	case ENG_STATS_SLABS:
 		return stats_slabs(ctx, sb);
-	if (!strcmp(group, "items"))
+	case ENG_STATS_ITEMS:
 		return stats_items(ctx, sb);
-	if (!strcmp(group, "settings"))
+	case ENG_STATS_SETTINGS:
 		return stats_settings(ctx, sb);
+	}
+	return -EINVAL;
+}
+
+int eng_stats_group(const char *group)
+{
+	if (!group || !*group || !strcmp(group, "general"))
+		return ENG_STATS_GENERAL;
+	if (!strcmp(group, "slabs"))
+		return ENG_STATS_SLABS;
+	if (!strcmp(group, "items"))
+		return ENG_STATS_ITEMS;
+	if (!strcmp(group, "settings"))
+		return ENG_STATS_SETTINGS;
 	return -EINVAL;
 }
 

@@ -203,8 +203,8 @@ void plkv_trust_unpublish(struct plkv *kv, struct plkv *out)
 	if (!plkv_kv_protected(kv) || !plkv_outside_window(out, sizeof(*out)))
 		plkv_pkru_violation();
 	i = (size_t)((uintptr_t)kv - PLKV_WINDOW_LO) / PLKV_TRUST_HANDLE_SIZE;
-	*out = *kv;
-	memset(kv, 0, sizeof(*kv));
+	plkv_copy(out, kv, sizeof(*out));
+	plkv_zero(kv, sizeof(*kv));
 	TRUST->in_use[i] = false;
 	plkv_pkru_deny();
 	pthread_mutex_unlock(&trust_lock);
@@ -223,7 +223,7 @@ void plkv_kv_snapshot(const struct plkv *kv, struct plkv *out)
 		if (!plkv_outside_window(out, sizeof(*out)))
 			plkv_pkru_violation();
 	}
-	*out = *kv;
+	plkv_copy(out, kv, sizeof(*out));
 	if (grant)
 		plkv_pkru_deny();
 }
@@ -309,14 +309,19 @@ void plkv_trust_unpark(uintptr_t frame)
 	plkv_pkru_violation();	/* a grant nobody parked for */
 }
 
-/* malloc and free may make a system call (brk, mmap, munmap). */
+/*
+ * malloc and free may make a system call (brk, mmap, munmap), and may be
+ * the client's own (mem.h): with the key dropped.  The library then
+ * writes what they return with the key granted, so memory that is not
+ * wholly outside the window counts as none.
+ */
 void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size)
 {
 	bool granted = plkv_gate_suspend(kv);
 	void *p = calloc(n, size);
 
 	plkv_gate_resume(granted);
-	return p;
+	return p && plkv_outside_window(p, n * size) ? p : NULL;
 }
 
 void *plkv_gate_realloc(struct plkv *kv, void *p, size_t size)
@@ -325,7 +330,7 @@ void *plkv_gate_realloc(struct plkv *kv, void *p, size_t size)
 	void *q = realloc(p, size);
 
 	plkv_gate_resume(granted);
-	return q;
+	return q && plkv_outside_window(q, size) ? q : NULL;
 }
 
 void plkv_gate_free(struct plkv *kv, void *p)

@@ -73,8 +73,13 @@ static inline bool plkv_outside_window(const void *p, size_t len)
 {
 	uintptr_t a = (uintptr_t)p;
 
-	/* (a length up to LO cannot wrap from below HI: one compare for the
-	 * constant lengths the calls mostly check) */
+	/* A constant length (a struct's): one unsigned compare, since
+	 * [a, a + len) meets the window iff a + len - 1 - LO falls below
+	 * HI - LO + len - 1; the sum wraps only above the window. */
+	if (__builtin_constant_p(len) && len <= PLKV_WINDOW_LO)
+		return a + (len - 1 - PLKV_WINDOW_LO) >=
+		       PLKV_WINDOW_HI - PLKV_WINDOW_LO + len - 1;
+	/* (a length up to LO cannot wrap from below HI) */
 	return a >= PLKV_WINDOW_HI ||
 	       (len <= PLKV_WINDOW_LO && a + len <= PLKV_WINDOW_LO);
 }

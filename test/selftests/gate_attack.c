@@ -523,6 +523,113 @@ TEST_F(gate, rewritten_slot_not_trusted)
 }
 
 /*
+ * The thread state is found through the client's own memory (the
+ * thread-local cache of the last one used, the pthread key's value, the
+ * key's destructor argument at thread exit), so a client can point it
+ * anywhere, the segment included.  A call that took a thread state in the
+ * segment for its own would read the store there (a fast or slow path:
+ * an oracle on its words) and write the call's frame and return address
+ * over it.  The attacker plants a copy of its real state at the end of a
+ * value of its own, finds where the store put it (with the key, as test
+ * scaffolding: an attacker sprays instead), points each of the three at
+ * it and calls: the planted bytes must be untouched afterwards.  The
+ * child exits 1 when the store's bytes changed, 0 when not.
+ */
+enum tls_route { TLS_LAST, TLS_KEY, TLS_EXIT };
+
+static enum tls_route tls_route;
+static struct plkv_tls *tls_fake;
+
+static void *tls_exit_with_fake(void *arg)
+{
+	plkv_t *kv = arg;
+	char buf[16];
+
+	if (plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL))
+		return NULL;
+	pthread_setspecific(th_kv(kv).tkey, tls_fake);
+	return NULL;	/* the key's destructor gets tls_fake */
+}
+
+static int tls_in_segment(plkv_t *kv)
+{
+	static const char marker[16] = "PLANTED-TLS-HERE";
+	struct plkv_tls fake, *real;
+	struct plkv_ctx ctx;
+	char val[96], buf[16], *hit;
+	bool changed;
+	pthread_t th;
+
+	if (plkv_set(kv, "mine", 4, "ok", 2, 0, 0) ||
+	    !(real = plkv_this_thread.last))
+		return 4;
+	fake = *real;
+	fake.call_cfa = 0;
+	fake.call_ret = 0x5a5a5a5a;	/* nonzero: an abandoned call */
+	memset(val, 'v', sizeof(val));
+	memcpy(val + sizeof(val) - sizeof(fake) - sizeof(marker), marker,
+	       sizeof(marker));
+	memcpy(val + sizeof(val) - sizeof(fake), &fake, sizeof(fake));
+	if (plkv_set(kv, "plant", 5, val, sizeof(val), 0, 0))
+		return 5;
+	if (plkv_enter(kv, &ctx))
+		return 6;
+	hit = memmem(ctx.kv->base, ctx.kv->size, val, sizeof(val));
+	plkv_leave(&ctx);
+	if (!hit)
+		return 3;
+	tls_fake = (struct plkv_tls *)(hit + sizeof(val) - sizeof(fake));
+
+	switch (tls_route) {
+	case TLS_LAST:
+		plkv_this_thread.last = tls_fake;
+		plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL);
+		break;
+	case TLS_KEY:
+		pthread_setspecific(th_kv(kv).tkey, tls_fake);
+		plkv_this_thread.last = NULL;
+		plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL);
+		pthread_setspecific(th_kv(kv).tkey, real);
+		break;
+	case TLS_EXIT:
+		if (pthread_create(&th, NULL, tls_exit_with_fake, kv) ||
+		    pthread_join(th, NULL))
+			return 7;
+		break;
+	}
+	plkv_this_thread.last = real;
+	if (plkv_enter(kv, &ctx))
+		return 8;
+	changed = memcmp(tls_fake, &fake, sizeof(fake)) != 0;
+	plkv_leave(&ctx);
+	return changed ? 1 : 0;
+}
+
+static void expect_tls_in_segment_ignored(struct th_test *_metadata,
+					  const char *name, plkv_t *kv,
+					  enum tls_route route)
+{
+	int st;
+
+	tls_route = route;
+	st = client_status(name, tls_in_segment);
+	if (exited_with(st, 3))
+		SKIP(return, "the planted value was not found");
+	EXPECT_TRUE(lived(st)) TH_LOG("route %d: status %#x", route, st);
+	expect_intact(_metadata, kv);
+}
+
+TEST_F(gate, thread_state_in_segment_ignored)
+{
+	expect_tls_in_segment_ignored(_metadata, self->name, self->kv,
+				      TLS_LAST);
+	expect_tls_in_segment_ignored(_metadata, self->name, self->kv,
+				      TLS_KEY);
+	expect_tls_in_segment_ignored(_metadata, self->name, self->kv,
+				      TLS_EXIT);
+}
+
+/*
  * Class 1 with the real handle: a client's call stopped at its granting
  * WRPKRU and the register that holds its buffer pointed into the segment
  * (by its parent, tracing it: what a jump to that WRPKRU with registers of
