@@ -32,7 +32,8 @@ LIB = [
     ("core",    ["lock.c", "proctab.c", "crash.c"], False),
     ("backend", ["backend_user.c", "backend_kmod.c"], False),
     ("trust",   ["trust.c"], False),
-    ("leaf",    ["pkru.c", "util.c", "error.c", "number.c"], False),
+    ("leaf",    ["pkru.c", "util.c", "error.c", "number.c", "mem.c",
+                 "fmt.c"], False),
 ]
 SERVER = [
     ("main",     ["main.c"], False),
