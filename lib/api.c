@@ -649,6 +649,6 @@ PLKV_API int plkv_dump(plkv_t *kv, plkv_dump_fn fn, void *arg)
 		for (i = 0; !rc && i < n; i++)
 			rc = fn(arg, &items[i]);
 	}
-	free(items);
+	plkv_gate_free(kv, items);	/* (mapped inside the calls) */
 	return rc;
 }

@@ -49,6 +49,22 @@ PLKV_HIDDEN int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx,
 				uintptr_t cfa, uintptr_t ret)
 	__attribute__((cold, noinline));
 /*
+ * Before the grant, the calling thread's record for kv: found through its
+ * pthread key, or allocated and set there (NULL: no memory).  The C
+ * library's functions may be the client's own (mem.h), so they run here,
+ * where the call has nothing yet that the library trusts, and never
+ * inside the call.
+ */
+PLKV_HIDDEN struct plkv_tls *plkv_tls_prepare(struct plkv *kv)
+	__attribute__((cold, noinline));
+/* What .last holds when the thread has no record to offer: its kv is no
+ * handle, so every call goes by plkv_tls_prepare(). */
+extern PLKV_HIDDEN struct plkv_tls plkv_tls_none;
+/* plkv_enter_slow()'s answer for a record left by a closed open whose
+ * handle address this one reuses: the gate is closed again, and the
+ * record for this open is found (or made) before a new grant. */
+#define PLKV_ENTER_AGAIN	1
+/*
  * A strict store's slot serves one call at a time: the thread state that
  * names it is in the client's heap, so two threads of a hostile process
  * can name one slot, and then one of them recovers the other's running
@@ -126,14 +142,21 @@ static inline struct plkv_slot *plkv_tls_rec(struct plkv *kv,
 static __attribute__((always_inline)) inline int
 plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 {
-	struct plkv_tls *t = plkv_this_thread.last;
-	struct plkv_slot *rec = NULL;
-	bool scan_due = false;
+	struct plkv_tls *t;
+	struct plkv_slot *rec;
+	bool scan_due;
 	int64_t now;
-	/* The caller's frame: always inlined, these are the API function's */
-	uintptr_t cfa = (uintptr_t)__builtin_dwarf_cfa();
-	uintptr_t ret = (uintptr_t)__builtin_return_address(0);
+	uintptr_t cfa, ret;
 
+again:
+	/* The caller's frame: always inlined, these are the API function's */
+	cfa = (uintptr_t)__builtin_dwarf_cfa();
+	ret = (uintptr_t)__builtin_return_address(0);
+	t = plkv_this_thread.last;
+	rec = NULL;
+	scan_due = false;
+	if (unlikely(t->kv != kv) && !(t = plkv_tls_prepare(kv)))
+		return -ENOMEM;
 	kv = plkv_gate_open(kv);
 	/* The liveness scan's test (user backend: once a second) only when
 	 * the clock is read afresh: the second can only have turned then,
@@ -153,8 +176,12 @@ plkv_enter(struct plkv *kv, struct plkv_ctx *ctx)
 		     atomic_load_explicit((_Atomic uint32_t *)
 					  &kv->khdr->death_gen,
 					  memory_order_relaxed))) {
-		int rc = plkv_enter_slow(kv, ctx, cfa, ret);
+		int rc;
 
+		ctx->t = t;
+		rc = plkv_enter_slow(kv, ctx, cfa, ret);
+		if (unlikely(rc == PLKV_ENTER_AGAIN))
+			goto again;
 		if (rc)
 			return rc;
 		t = ctx->t;

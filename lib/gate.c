@@ -38,14 +38,18 @@ static void tls_destroy(void *p);
 /*
  * The calling thread's record for the handle it used last (.last): most
  * threads use one store, and this spares pthread_getspecific() on every
- * call.  It is trusted only for the same open (id), since a closed
- * handle's address can come back from the next plkv_open().  And the
- * clock's cache.  initial-exec: one load through %fs instead of a
- * __tls_get_addr() call; 24 bytes fit the static TLS that glibc keeps
- * for libraries opened later (dlopen).
+ * call.  Never NULL (plkv_tls_none), so that the one test before the
+ * grant, "a record of this handle", reads it unconditionally.  It is
+ * trusted only for the same open (id), since a closed handle's address
+ * can come back from the next plkv_open().  And the clock's cache.
+ * initial-exec: one load through %fs instead of a __tls_get_addr() call;
+ * 24 bytes fit the static TLS that glibc keeps for libraries opened
+ * later (dlopen).
  */
+struct plkv_tls plkv_tls_none;
+
 __thread struct plkv_thread_state plkv_this_thread
-	__attribute__((tls_model("initial-exec")));
+	__attribute__((tls_model("initial-exec"))) = { .last = &plkv_tls_none };
 
 int64_t plkv_clock_read(const struct plkv *kv, uint64_t tsc)
 {
@@ -60,36 +64,28 @@ int64_t plkv_clock_read(const struct plkv *kv, uint64_t tsc)
 	return ts.tv_sec;
 }
 
-/* The pthread key's value, and setting it, inside a call: the C
- * library's functions, so with the key dropped (mem.h). */
-static struct plkv_tls *tls_key_get(struct plkv *kv)
+struct plkv_tls *plkv_tls_prepare(struct plkv *kv)
 {
-	pthread_key_t key = kv->tkey;	/* (in reach only now) */
-	bool granted = plkv_gate_suspend(kv);
-	struct plkv_tls *t = pthread_getspecific(key);
+	struct plkv snap;
+	struct plkv_tls *t;
 
-	plkv_gate_resume(granted);
-	return t;
-}
-
-static void tls_key_set(struct plkv *kv, struct plkv_tls *t)
-{
-	pthread_key_t key = kv->tkey;
-	bool granted = plkv_gate_suspend(kv);
-
-	pthread_setspecific(key, t);
-	plkv_gate_resume(granted);
-}
-
-static inline struct plkv_tls *tls_lookup(struct plkv *kv)
-{
-	struct plkv_tls *t = plkv_this_thread.last;
-
-	if (likely(plkv_tls_usable(t) && t->kv == kv && t->kv_id == kv->id))
-		return t;
-	t = tls_key_get(kv);
-	if (!plkv_tls_usable(t))
-		return NULL;	/* a new one replaces it */
+	plkv_kv_snapshot(kv, &snap);	/* its pthread key */
+	t = pthread_getspecific(snap.tkey);
+	/* (this open's own record names it, or no open: one naming another
+	 * was rewritten by the client, and is registered afresh) */
+	if (plkv_tls_usable(t) && t->kv == kv && t->kv_id != snap.id)
+		t->kv_id = 0;
+	if (!plkv_tls_usable(t) || t->kv != kv) {
+		/* the call registers it (its id and slot, inside) */
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return NULL;
+		t->kv = kv;
+		if (pthread_setspecific(snap.tkey, t)) {
+			free(t);
+			return NULL;
+		}
+	}
 	plkv_this_thread.last = t;
 	return t;
 }
@@ -97,7 +93,7 @@ static inline struct plkv_tls *tls_lookup(struct plkv *kv)
 static void tls_forget(struct plkv_tls *t)
 {
 	if (plkv_this_thread.last == t)
-		plkv_this_thread.last = NULL;
+		plkv_this_thread.last = &plkv_tls_none;
 }
 
 /* Take a fresh thread slot for t and make its record ours. */
@@ -165,30 +161,24 @@ static int recover_on_spare_slot(struct plkv *kv, struct plkv_tls *t)
 	return n > 0 ? 0 : -ENOSPC;
 }
 
-static int tls_register(struct plkv *kv, struct plkv_tls **out)
+/* The thread's record t (plkv_tls_prepare()'s) made this open's, on a
+ * slot of its own, in place. */
+static int tls_register(struct plkv *kv, struct plkv_tls *t)
 {
-	struct plkv_tls *t = plkv_gate_calloc(kv, 1, sizeof(*t));
 	bool granted;
 	int rc;
 
-	if (!t)
-		return -ENOMEM;
-	t->kv = kv;
 	t->kv_id = kv->id;
+	t->call_cfa = 0;
 	granted = plkv_gate_suspend(kv);	/* no system call granted */
 	t->tid = (uint32_t)plkv_sys3(SYS_gettid, 0, 0, 0);
 	plkv_gate_resume(granted);
 	rc = slot_take(kv, t, false);
 	if (rc == -ENOSPC && recover_on_spare_slot(kv, t) == 0)
 		rc = slot_take(kv, t, false);
-	if (rc) {
-		plkv_gate_free(kv, t);
-		return rc;
-	}
-	tls_key_set(kv, t);
-	plkv_this_thread.last = t;
-	*out = t;
-	return 0;
+	if (rc)
+		t->kv_id = 0;	/* the next call tries again */
+	return rc;
 }
 
 /* Give the thread's slot back, outside any call. */
@@ -388,16 +378,25 @@ static int gate_slow(struct plkv *kv, struct plkv_ctx *ctx, uintptr_t cfa,
 	uint32_t gen;
 	int rc;
 
-	/* A record that isn't ours (the client rewrote its thread state, or
-	 * survivors took the slot back) is dropped, not trusted. */
-	if (ctx->t && !plkv_tls_rec(kv, ctx->t)) {
-		tls_key_set(kv, NULL);
+	/* The record must be one the client could have made for this open
+	 * (it was read before the grant, which a jump skips). */
+	if (!plkv_tls_usable(ctx->t) || ctx->t->kv != kv)
+		return -EFAULT;
+	/* Left by a closed open whose handle address this one reuses (the
+	 * other thread closed it): not in this open's pthread key, so the
+	 * thread's exit would not give its slot back.  Forgotten; the call
+	 * starts again and finds (or makes) the right one before the grant.
+	 * The old record stays allocated: a closed open's records are
+	 * nobody's to free (the close deleted their key). */
+	if (ctx->t->kv_id && ctx->t->kv_id != kv->id) {
 		tls_forget(ctx->t);
-		plkv_gate_free(kv, ctx->t);
-		ctx->t = NULL;
+		return PLKV_ENTER_AGAIN;
 	}
-	if (!ctx->t) {
-		rc = tls_register(kv, &ctx->t);
+	/* New (made by plkv_tls_prepare()), or not naming a slot of ours
+	 * (rewritten by the client, or taken back by survivors): a slot of
+	 * its own. */
+	if (!ctx->t->kv_id || !plkv_tls_rec(kv, ctx->t)) {
+		rc = tls_register(kv, ctx->t);
 		if (rc)
 			return rc;
 	}
@@ -433,7 +432,6 @@ int plkv_enter_slow(struct plkv *kv, struct plkv_ctx *ctx, uintptr_t cfa,
 {
 	int rc;
 
-	ctx->t = tls_lookup(kv);
 	rc = gate_slow(kv, ctx, cfa, ret);
 	if (rc)
 		plkv_gate_close(kv);

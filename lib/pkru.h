@@ -178,8 +178,8 @@ plkv_gate_resume_at(bool granted, uintptr_t frame)
 	}
 }
 
-/* malloc and free may make a system call (brk, mmap, munmap): with the
- * key dropped (trust.c). */
+/* Memory for a call's own use, mapped and unmapped by system calls of
+ * the library's own with the key dropped, not malloc()'s (trust.c). */
 PLKV_HIDDEN void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size);
 PLKV_HIDDEN void *plkv_gate_realloc(struct plkv *kv, void *p, size_t size);
 PLKV_HIDDEN void plkv_gate_free(struct plkv *kv, void *p);

@@ -310,35 +310,87 @@ void plkv_trust_unpark(uintptr_t frame)
 }
 
 /*
- * malloc and free may make a system call (brk, mmap, munmap), and may be
- * the client's own (mem.h): with the key dropped.  The library then
- * writes what they return with the key granted, so memory that is not
- * wholly outside the window counts as none.
+ * Memory a call needs for itself (plkv_check()'s map, a dump's array, the
+ * process list) is mapped by system calls of the library's own, with the
+ * key dropped: malloc() may be the client's (mem.h), and would run in the
+ * middle of the call, over the library's frames.  These paths are rare,
+ * so a mapping per block costs nothing that counts.  Each block starts
+ * with its mapping's length; that word is the client's to change, so it
+ * is checked, never believed, and memory not wholly outside the window is
+ * never used.
  */
-void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size)
+#define SCRATCH_HDR	16
+#define SCRATCH_PAGE	4096UL
+
+static void scratch_unmap(struct plkv *kv, void *base, size_t len)
 {
 	bool granted = plkv_gate_suspend(kv);
-	void *p = calloc(n, size);
 
+	plkv_sys3(SYS_munmap, (long)base, (long)len, 0);
 	plkv_gate_resume(granted);
-	return p && plkv_outside_window(p, n * size) ? p : NULL;
+}
+
+/* The mapping a block lies in, checked: its length, or 0. */
+static size_t scratch_len(void *p)
+{
+	char *base = (char *)p - SCRATCH_HDR;
+	size_t len;
+
+	if (!plkv_outside_window(base, SCRATCH_HDR))
+		return 0;
+	len = *(volatile size_t *)base;
+	return len > SCRATCH_HDR && !(len & (SCRATCH_PAGE - 1)) &&
+	       !((uintptr_t)base & (SCRATCH_PAGE - 1)) &&
+	       plkv_outside_window(base, len) ? len : 0;
+}
+
+void *plkv_gate_calloc(struct plkv *kv, size_t n, size_t size)
+{
+	size_t len;
+	bool granted;
+	long p;
+
+	if (size && n > (SIZE_MAX / 2) / size)
+		return NULL;
+	len = (n * size + SCRATCH_HDR + SCRATCH_PAGE - 1) &
+	      ~(SCRATCH_PAGE - 1);
+	granted = plkv_gate_suspend(kv);
+	p = plkv_sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	plkv_gate_resume(granted);
+	if ((unsigned long)p >= -SCRATCH_PAGE)
+		return NULL;
+	if (!plkv_outside_window((void *)p, len)) {
+		scratch_unmap(kv, (void *)p, len);
+		return NULL;
+	}
+	*(size_t *)p = len;
+	return (char *)p + SCRATCH_HDR;
 }
 
 void *plkv_gate_realloc(struct plkv *kv, void *p, size_t size)
 {
-	bool granted = plkv_gate_suspend(kv);
-	void *q = realloc(p, size);
+	size_t len = p ? scratch_len(p) : 0;
+	void *q;
 
-	plkv_gate_resume(granted);
-	return q && plkv_outside_window(q, size) ? q : NULL;
+	if (p && !len)
+		return NULL;
+	if (len && size <= len - SCRATCH_HDR)
+		return p;
+	q = plkv_gate_calloc(kv, 1, size);
+	if (q && len) {
+		plkv_copy(q, p, len - SCRATCH_HDR);
+		plkv_gate_free(kv, p);
+	}
+	return q;
 }
 
 void plkv_gate_free(struct plkv *kv, void *p)
 {
-	bool granted = plkv_gate_suspend(kv);
+	size_t len = p ? scratch_len(p) : 0;
 
-	free(p);
-	plkv_gate_resume(granted);
+	if (len)
+		scratch_unmap(kv, (char *)p - SCRATCH_HDR, len);
 }
 
 /* The backend's populate call is a system call: with the key dropped. */

@@ -532,13 +532,22 @@ TEST_F(gate, rewritten_slot_not_trusted)
  * over it.  The attacker plants a copy of its real state at the end of a
  * value of its own, finds where the store put it (with the key, as test
  * scaffolding: an attacker sprays instead), points each of the three at
- * it and calls: the planted bytes must be untouched afterwards.  The
- * child exits 1 when the store's bytes changed, 0 when not.
+ * it and calls.  Whether it lives (the pthread key and the exit: the
+ * planted copy is passed over) or faults (the thread-local: read before
+ * the grant, with the key denied), the parent then finds the planted
+ * bytes untouched.
  */
 enum tls_route { TLS_LAST, TLS_KEY, TLS_EXIT };
 
+struct tls_plant {
+	size_t off;			/* from the segment's base */
+	struct plkv_tls bytes;		/* as planted */
+	bool found;
+};
+
 static enum tls_route tls_route;
 static struct plkv_tls *tls_fake;
+static struct tls_plant *tls_plant;	/* shared with the parent */
 
 static void *tls_exit_with_fake(void *arg)
 {
@@ -557,11 +566,10 @@ static int tls_in_segment(plkv_t *kv)
 	struct plkv_tls fake, *real;
 	struct plkv_ctx ctx;
 	char val[96], buf[16], *hit;
-	bool changed;
 	pthread_t th;
 
 	if (plkv_set(kv, "mine", 4, "ok", 2, 0, 0) ||
-	    !(real = plkv_this_thread.last))
+	    !(real = plkv_this_thread.last) || real == &plkv_tls_none)
 		return 4;
 	fake = *real;
 	fake.call_cfa = 0;
@@ -575,10 +583,15 @@ static int tls_in_segment(plkv_t *kv)
 	if (plkv_enter(kv, &ctx))
 		return 6;
 	hit = memmem(ctx.kv->base, ctx.kv->size, val, sizeof(val));
+	if (hit)
+		tls_plant->off = (size_t)(hit - ctx.kv->base) + sizeof(val) -
+				 sizeof(fake);
 	plkv_leave(&ctx);
 	if (!hit)
 		return 3;
 	tls_fake = (struct plkv_tls *)(hit + sizeof(val) - sizeof(fake));
+	tls_plant->bytes = fake;
+	tls_plant->found = true;
 
 	switch (tls_route) {
 	case TLS_LAST:
@@ -587,9 +600,8 @@ static int tls_in_segment(plkv_t *kv)
 		break;
 	case TLS_KEY:
 		pthread_setspecific(th_kv(kv).tkey, tls_fake);
-		plkv_this_thread.last = NULL;
+		plkv_this_thread.last = &plkv_tls_none;
 		plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL);
-		pthread_setspecific(th_kv(kv).tkey, real);
 		break;
 	case TLS_EXIT:
 		if (pthread_create(&th, NULL, tls_exit_with_fake, kv) ||
@@ -597,36 +609,51 @@ static int tls_in_segment(plkv_t *kv)
 			return 7;
 		break;
 	}
-	plkv_this_thread.last = real;
-	if (plkv_enter(kv, &ctx))
-		return 8;
-	changed = memcmp(tls_fake, &fake, sizeof(fake)) != 0;
-	plkv_leave(&ctx);
-	return changed ? 1 : 0;
+	return 0;
 }
 
 static void expect_tls_in_segment_ignored(struct th_test *_metadata,
 					  const char *name, plkv_t *kv,
 					  enum tls_route route)
 {
+	struct plkv_ctx ctx;
+	bool changed;
 	int st;
 
+	memset(tls_plant, 0, sizeof(*tls_plant));
 	tls_route = route;
 	st = client_status(name, tls_in_segment);
 	if (exited_with(st, 3))
 		SKIP(return, "the planted value was not found");
-	EXPECT_TRUE(lived(st)) TH_LOG("route %d: status %#x", route, st);
+	ASSERT_TRUE(tls_plant->found) TH_LOG("route %d: status %#x", route,
+					     st);
+	if (route == TLS_LAST)
+		EXPECT_TRUE(st != -1 && WIFSIGNALED(st) &&
+			    WTERMSIG(st) == SIGSEGV)
+			TH_LOG("status %#x", st);
+	else
+		EXPECT_TRUE(lived(st)) TH_LOG("route %d: status %#x", route,
+					      st);
+	ASSERT_EQ(0, plkv_enter(kv, &ctx));
+	changed = memcmp(ctx.kv->base + tls_plant->off, &tls_plant->bytes,
+			 sizeof(tls_plant->bytes)) != 0;
+	plkv_leave(&ctx);
+	EXPECT_FALSE(changed) TH_LOG("route %d: the store was written", route);
 	expect_intact(_metadata, kv);
 }
 
 TEST_F(gate, thread_state_in_segment_ignored)
 {
+	tls_plant = mmap(NULL, sizeof(*tls_plant), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, tls_plant);
 	expect_tls_in_segment_ignored(_metadata, self->name, self->kv,
 				      TLS_LAST);
 	expect_tls_in_segment_ignored(_metadata, self->name, self->kv,
 				      TLS_KEY);
 	expect_tls_in_segment_ignored(_metadata, self->name, self->kv,
 				      TLS_EXIT);
+	munmap(tls_plant, sizeof(*tls_plant));
 }
 
 /*
