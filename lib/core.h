@@ -96,7 +96,7 @@ struct plkv_thread_state {
 };
 extern PLKV_HIDDEN __thread struct plkv_thread_state plkv_this_thread
 	__attribute__((tls_model("initial-exec")));
-/* (the clock is read with kv's key dropped: mem.h) */
+/* (read with kv's key dropped, by a system call of our own: sys.h) */
 PLKV_HIDDEN int64_t plkv_clock_read(const struct plkv *kv, uint64_t tsc)
 	__attribute__((cold, noinline));
 
