@@ -44,16 +44,6 @@ __attribute__((target("avx2"))) static void copy_avx2(unsigned char *d,
 	_mm256_storeu_si256((__m256i *)(d + n - 32), tail);
 }
 
-static void copy_sse2(unsigned char *d, const unsigned char *s, size_t n)
-{
-	__m128i tail = plkv_ld16(s + n - 16);
-	size_t i;
-
-	for (i = 0; i + 16 < n; i += 16)
-		plkv_st16(d + i, plkv_ld16(s + i));
-	plkv_st16(d + n - 16, tail);
-}
-
 void plkv_copy_large(void *dst, const void *src, size_t n)
 {
 	if (n >= PLKV_REP_MOVSB_MIN)
@@ -63,5 +53,5 @@ void plkv_copy_large(void *dst, const void *src, size_t n)
 	else if (mem_avx2)
 		copy_avx2(dst, src, n);
 	else
-		copy_sse2(dst, src, n);
+		plkv_copy_sse2(dst, src, n);
 }

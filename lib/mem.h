@@ -64,24 +64,13 @@ plkv_copy_small(unsigned char *d, const unsigned char *s, size_t n)
  * and from 4 KiB on "rep movsb", which copies whole lines. */
 PLKV_HIDDEN void plkv_copy_large(void *dst, const void *src, size_t n);
 
-/* memcpy(): the ranges must not overlap. */
+/* 16 bytes or more, 32 at a time, the last 16 overlapping. */
 static __attribute__((always_inline)) inline void
-plkv_copy(void *dst, const void *src, size_t n)
+plkv_copy_sse2(unsigned char *d, const unsigned char *s, size_t n)
 {
-	unsigned char *d = dst;
-	const unsigned char *s = src;
-	__m128i tail;
+	__m128i tail = plkv_ld16(s + n - 16);
 	size_t i;
 
-	if (n < 16) {
-		plkv_copy_small(d, s, n);
-		return;
-	}
-	if (unlikely(n > 256)) {
-		plkv_copy_large(d, s, n);
-		return;
-	}
-	tail = plkv_ld16(s + n - 16);
 	if (n > 32) {
 		for (i = 0; i + 32 < n; i += 32) {
 			__m128i a = plkv_ld16(s + i), b = plkv_ld16(s + i + 16);
@@ -95,6 +84,21 @@ plkv_copy(void *dst, const void *src, size_t n)
 		plkv_st16(d, plkv_ld16(s));
 	}
 	plkv_st16(d + n - 16, tail);
+}
+
+/* memcpy(): the ranges must not overlap. */
+static __attribute__((always_inline)) inline void
+plkv_copy(void *dst, const void *src, size_t n)
+{
+	if (n < 16) {
+		plkv_copy_small(dst, src, n);
+		return;
+	}
+	if (unlikely(n > 256)) {
+		plkv_copy_large(dst, src, n);
+		return;
+	}
+	plkv_copy_sse2(dst, src, n);
 }
 
 /* memset(p, 0, n). */
