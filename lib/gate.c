@@ -71,11 +71,14 @@ struct plkv_tls *plkv_tls_prepare(struct plkv *kv)
 
 	plkv_kv_snapshot(kv, &snap);	/* its pthread key */
 	t = pthread_getspecific(snap.tkey);
-	/* (this open's own record names it, or no open: one naming another
-	 * was rewritten by the client, and is registered afresh) */
-	if (plkv_tls_usable(t) && t->kv == kv && t->kv_id != snap.id)
-		t->kv_id = 0;
-	if (!plkv_tls_usable(t) || t->kv != kv) {
+	if (plkv_tls_usable(t) && t->kv == kv) {
+		/* the record in this open's key is this open's: an id of
+		 * another was the client's rewrite (kept at 0: never
+		 * registered).  Its slot is checked after the grant, and
+		 * kept if it is still ours. */
+		if (t->kv_id)
+			t->kv_id = snap.id;
+	} else {
 		/* the call registers it (its id and slot, inside) */
 		t = calloc(1, sizeof(*t));
 		if (!t)

@@ -523,6 +523,41 @@ TEST_F(gate, rewritten_slot_not_trusted)
 }
 
 /*
+ * A thread state whose open id the client rewrote is found again through
+ * this open's pthread key and keeps its slot: a rewrite, even a thousand
+ * of them, costs the client no slot (each took a fresh one and kept the
+ * old, until the process hit its cap and every call failed, -EUSERS).
+ * The child exits 0 when every get served the victim on one slot.
+ */
+static int rewrite_open_id(plkv_t *kv)
+{
+	char buf[16];
+	uint32_t slot;
+	int i;
+
+	if (plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL))
+		return 4;
+	slot = plkv_this_thread.last->slot;
+	for (i = 0; i < 1000; i++) {
+		plkv_this_thread.last->kv_id = 424242 + (uint64_t)i;
+		if (plkv_get(kv, "victim", 6, buf, sizeof(buf), NULL) ||
+		    memcmp(buf, "intact", 6))
+			return 1;
+		if (plkv_this_thread.last->slot != slot)
+			return 2;
+	}
+	return 0;
+}
+
+TEST_F(gate, rewritten_open_id_keeps_its_slot)
+{
+	int st = client_status(self->name, rewrite_open_id);
+
+	EXPECT_TRUE(lived(st)) TH_LOG("status %#x", st);
+	expect_intact(_metadata, self->kv);
+}
+
+/*
  * The thread state is found through the client's own memory (the
  * thread-local cache of the last one used, the pthread key's value, the
  * key's destructor argument at thread exit), so a client can point it
