@@ -205,6 +205,30 @@ void assoc_migrate_resolve(struct plkv_ctx *ctx, uint32_t slot)
 		next == half ? HS_MAKE(p, 0, 0) : HS_MAKE(p, 1, next));
 }
 
+/*
+ * Every item a migration moves is read (its hash) and written (its link)
+ * at a random place: one cache miss each, and in a chain one after the
+ * other.  Ask for the first items of the next buckets' chains together,
+ * so that their misses overlap.  (Read without the stripe locks: a stale
+ * offset only wastes a prefetch, which never faults.)
+ */
+static void expand_prefetch(const struct plkv *kv, unsigned budget)
+{
+	uint64_t st = atomic_load_explicit(&eng(kv)->hash_state,
+					   memory_order_relaxed);
+	uint64_t i = HS_BUCKET(st), end = 1ULL << (HS_POWER(st) - 1);
+	const plkv_off_t *old = assoc_table(kv, HS_POWER(st) - 1);
+
+	if (end - i > budget)
+		end = i + budget;
+	for (; i < end; i++) {
+		plkv_off_t x = __atomic_load_n(&old[i], __ATOMIC_RELAXED);
+
+		if (x)
+			__builtin_prefetch(kv->base + x, 1);
+	}
+}
+
 /* Migrate up to budget buckets; returns how many. */
 int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget)
 {
@@ -221,6 +245,7 @@ int assoc_expand_step(struct plkv_ctx *ctx, unsigned budget)
 		return 0;
 	if (own_op)
 		eng_op_begin(ctx, OP_MIGRATE);
+	expand_prefetch(ctx->kv, budget);
 	while (done < budget) {
 		uint64_t st = atomic_load(&e->hash_state);
 		unsigned lk;

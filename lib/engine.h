@@ -44,7 +44,8 @@
 #define ENG_HOT_PCT		20
 #define ENG_WARM_PCT		40
 #define ENG_HASH_POWER_CAP	31
-#define ENG_GROW_STEP		2		/* buckets migrated per op */
+#define ENG_GROW_STEP		16		/* buckets migrated per op: their
+					 * items' misses overlap (assoc.c) */
 #define ENG_CRAWL_STEP		4		/* items examined per store */
 #define ENG_CRAWL_EVERY		8		/* ... in a crawl this often */
 #define ENG_EVICT_SEARCH	5		/* tail items tried per eviction */
