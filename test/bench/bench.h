@@ -42,6 +42,9 @@ static inline uint64_t xorshift(uint64_t *x)
  * ones (plkv_bench.c). */
 int cmp_u64(const void *a, const void *b);
 double quantile(const uint64_t *s, unsigned n, double q);
+/* The median of v[0..n) (n > 0), which it sorts: v[0] is then the
+ * lowest, v[n - 1] the highest. */
+double median_d(double *v, unsigned n);
 
 /* ---- memcached text-protocol client (bench_net.c) ---- */
 
@@ -107,7 +110,8 @@ int shmhash_set(struct shmhash *h, const char *key, size_t klen,
 
 #define BENCH_MIB	(1024u * 1024u)
 
-void bench_scale(bool quick, unsigned duration_ms, double timer_ns);
+void bench_scale(bool quick, unsigned reps, unsigned duration_ms,
+		 double timer_ns);
 
 /* ---- cleanup registry: everything is undone at exit or on a signal ---- */
 

@@ -263,7 +263,7 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median_d(double *v, unsigned n)
+double median_d(double *v, unsigned n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -1383,7 +1383,7 @@ static void report_text(void)
 	printf("\n");
 	fflush(stdout);
 	/* measured after the rest, alone: it forks its own clients */
-	bench_scale(cfg.quick, cfg.duration_ms, timer_ns);
+	bench_scale(cfg.quick, cfg.reps, cfg.duration_ms, timer_ns);
 	if (nnotes) {
 		printf("notes:\n");
 		for (i = 0; i < nnotes; i++)

@@ -332,12 +332,92 @@ static void sc_first_of_second(struct sc_ctx *c, unsigned secs, bool quick)
 	close(ready[1]);
 }
 
-static void sc_one(unsigned nkeys, bool quick, unsigned duration_ms,
-		   double timer_ns)
+/*
+ * The ratios of section 5 move by a factor of two between runs on a
+ * shared machine, more than any change they are meant to show: each is
+ * taken within a round (both sides measured back to back), over several
+ * rounds, and given as the median with the lowest and highest.
+ */
+#define SC_ROUNDS_MAX	9
+
+struct sc_spread {
+	double med, lo, hi;
+};
+
+/* v[0..n) (reordered) as a median and a range. */
+static struct sc_spread sc_spread_of(double *v, unsigned n)
+{
+	struct sc_spread r = { .med = median_d(v, n) };
+
+	r.lo = v[0];
+	r.hi = v[n - 1];
+	return r;
+}
+
+static void sc_print_spread(const char *fmt, struct sc_spread r,
+			    unsigned rounds)
+{
+	printf(fmt, r.med);
+	if (rounds > 1)
+		printf(" (%.2f-%.2f)", r.lo, r.hi);
+}
+
+/* The 90/10 mix from 1 and 2 processes, for each target, rounds times:
+ * the median rates, and the 2-over-1 ratio of each round. */
+static void sc_mix_rounds(struct sc_ctx *c, unsigned rounds,
+			  unsigned duration_ms)
+{
+	double tp[SC_N][2][SC_ROUNDS_MAX], ratio[SC_N][SC_ROUNDS_MAX];
+	unsigned r, i;
+	int who;
+
+	for (r = 0; r < rounds; r++)
+		for (who = 0; who < SC_N; who++) {
+			for (i = 0; i < 2; i++)
+				tp[who][i][r] = sc_throughput(c, who, i + 1,
+							      duration_ms);
+			ratio[who][r] = tp[who][0][r] > 0 ?
+					tp[who][1][r] / tp[who][0][r] : 0;
+		}
+	printf("    90%% get / 10%% set, ops/s (median of %u round%s; "
+	       "2 over 1 per round):\n", rounds, rounds == 1 ? "" : "s");
+	for (who = 0; who < SC_N; who++) {
+		printf("    %-11s 1 proc %10.0f   2 procs %10.0f   ",
+		       sc_names[who], median_d(tp[who][0], rounds),
+		       median_d(tp[who][1], rounds));
+		sc_print_spread("%.2fx", sc_spread_of(ratio[who], rounds),
+				rounds);
+		printf("\n");
+	}
+}
+
+/* A reader beside a writer, libplkv and the mutex table in turn. */
+static void sc_reader_rounds(struct sc_ctx *c, unsigned rounds,
+			     unsigned duration_ms)
+{
+	double v[2][SC_ROUNDS_MAX];
+	unsigned r;
+
+	for (r = 0; r < rounds; r++) {
+		v[SC_PLKV][r] = sc_reader_beside_writer(c, SC_PLKV,
+							duration_ms);
+		v[SC_HASH][r] = sc_reader_beside_writer(c, SC_HASH,
+							duration_ms);
+	}
+	printf("    a reader's get rate while another process sets other "
+	       "keys, over alone: libplkv ");
+	sc_print_spread("%.2fx", sc_spread_of(v[SC_PLKV], rounds), rounds);
+	printf(", mutex hash ");
+	sc_print_spread("%.2fx", sc_spread_of(v[SC_HASH], rounds), rounds);
+	printf("\n");
+}
+
+static void sc_one(unsigned nkeys, bool quick, unsigned rounds,
+		   unsigned duration_ms, double timer_ns)
 {
 	struct sc_ctx c = { .nkeys = nkeys };
 	struct plkv_options o;
-	double q[2][2][3], tp[SC_N][2];
+	double q[2][2][3];
 	char seg[64];
 	unsigned i, n = quick ? 5000 : 100000;
 	int who, set, rc;
@@ -362,9 +442,6 @@ static void sc_one(unsigned nkeys, bool quick, unsigned duration_ms,
 	for (who = SC_PLKV; who <= SC_HASH; who++)
 		for (set = 0; set < 2; set++)
 			sc_latency(&c, who, set, n, timer_ns, q[who][set]);
-	for (who = 0; who < SC_N; who++)
-		for (i = 0; i < 2; i++)
-			tp[who][i] = sc_throughput(&c, who, i + 1, duration_ms);
 
 	printf("  %u keys of 16-40 B, %u B values\n", nkeys, SC_VLEN);
 	printf("    %-11s %-4s %9s %9s %9s   %s\n", "", "op", "p50 ns",
@@ -376,15 +453,9 @@ static void sc_one(unsigned nkeys, bool quick, unsigned duration_ms,
 			       q[who][set][0], q[who][set][1], q[who][set][2],
 			       q[SC_HASH][set][0] > 0 ?
 			       q[who][set][0] / q[SC_HASH][set][0] : 0);
-	printf("    90%% get / 10%% set, ops/s:\n");
-	for (who = 0; who < SC_N; who++)
-		printf("    %-11s 1 proc %10.0f   2 procs %10.0f   %.2fx\n",
-		       sc_names[who], tp[who][0], tp[who][1],
-		       tp[who][0] > 0 ? tp[who][1] / tp[who][0] : 0);
-	printf("    a reader's get rate while another process sets other "
-	       "keys, over alone: libplkv %.2fx, mutex hash %.2fx\n",
-	       sc_reader_beside_writer(&c, SC_PLKV, duration_ms),
-	       sc_reader_beside_writer(&c, SC_HASH, duration_ms));
+	fflush(stdout);
+	sc_mix_rounds(&c, rounds, duration_ms);
+	sc_reader_rounds(&c, rounds, duration_ms);
 	printf("    bytes of slab chunks per item: %.1f\n",
 	       sc_bytes_per_item(c.kv, nkeys));
 	if (nkeys == 10000)
@@ -438,48 +509,68 @@ static int sc_fill(const char *seg, const struct sc_key *keys, unsigned n,
  * tails of single sets.  One set in a few thousand opens a new slab page
  * (carving it under the class's lock): that is the p99.99 and the worst.
  */
-static void sc_growth(unsigned n, double timer_ns)
+static void sc_growth(unsigned n, unsigned rounds, double timer_ns)
 {
 	static const double qs[3] = { 0.999, 0.9999, 1.0 };
 	struct sc_key *keys = sc_make_keys(n);
-	uint64_t *s = malloc((size_t)n * sizeof(*s)), total[2];
-	double q[2][3];
+	uint64_t *s = malloc((size_t)n * sizeof(*s)), total = 0;
+	double fill[2][SC_ROUNDS_MAX], q[2][3][SC_ROUNDS_MAX];
+	double ratio[SC_ROUNDS_MAX];
 	uint32_t power = 16;
 	char seg[64];
+	unsigned r;
 	int pre, i, rc = keys && s ? 0 : -ENOMEM;
 
 	while ((1ull << power) * 3 / 2 < n)	/* the table's growth point */
 		power++;
 	snprintf(seg, sizeof(seg), "plkv-bench-%d-grow", (int)getpid());
-	for (pre = 0; pre < 2 && !rc; pre++) {
-		rc = sc_fill(seg, keys, n, pre ? power : 0, s, &total[pre]);
-		qsort(s, n, sizeof(*s), cmp_u64);
-		for (i = 0; i < 3; i++)
-			q[pre][i] = quantile(s, n, qs[i]) - timer_ns;
+	for (r = 0; r < rounds && !rc; r++) {
+		for (pre = 0; pre < 2 && !rc; pre++) {
+			rc = sc_fill(seg, keys, n, pre ? power : 0, s, &total);
+			fill[pre][r] = total / 1e9;
+			qsort(s, n, sizeof(*s), cmp_u64);
+			for (i = 0; i < 3; i++)
+				q[pre][i][r] = quantile(s, n, qs[i]) - timer_ns;
+		}
+		if (!rc)
+			ratio[r] = fill[0][r] / fill[1][r];
 	}
-	if (rc)
+	if (rc) {
 		printf("  sets while the table grows: skipped (%s)\n\n",
 		       plkv_strerror(rc));
-	else
+	} else {
 		printf("  sets of %u new keys, table growing from 2^16 / "
-		       "created at 2^%u:\n"
-		       "    fill %.2f s / %.2f s (%.2fx); p99.9 %.0f / %.0f ns, "
-		       "p99.99 %.0f / %.0f ns, worst %.0f / %.0f ns\n\n",
-		       n, power, total[0] / 1e9, total[1] / 1e9,
-		       (double)total[0] / (double)total[1], q[0][0], q[1][0],
-		       q[0][1], q[1][1], q[0][2], q[1][2]);
+		       "created at 2^%u (median of %u round%s):\n"
+		       "    fill %.2f s / %.2f s, ", n, power, rounds,
+		       rounds == 1 ? "" : "s", median_d(fill[0], rounds),
+		       median_d(fill[1], rounds));
+		sc_print_spread("%.2fx", sc_spread_of(ratio, rounds), rounds);
+		printf(" per round; p99.9 %.0f / %.0f ns, p99.99 %.0f / %.0f "
+		       "ns, worst %.0f / %.0f ns\n\n",
+		       median_d(q[0][0], rounds), median_d(q[1][0], rounds),
+		       median_d(q[0][1], rounds), median_d(q[1][1], rounds),
+		       median_d(q[0][2], rounds), median_d(q[1][2], rounds));
+	}
 	free(s);
 	free(keys);
 }
 
-void bench_scale(bool quick, unsigned duration_ms, double timer_ns)
+/* Growth rounds cost about 40 s each at 10 M keys. */
+#define SC_GROWTH_ROUNDS_MAX	3
+
+void bench_scale(bool quick, unsigned reps, unsigned duration_ms,
+		 double timer_ns)
 {
 	static const unsigned sizes[] = { 10000, 100000, 1000000 };
-	unsigned i;
+	unsigned i, rounds = quick || !reps ? 1 : reps;
 
+	if (rounds > SC_ROUNDS_MAX)
+		rounds = SC_ROUNDS_MAX;
 	printf("5. At scale: libplkv beside a mutex-locked shared hash table "
 	       "(256 stripes, XXH3)\n\n");
 	for (i = 0; i < (quick ? 1 : 3); i++)
-		sc_one(sizes[i], quick, duration_ms, timer_ns);
-	sc_growth(quick ? 100000 : 10000000, timer_ns);
+		sc_one(sizes[i], quick, rounds, duration_ms, timer_ns);
+	sc_growth(quick ? 100000 : 10000000,
+		  rounds < SC_GROWTH_ROUNDS_MAX ? rounds :
+		  SC_GROWTH_ROUNDS_MAX, timer_ns);
 }
