@@ -155,7 +155,8 @@ static uint64_t procs_offset(uint64_t slots_off)
 			   sizeof(struct plkv_slot);
 }
 
-static void format_header(struct plkv *kv, const struct plkv_options *o)
+static void format_header(struct plkv *kv, const struct plkv_options *o,
+			  int64_t now)
 {
 	struct plkv_hdr *h = kv->hdr;
 	struct plkv_seg_khdr *k = kv->khdr;
@@ -169,7 +170,7 @@ static void format_header(struct plkv *kv, const struct plkv_options *o)
 	h->format_version = PLKV_FORMAT_VERSION;
 	h->init_pid = kv->pid;
 	h->size = kv->size;
-	h->created = (uint64_t)time(NULL);
+	h->created = (uint64_t)now;
 	h->mem_limit = o->mem_limit;
 	h->item_size_max = o->item_size_max;
 	h->chunk_min = o->chunk_min;
@@ -182,32 +183,32 @@ static void format_header(struct plkv *kv, const struct plkv_options *o)
 	h->engine_size = kv->size - h->engine_off;
 }
 
-static int wait_ready(struct plkv *kv)
-{
-	_Atomic uint32_t *state = (_Atomic uint32_t *)&kv->hdr->state;
-	int ms;
+/*
+ * What the open's gate found that the code outside it acts on: the C
+ * library's functions (a sleep, a message's formatting, a process's
+ * liveness) may be the client's own, so none of them runs with the key
+ * granted (mem.h); the gate reports, and the open acts after it.
+ */
+struct open_found {
+	uint32_t state;		/* a header still being made: its state */
+	uint32_t init_pid;	/* ... and its maker */
+	const char *field;	/* a header field holding what it must not */
+	uint64_t got, want;
+};
 
-	for (ms = 0; ms < OPEN_WAIT_MS; ms++) {
-		uint32_t st = atomic_load(state);
-
-		if (st == PLKV_HDR_READY)
-			return 0;
-		if (st == PLKV_HDR_INITIALIZING &&
-		    !plkv_pid_alive(kv->hdr->init_pid, 0))
-			return PLKV_EBADSEG;
-		usleep(1000);
-	}
-	return PLKV_EBADSEG;
-}
+/* plkv_open_attach()'s answer for a header that is not ready yet */
+#define OPEN_NOT_READY	1
 
 /* Handles opened in this process: each gets the next as its id. */
 static uint64_t open_count;
 
-/* PLKV_EBADSEG, saying which header field holds what instead of what. */
-static int bad_field(const char *field, uint64_t got, uint64_t want)
+/* PLKV_EBADSEG, with which header field holds what instead of what. */
+static int bad_field(struct open_found *f, const char *field, uint64_t got,
+		     uint64_t want)
 {
-	plkv_set_open_error("header field %s is %#" PRIx64 ", expected %#"
-			    PRIx64, field, got, want);
+	f->field = field;
+	f->got = got;
+	f->want = want;
 	return PLKV_EBADSEG;
 }
 
@@ -216,31 +217,116 @@ static int bad_field(const char *field, uint64_t got, uint64_t want)
  * write the segment may have put any value there, so each offset and size
  * must be exactly what this library's format puts there.
  */
-static int validate(struct plkv *kv)
+static int validate(struct plkv *kv, struct open_found *f)
 {
 	struct plkv_hdr *h = kv->hdr;
 	uint64_t slots_off = PLKV_SLOTS_OFF;
 
 	if (kv->khdr->magic != PLKV_SEG_KHDR_MAGIC)
-		return bad_field("khdr.magic", kv->khdr->magic,
+		return bad_field(f, "khdr.magic", kv->khdr->magic,
 				 PLKV_SEG_KHDR_MAGIC);
 	if (h->magic != PLKV_HDR_MAGIC)
-		return bad_field("magic", h->magic, PLKV_HDR_MAGIC);
+		return bad_field(f, "magic", h->magic, PLKV_HDR_MAGIC);
 	if (h->format_version != PLKV_FORMAT_VERSION)
 		return PLKV_EVERSION;
 	if (h->size != kv->size)
-		return bad_field("size", h->size, kv->size);
+		return bad_field(f, "size", h->size, kv->size);
 	if (h->slots_off != slots_off)
-		return bad_field("slots_off", h->slots_off, slots_off);
+		return bad_field(f, "slots_off", h->slots_off, slots_off);
 	if (h->procs_off != procs_offset(slots_off))
-		return bad_field("procs_off", h->procs_off,
+		return bad_field(f, "procs_off", h->procs_off,
 				 procs_offset(slots_off));
 	if (h->engine_off != core_size())
-		return bad_field("engine_off", h->engine_off, core_size());
+		return bad_field(f, "engine_off", h->engine_off,
+				 core_size());
 	if (h->engine_size != h->size - h->engine_off)
-		return bad_field("engine_size", h->engine_size,
+		return bad_field(f, "engine_size", h->engine_size,
 				 h->size - h->engine_off);
 	return 0;
+}
+
+/*
+ * The open's gate: the handle's backend table, then the headers made
+ * (created, at second now) or checked, and the engine attached.  A
+ * header another process is still making is reported (OPEN_NOT_READY),
+ * for the open to wait outside.
+ */
+static int open_attach(struct plkv *kv, const struct plkv_options *opts,
+		       bool created, int64_t now, struct open_found *f)
+{
+	uint32_t st;
+	int rc = 0;
+
+	kv = plkv_gate_open(kv);
+	/* what a jump to the grant would bring for them: checked after */
+	PLKV_AFTER_GRANT2(opts, f);
+	if (!plkv_outside_window(f, sizeof(*f)) ||
+	    !plkv_outside_window(opts, sizeof(*opts))) {
+		plkv_gate_close(kv);
+		return -EFAULT;
+	}
+	if (plkv_kv_protected(kv)) {	/* publish() takes no table */
+		kv->backend = PLKV_BACKEND_KMOD;
+		kv->ops = &plkv_backend_kmod;
+		kv->polls_liveness = kv->ops->polls_liveness;
+	}
+	kv->strict = kv->khdr->flags & PLKV_SEG_F_STRICT;
+	if (created) {
+		atomic_store((_Atomic uint32_t *)&kv->hdr->state,
+			     PLKV_HDR_INITIALIZING);
+		format_header(kv, opts, now);
+		kv->engine = kv->base + kv->hdr->engine_off;
+		rc = plkv_engine_format(kv, opts);
+		if (!rc)
+			atomic_store((_Atomic uint32_t *)&kv->hdr->state,
+				     PLKV_HDR_READY);
+	} else {
+		st = atomic_load((_Atomic uint32_t *)&kv->hdr->state);
+		if (st != PLKV_HDR_READY) {
+			f->state = st;
+			f->init_pid = kv->hdr->init_pid;
+			rc = OPEN_NOT_READY;
+		}
+		if (!rc)
+			rc = validate(kv, f);
+		if (!rc) {
+			kv->engine = kv->base + kv->hdr->engine_off;
+			rc = plkv_engine_attach(kv);
+		}
+	}
+	/* The module stops new code; old code's sites it watches, or if it
+	 * cannot, the stray ones this process found are refused here. */
+	if (!rc && kv->strict && kv->wrpkru_found && !kv->sites_watched)
+		rc = PLKV_EWRPKRU;
+	plkv_gate_close(kv);
+	return rc;
+}
+
+/* plkv_open_attach(), waiting (outside the gate) for a header another
+ * process is still making, as long as that process lives. */
+static int open_attach_ready(struct plkv *kv, const struct plkv_options *opts,
+			     bool created)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct open_found f;
+	int rc, ms;
+
+	for (ms = 0;; ms++) {
+		memset(&f, 0, sizeof(f));
+		rc = open_attach(kv, opts, created, now, &f);
+		if (rc != OPEN_NOT_READY)
+			break;
+		if (ms >= OPEN_WAIT_MS ||
+		    (f.state == PLKV_HDR_INITIALIZING &&
+		     !plkv_pid_alive(f.init_pid, 0)))
+			return PLKV_EBADSEG;
+		usleep(1000);
+	}
+	if (rc == PLKV_EBADSEG && f.field)
+		plkv_set_open_error("header field %s is %#" PRIx64
+				    ", expected %#" PRIx64, f.field, f.got,
+				    f.want);
+	return rc;
 }
 
 /*
@@ -378,36 +464,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	if (rc)
 		goto fail_tls;
 
-	kv = plkv_gate_open(kv);
-	if (plkv_kv_protected(kv)) {	/* publish() takes no table */
-		kv->backend = PLKV_BACKEND_KMOD;
-		kv->ops = &plkv_backend_kmod;
-		kv->polls_liveness = kv->ops->polls_liveness;
-	}
-	kv->strict = kv->khdr->flags & PLKV_SEG_F_STRICT;
-	if (created) {
-		atomic_store((_Atomic uint32_t *)&kv->hdr->state,
-			     PLKV_HDR_INITIALIZING);
-		format_header(kv, opts);
-		kv->engine = kv->base + kv->hdr->engine_off;
-		rc = plkv_engine_format(kv, opts);
-		if (!rc)
-			atomic_store((_Atomic uint32_t *)&kv->hdr->state,
-				     PLKV_HDR_READY);
-	} else {
-		rc = wait_ready(kv);
-		if (!rc)
-			rc = validate(kv);
-		if (!rc) {
-			kv->engine = kv->base + kv->hdr->engine_off;
-			rc = plkv_engine_attach(kv);
-		}
-	}
-	/* The module stops new code; old code's sites it watches, or if it
-	 * cannot, the stray ones this process found are refused here. */
-	if (!rc && kv->strict && kv->wrpkru_found && !kv->sites_watched)
-		rc = PLKV_EWRPKRU;
-	plkv_gate_close(kv);
+	rc = open_attach_ready(kv, opts, created);
 	if (rc)
 		goto fail_tls;
 

@@ -138,6 +138,28 @@ static void *thread_calls(void *arg)
 	return NULL;	/* its exit gives its slot back */
 }
 
+/* A store made, opened again and closed while counting: the open's gates
+ * (formatting a header, checking one). */
+static void made_and_reopened(struct th_test __th_unused *_metadata,
+			      const char *name)
+{
+	char other[96];
+	bool prot = false;
+	plkv_t *made = NULL, *again;
+	int rc;
+
+	snprintf(other, sizeof(other), "%s-made", name);
+	rc = open_victim_store(other, 0, &made, &prot);
+	if (made)
+		plkv_close(made);
+	again = rc ? NULL : open_client(other, NULL);
+	if (again)
+		plkv_close(again);
+	plkv_destroy(other, PLKV_BACKEND_KMOD);
+	EXPECT_EQ(0, rc);
+	EXPECT_TRUE(again != NULL);
+}
+
 /* Every public call, the slow paths, slab growth and eviction. */
 static void exercise(struct th_test __th_unused *_metadata, const char *name, plkv_t *kv)
 {
@@ -214,6 +236,7 @@ static void exercise(struct th_test __th_unused *_metadata, const char *name, pl
 	EXPECT_EQ(0, plkv_recover(kv, &rec));
 	EXPECT_EQ(0, plkv_flush_all(kv, 0));
 	EXPECT_EQ(0, plkv_set(kv, "victim", 6, "intact", 6, 0, 0));
+	made_and_reopened(_metadata, name);
 }
 
 /* The counts so far, reported, then cleared: their sum. */
