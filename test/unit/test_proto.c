@@ -46,6 +46,23 @@
 #define plkv_strerror	mock_strerror
 #define plkv_version	mock_version
 
+/*
+ * One second for a whole test: replies carry times in seconds (a TTL of
+ * T100 reads back as t100), and a second that turned between a store and
+ * its read made one t99 now and then.  The server code and the mock store
+ * read the clock through time(), renamed to this; setup() takes the real
+ * second once.
+ */
+static time_t mock_now;
+
+static time_t mock_time(time_t *t)
+{
+	if (t)
+		*t = mock_now;
+	return mock_now;
+}
+#define time(t)		mock_time(t)
+
 #include "../../tools/server/conn.c"
 #include "../../tools/server/proto.c"
 #include "../../tools/server/proto_common.c"
@@ -687,6 +704,7 @@ static void conn_reset(void)
 
 static void setup(void)
 {
+	mock_now = (time)(NULL);
 	settings.verbose = 0;
 	mock_reset();
 	conn_reset();
