@@ -196,7 +196,7 @@ struct open_found {
 	uint64_t got, want;
 };
 
-/* plkv_open_attach()'s answer for a header that is not ready yet */
+/* open_attach()'s answer for a header that is not ready yet */
 #define OPEN_NOT_READY	1
 
 /* Handles opened in this process: each gets the next as its id. */
@@ -302,7 +302,7 @@ static int open_attach(struct plkv *kv, const struct plkv_options *opts,
 	return rc;
 }
 
-/* plkv_open_attach(), waiting (outside the gate) for a header another
+/* open_attach(), waiting (outside the gate) for a header another
  * process is still making, as long as that process lives. */
 static int open_attach_ready(struct plkv *kv, const struct plkv_options *opts,
 			     bool created)
