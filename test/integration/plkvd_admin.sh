@@ -157,19 +157,24 @@ def read_until(s, end, limit=5.0):
 def check(name, cond, detail=""):
     print(("ok - " if cond else "not ok - ") + name)
     if not cond and detail:
-        for l in detail.splitlines()[:12]:
+        for l in detail.splitlines()[:40]:
             print("#   " + l)
 
 a, b, c, d = conn(), conn(), conn(), conn()
 c.sendall(b"set partial 0 0 10\r\nabc")          # its value half sent
 b.sendall(b"version\r\n"); read_until(b, b"\r\n")
-# until the server has read c's command line (c shows conn_nread)
-c_addr = ":addr tcp:%s:%d" % c.getsockname()
-for _ in range(100):
+# until the server has accepted d and read b's and c's command lines: on a loaded
+# machine any of them can lag the client's connect() and send()
+def state_in(out, s):
+    addr = ":addr tcp:%s:%d" % s.getsockname()
+    fd = [l.split(":")[0] for l in out.splitlines() if l.endswith(addr)]
+    m = fd and re.search(re.escape(fd[0]) + r":state (\S+)", out)
+    return m.group(1) if m else None
+for _ in range(200):
     a.sendall(b"stats conns\r\n")
     out = read_until(a, b"END\r\n")
-    fd_c = [l.split(":")[0] for l in out.splitlines() if l.endswith(c_addr)]
-    if fd_c and (fd_c[0] + ":state conn_nread") in out:
+    if (state_in(out, c) == "conn_nread" and state_in(out, d) == "conn_new_cmd"
+            and state_in(out, b) == "conn_read"):
         break
     time.sleep(0.05)
 lines = out.replace("\r", "").splitlines()
