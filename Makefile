@@ -68,8 +68,10 @@ MAKEFLAGS += --no-print-directory -r
 # ---- what there is to build --------------------------------------------
 
 LIB_SRCS	:= $(wildcard lib/*.c)
-LIB_OBJS	:= $(LIB_SRCS:lib/%.c=lib/.obj/%.o)
-LIB_ASAN_OBJS	:= $(LIB_SRCS:lib/%.c=lib/.obj-asan/%.o)
+LIB_ASM		:= $(wildcard lib/*.S)
+LIB_OBJS	:= $(LIB_SRCS:lib/%.c=lib/.obj/%.o) $(LIB_ASM:lib/%.S=lib/.obj/%.o)
+LIB_ASAN_OBJS	:= $(LIB_SRCS:lib/%.c=lib/.obj-asan/%.o) \
+		   $(LIB_ASM:lib/%.S=lib/.obj-asan/%.o)
 LIB_REAL	:= lib/libplkv.so.$(SO_VERSION)
 ifneq ($(LIB_SRCS),)
 LIB_A		:= lib/libplkv.a
@@ -146,12 +148,25 @@ LIB_LTO		:= -flto=auto -ffat-lto-objects -fno-tree-slp-vectorize
 # between its own public functions bound inside it, not to a definition
 # the program brings (interposition).
 LIB_OWN_CODE	:= -fno-tree-loop-distribute-patterns
+# r15 holds a call stack's token for the whole of a call (lib/calls.S).
+LIB_OWN_CODE	+= -ffixed-r15
 LIB_OWN_LINK	:= -Wl,-Bsymbolic-functions
 
 lib/.obj/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(Q)$(call say,CC,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) $(LIB_LTO) \
 		$(LIB_OWN_CODE) -fPIC -c -o $@ $<
+
+# The library's flags are part of what its objects are (-ffixed-r15 above)
+$(LIB_OBJS) $(LIB_ASAN_OBJS): Makefile
+
+lib/.obj/%.o: lib/%.S
+	@mkdir -p $(@D)
+	$(Q)$(call say,AS,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) -c -o $@ $<
+
+lib/.obj-asan/%.o: lib/%.S
+	@mkdir -p $(@D)
+	$(Q)$(call say,AS,$@)$(CC) $(PLKV_CFLAGS) $(LIB_INTERNAL) -c -o $@ $<
 
 lib/.obj-asan/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -169,8 +184,18 @@ lib/$(SONAME): $(LIB_REAL)
 lib/libplkv.so: lib/$(SONAME)
 	$(Q)$(call say,LN,$@)ln -sf $(notdir $<) $@
 
-lib/libplkv.a: $(LIB_OBJS)
-	$(Q)$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $(LIB_OBJS)
+# The archive holds the objects' code without their LTO sections: a
+# program linking it through the linker plugin would otherwise compile
+# libplkv again with its own flags, and use r15 (-ffixed-r15 above).
+LIB_A_OBJS	:= $(LIB_OBJS:lib/.obj/%.o=lib/.obj-a/%.o)
+
+lib/.obj-a/%.o: lib/.obj/%.o
+	@mkdir -p $(@D)
+	$(Q)objcopy --remove-section='.gnu.lto_*' \
+		--remove-section='.gnu.debuglto_*' $< $@
+
+lib/libplkv.a: $(LIB_A_OBJS)
+	$(Q)$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $(LIB_A_OBJS)
 
 # ---- tools and examples: linked with lib/libplkv.so ---------------------
 
@@ -350,7 +375,7 @@ clean:
 ifneq ($(wildcard kmod/Makefile),)
 	$(Q)$(MAKE) -C kmod clean >/dev/null
 endif
-	$(Q)rm -rf lib/.obj lib/.obj-asan lib/libplkv.so* lib/libplkv.a \
+	$(Q)rm -rf lib/.obj lib/.obj-asan lib/.obj-a lib/libplkv.so* lib/libplkv.a \
 		tools/plkvctl tools/plkvd tools/ctl/.obj tools/server/.obj \
 		tools/common/.obj tools/plkvd-asan tools/server/.obj-asan \
 		tools/common/.obj-asan \

@@ -67,15 +67,17 @@ struct plkv_sealed {
 	struct mm_struct *mm;		/* identity only, never dereferenced */
 	int pkey;
 	bool strict;
+	bool trust;			/* the process's trust region */
 	unsigned long start, end;
 };
 
 static LIST_HEAD(plkv_sealed_list);
 static DEFINE_SPINLOCK(plkv_sealed_lock);
 static bool plkv_guard_on;
+static bool plkv_defer_on;
 
-void plkv_guard_seal(struct mm_struct *mm, int pkey, unsigned long start,
-		     unsigned long end, bool strict)
+static void plkv_guard_add(struct mm_struct *mm, int pkey, unsigned long start,
+			   unsigned long end, bool strict, bool trust)
 {
 	struct plkv_sealed *s = kzalloc(sizeof(*s), GFP_KERNEL);
 
@@ -84,11 +86,48 @@ void plkv_guard_seal(struct mm_struct *mm, int pkey, unsigned long start,
 	s->mm = mm;
 	s->pkey = pkey;
 	s->strict = strict;
+	s->trust = trust;
 	s->start = start;
 	s->end = end;
 	spin_lock(&plkv_sealed_lock);
 	list_add(&s->node, &plkv_sealed_list);
 	spin_unlock(&plkv_sealed_lock);
+}
+
+void plkv_guard_seal(struct mm_struct *mm, int pkey, unsigned long start,
+		     unsigned long end, bool strict)
+{
+	plkv_guard_add(mm, pkey, start, end, strict, false);
+}
+
+/*
+ * A trust region is guarded as a segment is (the kernel must not write
+ * there for the thread either), and its place is where its call stacks
+ * are.
+ */
+void plkv_guard_seal_trust(struct mm_struct *mm, int pkey,
+			   unsigned long start, unsigned long end)
+{
+	plkv_guard_add(mm, pkey, start, end, false, true);
+}
+
+/* Where mm's trust region starts, 0 if it has none. */
+unsigned long plkv_guard_trust_start(struct mm_struct *mm)
+{
+	struct plkv_sealed *s;
+	unsigned long start = 0;
+
+	if (!mm || list_empty(&plkv_sealed_list))
+		return 0;
+	spin_lock(&plkv_sealed_lock);
+	list_for_each_entry(s, &plkv_sealed_list, node) {
+		if (s->mm == mm && s->trust) {
+			start = s->start;
+			break;
+		}
+	}
+	spin_unlock(&plkv_sealed_lock);
+	return start;
 }
 
 void plkv_guard_unmap(struct mm_struct *mm, unsigned long start)
@@ -398,6 +437,13 @@ static int plkv_pre_rt_sigreturn(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+/* About to deliver the thread's signals (x86-64: %rdi is its user regs). */
+static int plkv_pre_do_signal(struct kprobe *p, struct pt_regs *regs)
+{
+	plkv_sigframe_defer((struct pt_regs *)regs->di);
+	return 0;
+}
+
 static int plkv_pre_signal_setup_done(struct kprobe *p, struct pt_regs *regs)
 {
 	if (!regs->di)		/* int failed */
@@ -443,11 +489,18 @@ static struct plkv_probe plkv_probes[] = {
 	PLKV_PROBE_IA32(__ia32_compat_sys_rt_sigreturn, plkv_pre_compat_entry),
 	PLKV_PROBE_X32(__x32_compat_sys_rt_sigreturn),
 	PLKV_PROBE_X32(__x32_compat_sys_sigaltstack),
+	/* Without it, no call stacks (PLKV_VERSION_F_DEFER): last. */
+	PLKV_PROBE_OPTIONAL(arch_do_signal_or_restart, plkv_pre_do_signal),
 };
 
 bool plkv_guard_active(void)
 {
 	return plkv_guard_on;
+}
+
+bool plkv_guard_defers(void)
+{
+	return plkv_defer_on;
 }
 
 static void plkv_guard_unregister(unsigned int n)
@@ -476,6 +529,7 @@ void plkv_guard_init(void)
 		return;
 	}
 	plkv_guard_on = true;
+	plkv_defer_on = !!plkv_probes[ARRAY_SIZE(plkv_probes) - 1].kp.addr;
 }
 
 void plkv_guard_exit(void)
@@ -485,6 +539,7 @@ void plkv_guard_exit(void)
 	if (plkv_guard_on)
 		plkv_guard_unregister(ARRAY_SIZE(plkv_probes));
 	plkv_guard_on = false;
+	plkv_defer_on = false;
 	plkv_watch_exit();
 	list_for_each_entry_safe(s, next, &plkv_sealed_list, node) {
 		list_del(&s->node);

@@ -198,7 +198,11 @@ void plkv_guard_exit(void);
 bool plkv_guard_active(void);
 void plkv_guard_seal(struct mm_struct *mm, int pkey, unsigned long start,
 		     unsigned long end, bool strict);
+void plkv_guard_seal_trust(struct mm_struct *mm, int pkey,
+			   unsigned long start, unsigned long end);
 void plkv_guard_unmap(struct mm_struct *mm, unsigned long start);
+unsigned long plkv_guard_trust_start(struct mm_struct *mm);
+bool plkv_guard_defers(void);
 
 /* Which of mm's sealed mappings plkv_guard_hit() matches. */
 enum plkv_match { PLKV_MATCH_ANY, PLKV_MATCH_KEY, PLKV_MATCH_RANGE };
@@ -222,6 +226,7 @@ void plkv_sigframe_exit(void);
 void plkv_sigframe_delivered(struct pt_regs *uregs);
 const char *plkv_sigframe_return(struct pt_regs *uregs);
 void plkv_sigframe_forget(struct mm_struct *mm);
+void plkv_sigframe_defer(struct pt_regs *uregs);
 
 /* True when all bytes of a reserved field are zero. */
 #define plkv_zeroed(field)	(!memchr_inv(&(field), 0, sizeof(field)))

@@ -96,6 +96,8 @@ static int plkv_ioc_version(void __user *uarg)
 	v.flags = arch_pkeys_enabled() ? PLKV_VERSION_F_PKU : 0;
 	if (plkv_guard_active())
 		v.flags |= PLKV_VERSION_F_GUARD | PLKV_VERSION_F_WATCH;
+	if (plkv_guard_defers())
+		v.flags |= PLKV_VERSION_F_DEFER;
 	v.flags |= PLKV_VERSION_F_TRUST;
 	v.max_seg_size = plkv_max_seg_size;
 	v.max_segments = plkv_max_segments;

@@ -220,6 +220,63 @@ const char *plkv_sigframe_return(struct pt_regs *uregs)
 	return "rt_sigreturn granting a plkv key from a frame the kernel did not write";
 }
 
+/*
+ * A thread whose stack pointer is on one of its trust region's call
+ * stacks is inside a library call, with the key granted: a handler run
+ * now would start on that stack with the key denied (and die there), or
+ * run the client's code in the middle of the call.  So its signals wait:
+ * all but SIGKILL and SIGSTOP are blocked, which leaves get_signal()
+ * nothing to deliver, and the mask they replaced is saved in the stack's
+ * header, where the library finds it at the call's end and restores it
+ * (rt_sigprocmask(), which delivers them).  The header is written with
+ * the thread's own PKRU, which grants the key on such a stack; if it
+ * cannot be written, nothing is deferred.  A fault of the call itself
+ * (the library's code, or a buffer the client passed, unmapped) cannot
+ * wait: blocked, it would fault again at once, for ever; nor can its
+ * handler run.  It kills the process, whose survivors recover its locks.
+ */
+#define PLKV_FAULT_SIGNALS (sigmask(SIGSEGV) | sigmask(SIGBUS) | \
+			    sigmask(SIGILL) | sigmask(SIGFPE) | \
+			    sigmask(SIGTRAP) | sigmask(SIGSYS))
+
+void plkv_sigframe_defer(struct pt_regs *uregs)
+{
+	unsigned long base, off, flags;
+	struct plkv_call_stack_hdr __user *h;
+	u32 deferred, one = 1;
+	sigset_t all;
+	u64 mask;
+
+	base = plkv_guard_trust_start(current->mm);
+	if (!base)
+		return;
+	base += PLKV_CALL_STACKS_OFF;
+	off = uregs->sp - base;
+	if (off >= PLKV_CALL_STACKS * PLKV_CALL_STACK_SIZE)
+		return;
+	h = (void __user *)(base + (off & ~(PLKV_CALL_STACK_SIZE - 1UL)));
+	if (copy_from_user_nofault(&deferred, &h->deferred, sizeof(deferred)))
+		return;
+	spin_lock_irqsave(&current->sighand->siglock, flags);
+	if (current->pending.signal.sig[0] & PLKV_FAULT_SIGNALS) {
+		spin_unlock_irqrestore(&current->sighand->siglock, flags);
+		pr_warn_ratelimited("plkv: pid %d faulted inside a call on a call stack: killed\n",
+				    task_tgid_nr(current));
+		send_sig(SIGKILL, current, 1);
+		return;
+	}
+	if (!deferred) {
+		mask = current->blocked.sig[0];
+		if (copy_to_user_nofault(&h->saved_mask, &mask, sizeof(mask)) ||
+		    copy_to_user_nofault(&h->deferred, &one, sizeof(one)))
+			goto out;
+	}
+	siginitsetinv(&all, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	current->blocked = all;
+out:
+	spin_unlock_irqrestore(&current->sighand->siglock, flags);
+}
+
 void plkv_sigframe_forget(struct mm_struct *mm)
 {
 	struct plkv_frame_rec *r, *next;

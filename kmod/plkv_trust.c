@@ -56,6 +56,7 @@ static void plkv_trust_vm_close(struct vm_area_struct *vma)
 	 */
 	if (current->mm == vma->vm_mm && !(current->flags & PF_EXITING))
 		plkv_guard_kill("unmapped its plkv trust region");
+	plkv_guard_unmap(vma->vm_mm, vma->vm_start);
 	plkv_trust_put(tr);
 }
 
@@ -89,6 +90,8 @@ static int plkv_trust_vm_mprotect(struct vm_area_struct *vma,
 	if (!plkv_is_the_seal(vma, start, end, newflags) ||
 	    !arch_pkeys_enabled() || !plkv_flags_pkey(newflags))
 		return -EPERM;
+	plkv_guard_seal_trust(vma->vm_mm, plkv_flags_pkey(newflags), start,
+			      end);
 	return 0;
 }
 
@@ -122,7 +125,8 @@ int plkv_trust_mmap(struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC))
 		return -EPERM;		/* PROT_NONE first, then the seal */
-	if (!size || size > PLKV_TRUST_MAX_SIZE)
+	if (!size || size > (plkv_guard_defers() ? PLKV_TRUST_MAX_SIZE :
+			     PLKV_TRUST_MAX_SIZE_V1))
 		return -EINVAL;
 	if (plkv_mm_has_trust(vma->vm_mm))
 		return -EBUSY;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "engine.h"
+#include "calls.h"
 #include "key.h"
 
 /* A key's length, and that it is the caller's memory, not the store's. */
@@ -201,7 +202,7 @@ PLKV_API int plkv_gat_prev(plkv_t *kv, const char *key, size_t klen,
 {
 	struct plkv_read r = { .flags = PLKV_READ_TOUCH, .exptime = exptime };
 
-	return plkv_read(kv, key, klen, &r, buf, cap, meta, prev_exptime);
+	return plkv_read_call(kv, key, klen, &r, buf, cap, meta, prev_exptime);
 }
 
 PLKV_API int plkv_mget(plkv_t *kv, struct plkv_mget_key *keys, size_t n,
@@ -379,7 +380,7 @@ PLKV_API int plkv_incr(plkv_t *kv, const char *key, size_t klen,
 {
 	struct plkv_arith a = { .delta = delta };
 
-	return plkv_arith(kv, key, klen, &a, result, NULL, NULL);
+	return plkv_arith_call(kv, key, klen, &a, result, NULL, NULL);
 }
 
 PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
@@ -387,7 +388,7 @@ PLKV_API int plkv_decr(plkv_t *kv, const char *key, size_t klen,
 {
 	struct plkv_arith a = { .delta = delta, .flags = PLKV_ARITH_DECR };
 
-	return plkv_arith(kv, key, klen, &a, result, NULL, NULL);
+	return plkv_arith_call(kv, key, klen, &a, result, NULL, NULL);
 }
 
 #define DEL_FLAGS	(PLKV_DEL_INVALIDATE | PLKV_DEL_TOUCH)
@@ -469,9 +470,9 @@ PLKV_API int plkv_flush_all(plkv_t *kv, int64_t delay)
  * The entries written and those of the whole report are returned outside
  * the gate.
  */
-static int collect_once(plkv_t *kv, int group, char (*names)[48],
-			char (*values)[48], size_t cap, size_t *n,
-			size_t *need)
+int plkv_stats_collect__impl(plkv_t *kv, int group, char (*names)[48],
+			     char (*values)[48], size_t cap, size_t *n,
+			     size_t *need)
 {
 	struct eng_statbuf sb = { 0 };
 	struct plkv_ctx ctx;
@@ -481,16 +482,21 @@ static int collect_once(plkv_t *kv, int group, char (*names)[48],
 	if (rc)
 		return rc;
 	PLKV_AFTER_GRANT5(group, names, values, cap, n);
+	PLKV_AFTER_GRANT1(need);
+	/* (n and need are written after the leave, which on a call stack
+	 * keeps the key: checked as the arrays are) */
 	if (cap > SIZE_MAX / sizeof(*names) ||
 	    !plkv_outside_window(names, cap * sizeof(*names)) ||
-	    !plkv_outside_window(values, cap * sizeof(*values))) {
-		rc = -EFAULT;
-	} else {
-		sb.cap = cap;
-		sb.name = names;
-		sb.value = values;
-		rc = eng_stats_collect(&ctx, group, &sb);
+	    !plkv_outside_window(values, cap * sizeof(*values)) ||
+	    !plkv_outside_window(n, sizeof(*n)) ||
+	    !plkv_outside_window(need, sizeof(*need))) {
+		plkv_leave(&ctx);
+		return -EFAULT;
 	}
+	sb.cap = cap;
+	sb.name = names;
+	sb.value = values;
+	rc = eng_stats_collect(&ctx, group, &sb);
 	plkv_leave(&ctx);
 	*n = sb.n;
 	*need = sb.need;
@@ -516,8 +522,8 @@ static int collect(plkv_t *kv, int group, struct eng_statbuf *sb)
 			return -ENOMEM;
 		sb->value = nv;
 		sb->cap = cap;
-		rc = collect_once(kv, group, sb->name, sb->value, cap, &sb->n,
-				  &sb->need);
+		rc = plkv_stats_collect(kv, group, sb->name, sb->value, cap,
+					&sb->n, &sb->need);
 		if (rc || sb->need <= cap)
 			return rc;
 		cap = sb->need + 16;	/* it may grow meanwhile */
@@ -620,6 +626,43 @@ PLKV_API int plkv_check(plkv_t *kv, char *msg, size_t cap)
 	return rc;
 }
 
+/* One stripe's items into *items (grown as needed, *cap entries). */
+int plkv_dump_stripe__impl(plkv_t *kv, unsigned stripe,
+			   struct plkv_dump_item **itemsp, size_t *np,
+			   size_t *capp)
+{
+	struct plkv_dump_item *items;
+	struct plkv_ctx ctx;
+	size_t n = 0, cap;
+	int rc;
+
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	/* (the array and the words that name it are the caller's: what a
+	 * jump to the grant brings for them is checked after) */
+	PLKV_AFTER_GRANT5(stripe, itemsp, np, capp, kv);
+	if (!plkv_outside_window(itemsp, sizeof(*itemsp)) ||
+	    !plkv_outside_window(np, sizeof(*np)) ||
+	    !plkv_outside_window(capp, sizeof(*capp))) {
+		plkv_leave(&ctx);
+		return -EFAULT;
+	}
+	items = *(struct plkv_dump_item *volatile *)itemsp;
+	cap = *(volatile size_t *)capp;
+	if (cap > SIZE_MAX / sizeof(*items) ||
+	    !plkv_outside_window(items, cap * sizeof(*items)))
+		rc = -EFAULT;
+	else
+		rc = eng_dump_stripe(&ctx, stripe % ENG_STRIPES, &items, &n,
+				     &cap);
+	plkv_leave(&ctx);
+	*itemsp = items;
+	*capp = cap;
+	*np = n;
+	return rc;
+}
+
 PLKV_API int plkv_dump(plkv_t *kv, plkv_dump_fn fn, void *arg)
 {
 	struct plkv_dump_item *items = NULL;
@@ -630,22 +673,8 @@ PLKV_API int plkv_dump(plkv_t *kv, plkv_dump_fn fn, void *arg)
 	if (!kv || !fn)
 		return -EINVAL;
 	for (s = 0; s < ENG_STRIPES && !rc; s++) {
-		struct plkv_ctx ctx;
-
-		rc = plkv_enter(kv, &ctx);
-		if (rc)
-			break;
-		/* (the array is filled with the key granted: what a jump to
-		 * the grant brings for it is checked after) */
-		PLKV_AFTER_GRANT2(items, cap);
 		n = 0;
-		if (cap > SIZE_MAX / sizeof(*items) ||
-		    !plkv_outside_window(items, cap * sizeof(*items)))
-			rc = -EFAULT;
-		else
-			rc = eng_dump_stripe(&ctx, s % ENG_STRIPES, &items,
-					     &n, &cap);
-		plkv_leave(&ctx);
+		rc = plkv_dump_stripe(kv, s, &items, &n, &cap);
 		for (i = 0; !rc && i < n; i++)
 			rc = fn(arg, &items[i]);
 	}

@@ -32,6 +32,7 @@
 #include <sys/uio.h>
 
 #include "backend.h"
+#include "calls.h"
 
 static void tls_destroy(void *p);
 
@@ -68,6 +69,15 @@ struct plkv_tls *plkv_tls_prepare(struct plkv *kv)
 {
 	struct plkv snap;
 	struct plkv_tls *t;
+
+	/* On a call stack the C library may not run: the call starts over
+	 * from its stub, which prepares before it grants (calls.S).  (The
+	 * stub did prepare; a handler's call since, or the client, changed
+	 * the record it left.) */
+	if (plkv_on_call_stack()) {
+		plkv_call_stack()->again = 1;
+		return NULL;
+	}
 
 	plkv_kv_snapshot(kv, &snap);	/* its pthread key */
 	t = pthread_getspecific(snap.tkey);
@@ -185,14 +195,17 @@ static int tls_register(struct plkv *kv, struct plkv_tls *t)
 }
 
 /* Give the thread's slot back, outside any call. */
-static void tls_release(struct plkv_tls *t)
+void plkv_tls_release__impl(struct plkv_tls *t)
 {
 	struct plkv *kv = t->kv;
 	struct plkv_ctx ctx = { .t = t, .now = plkv_clock(kv) };
 
 	kv = plkv_gate_open(kv);
 	ctx.kv = kv;
-	if (plkv_tls_rec(kv, t)) {
+	/* (t is written through: what a jump to the grant brings for it is
+	 * checked after) */
+	PLKV_AFTER_GRANT1(t);
+	if (plkv_tls_usable(t) && plkv_tls_rec(kv, t)) {
 		ctx_set_slot(&ctx, t);
 		slot_put(&ctx);
 	}
@@ -208,15 +221,16 @@ void plkv_slot_shared(const struct plkv *kv)
 		       "(or a call abandoned by a longjmp)");
 }
 
-static void tls_destroy(void *p)
+/* A thread's exit: its call abandoned by a longjmp recovered, its slot
+ * given back (the gates of tls_destroy()). */
+void plkv_tls_destroy_granted__impl(struct plkv_tls *t)
 {
-	struct plkv_tls *t = p;
 	struct plkv_ctx ctx = { .t = t };
 	struct plkv_slot *rec;
 	struct plkv *kv;
 
 	if (!plkv_tls_usable(t))
-		return;		/* not ours: the client set the key's value */
+		return;
 	ctx.now = plkv_clock(t->kv);
 	/* A thread that exits after a longjmp out of a call must not leave
 	 * its locks held for as long as its process lives.  (Its record is
@@ -224,6 +238,11 @@ static void tls_destroy(void *p)
 	 * inside the gate.) */
 	kv = plkv_gate_open(t->kv);
 	ctx.kv = kv;
+	PLKV_AFTER_GRANT1(t);
+	if (!plkv_tls_usable(t)) {
+		plkv_gate_close(kv);
+		return;
+	}
 	if (kv->base) {
 		rec = plkv_tls_rec(kv, t);
 		if (rec && (t->call_cfa || rec->op.state)) {
@@ -231,10 +250,19 @@ static void tls_destroy(void *p)
 			gate_recover_abandoned(&ctx);
 		}
 		plkv_gate_close(kv);
-		tls_release(t);
+		plkv_tls_release(t);
 	} else {
 		plkv_gate_close(kv);
 	}
+}
+
+static void tls_destroy(void *p)
+{
+	struct plkv_tls *t = p;
+
+	if (!plkv_tls_usable(t))
+		return;		/* not ours: the client set the key's value */
+	plkv_tls_destroy_granted(t);
 	tls_forget(t);
 	free(t);
 }
@@ -254,7 +282,7 @@ void plkv_tls_fini(struct plkv *kv)
 	plkv_kv_snapshot(kv, &snap);	/* kv may be out of reach here */
 	t = pthread_getspecific(snap.tkey);
 	if (plkv_tls_usable(t)) {
-		tls_release(t);
+		plkv_tls_release(t);
 		pthread_setspecific(snap.tkey, NULL);
 		tls_forget(t);
 		free(t);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "calls.h"
 #include "fmt.h"
 
 #define MIB (1024ULL * 1024)
@@ -251,8 +252,8 @@ static int validate(struct plkv *kv, struct open_found *f)
  * header another process is still making is reported (OPEN_NOT_READY),
  * for the open to wait outside.
  */
-static int open_attach(struct plkv *kv, const struct plkv_options *opts,
-		       bool created, int64_t now, struct open_found *f)
+int plkv_open_attach__impl(struct plkv *kv, const struct plkv_options *opts,
+			   int created, int64_t now, struct open_found *f)
 {
 	uint32_t st;
 	int rc = 0;
@@ -298,6 +299,10 @@ static int open_attach(struct plkv *kv, const struct plkv_options *opts,
 	 * cannot, the stray ones this process found are refused here. */
 	if (!rc && kv->strict && kv->wrpkru_found && !kv->sites_watched)
 		rc = PLKV_EWRPKRU;
+	/* A strict store's calls, and so all of the process's that grant,
+	 * run on call stacks from here on (calls.S) */
+	if (!rc && kv->strict && plkv_kv_protected(kv))
+		plkv_trust_own_calls();
 	plkv_gate_close(kv);
 	return rc;
 }
@@ -313,7 +318,7 @@ static int open_attach_ready(struct plkv *kv, const struct plkv_options *opts,
 
 	for (ms = 0;; ms++) {
 		memset(&f, 0, sizeof(f));
-		rc = open_attach(kv, opts, created, now, &f);
+		rc = plkv_open_attach(kv, opts, created, now, &f);
 		if (rc != OPEN_NOT_READY)
 			break;
 		if (ms >= OPEN_WAIT_MS ||
@@ -388,11 +393,24 @@ static void kv_free(struct plkv *kv)
 	free(kv);
 }
 
+/* The process's record in the store (its gate). */
+int plkv_open_register__impl(struct plkv *kv)
+{
+	struct plkv_ctx ctx;
+	int rc;
+
+	rc = plkv_enter(kv, &ctx);
+	if (rc)
+		return rc;
+	rc = plkv_proc_rec_add(kv, &ctx);
+	plkv_leave(&ctx);
+	return rc;
+}
+
 PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 		       plkv_t **out)
 {
 	struct plkv_options defaults;
-	struct plkv_ctx ctx;
 	struct plkv *kv;
 	bool created;
 	int rc, backend;
@@ -468,11 +486,7 @@ PLKV_API int plkv_open(const char *name, const struct plkv_options *opts,
 	if (rc)
 		goto fail_tls;
 
-	rc = plkv_enter(kv, &ctx);
-	if (rc)
-		goto fail_tls;
-	rc = plkv_proc_rec_add(kv, &ctx);
-	plkv_leave(&ctx);
+	rc = plkv_open_register(kv);
 	if (rc)
 		goto fail_tls;
 	/* What the store gives this process ends up in its memory: out of
@@ -516,10 +530,22 @@ static void release_other_slots(struct plkv_ctx *ctx)
 	}
 }
 
-PLKV_API int plkv_close(plkv_t *kv)
+/* The other threads' slots and the process's record (its gate). */
+int plkv_close_release__impl(struct plkv *kv)
 {
 	struct plkv_ctx ctx;
+	int rc = plkv_enter(kv, &ctx);
 
+	if (rc)
+		return rc;
+	release_other_slots(&ctx);
+	plkv_proc_rec_del(kv, &ctx, kv->pid);
+	plkv_leave(&ctx);
+	return 0;
+}
+
+PLKV_API int plkv_close(plkv_t *kv)
+{
 	if (!kv)
 		return -EINVAL;
 	/* A forked child holds a copy of the handle but not the mapping
@@ -538,11 +564,7 @@ PLKV_API int plkv_close(plkv_t *kv)
 		}
 		return 0;
 	}
-	if (plkv_enter(kv, &ctx) == 0) {
-		release_other_slots(&ctx);
-		plkv_proc_rec_del(kv, &ctx, kv->pid);
-		plkv_leave(&ctx);
-	}
+	plkv_close_release(kv);
 	plkv_tls_fini(kv);
 	kv_free(unpublish(kv));
 	return 0;
@@ -650,6 +672,12 @@ PLKV_API int plkv_recover(plkv_t *kv, unsigned *recovered)
 
 	if (rc)
 		return rc;
+	/* (written after the leave, which on a call stack keeps the key) */
+	PLKV_AFTER_GRANT1(recovered);
+	if (!plkv_outside_window(recovered, sizeof(*recovered))) {
+		plkv_leave(&ctx);
+		return -EFAULT;
+	}
 	rc = plkv_recover_dead(&ctx);
 	plkv_leave(&ctx);
 	if (rc < 0)
@@ -659,41 +687,30 @@ PLKV_API int plkv_recover(plkv_t *kv, unsigned *recovered)
 	return 0;
 }
 
-PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
+/* The attached processes into out[] (their start in the backend's
+ * unit), from v[] (both PLKV_MAX_PROCS): how many, or an error. */
+int plkv_procs_fill__impl(struct plkv *kv, struct plkv_proc_view *v,
+			  struct plkv_proc *out)
 {
-	struct plkv_proc_view *v;
-	struct plkv_proc *out;
 	struct plkv_proc_rec *tab;
 	struct plkv_ctx ctx;
 	int n, i, j, rc;
 
-	if (!kv || !fn)
-		return -EINVAL;
-	v = calloc(PLKV_MAX_PROCS, sizeof(*v));
-	out = calloc(PLKV_MAX_PROCS, sizeof(*out));
-	if (!v || !out) {
-		free(v);
-		free(out);
-		return -ENOMEM;
-	}
 	rc = plkv_enter(kv, &ctx);
 	if (rc)
-		goto out;
+		return rc;
 	/* both filled with the key granted */
 	PLKV_AFTER_GRANT2(v, out);
 	if (!plkv_outside_window(v, PLKV_MAX_PROCS * sizeof(*v)) ||
 	    !plkv_outside_window(out, PLKV_MAX_PROCS * sizeof(*out))) {
 		plkv_leave(&ctx);
-		rc = -EFAULT;
-		goto out;
+		return -EFAULT;
 	}
 	n = kv->ops->procs(kv, v, PLKV_MAX_PROCS);
 	tab = plkv_proc_table(kv);
 	for (i = 0; i < n && i < PLKV_MAX_PROCS; i++) {
 		out[i].pid = v[i].pid;
-		out[i].start_time = kv->ops->start_in_ticks ?
-				    ticks_to_ns(v[i].start_time) :
-				    v[i].start_time;
+		out[i].start_time = v[i].start_time;
 		out[i].state = (int)v[i].state;
 		out[i].pkey = v[i].pkey > 0 ? v[i].pkey : -1;
 		for (j = 0; j < PLKV_SLOT_WORDS; j++)
@@ -705,11 +722,34 @@ PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
 		out[i].call_seconds = longest_call(kv, &v[i], ctx.now);
 	}
 	plkv_leave(&ctx);
+	return n;
+}
+
+PLKV_API int plkv_procs(plkv_t *kv, plkv_proc_fn fn, void *cb_ctx)
+{
+	struct plkv_proc_view *v;
+	struct plkv_proc *out;
+	bool ticks;
+	int n, i, rc;
+
+	if (!kv || !fn)
+		return -EINVAL;
+	ticks = plkv_kv_protected(kv) ? false : kv->ops->start_in_ticks;
+	v = calloc(PLKV_MAX_PROCS, sizeof(*v));
+	out = calloc(PLKV_MAX_PROCS, sizeof(*out));
+	if (!v || !out) {
+		free(v);
+		free(out);
+		return -ENOMEM;
+	}
+	n = plkv_procs_fill(kv, v, out);
 	rc = n < 0 ? n : 0;
 	/* Callbacks run outside the gate: they are the caller's code. */
-	for (i = 0; !rc && i < n && i < PLKV_MAX_PROCS; i++)
+	for (i = 0; !rc && i < n && i < PLKV_MAX_PROCS; i++) {
+		if (ticks)	/* (sysconf(), outside the gate too) */
+			out[i].start_time = ticks_to_ns(out[i].start_time);
 		rc = fn(cb_ctx, &out[i]);
-out:
+	}
 	free(v);
 	free(out);
 	return rc;

@@ -14,16 +14,6 @@
 #include "pkru.h"
 #include "sys.h"
 
-/*
- * A WRPKRU of the gate wrote a value its check refuses: code jumped to
- * it with a value of its own.  No return and no catchable signal: a
- * handler would run with the grant saved in its frame.
- */
-__attribute__((used)) void plkv_pkru_violation(void)
-{
-	plkv_kill_self("protection key check failed after WRPKRU");
-}
-
 void plkv_kill_self(const char *why)
 {
 	static const char pre[] = "plkv: ", post[] = ": killed\n";
@@ -40,36 +30,60 @@ void plkv_kill_self(const char *why)
 }
 
 /*
- * A grant found the stack pointer in the window (pkru.h): the stack is a
- * store's, so nothing here may push.  Deny the key (a checked WRPKRU,
- * as every one of the gate's) and kill the process with registers only.
+ * Where a check after a WRPKRU sends a thread the library must stop: a
+ * value the check refuses (code jumped to the WRPKRU with one of its
+ * own) or a stack the library may not use (pkru.h).  The key is taken
+ * back first (a checked WRPKRU: a jump to this one comes back to the
+ * start), why is said on stderr, then SIGKILL: no return and no
+ * catchable signal (a handler would run with the grant saved in its
+ * frame), and not one push, since the stack may be a store's or another
+ * thread's call stack, which the key would let a push overwrite.  Each
+ * check's jump is a near one ({disp32}): the module trusts a WRPKRU only
+ * in that form (kmod/plkv_watch.c).
  */
+#define PLKV_STACK_KILL(name, why)					\
+	".globl " #name "\n"						\
+	".hidden " #name "\n"						\
+	".type " #name ", @function\n"					\
+	#name ":\n\t"							\
+	"xor %ecx, %ecx\n\t"						\
+	"rdpkru\n\t"							\
+	"or $" PLKV_STR(PLKV_PKRU_AD_ASM) ", %eax\n\t"			\
+	"xor %edx, %edx\n\t"						\
+	"wrpkru\n\t"							\
+	"test $" PLKV_STR(PLKV_PKRU_AD_ASM) ", %eax\n\t"		\
+	"{disp32} jz plkv_pkru_violation\n\t"				\
+	"mov $" PLKV_STR(SYS_write) ", %eax\n\t"			\
+	"mov $2, %edi\n\t"						\
+	"lea 1f(%rip), %rsi\n\t"					\
+	"mov $2f - 1f, %edx\n\t"					\
+	"syscall\n\t"							\
+	"mov $" PLKV_STR(SYS_getpid) ", %eax\n\t"			\
+	"syscall\n\t"							\
+	"mov %eax, %edi\n\t"						\
+	"mov $" PLKV_STR(SIGKILL) ", %esi\n\t"			\
+	"mov $" PLKV_STR(SYS_kill) ", %eax\n\t"			\
+	"syscall\n\t"							\
+	"ud2\n"							\
+	"1: .ascii \"plkv: " why ": killed\\n\"\n"			\
+	"2:\n\t"							\
+	".size " #name ", . - " #name "\n"
+
 __asm__(".pushsection plkv_gate, \"ax\"\n"
-	".globl plkv_pkru_bad_stack\n"
-	".hidden plkv_pkru_bad_stack\n"
-	".type plkv_pkru_bad_stack, @function\n"
-	"plkv_pkru_bad_stack:\n\t"
-	"xor %ecx, %ecx\n\t"
-	"rdpkru\n\t"
-	"or $" PLKV_STR(PLKV_PKRU_AD_ASM) ", %eax\n\t"
-	"xor %edx, %edx\n\t"
-	"wrpkru\n\t"
-	"test $" PLKV_STR(PLKV_PKRU_AD_ASM) ", %eax\n\t"
-	"jz plkv_pkru_violation\n\t"
-	"mov $" PLKV_STR(SYS_getpid) ", %eax\n\t"
-	"syscall\n\t"
-	"mov %eax, %edi\n\t"
-	"mov $" PLKV_STR(SIGKILL) ", %esi\n\t"
-	"mov $" PLKV_STR(SYS_kill) ", %eax\n\t"
-	"syscall\n\t"
-	"ud2\n\t"
-	".size plkv_pkru_bad_stack, . - plkv_pkru_bad_stack\n"
+	PLKV_STACK_KILL(plkv_pkru_violation,
+			"protection key check failed after WRPKRU")
+	PLKV_STACK_KILL(plkv_pkru_bad_stack,
+			"a grant with the stack in a store")
+	PLKV_STACK_KILL(plkv_pkru_off_call_stack,
+			"a grant off the call stacks of a strict process")
+	PLKV_STACK_KILL(plkv_pkru_foreign_call_stack,
+			"a grant on a call stack the thread has not claimed")
 	".popsection");
 
 static pthread_mutex_t pkey_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned pkey_users;
 static pid_t pkey_pid;		/* a forked child starts over... */
-static bool pkey_inherited;	/* ...with the parent's key allocated */
+static bool pkey_held;		/* ...with the parent's key allocated */
 
 /*
  * pkey_alloc() hands out the lowest free key: take keys until it hands
@@ -105,24 +119,30 @@ int plkv_pkey_acquire(void)
 	pthread_mutex_lock(&pkey_lock);
 	if (pkey_pid != getpid()) {
 		pkey_pid = getpid();
-		pkey_inherited = pkey_users > 0;
 		pkey_users = 0;
 	}
-	if (!pkey_users)
-		rc = pkey_inherited ? 0 : pkey_take_fixed();
-	pkey_inherited = false;
-	if (!rc)
+	if (!pkey_held)
+		rc = pkey_take_fixed();
+	if (!rc) {
+		pkey_held = true;
 		pkey_users++;
+	}
 	pthread_mutex_unlock(&pkey_lock);
 	return rc;
 }
 
 /* After the last protected segment is unmapped (the module's guard
  * kills a process that frees a key still sealed). */
+/* Kept while the process has a trust region, which is tagged with it
+ * for the process's life: freed, the key would come back from
+ * pkey_alloc() granting the region (the module kills that pkey_free()). */
 void plkv_pkey_release(void)
 {
 	pthread_mutex_lock(&pkey_lock);
-	if (pkey_pid == getpid() && pkey_users && !--pkey_users)
+	if (pkey_pid == getpid() && pkey_users && !--pkey_users &&
+	    !plkv_trust_mine()) {
 		pkey_free(PLKV_PKEY);
+		pkey_held = false;
+	}
 	pthread_mutex_unlock(&pkey_lock);
 }

@@ -41,6 +41,10 @@ PLKV_HIDDEN void plkv_pkru_violation(void) __attribute__((noreturn, cold));
 PLKV_HIDDEN void plkv_kill_self(const char *why)
 	__attribute__((noreturn, cold));
 PLKV_HIDDEN void plkv_pkru_bad_stack(void) __attribute__((noreturn, cold));
+PLKV_HIDDEN void plkv_pkru_off_call_stack(void)
+	__attribute__((noreturn, cold));
+PLKV_HIDDEN void plkv_pkru_foreign_call_stack(void)
+	__attribute__((noreturn, cold));
 
 /* The key, numbered PLKV_PKEY, for this process's protected stores:
  * allocated on first use, freed after the last (pkru.c). */
@@ -63,17 +67,43 @@ static __attribute__((always_inline)) inline uint32_t plkv_rdpkru(void)
  */
 #define PLKV_GRANT_STACK	(1u << 20)
 
-/* sp - PLKV_GRANT_STACK at or above the window, else sp + 4 KiB at or
- * below it (rcx and rdx are the sequence's own); else not a push more. */
+/*
+ * sp - PLKV_GRANT_STACK at or above the window, else sp + 4 KiB at or
+ * below it (rcx and rdx are the sequence's own): the caller's stack,
+ * which a process whose calls run on call stacks (PLKV_TRUST_OWNED) must
+ * not grant on.  In the window, only on a call stack, with room left on
+ * it, by the thread that claimed it: r15 holds the claim's token, which
+ * no other thread can read (the library's code never uses r15:
+ * -ffixed-r15).  Anything else is killed, not a push more.
+ */
 #define PLKV_GRANT_STACK_CHECK						\
 		"lea -%c[stack](%%rsp), %%rcx\n\t"			\
 		"movabs %[hi], %%rdx\n\t"				\
 		"cmp %%rdx, %%rcx\n\t"					\
-		"jae .Lplkv_sp%=\n\t"					\
+		"jae .Lplkv_out%=\n\t"					\
 		"lea 4096(%%rsp), %%rcx\n\t"				\
 		"movabs %[lo], %%rdx\n\t"				\
 		"cmp %%rdx, %%rcx\n\t"					\
-		"ja plkv_pkru_bad_stack\n"				\
+		"ja .Lplkv_in%=\n"					\
+		".Lplkv_out%=:\n\t"					\
+		"movabs %[owned], %%rcx\n\t"				\
+		"cmpl $0, (%%rcx)\n\t"					\
+		"jne plkv_pkru_off_call_stack\n\t"			\
+		"jmp .Lplkv_sp%=\n"					\
+		".Lplkv_in%=:\n\t"					\
+		"movabs %[cs_lo], %%rdx\n\t"				\
+		"mov %%rsp, %%rcx\n\t"					\
+		"sub %%rdx, %%rcx\n\t"					\
+		"cmp %[cs_size], %%rcx\n\t"				\
+		"jae plkv_pkru_bad_stack\n\t"				\
+		"mov %%ecx, %%edx\n\t"					\
+		"and %[cs_low], %%edx\n\t"				\
+		"cmp %[cs_margin], %%edx\n\t"				\
+		"jb plkv_pkru_foreign_call_stack\n\t"			\
+		"and %[cs_mask], %%rcx\n\t"				\
+		"movabs %[cs_tok], %%rdx\n\t"				\
+		"cmp (%%rdx,%%rcx), %%r15\n\t"				\
+		"jne plkv_pkru_foreign_call_stack\n"			\
 		".Lplkv_sp%=:\n\t"
 
 /* rdpkru; eax OP= mask; wrpkru (in plkv_gate); check; back. */
@@ -96,7 +126,14 @@ static __attribute__((always_inline)) inline uint32_t plkv_rdpkru(void)
 		: "=&a"(eax), "=&d"(edx)				\
 		: [mask] "i"(mask_val), [check] "i"(check_val),		\
 		  [stack] "i"(PLKV_GRANT_STACK), [hi] "i"(PLKV_WINDOW_HI),	\
-		  [lo] "i"(PLKV_WINDOW_LO)				\
+		  [lo] "i"(PLKV_WINDOW_LO), [owned] "i"(PLKV_TRUST_OWNED),	\
+		  [cs_lo] "i"(PLKV_CALL_STACKS_LO),			\
+		  [cs_size] "i"(PLKV_CALL_STACKS_SIZE),			\
+		  [cs_low] "i"(PLKV_CALL_STACK_SIZE - 1),			\
+		  [cs_margin] "i"(PLKV_CALL_STACK_MARGIN),		\
+		  [cs_mask] "i"(-(long)PLKV_CALL_STACK_SIZE),		\
+		  [cs_tok] "i"(PLKV_CALL_STACKS_LO +			\
+			       offsetof(struct plkv_call_stack_hdr, token))	\
 		: "rcx", "cc", "memory")
 
 /* Grant: the key's bits must be clear after the write, and the stack
@@ -109,11 +146,14 @@ static __attribute__((always_inline)) inline void plkv_pkru_grant(void)
 			    PLKV_GRANT_STACK_CHECK);
 }
 
-/* Revoke (access disable): the AD bit must be set after the write. */
+/* Revoke (access disable): the AD bit must be set after the write.  Not
+ * on a call stack, which needs the key until its stub has left it. */
 static __attribute__((always_inline)) inline void plkv_pkru_deny(void)
 {
 	uint32_t eax, edx;
 
+	if (plkv_on_call_stack())
+		return;
 	PLKV_WRPKRU_CHECKED("or", PLKV_PKRU_AD, PLKV_PKRU_AD, "jz", "");
 }
 
@@ -159,10 +199,14 @@ plkv_gate_close(const struct plkv *kv)
 #define plkv_gate_resume(granted) plkv_gate_resume_at(granted, \
 	(uintptr_t)__builtin_frame_address(0))
 
+/* (On a call stack the key stays: the system call's own output may be
+ * there, and the module defers signals meanwhile; a strict store, the
+ * only kind whose calls run there, refuses io_uring.) */
 static __attribute__((always_inline)) inline bool
 plkv_gate_suspend_at(const struct plkv *kv, uintptr_t frame)
 {
-	if (!plkv_kv_protected(kv) || (plkv_rdpkru() & PLKV_PKRU_AD))
+	if (!plkv_kv_protected(kv) || plkv_on_call_stack() ||
+	    (plkv_rdpkru() & PLKV_PKRU_AD))
 		return false;
 	plkv_trust_park(frame);
 	plkv_pkru_deny();

@@ -24,6 +24,8 @@
 #include <sys/random.h>
 
 #include "backend.h"
+#include "calls.h"
+#include "calls_abi.h"
 
 struct plkv_trust_region {
 	union {
@@ -32,22 +34,57 @@ struct plkv_trust_region {
 	} handles[PLKV_TRUST_HANDLES];
 	_Atomic uintptr_t parked[PLKV_TRUST_PARKED];
 	bool in_use[PLKV_TRUST_HANDLES];
+	uint32_t owned;		/* calls run on call stacks (pkru.h) */
+	uint32_t stacks_ready;	/* the call stacks have their tokens */
 };
 
 _Static_assert(sizeof(struct plkv) <= PLKV_TRUST_HANDLE_SIZE,
 	       "handle too large for its trust region entry");
-_Static_assert(sizeof(struct plkv_trust_region) <= PLKV_TRUST_SIZE,
+_Static_assert(sizeof(struct plkv_trust_region) <= PLKV_TRUST_SIZE_V1,
 	       "trust region too small");
-_Static_assert(PLKV_TRUST_SIZE <= PLKV_TRUST_MAX_SIZE,
+_Static_assert(offsetof(struct plkv_trust_region, owned) ==
+	       PLKV_TRUST_OWNED_OFF, "PLKV_TRUST_OWNED_OFF");
+_Static_assert(sizeof(struct plkv_trust_region) <= PLKV_CALL_STACKS_OFF,
+	       "trust region overlaps its call stacks");
+_Static_assert(PLKV_TRUST_SIZE <= PLKV_TRUST_MAX_SIZE &&
+	       PLKV_TRUST_SIZE_V1 <= PLKV_TRUST_MAX_SIZE_V1,
 	       "trust region larger than the module maps");
 _Static_assert(!(PLKV_TRUST_HANDLE_SIZE & (PLKV_TRUST_HANDLE_SIZE - 1)),
 	       "handle entries must be a power of two");
+/* calls.S's numbers */
+_Static_assert(PLKV_ASM_WINDOW_LO == PLKV_WINDOW_LO &&
+	       PLKV_ASM_WINDOW_HI == PLKV_WINDOW_HI &&
+	       PLKV_ASM_HANDLE_BITS == (long)~(uintptr_t)
+	       (PLKV_TRUST_HANDLES_SIZE - PLKV_TRUST_HANDLE_SIZE) &&
+	       PLKV_ASM_GRANT_STACK == PLKV_GRANT_STACK &&
+	       PLKV_ASM_TRUST_OWNED == PLKV_TRUST_OWNED &&
+	       PLKV_ASM_CALL_STACKS_LO == PLKV_CALL_STACKS_LO &&
+	       PLKV_ASM_CALL_STACKS_SIZE == PLKV_CALL_STACKS_SIZE &&
+	       PLKV_ASM_CALL_STACK_SIZE == PLKV_CALL_STACK_SIZE &&
+	       PLKV_ASM_CALL_STACKS == PLKV_CALL_STACKS &&
+	       PLKV_ASM_PKRU_KEY == PLKV_PKRU_KEY &&
+	       PLKV_ASM_PKRU_KEY_CLEAR == (uint32_t)~PLKV_PKRU_KEY &&
+	       PLKV_ASM_PKRU_AD == PLKV_PKRU_AD, "calls_abi.h");
+#define HDR_AT(f, asm_off) \
+	_Static_assert(offsetof(struct plkv_call_stack_hdr, f) == asm_off, #f)
+HDR_AT(claim, PLKV_ASM_HDR_CLAIM);
+HDR_AT(deferred, PLKV_ASM_HDR_DEFERRED);
+HDR_AT(token, PLKV_ASM_HDR_TOKEN);
+HDR_AT(saved_sp, PLKV_ASM_HDR_SAVED_SP);
+HDR_AT(saved_r15, PLKV_ASM_HDR_SAVED_R15);
+HDR_AT(saved_mask, PLKV_ASM_HDR_SAVED_MASK);
+HDR_AT(again, PLKV_ASM_HDR_AGAIN);
 
 #define TRUST ((struct plkv_trust_region *)PLKV_WINDOW_LO)
-#define TRUST_MAP_SIZE ((PLKV_TRUST_SIZE + 4095UL) & ~4095UL)
+#define PAGE_UP(n) (((n) + 4095UL) & ~4095UL)
 
 static pthread_mutex_t trust_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t trust_pid;		/* who mapped it: a child has none */
+/* With call stacks where the module defers signals on them, else the
+ * first version's size (the module checks the region whole) */
+static size_t trust_map_size = PAGE_UP(PLKV_TRUST_SIZE_V1);
+unsigned char plkv_owned_hint;
+static bool atfork_set;
 
 bool plkv_trust_mine(void)
 {
@@ -60,7 +97,7 @@ static int trust_check(int fd)
 
 	memset(&tc, 0, sizeof(tc));
 	tc.addr = PLKV_WINDOW_LO;
-	tc.size = TRUST_MAP_SIZE;
+	tc.size = trust_map_size;
 	tc.pkey = PLKV_PKEY;
 	return ioctl(fd, PLKV_IOC_TRUST_CHECK, &tc) ? -errno : 0;
 }
@@ -81,16 +118,61 @@ static uintptr_t seg_offset(void)
  * child, which has none) find out which case they are in from the
  * address itself, never from a flag the client could set.
  */
+/*
+ * Each call stack's token, the secret a grant made on it must find in
+ * r15: random, so that no thread can bring another's (pkru.h).
+ */
+static void call_stacks_init(void)
+{
+	uint64_t tok[PLKV_CALL_STACKS];
+	struct plkv_call_stack_hdr *h;
+	int i;
+
+	if (getrandom(tok, sizeof(tok), 0) != sizeof(tok))
+		return;		/* no call stacks, as on an old module */
+	plkv_pkru_grant();
+	for (i = 0; i < PLKV_CALL_STACKS; i++) {
+		h = (struct plkv_call_stack_hdr *)(PLKV_CALL_STACKS_LO +
+			(uintptr_t)i * PLKV_CALL_STACK_SIZE);
+		h->token = tok[i] | 1;
+	}
+	TRUST->stacks_ready = 1;
+	plkv_pkru_deny();
+	explicit_bzero(tok, sizeof(tok));
+}
+
+/* A child after fork has no region (the module does not copy it): none
+ * of its calls can run on call stacks until it opens a strict store (a
+ * stub that believed the hint would be killed: calls.S). */
+static void owned_hint_clear(void)
+{
+	plkv_owned_hint = 0;
+}
+
+void plkv_trust_own_calls(void)
+{
+	if (TRUST->stacks_ready && !TRUST->owned) {
+		TRUST->owned = 1;
+		plkv_owned_hint = 1;
+	}
+}
+
 int plkv_trust_attach(void)
 {
+	struct plkv_version ver;
+	bool fresh = false;
 	int fd, rc;
 	void *p;
 
 	fd = open(PLKV_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	memset(&ver, 0, sizeof(ver));
 	pthread_mutex_lock(&trust_lock);
-	p = mmap((void *)PLKV_WINDOW_LO, TRUST_MAP_SIZE, PROT_NONE,
+	if (!ioctl(fd, PLKV_IOC_VERSION, &ver) &&
+	    (ver.flags & PLKV_VERSION_F_DEFER))
+		trust_map_size = PAGE_UP(PLKV_TRUST_SIZE);
+	p = mmap((void *)PLKV_WINDOW_LO, trust_map_size, PROT_NONE,
 		 MAP_SHARED | MAP_FIXED_NOREPLACE, fd,
 		 (off_t)(PLKV_TRUST_PGOFF * 4096));
 	if (p == MAP_FAILED) {
@@ -103,14 +185,24 @@ int plkv_trust_attach(void)
 			plkv_set_open_error("cannot map the trust region: %s",
 					    strerror(-rc));
 	} else if (p != (void *)PLKV_WINDOW_LO) {
-		munmap(p, TRUST_MAP_SIZE);	/* a kernel without NOREPLACE */
+		munmap(p, trust_map_size);	/* a kernel without NOREPLACE */
 		rc = -EEXIST;
-	} else if (pkey_mprotect(p, TRUST_MAP_SIZE, PROT_READ | PROT_WRITE,
+	} else if (pkey_mprotect(p, trust_map_size, PROT_READ | PROT_WRITE,
 				 PLKV_PKEY)) {
 		rc = -errno;	/* unmapping it now would be fatal: leave it */
 	} else {
 		rc = trust_check(fd);
+		fresh = !rc;
 	}
+	if (fresh) {
+		/* a child forked without the C library's fork() kept it */
+		owned_hint_clear();
+		if (!atfork_set)
+			atfork_set = !pthread_atfork(NULL, NULL,
+						     owned_hint_clear);
+	}
+	if (fresh && trust_map_size >= PLKV_TRUST_SIZE)
+		call_stacks_init();
 	if (!rc)
 		trust_pid = getpid();
 	pthread_mutex_unlock(&trust_lock);
@@ -127,17 +219,18 @@ int plkv_trust_attach(void)
  * headers' places are derived from the base; the segment's address, size
  * and key are confirmed by the module after the copy, from the copy.
  */
-int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
+/* A free entry made a copy of staged (its mutex held); what the module
+ * is to confirm of it into *tc. */
+struct plkv *plkv_trust_take__impl(const struct plkv *staged,
+				   struct plkv_trust_check *tc)
 {
-	struct plkv_trust_check tc;
 	struct plkv *kv = NULL;
-	int i, rc, fd = -1;
+	int i;
 
-	memset(&tc, 0, sizeof(tc));
-	pthread_mutex_lock(&trust_lock);
 	plkv_pkru_grant();
-	PLKV_AFTER_GRANT1(staged);
-	if (!plkv_outside_window(staged, sizeof(*staged)))
+	PLKV_AFTER_GRANT2(staged, tc);
+	if (!plkv_outside_window(staged, sizeof(*staged)) ||
+	    !plkv_outside_window(tc, sizeof(*tc)))
 		plkv_pkru_violation();
 	for (i = 0; i < PLKV_TRUST_HANDLES; i++) {
 		if (TRUST->in_use[i])
@@ -152,14 +245,28 @@ int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
 		kv->pid = PLKV_PID_UNSTAMPED;	/* the module's to write */
 		kv->proc_index = -1;	/* plkv_proc_rec_add()'s */
 		kv->hooks = NULL;	/* the engine's, set at attach */
-		fd = kv->fd;
-		tc.addr = (uintptr_t)kv->base;
-		tc.size = kv->size;
-		tc.pkey = kv->pkey;
+		tc->addr = (uintptr_t)kv->base;
+		tc->size = kv->size;
+		tc->pkey = kv->pkey;
+		tc->reserved = (uint64_t)kv->fd;	/* (for the caller) */
 		break;
 	}
 	plkv_pkru_deny();
+	return kv;
+}
+
+int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
+{
+	struct plkv_trust_check tc;
+	struct plkv *kv;
+	int rc, fd;
+
+	memset(&tc, 0, sizeof(tc));
+	pthread_mutex_lock(&trust_lock);
+	kv = plkv_trust_take(staged, &tc);
 	pthread_mutex_unlock(&trust_lock);
+	fd = (int)tc.reserved;
+	tc.reserved = 0;
 	if (!kv) {
 		plkv_set_open_error("more than %d protected stores open in "
 				    "this process", PLKV_TRUST_HANDLES);
@@ -191,11 +298,10 @@ int plkv_trust_publish(const struct plkv *staged, struct plkv **out)
 	return 0;
 }
 
-void plkv_trust_unpublish(struct plkv *kv, struct plkv *out)
+void plkv_trust_give_back__impl(struct plkv *kv, struct plkv *out)
 {
 	size_t i;
 
-	pthread_mutex_lock(&trust_lock);
 	plkv_pkru_grant();
 	/* what a jump to the grant would bring: a handle that is not one,
 	 * a copy made over a store */
@@ -207,22 +313,27 @@ void plkv_trust_unpublish(struct plkv *kv, struct plkv *out)
 	plkv_zero(kv, sizeof(*kv));
 	TRUST->in_use[i] = false;
 	plkv_pkru_deny();
+}
+
+void plkv_trust_unpublish(struct plkv *kv, struct plkv *out)
+{
+	pthread_mutex_lock(&trust_lock);
+	plkv_trust_give_back(kv, out);
 	pthread_mutex_unlock(&trust_lock);
 }
 
-void plkv_kv_snapshot(const struct plkv *kv, struct plkv *out)
+void plkv_kv_snapshot__impl(const struct plkv *kv, struct plkv *out)
 {
 	bool grant = plkv_kv_protected(kv) &&
 		     (plkv_rdpkru() & PLKV_PKRU_AD);
 
-	if (grant) {
-		/* (after the grant, what a jump to it would bring: a
-		 * destination in a segment is refused) */
+	if (grant)
 		kv = plkv_gate_open((struct plkv *)kv);
-		__asm__ volatile("" : "+r"(out));
-		if (!plkv_outside_window(out, sizeof(*out)))
-			plkv_pkru_violation();
-	}
+	/* (with the key, as after the grant or on a call stack: what a jump
+	 * to it would bring, a destination in a segment, is refused) */
+	__asm__ volatile("" : "+r"(out));
+	if (!plkv_outside_window(out, sizeof(*out)))
+		plkv_pkru_violation();
 	plkv_copy(out, kv, sizeof(*out));
 	if (grant)
 		plkv_pkru_deny();

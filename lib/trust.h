@@ -29,8 +29,20 @@
 #define PLKV_TRUST_PARKED	1024	/* threads in a system call mid-call */
 /* The handles first, so that a handle is "in the region, aligned". */
 #define PLKV_TRUST_HANDLES_SIZE	(PLKV_TRUST_HANDLES * PLKV_TRUST_HANDLE_SIZE)
-#define PLKV_TRUST_SIZE		(PLKV_TRUST_HANDLES_SIZE + \
+/* What a module without call stacks maps (PLKV_TRUST_MAX_SIZE_V1) */
+#define PLKV_TRUST_SIZE_V1	(PLKV_TRUST_HANDLES_SIZE + \
 				 PLKV_TRUST_PARKED * 8 + 4096)
+/* A process that opened a strict store grants only on call stacks: this
+ * word of the region (struct plkv_trust_region's owned) says so. */
+#define PLKV_TRUST_OWNED_OFF	(PLKV_TRUST_HANDLES_SIZE + \
+				 PLKV_TRUST_PARKED * 8 + PLKV_TRUST_HANDLES)
+#define PLKV_TRUST_OWNED	(PLKV_WINDOW_LO + PLKV_TRUST_OWNED_OFF)
+/* The call stacks (linux/plkv.h), after the rest */
+#define PLKV_CALL_STACKS_LO	(PLKV_WINDOW_LO + PLKV_CALL_STACKS_OFF)
+#define PLKV_CALL_STACKS_SIZE	(PLKV_CALL_STACKS * PLKV_CALL_STACK_SIZE)
+#define PLKV_TRUST_SIZE		(PLKV_CALL_STACKS_OFF + PLKV_CALL_STACKS_SIZE)
+/* A grant on a call stack needs this much of it left below */
+#define PLKV_CALL_STACK_MARGIN	2048
 #define PLKV_SEGS_LO		(PLKV_WINDOW_LO + (1UL << 30))
 
 struct plkv;
@@ -84,6 +96,30 @@ static inline bool plkv_outside_window(const void *p, size_t len)
 	       (len <= PLKV_WINDOW_LO && a + len <= PLKV_WINDOW_LO);
 }
 
+/*
+ * Whether the calling thread runs on one of the trust region's call
+ * stacks, that is inside a call of a process whose calls run there
+ * (calls.S): the key then stays granted until the call's stub switches
+ * back to the caller's stack and takes it away itself.
+ */
+static __attribute__((always_inline)) inline bool plkv_on_call_stack(void)
+{
+	uintptr_t sp;
+
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	return sp - PLKV_CALL_STACKS_LO < PLKV_CALL_STACKS_SIZE;
+}
+
+/* The header of the call stack the thread runs on (plkv_on_call_stack()). */
+static inline struct plkv_call_stack_hdr *plkv_call_stack(void)
+{
+	uintptr_t sp;
+
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	return (struct plkv_call_stack_hdr *)
+		((sp - 1) & ~(uintptr_t)(PLKV_CALL_STACK_SIZE - 1));
+}
+
 /* Map (or find, and check with the module) this process's region. */
 PLKV_HIDDEN int plkv_trust_attach(void);
 /* Whether this process (not a parent before fork) mapped the region. */
@@ -104,5 +140,11 @@ PLKV_HIDDEN void *plkv_window_map(uint64_t size, int prot, int fd);
  * call inside a call (pkru.h), with the key granted. */
 PLKV_HIDDEN void plkv_trust_park(uintptr_t frame);
 PLKV_HIDDEN void plkv_trust_unpark(uintptr_t frame);
+/* From now on this process's calls run on the region's call stacks, if it
+ * has them (with the key granted: a strict store's open). */
+PLKV_HIDDEN void plkv_trust_own_calls(void);
+/* A hint for the calls' stubs (calls.S), which the client can change:
+ * the word in the region is what the gate checks. */
+extern PLKV_HIDDEN unsigned char plkv_owned_hint;
 
 #endif /* PLKV_TRUST_H */

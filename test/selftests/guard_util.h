@@ -17,6 +17,7 @@
 
 #include "core.h"
 #include "kv_view.h"
+#include "trust.h"
 
 static __th_unused bool guard_on(void)
 {
@@ -31,6 +32,14 @@ static __th_unused bool guard_on(void)
 	     (v.flags & PLKV_VERSION_F_GUARD);
 	close(fd);
 	return on;
+}
+
+/* Whether this process's calls run on the trust region's call stacks
+ * (it opened a strict store and the module has them): the library's
+ * hint, which is all a test needs. */
+static __th_unused bool th_calls_owned(void)
+{
+	return plkv_owned_hint;
 }
 
 /* The victim's value is still there and plkv_check() finds no damage. */

@@ -77,11 +77,15 @@ TEST(version)
 	EXPECT_LE((uint64_t)PLKV_SEG_MIN_SIZE, v.max_user_bytes);
 	EXPECT_LE(1, v.max_user_segments);
 	EXPECT_EQ(0, v.flags & ~(PLKV_VERSION_F_PKU | PLKV_VERSION_F_GUARD |
-				 PLKV_VERSION_F_TRUST | PLKV_VERSION_F_WATCH));
+				 PLKV_VERSION_F_TRUST | PLKV_VERSION_F_WATCH |
+				 PLKV_VERSION_F_DEFER));
 	EXPECT_TRUE(v.flags & PLKV_VERSION_F_TRUST);
 	/* The watch needs the guard's probes: with them, or not at all. */
 	EXPECT_EQ(!!(v.flags & PLKV_VERSION_F_GUARD),
 		  !!(v.flags & PLKV_VERSION_F_WATCH));
+	/* So does deferring signals on call stacks (6.1 has the symbol) */
+	EXPECT_EQ(!!(v.flags & PLKV_VERSION_F_GUARD),
+		  !!(v.flags & PLKV_VERSION_F_DEFER));
 	TH_LOG("max_seg_size %llu max_segments %u pku %d",
 	       (unsigned long long)v.max_seg_size, v.max_segments,
 	       !!(v.flags & PLKV_VERSION_F_PKU));

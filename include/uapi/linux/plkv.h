@@ -88,6 +88,13 @@ struct plkv_seg_khdr {
  * than the CPU's debug registers
  */
 #define PLKV_VERSION_F_WATCH	(1U << 3)
+/*
+ * Signals are deferred for a thread whose stack pointer is on one of its
+ * trust region's call stacks (PLKV_CALL_STACKS_OFF): blocked, the mask
+ * they replaced saved in that stack's header, until the library restores
+ * it at the call's end.  Trust regions may then be PLKV_TRUST_MAX_SIZE.
+ */
+#define PLKV_VERSION_F_DEFER	(1U << 4)
 
 struct plkv_version {
 	__u32 abi_version;	/* out */
@@ -249,7 +256,32 @@ struct plkv_ack {
  * At most this much, and one region per address space: a region is
  * kernel memory that no per-user segment quota counts.
  */
-#define PLKV_TRUST_MAX_SIZE	(64U << 10)
+#define PLKV_TRUST_MAX_SIZE	(512U << 10)
+/* ... and at most this much from a module without PLKV_VERSION_F_DEFER */
+#define PLKV_TRUST_MAX_SIZE_V1	(64U << 10)
+
+/*
+ * The library's call stacks in a trust region (placed at its start in the
+ * caller's window): PLKV_CALL_STACKS of PLKV_CALL_STACK_SIZE bytes from
+ * PLKV_CALL_STACKS_OFF, each starting with a header.  The module writes
+ * two of its fields: when it defers a thread's signals it saves the mask
+ * they replaced in saved_mask, then sets deferred.
+ */
+#define PLKV_CALL_STACKS_OFF	(64U << 10)
+#define PLKV_CALL_STACK_SIZE	(32U << 10)
+#define PLKV_CALL_STACKS	8
+
+struct plkv_call_stack_hdr {
+	__u32 claim;		/* library: nonzero while a call runs on it */
+	__u32 deferred;		/* module: signals blocked for this call */
+	__u64 token;		/* library: the claim's secret */
+	__u64 saved_sp;		/* library: the caller's stack pointer */
+	__u64 saved_r15;	/* library: the caller's r15 */
+	__u64 saved_mask;	/* module: the blocked mask to restore */
+	__u32 again;		/* library: redo the call from the start */
+	__u32 pad;
+	__u64 reserved[2];
+};
 
 /*
  * PLKV_IOC_TRUST_CHECK: is [addr, addr + size) the caller's trust region
