@@ -52,6 +52,7 @@
 #include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/perf_event.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
@@ -60,7 +61,10 @@
 #include <linux/sched/task.h>
 #include <linux/signal.h>
 #include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/tracepoint.h>
 #include <linux/uaccess.h>
+#include <asm/pkru.h>
 
 struct plkv_sealed {
 	struct list_head node;
@@ -351,6 +355,23 @@ static int plkv_pre_do_mprotect_pkey(struct kprobe *p, struct pt_regs *regs)
 }
 
 /*
+ * Strict: a perf event sampling user registers or the user stack, taken
+ * inside a call, would read the call stack's token out of r15 and the
+ * call's frames (the kernel copies the stack with the thread's PKRU,
+ * which grants the key there).  perf_event_alloc() sees the kernel's
+ * copy of the attributes, which no other thread can change meanwhile.
+ */
+static int plkv_pre_perf_event_alloc(struct kprobe *p, struct pt_regs *regs)
+{
+	const struct perf_event_attr *attr = (const void *)regs->di;
+
+	if ((attr->sample_type & PLKV_PERF_SAMPLES_CALLS) &&
+	    plkv_guard_strict(current->mm))
+		plkv_guard_kill("perf sampling the registers or stack of a strict plkv client");
+	return 0;
+}
+
+/*
  * Strict: ptrace and /proc/PID/mem write through read-only mappings
  * (text among them) with FOLL_FORCE; both come here.  The length is
  * zeroed so nothing is written for the caller on its way out.
@@ -451,6 +472,62 @@ static int plkv_pre_signal_setup_done(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+/*
+ * A thread that dies inside a call: the kernel then walks its robust
+ * futex list with the thread's PKRU, key granted, and the list is the
+ * client's memory, so its entries can name words in a segment, which the
+ * kernel reads and, where one holds the thread's id, rewrites.  The
+ * thread's PKRU loses its sealed keys first (the walk then faults on a
+ * segment and stops); it is never used again.
+ */
+static int plkv_pre_futex_exit_release(struct kprobe *p, struct pt_regs *regs)
+{
+	u32 keys, pkru, deny = 0;
+	unsigned int k;
+
+	if ((struct task_struct *)regs->di != current || !current->mm)
+		return 0;
+	keys = plkv_guard_keys(current->mm);
+	pkru = read_pkru();
+	if (!keys || !plkv_pkru_grants(pkru, keys))
+		return 0;
+	for (k = 0; k < 32; k++)
+		if (keys & BIT(k))
+			deny |= BIT(2 * k);
+	write_pkru(pkru | deny);
+	return 0;
+}
+
+/*
+ * The kernel moving a thread inside a call: rseq's abort.  A thread's
+ * rseq area and the critical section it names are the client's memory,
+ * so a client can declare the library's code a critical section with an
+ * abort handler of its own; a thread preempted or signalled there, key
+ * granted, would resume in that handler.  The library never uses rseq
+ * critical sections: the rseq_ip_fixup tracepoint, which fires exactly
+ * when the kernel moves a thread to its abort handler, kills a thread
+ * whose PKRU grants a sealed key (inside a call) before it returns to
+ * user mode.  (A kprobe around the fixup could miss: its instances run
+ * out while threads wait on faults in it.)
+ */
+static void plkv_rseq_fixup(void *data, unsigned long ip,
+			    unsigned long start_ip, unsigned long len,
+			    unsigned long abort_ip)
+{
+	u32 keys = current->mm ? plkv_guard_keys(current->mm) : 0;
+
+	if (keys && plkv_pkru_grants(read_pkru(), keys))
+		plkv_guard_kill("rseq abort moving a plkv client inside a call");
+}
+
+static struct tracepoint *plkv_rseq_tp;
+
+static void plkv_find_rseq_tp(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "rseq_ip_fixup"))
+		plkv_rseq_tp = tp;
+}
+
 #define PLKV_PROBE(sym, fn) \
 	{ .kp = { .symbol_name = #sym, .pre_handler = (fn) } }
 #define PLKV_PROBE_IA32(sym, fn) \
@@ -476,7 +553,9 @@ static struct plkv_probe plkv_probes[] = {
 	PLKV_PROBE(do_mmap, plkv_pre_do_mmap),
 	PLKV_PROBE(do_mprotect_pkey, plkv_pre_do_mprotect_pkey),
 	PLKV_PROBE(__access_remote_vm, plkv_pre_access_remote_vm),
+	PLKV_PROBE(futex_exit_release, plkv_pre_futex_exit_release),
 	PLKV_PROBE_OPTIONAL(mcopy_atomic, plkv_pre_mcopy_atomic),
+	PLKV_PROBE_OPTIONAL(perf_event_alloc, plkv_pre_perf_event_alloc),
 	/* A 32-bit tracer of a 64-bit client: judged by its arguments. */
 	PLKV_PROBE_IA32(__ia32_compat_sys_ptrace, plkv_pre_ptrace),
 	/* A 64-bit client entering these through int $0x80 or x32. */
@@ -528,6 +607,18 @@ void plkv_guard_init(void)
 		plkv_guard_unregister(i);
 		return;
 	}
+	/* A kernel without rseq has no abort to guard */
+	for_each_kernel_tracepoint(plkv_find_rseq_tp, NULL);
+	ret = plkv_rseq_tp ? tracepoint_probe_register(plkv_rseq_tp,
+						       plkv_rseq_fixup, NULL) :
+	      IS_ENABLED(CONFIG_RSEQ) ? -ENOENT : 0;
+	if (ret) {
+		pr_notice("guard off: no probe on the rseq_ip_fixup tracepoint (%d)\n",
+			  ret);
+		plkv_rseq_tp = NULL;
+		plkv_guard_unregister(ARRAY_SIZE(plkv_probes));
+		return;
+	}
 	plkv_guard_on = true;
 	plkv_defer_on = !!plkv_probes[ARRAY_SIZE(plkv_probes) - 1].kp.addr;
 }
@@ -536,8 +627,14 @@ void plkv_guard_exit(void)
 {
 	struct plkv_sealed *s, *next;
 
-	if (plkv_guard_on)
+	if (plkv_guard_on) {
 		plkv_guard_unregister(ARRAY_SIZE(plkv_probes));
+		if (plkv_rseq_tp) {
+			tracepoint_probe_unregister(plkv_rseq_tp,
+						    plkv_rseq_fixup, NULL);
+			tracepoint_synchronize_unregister();
+		}
+	}
 	plkv_guard_on = false;
 	plkv_defer_on = false;
 	plkv_watch_exit();

@@ -204,6 +204,14 @@ void plkv_guard_unmap(struct mm_struct *mm, unsigned long start);
 unsigned long plkv_guard_trust_start(struct mm_struct *mm);
 bool plkv_guard_defers(void);
 
+/*
+ * Perf samples that would read a call's registers (r15: its call stack's
+ * token) or its frames, refused to a strict client (plkv_guard.c).
+ */
+#define PLKV_PERF_SAMPLES_CALLS	(PERF_SAMPLE_REGS_USER | \
+				 PERF_SAMPLE_STACK_USER | \
+				 PERF_SAMPLE_REGS_INTR)
+
 /* Which of mm's sealed mappings plkv_guard_hit() matches. */
 enum plkv_match { PLKV_MATCH_ANY, PLKV_MATCH_KEY, PLKV_MATCH_RANGE };
 bool plkv_guard_hit(struct mm_struct *mm, enum plkv_match how,

@@ -452,6 +452,40 @@ static int plkv_watch_arm_all(struct plkv_watch *w, struct mm_struct *mm)
 }
 
 /*
+ * Whether a thread of current's process has a perf event that samples
+ * user registers or the user stack (an event another process or the
+ * process itself attached before it sealed a strict segment: later ones
+ * are refused by the guard).  Such a sample, taken inside a call, reads
+ * the call stack's token out of r15 and the call's frames.
+ */
+static bool plkv_perf_samples_calls(void)
+{
+	struct perf_event_context *ctx;
+	struct task_struct *t;
+	struct perf_event *e;
+	bool found = false;
+	int n;
+
+	rcu_read_lock();
+	for_each_thread(current, t) {
+		for (n = 0; n < perf_nr_task_contexts && !found; n++) {
+			ctx = rcu_dereference(t->perf_event_ctxp[n]);
+			if (!ctx)
+				continue;
+			raw_spin_lock_irq(&ctx->lock);
+			list_for_each_entry(e, &ctx->event_list, event_entry)
+				if (e->attr.sample_type & PLKV_PERF_SAMPLES_CALLS)
+					found = true;
+			raw_spin_unlock_irq(&ctx->lock);
+		}
+		if (found)
+			break;
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/*
  * mm seals a strict segment (mmap_lock held, the seal listed already so
  * that threads made from now on are armed as they start).  Its executable
  * memory cannot change after this: one scan serves every later seal.
@@ -474,7 +508,7 @@ int plkv_watch_seal(struct mm_struct *mm)
 	w->mm = mm;
 	INIT_LIST_HEAD(&w->threads);
 	list_add(&w->node, &plkv_watches);
-	ret = plkv_watch_scan(mm, w);
+	ret = plkv_perf_samples_calls() ? -EPERM : plkv_watch_scan(mm, w);
 	if (!ret)
 		ret = plkv_watch_arm_all(w, mm);
 	if (ret) {
@@ -482,6 +516,7 @@ int plkv_watch_seal(struct mm_struct *mm)
 			  current->comm, task_tgid_nr(current),
 			  ret == -ENOSPC ? "more WRPKRU/XRSTOR sites than debug registers" :
 			  ret == -ETXTBSY ? "it runs code from a file open for writing" :
+			  ret == -EPERM ? "a perf event samples its registers or stack" :
 			  "watching its WRPKRU/XRSTOR sites failed", ret);
 		plkv_watch_free(w);
 	}

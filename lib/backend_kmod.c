@@ -81,8 +81,14 @@ static int kmod_seal(struct plkv *kv)
 	if (pkey_mprotect(kv->base, kv->size, PROT_READ | PROT_WRITE,
 			  PLKV_PKEY)) {
 		/* ENOSPC: a strict store, and more WRPKRU/XRSTOR sites in
-		 * this process than the module can watch (plkv_watch.c). */
+		 * this process than the module can watch (plkv_watch.c);
+		 * EPERM: a strict store, and a perf event that samples this
+		 * process's registers or stack (they would read a call's). */
 		rc = errno == ENOSPC ? PLKV_EWRPKRU : -errno;
+		if (rc == -EPERM)
+			plkv_set_open_error("a perf event samples this "
+					    "process's registers or stack, "
+					    "which a strict store refuses");
 		plkv_pkey_release();
 		return rc;
 	}

@@ -142,8 +142,11 @@
 2:	mov	%rsp, PLKV_ASM_HDR_SAVED_SP(%r11)
 	mov	%r15, PLKV_ASM_HDR_SAVED_R15(%r11)
 	movl	$0, PLKV_ASM_HDR_AGAIN(%r11)
-	mov	PLKV_ASM_HDR_TOKEN(%r11), %r15
+	/* onto the stack first, the token after: a signal's frame, which
+	 * holds r15, is written only where the stack pointer is, and not
+	 * at all there (the module defers it) */
 	lea	PLKV_ASM_CALL_STACK_SIZE(%r11), %rsp
+	mov	PLKV_ASM_HDR_TOKEN(%r11), %r15
 	mov	PLKV_ASM_HDR_SAVED_SP(%r11), %rax
 	/* the caller's arguments: 6 pushed, then its return address and
 	 * its stack arguments */
@@ -162,7 +165,8 @@
 	mov	40(%rax), %rsi
 	mov	48(%rax), %rdi
 	call	\name\()__impl
-	/* off the call stack first: from then on nothing is deferred */
+	/* the token out of r15 before the stack pointer leaves (above);
+	 * off the call stack, nothing is deferred any more */
 	lea	-1(%rsp), %rcx
 	and	$-PLKV_ASM_CALL_STACK_SIZE, %rcx
 	mov	PLKV_ASM_HDR_SAVED_R15(%rcx), %r15

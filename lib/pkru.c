@@ -84,6 +84,7 @@ static pthread_mutex_t pkey_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned pkey_users;
 static pid_t pkey_pid;		/* a forked child starts over... */
 static bool pkey_held;		/* ...with the parent's key allocated */
+static pid_t pkey_pinned;	/* the process whose trust region has it */
 
 /*
  * pkey_alloc() hands out the lowest free key: take keys until it hands
@@ -131,16 +132,20 @@ int plkv_pkey_acquire(void)
 	return rc;
 }
 
+void plkv_pkey_pin(void)
+{
+	pthread_mutex_lock(&pkey_lock);
+	pkey_pinned = getpid();
+	pthread_mutex_unlock(&pkey_lock);
+}
+
 /* After the last protected segment is unmapped (the module's guard
- * kills a process that frees a key still sealed). */
-/* Kept while the process has a trust region, which is tagged with it
- * for the process's life: freed, the key would come back from
- * pkey_alloc() granting the region (the module kills that pkey_free()). */
+ * kills a process that frees a key still sealed), unless pinned. */
 void plkv_pkey_release(void)
 {
 	pthread_mutex_lock(&pkey_lock);
 	if (pkey_pid == getpid() && pkey_users && !--pkey_users &&
-	    !plkv_trust_mine()) {
+	    pkey_pinned != getpid()) {
 		pkey_free(PLKV_PKEY);
 		pkey_held = false;
 	}

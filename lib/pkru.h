@@ -47,9 +47,13 @@ PLKV_HIDDEN void plkv_pkru_foreign_call_stack(void)
 	__attribute__((noreturn, cold));
 
 /* The key, numbered PLKV_PKEY, for this process's protected stores:
- * allocated on first use, freed after the last (pkru.c). */
+ * allocated on first use, freed after the last (pkru.c), unless pinned:
+ * the trust region is tagged with it for the process's life, and freed
+ * the key would come back from pkey_alloc() granting the region (the
+ * module kills that pkey_free()). */
 PLKV_HIDDEN int plkv_pkey_acquire(void);
 PLKV_HIDDEN void plkv_pkey_release(void);
+PLKV_HIDDEN void plkv_pkey_pin(void);
 
 static __attribute__((always_inline)) inline uint32_t plkv_rdpkru(void)
 {

@@ -12,6 +12,7 @@
  * confirms that what lies at the address is the process's sealed region,
  * not a mapping of the client's making.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -119,26 +120,52 @@ static uintptr_t seg_offset(void)
  * address itself, never from a flag the client could set.
  */
 /*
+ * A random token into *dst (odd: never 0), with the key granted: made by
+ * RDRAND in a register and stored from there, so that it never lies in
+ * memory another thread could read (the caller's stack, getrandom()'s
+ * buffer), nor comes from a system call made with the key granted.
+ * False when RDRAND gave nothing in 32 tries.
+ */
+static bool token_make(__u64 *dst)
+{
+	unsigned int made;
+
+	__asm__ volatile("1: rdrand %%rax\n\t"
+			 "jc 2f\n\t"
+			 "loop 1b\n\t"
+			 "xor %%edx, %%edx\n\t"
+			 "jmp 3f\n"
+			 "2: or $1, %%rax\n\t"
+			 "mov %%rax, %[dst]\n\t"
+			 "xor %%eax, %%eax\n\t"
+			 "mov $1, %%edx\n"
+			 "3:"
+			 : [dst] "=m"(*dst), "=d"(made), "+c"((unsigned long){ 32 })
+			 : : "rax", "cc");
+	return made;
+}
+
+/*
  * Each call stack's token, the secret a grant made on it must find in
- * r15: random, so that no thread can bring another's (pkru.h).
+ * r15: random, so that no thread can bring another's (pkru.h).  Without
+ * RDRAND (every CPU with PKU has it) there are no call stacks, as with
+ * an old module.
  */
 static void call_stacks_init(void)
 {
-	uint64_t tok[PLKV_CALL_STACKS];
-	struct plkv_call_stack_hdr *h;
+	unsigned int eax, ebx, ecx, edx;
+	bool made = true;
 	int i;
 
-	if (getrandom(tok, sizeof(tok), 0) != sizeof(tok))
-		return;		/* no call stacks, as on an old module */
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_RDRND))
+		return;
 	plkv_pkru_grant();
-	for (i = 0; i < PLKV_CALL_STACKS; i++) {
-		h = (struct plkv_call_stack_hdr *)(PLKV_CALL_STACKS_LO +
-			(uintptr_t)i * PLKV_CALL_STACK_SIZE);
-		h->token = tok[i] | 1;
-	}
-	TRUST->stacks_ready = 1;
+	for (i = 0; i < PLKV_CALL_STACKS && made; i++)
+		made = token_make(&((struct plkv_call_stack_hdr *)
+			(PLKV_CALL_STACKS_LO +
+			 (uintptr_t)i * PLKV_CALL_STACK_SIZE))->token);
+	TRUST->stacks_ready = made;
 	plkv_pkru_deny();
-	explicit_bzero(tok, sizeof(tok));
 }
 
 /* A child after fork has no region (the module does not copy it): none
@@ -191,6 +218,7 @@ int plkv_trust_attach(void)
 				 PLKV_PKEY)) {
 		rc = -errno;	/* unmapping it now would be fatal: leave it */
 	} else {
+		plkv_pkey_pin();
 		rc = trust_check(fd);
 		fresh = !rc;
 	}

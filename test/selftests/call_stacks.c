@@ -11,6 +11,9 @@
  *    where its caller's frames end, while its calls run: where the
  *    library's frames would lie without call stacks.  Every call still
  *    returns what was stored;
+ *  - a perf event that samples the process's registers or stack, which
+ *    would read a call's token out of r15 and its frames: opening one
+ *    kills, and one opened before refuses the strict open;
  *  - a call made with the stack pointer on a call stack (as if already
  *    inside one) dies, and a jump to any WRPKRU of the gate with the
  *    stack pointer there is killed: a grant on a call stack needs its
@@ -21,6 +24,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +216,105 @@ TEST_F(owned, callers_stack_written_over_meanwhile)
 	int st = client_status(self->name, spray_the_callers_stack);
 
 	EXPECT_TRUE(lived(st)) TH_LOG("status %#x", st);
+	expect_intact(_metadata, self->kv);
+}
+
+/* ---- perf samples of a call's registers and stack ---- */
+
+/* A software clock event on this thread, sampling with sample_type: its
+ * fd, or -errno. */
+static int perf_open(uint64_t sample_type)
+{
+	struct perf_event_attr a;
+	long fd;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_CPU_CLOCK;
+	a.sample_period = 100000;
+	a.sample_type = PERF_SAMPLE_IP | sample_type;
+	if (sample_type & PERF_SAMPLE_REGS_USER)
+		a.sample_regs_user = 1ULL << 23;	/* PERF_REG_X86_R15 */
+	if (sample_type & PERF_SAMPLE_STACK_USER)
+		a.sample_stack_user = 4096;
+	a.exclude_kernel = 1;
+	fd = syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* 3: perf is not open to this process; 0: the plain event lived; 4: the
+ * sampling one was refused with an error, not killed */
+static int perf_sample(uint64_t sample_type)
+{
+	int fd = perf_open(0);
+
+	if (fd < 0)
+		return 3;
+	close(fd);
+	fd = perf_open(sample_type);
+	return fd == -EPERM || fd == -EACCES ? 3 : fd < 0 ? 4 : 0;
+}
+
+static int perf_regs(plkv_t *kv)
+{
+	(void)kv;
+	return perf_sample(PERF_SAMPLE_REGS_USER);
+}
+
+static int perf_stack(plkv_t *kv)
+{
+	(void)kv;
+	return perf_sample(PERF_SAMPLE_STACK_USER);
+}
+
+static int perf_counting(plkv_t *kv)
+{
+	int fd = perf_open(0);
+
+	(void)kv;
+	if (fd < 0)
+		return 3;
+	close(fd);
+	return 0;
+}
+
+TEST_F(owned, perf_sampling_a_call_kills)
+{
+	int st = client_status(self->name, perf_counting);
+
+	if (exited_with(st, 3))
+		SKIP(return, "perf_event_open is not open to this process");
+	EXPECT_TRUE(lived(st)) TH_LOG("a counting event: status %#x", st);
+	st = client_status(self->name, perf_regs);
+	EXPECT_TRUE(killed(st)) TH_LOG("sampling registers: status %#x", st);
+	st = client_status(self->name, perf_stack);
+	EXPECT_TRUE(killed(st)) TH_LOG("sampling the stack: status %#x", st);
+	expect_intact(_metadata, self->kv);
+}
+
+/* 3: no perf; 10: the strict open refused with EPERM; 0: it opened */
+static int perf_then_open(const char *name)
+{
+	int rc, fd = perf_open(PERF_SAMPLE_REGS_USER);
+	plkv_t *kv;
+
+	if (fd < 0)
+		return 3;
+	kv = open_client(name, &rc);
+	if (kv)
+		plkv_close(kv);
+	close(fd);
+	return rc == -EPERM ? 10 : rc ? 4 : 0;
+}
+
+TEST_F(owned, perf_sampling_before_the_open_refuses_it)
+{
+	int st = CHILD_STATUS(perf_then_open(self->name));
+
+	if (exited_with(st, 3))
+		SKIP(return, "perf_event_open is not open to this process");
+	EXPECT_TRUE(exited_with(st, 10)) TH_LOG("status %#x", st);
 	expect_intact(_metadata, self->kv);
 }
 
