@@ -301,6 +301,16 @@ static int plkv_pre_ptrace(struct kprobe *p, struct pt_regs *regs)
 	u32 keys;
 
 	switch (request) {
+	case PTRACE_TRACEME:
+		/*
+		 * A strict client inviting a tracer (plkv_watch.c: one
+		 * traced already cannot seal).
+		 */
+		if (plkv_guard_strict(current->mm))
+			plkv_guard_kill("PTRACE_TRACEME in a strict plkv client");
+		return 0;
+	case PTRACE_ATTACH:
+	case PTRACE_SEIZE:
 	case PTRACE_SETREGSET:
 	case PTRACE_SETFPREGS:
 	case PTRACE_SETFPXREGS:
@@ -320,6 +330,13 @@ static int plkv_pre_ptrace(struct kprobe *p, struct pt_regs *regs)
 	keys = plkv_guard_keys(mm);
 	if (!keys)
 		why = NULL;
+	else if (request == PTRACE_ATTACH || request == PTRACE_SEIZE)
+		/*
+		 * A strict client's registers inside a call hold its call
+		 * stack's token (r15) and what the call reads.
+		 */
+		why = plkv_guard_strict(mm) ?
+		      "ptrace attaching to a strict plkv client" : NULL;
 	else if (request == PTRACE_POKETEXT || request == PTRACE_POKEDATA)
 		why = plkv_guard_strict(mm) ?
 		      "ptrace writing the memory of a strict plkv client" : NULL;

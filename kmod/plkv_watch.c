@@ -452,6 +452,24 @@ static int plkv_watch_arm_all(struct plkv_watch *w, struct mm_struct *mm)
 }
 
 /*
+ * Whether a thread of current's process is traced: a tracer attached
+ * before the process sealed (and so before it became non-dumpable) would
+ * read its registers inside calls, later ones are refused by the guard.
+ */
+static bool plkv_traced(void)
+{
+	struct task_struct *t;
+	bool traced = false;
+
+	rcu_read_lock();
+	for_each_thread(current, t)
+		if (READ_ONCE(t->ptrace))
+			traced = true;
+	rcu_read_unlock();
+	return traced;
+}
+
+/*
  * Whether a thread of current's process has a perf event that samples
  * user registers or the user stack (an event another process or the
  * process itself attached before it sealed a strict segment: later ones
@@ -508,7 +526,8 @@ int plkv_watch_seal(struct mm_struct *mm)
 	w->mm = mm;
 	INIT_LIST_HEAD(&w->threads);
 	list_add(&w->node, &plkv_watches);
-	ret = plkv_perf_samples_calls() ? -EPERM : plkv_watch_scan(mm, w);
+	ret = plkv_traced() ? -EBUSY : plkv_perf_samples_calls() ? -EPERM :
+	      plkv_watch_scan(mm, w);
 	if (!ret)
 		ret = plkv_watch_arm_all(w, mm);
 	if (ret) {
@@ -517,6 +536,7 @@ int plkv_watch_seal(struct mm_struct *mm)
 			  ret == -ENOSPC ? "more WRPKRU/XRSTOR sites than debug registers" :
 			  ret == -ETXTBSY ? "it runs code from a file open for writing" :
 			  ret == -EPERM ? "a perf event samples its registers or stack" :
+			  ret == -EBUSY ? "it is being traced" :
 			  "watching its WRPKRU/XRSTOR sites failed", ret);
 		plkv_watch_free(w);
 	}

@@ -83,11 +83,15 @@ static int kmod_seal(struct plkv *kv)
 		/* ENOSPC: a strict store, and more WRPKRU/XRSTOR sites in
 		 * this process than the module can watch (plkv_watch.c);
 		 * EPERM: a strict store, and a perf event that samples this
-		 * process's registers or stack (they would read a call's). */
+		 * process's registers or stack (they would read a call's);
+		 * EBUSY: a strict store, and this process is traced. */
 		rc = errno == ENOSPC ? PLKV_EWRPKRU : -errno;
 		if (rc == -EPERM)
 			plkv_set_open_error("a perf event samples this "
 					    "process's registers or stack, "
+					    "which a strict store refuses");
+		else if (rc == -EBUSY)
+			plkv_set_open_error("this process is being traced, "
 					    "which a strict store refuses");
 		plkv_pkey_release();
 		return rc;

@@ -3,9 +3,10 @@
  * A strict store (PLKV_O_STRICT, kmod/plkv_guard.c): code that appears
  * after open was never scanned for WRPKRU, so a client of a strict store
  * that maps executable memory, or makes memory executable, is killed; so
- * is anyone writing into a client's memory through /proc/PID/mem or
- * ptrace (both write through read-only text), and the write does not
- * happen.  The WRPKRU/XRSTOR instructions a client has when it opens a
+ * is anyone writing into a client's memory through /proc/PID/mem (which
+ * writes through read-only text), and the write does not happen; a
+ * client cannot be traced at all (its registers inside a call hold its
+ * call stack's token).  The WRPKRU/XRSTOR instructions a client has when it opens a
  * strict store, outside libplkv's gates, are watched by the module
  * (plkv_watch.c): running one that would grant the key kills, whether it
  * is glibc's pkey_set(), the loader's XRSTOR, the client's own code
@@ -164,9 +165,9 @@ TEST_F(strict, proc_mem_write_kills)
 }
 
 /*
- * A parent traces its own child, a client, and pokes its text.  On a
- * strict store the tracer dies and the word is unchanged: the child,
- * resumed, reports what it finds (exit 0: unchanged, 1: patched).
+ * A parent traces its own child, a client, and pokes its text: the child,
+ * resumed, reports what it finds (exit 0: unchanged, 1: patched).  On a
+ * strict store the child's PTRACE_TRACEME kills it first (below).
  */
 static int poke_child_text(const char *name, bool *poke_failed)
 {
@@ -209,18 +210,90 @@ static int poke_child_text(const char *name, bool *poke_failed)
 	return killed(st) ? 1 : 0;
 }
 
-TEST_F(strict, ptrace_poke_kills_tracer)
+/* A client that asks to be traced (PTRACE_TRACEME) after its open: the
+ * wait status of the client. */
+static int traceme_after_open(const char *name)
+{
+	return CHILD_STATUS(({
+		int rc_ = open_client(name, NULL) ? 0 : 90;
+
+		if (!rc_)
+			ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		rc_;
+	}));
+}
+
+/* A tracer attaching to a client after its open: the tracer's wait status
+ * (the client is left alive, then killed). */
+static int attach_after_open(const char *name)
+{
+	int ready[2], st = -1;
+	pid_t client;
+	char b;
+
+	if (pipe(ready))
+		return -1;
+	client = fork();
+	if (client == 0) {
+		if (!open_client(name, NULL) || write(ready[1], "r", 1) != 1)
+			_exit(90);
+		for (;;)
+			pause();
+	}
+	if (client < 0 || read(ready[0], &b, 1) != 1)
+		return -1;
+	st = CHILD_STATUS(ptrace(PTRACE_ATTACH, client, NULL, NULL) ? 3 : 0);
+	kill(client, SIGKILL);
+	waitpid(client, NULL, 0);
+	close(ready[0]);
+	close(ready[1]);
+	return st;
+}
+
+/* A client traced before its open (by its parent): what the open
+ * returned (10: refused with EBUSY). */
+static int open_while_traced(const char *name)
+{
+	int st = -1;
+	pid_t client = fork();
+
+	if (client == 0) {
+		int rc;
+		plkv_t *kv;
+
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		kv = open_client(name, &rc);
+		if (kv)
+			plkv_close(kv);
+		_exit(rc == -EBUSY ? 10 : rc ? 4 : 0);
+	}
+	/* (no signal stops it: it runs its open through) */
+	if (client < 0 || waitpid(client, &st, 0) != client)
+		return -1;
+	return st;
+}
+
+/*
+ * Registers inside a call hold the call stack's token and what the call
+ * read: a strict client cannot be traced.  Asking for it kills the
+ * client, attaching kills the tracer, and a process traced already
+ * cannot open the store.
+ */
+TEST_F(strict, ptrace_of_a_strict_client_kills)
 {
 	bool poke_failed;
 	int st;
 
-	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
-	EXPECT_EQ(1, poke_child_text(self->name, &poke_failed));
-	EXPECT_TRUE(waitpid(-1, &st, 0) > 0 && exited_with(st, 0))
-		TH_LOG("client status %#x: its text was changed", st);
+	st = traceme_after_open(self->name);
+	EXPECT_TRUE(killed(st)) TH_LOG("PTRACE_TRACEME: status %#x", st);
+	st = attach_after_open(self->name);
+	EXPECT_TRUE(killed(st)) TH_LOG("PTRACE_ATTACH: tracer status %#x", st);
+	st = open_while_traced(self->name);
+	EXPECT_TRUE(exited_with(st, 10)) TH_LOG("open while traced: %#x", st);
 	expect_intact(_metadata, self->kv);
 
 	/* A debugger on an ordinary store's client works. */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
 	EXPECT_EQ(0, poke_child_text(self->loose, &poke_failed));
 	EXPECT_FALSE(poke_failed);
 	EXPECT_TRUE(waitpid(-1, &st, 0) > 0 && exited_with(st, 1))
