@@ -141,11 +141,15 @@ static __attribute__((always_inline)) inline uint32_t plkv_rdpkru(void)
 		: "rcx", "cc", "memory")
 
 /* Grant: the key's bits must be clear after the write, and the stack
- * outside the window. */
+ * outside the window.  Not on a call stack, where the key is granted
+ * already: its stub granted before it claimed the stack, and a thread
+ * there without the key (a jump in) faults at its first push. */
 static __attribute__((always_inline)) inline void plkv_pkru_grant(void)
 {
 	uint32_t eax, edx;
 
+	if (plkv_on_call_stack())
+		return;
 	PLKV_WRPKRU_CHECKED("and", ~PLKV_PKRU_KEY, PLKV_PKRU_KEY, "jnz",
 			    PLKV_GRANT_STACK_CHECK);
 }
